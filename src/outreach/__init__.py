@@ -1,0 +1,3 @@
+"""outreach: patient communication engine for clinics."""
+
+__version__ = "0.1.0"

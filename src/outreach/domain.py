@@ -1,0 +1,101 @@
+"""The vocabulary every package shares: purposes, channels, job statuses and suppression reasons.
+
+Kept free of I/O so the pure cores (preferences, templating, replies, scheduler) can import it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class Purpose(enum.StrEnum):
+    APPT_CONFIRM = "appt_confirm"
+    APPT_REMINDER = "appt_reminder"
+    NO_SHOW = "no_show"
+    RX_REFILL = "rx_refill"
+    LAB_READY = "lab_ready"
+    CAMPAIGN_EDUCATION = "campaign_education"
+    URGENT = "urgent"
+
+    @property
+    def is_marketing(self) -> bool:
+        """Marketing purposes need the channel's marketing opt-in and count against frequency caps."""
+        return self is Purpose.CAMPAIGN_EDUCATION
+
+    @property
+    def is_transactional(self) -> bool:
+        return not self.is_marketing
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    REPLIED = "replied"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"
+
+    @property
+    def is_terminal_exit(self) -> bool:
+        """Side exits end a job's life: nothing moves it on afterwards."""
+        return self in _SIDE_EXITS
+
+
+# The forward path of a job; a status may only move to a higher rank.
+_FORWARD_RANK: dict[JobStatus, int] = {
+    JobStatus.QUEUED: 0,
+    JobStatus.PROCESSING: 1,
+    JobStatus.SENT: 2,
+    JobStatus.DELIVERED: 3,
+    JobStatus.OPENED: 4,
+    JobStatus.CLICKED: 5,
+    JobStatus.REPLIED: 6,
+}
+_SIDE_EXITS = frozenset(
+    {JobStatus.FAILED, JobStatus.BOUNCED, JobStatus.CANCELLED, JobStatus.SUPPRESSED}
+)
+# Side exits reachable from each point of the forward path.
+_EXITS_BEFORE_SEND = frozenset({JobStatus.CANCELLED, JobStatus.SUPPRESSED, JobStatus.FAILED})
+_EXITS_AFTER_SEND = frozenset({JobStatus.FAILED, JobStatus.BOUNCED})
+
+
+def can_transition(current: JobStatus, new: JobStatus) -> bool:
+    """Whether a job may move from ``current`` to ``new``: status only ever moves forward.
+
+    Side exits are final. Before a provider accepted the message a job may be cancelled,
+    suppressed or failed; after it, only a provider report (failed/bounced) can end it early.
+    """
+    if current in _SIDE_EXITS:
+        return False
+    if new in _SIDE_EXITS:
+        rank = _FORWARD_RANK[current]
+        if rank < _FORWARD_RANK[JobStatus.SENT]:
+            return new in _EXITS_BEFORE_SEND
+        # A bounce or failure report can only follow a send that was not yet delivered/read.
+        return new in _EXITS_AFTER_SEND and rank <= _FORWARD_RANK[JobStatus.DELIVERED]
+    return _FORWARD_RANK[new] > _FORWARD_RANK[current]
+
+
+class SuppressionReason(enum.StrEnum):
+    """Machine-readable reasons for a job ending ``suppressed``."""
+
+    OPTED_OUT = "opted_out"
+    NO_CONSENT = "no_consent"
+    NO_MARKETING_OPT_IN = "no_marketing_opt_in"
+    CONSENT_EXPIRED = "consent_expired"
+    QUIET_HOURS_DEADLINE = "quiet_hours_deadline"
+    FREQUENCY_CAP = "frequency_cap"
+    NO_REACHABLE_CHANNEL = "no_reachable_channel"
+    PHI_POLICY = "phi_policy"
+    DEADLINE_PASSED = "deadline_passed"
