@@ -1,0 +1,119 @@
+"""Settings in one place (pydantic-settings, env prefix ``OUTREACH_``).
+
+Nothing here connects to anything: the CLI builds a ``Settings`` and passes it down.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Sentinel meaning "start/use the embedded stand-in" for the broker and Redis.
+EMBEDDED = "embedded"
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTREACH_", env_file=None, extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+    var_dir: Path = Path("var")
+
+    # Storage and transport
+    database_url: str = ""  # empty: a SQLite file under var_dir
+    kafka_bootstrap_servers: str = EMBEDDED
+    redis_url: str = EMBEDDED
+    redis_key_prefix: str = "outreach:"
+
+    # Public address the providers call back (status and inbound webhooks)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Twilio (SMS)
+    twilio_account_sid: str = "ACsimulator00000000000000000000000"
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str = "+15005550006"
+    twilio_base_url: str | None = None  # None: Twilio's own API; set to the simulator locally
+
+    # SendGrid (e-mail)
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str | None = None
+    sendgrid_from_email: str = "no-reply@clinic.example"
+    # PEM/base64 public key that verifies SendGrid's signed event webhook (ECDSA P-256)
+    sendgrid_webhook_public_key: str | None = None
+
+    # WhatsApp Cloud API
+    whatsapp_token: SecretStr | None = None
+    whatsapp_phone_number_id: str = "100000000000001"
+    whatsapp_base_url: str | None = None  # None: graph.facebook.com
+    whatsapp_api_version: str = "v19.0"
+    whatsapp_app_secret: SecretStr | None = None  # verifies X-Hub-Signature-256
+    whatsapp_verify_token: SecretStr | None = None  # Meta's webhook subscription handshake
+
+    # Signing of patient portal links
+    portal_base_url: str = "https://portal.clinic.example"
+    portal_link_secret: SecretStr | None = None
+    portal_link_ttl_seconds: int = 7 * 24 * 3600
+
+    # Pipeline tuning
+    reminder_offsets_hours: list[float] = Field(default_factory=lambda: [24.0, 2.0])
+    reply_match_window_hours: float = 72.0
+    scheduler_poll_seconds: float = 1.0
+    scheduler_batch_size: int = 500
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'outreach.sqlite3').resolve()}"
+
+    def missing_production_secrets(self) -> list[str]:
+        """Names of the secrets production cannot run without, that are not configured."""
+        required = {
+            "OUTREACH_DATABASE_URL": self.database_url or None,
+            "OUTREACH_TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "OUTREACH_SENDGRID_API_KEY": self.sendgrid_api_key,
+            "OUTREACH_SENDGRID_WEBHOOK_PUBLIC_KEY": self.sendgrid_webhook_public_key,
+            "OUTREACH_WHATSAPP_TOKEN": self.whatsapp_token,
+            "OUTREACH_WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
+            "OUTREACH_PORTAL_LINK_SECRET": self.portal_link_secret,
+        }
+        missing = [name for name, value in required.items() if not value]
+        if self.kafka_bootstrap_servers == EMBEDDED:
+            missing.append("OUTREACH_KAFKA_BOOTSTRAP_SERVERS")
+        if self.redis_url == EMBEDDED:
+            missing.append("OUTREACH_REDIS_URL")
+        return missing
+
+    def secrets_report(self) -> dict[str, str]:
+        """Each secret as 'configured' or 'missing': the only way secrets may reach a log."""
+        secrets = {
+            "twilio_auth_token": self.twilio_auth_token,
+            "sendgrid_api_key": self.sendgrid_api_key,
+            "sendgrid_webhook_public_key": self.sendgrid_webhook_public_key,
+            "whatsapp_token": self.whatsapp_token,
+            "whatsapp_app_secret": self.whatsapp_app_secret,
+            "portal_link_secret": self.portal_link_secret,
+        }
+        return {name: ("configured" if value else "missing") for name, value in secrets.items()}
+
+
+class MissingSecretsError(RuntimeError):
+    def __init__(self, missing: list[str]):
+        super().__init__("production start-up refused; missing: " + ", ".join(missing))
+        self.missing = missing
+
+
+def check_startup(settings: Settings) -> None:
+    """Refuse to start in production without every secret; elsewhere defaults are fine."""
+    if settings.env is Environment.PRODUCTION:
+        missing = settings.missing_production_secrets()
+        if missing:
+            raise MissingSecretsError(missing)
