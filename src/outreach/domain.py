@@ -25,7 +25,7 @@ class Purpose(enum.StrEnum):
 
     @property
     def is_marketing(self) -> bool:
-        """Marketing purposes need the channel's marketing opt-in and count against frequency caps."""
+        """Marketing needs the channel's marketing opt-in and counts against frequency caps."""
         return self is Purpose.CAMPAIGN_EDUCATION
 
     @property

@@ -1,0 +1,1 @@
+"""SQL models, engine, migrations and repositories."""

@@ -1,0 +1,375 @@
+"""Typed SQLAlchemy 2.0 models for every table of DESIGN.md.
+
+One schema for MariaDB (production) and SQLite (embedded demo). Personal fields live in
+``patients`` and ``patient_comm_prefs`` only; every ``__repr__`` masks them.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import func
+
+from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
+from outreach.sql.types import BigId, Json, UtcDateTime, str_enum
+
+# Message bodies and rendered e-mails can exceed TEXT's 64 KiB on MariaDB.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now_default() -> Any:
+    return func.now()
+
+
+class Patient(Base):
+    """The attributes of a patient that segments and templates may read (mirrored from core)."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    record_number: Mapped[str | None] = mapped_column(String(64))
+    sex: Mapped[str | None] = mapped_column(String(16))
+    postal_code: Mapped[str | None] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(32))
+    # Free attributes for segments (conditions, tags, last visit): never in restricted channels.
+    attributes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+    prefs: Mapped[PatientCommPrefs | None] = relationship(back_populates="patient", uselist=False)
+
+    def __repr__(self) -> str:
+        return f"Patient(id={self.id!r}, org_id={self.org_id!r})"
+
+
+class _PreferenceColumns:
+    """Fields shared by every level of the hierarchy; NULL means "inherit from the level above"."""
+
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    quiet_hours_start: Mapped[time | None] = mapped_column(Time)
+    quiet_hours_end: Mapped[time | None] = mapped_column(Time)
+    work_hours_start: Mapped[time | None] = mapped_column(Time)
+    work_hours_end: Mapped[time | None] = mapped_column(Time)
+    allowed_channels: Mapped[list[str] | None] = mapped_column(Json)
+    preferred_channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, 16))
+    channel_order: Mapped[list[str] | None] = mapped_column(Json)
+    best_hour: Mapped[int | None] = mapped_column(Integer)
+    max_marketing_per_day: Mapped[int | None] = mapped_column(Integer)
+    max_marketing_per_week: Mapped[int | None] = mapped_column(Integer)
+    healthcare_reminder_profile: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class PatientCommPrefs(_PreferenceColumns, Base):
+    """Patient-level preferences, addresses and consent (the most specific level)."""
+
+    __tablename__ = "patient_comm_prefs"
+
+    patient_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    whatsapp: Mapped[str | None] = mapped_column(String(20), index=True)
+    contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_granted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    consent_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    marketing_opt_in_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    marketing_opt_in_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    marketing_opt_in_whatsapp: Mapped[bool] = mapped_column(Boolean, default=False)
+    whatsapp_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_whatsapp: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Channels whose address failed permanently (invalid number, hard bounce): skipped next time.
+    failed_channels: Mapped[list[str] | None] = mapped_column(Json)
+    last_inbound_whatsapp_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+    patient: Mapped[Patient] = relationship(back_populates="prefs")
+
+    def __repr__(self) -> str:
+        return f"PatientCommPrefs(patient_id={self.patient_id!r}, email=***, phone=***)"
+
+
+class OrgCommPrefs(_PreferenceColumns, Base):
+    __tablename__ = "org_comm_prefs"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    clinic_phone: Mapped[str | None] = mapped_column(String(20))
+    booking_url: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class ProviderCommPrefs(_PreferenceColumns, Base):
+    __tablename__ = "provider_comm_prefs"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class CommTemplate(Base):
+    """Immutable template versions; a job records the id (hence version) it rendered."""
+
+    __tablename__ = "comm_templates"
+    __table_args__ = (
+        UniqueConstraint("family_key", "version", name="uq_comm_templates_family_version"),
+        Index("ix_comm_templates_lookup", "purpose", "channel", "language", "is_active"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # org/provider/purpose/channel/language/variant joined: NULL-safe uniqueness on both engines.
+    family_key: Mapped[str] = mapped_column(String(191))
+    org_id: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    language: Mapped[str] = mapped_column(String(16))
+    variant: Mapped[str] = mapped_column(String(16), default="A")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    subject: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(LongText)
+    declared_variables: Mapped[list[str]] = mapped_column(Json, default=list)
+    whatsapp_template_name: Mapped[str | None] = mapped_column(String(128))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class PatientSegment(Base):
+    """A marketer's JSON Logic rule over patient attributes."""
+
+    __tablename__ = "patient_segments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class CommCampaign(Base):
+    __tablename__ = "comm_campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("patient_segments.id"))
+    purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose), default=Purpose.CAMPAIGN_EDUCATION)
+    status: Mapped[CampaignStatus] = mapped_column(
+        str_enum(CampaignStatus, 16), default=CampaignStatus.DRAFT
+    )
+    # A/B split: {"A": 50, "B": 50}; variants name template variants.
+    variants: Mapped[dict[str, int]] = mapped_column(Json, default=dict)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class CampaignEnrollment(Base):
+    __tablename__ = "campaign_enrollments"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "patient_id", name="uq_campaign_enrollments_patient"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("comm_campaigns.id", ondelete="CASCADE"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    variant: Mapped[str] = mapped_column(String(16), default="A")
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("comm_jobs.id", ondelete="SET NULL"))
+    enrolled_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class CommJob(Base):
+    """One communication to one patient for one purpose: planned, decided, sent, answered."""
+
+    __tablename__ = "comm_jobs"
+    __table_args__ = (
+        # The scheduler's claim query: due queued jobs in send order.
+        Index("ix_comm_jobs_due", "status", "scheduled_for"),
+        Index("ix_comm_jobs_patient_status", "patient_id", "status"),
+        Index("ix_comm_jobs_provider_message", "provider_message_id"),
+        Index("ix_comm_jobs_appointment", "appointment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # event id + purpose + step: replays and redeliveries insert nothing twice.
+    idempotency_key: Mapped[str] = mapped_column(String(191), unique=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    appointment_id: Mapped[str | None] = mapped_column(String(64))
+    source_event_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("comm_campaigns.id"))
+    purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, 16))
+    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus, 16), default=JobStatus.QUEUED)
+    suppression_reason: Mapped[SuppressionReason | None] = mapped_column(
+        str_enum(SuppressionReason, 32)
+    )
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    scheduled_for: Mapped[datetime] = mapped_column(UtcDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str | None] = mapped_column(String(16))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("comm_templates.id"))
+    variant: Mapped[str | None] = mapped_column(String(16))
+    # Event facts needed to render (appointment time, provider...): never rendered text.
+    context: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class CommInbound(Base):
+    """Raw inbound patient messages, de-duplicated by the provider's message id."""
+
+    __tablename__ = "comm_inbound"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_message_id", name="uq_comm_inbound_provider_msg"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    from_address: Mapped[str] = mapped_column(String(254), index=True)
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(LongText)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("comm_jobs.id", ondelete="SET NULL"))
+    intent: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(8))
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+    def __repr__(self) -> str:
+        return f"CommInbound(id={self.id!r}, provider={self.provider!r}, body=***)"
+
+
+class CommStatusEvent(Base):
+    """Every delivery status a provider reported, once each (idempotent on redelivery)."""
+
+    __tablename__ = "comm_status_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "provider", "provider_message_id", "status", name="uq_comm_status_events_once"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comm_jobs.id", ondelete="SET NULL"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class CommStats(Base):
+    """Daily rollups for reports: one row per day, org, purpose, channel, campaign and variant."""
+
+    __tablename__ = "comm_stats"
+    __table_args__ = (
+        UniqueConstraint(
+            "day", "org_id", "purpose", "channel", "campaign_id", "variant", name="uq_comm_stats"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    org_id: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    # 0 / "-" instead of NULL so the unique key works on both engines.
+    campaign_id: Mapped[int] = mapped_column(Integer, default=0)
+    variant: Mapped[str] = mapped_column(String(16), default="-")
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    clicked: Mapped[int] = mapped_column(Integer, default=0)
+    replied: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    bounced: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CommAuditLog(Base):
+    """Append-only record of consent changes and compliance actions."""
+
+    __tablename__ = "comm_audit_log"
+    __table_args__ = (Index("ix_comm_audit_log_patient", "patient_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class MlModel(Base):
+    __tablename__ = "ml_models"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_ml_models_name_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    metrics: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    artifact: Mapped[bytes] = mapped_column(
+        LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)

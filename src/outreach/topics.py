@@ -1,0 +1,47 @@
+"""Kafka topic names and their creation; the one place that knows them (DESIGN.md, "Kafka topics")."""
+
+from __future__ import annotations
+
+import logging
+
+from outreach.domain import Channel
+
+logger = logging.getLogger(__name__)
+
+CORE_EVENTS = "core.events"
+STATUS = "outreach.status"
+INBOUND = "outreach.inbound"
+OUTCOMES = "outreach.outcomes"
+DLQ = "outreach.dlq"
+STAFF_INBOX = "outreach.staff_inbox"
+SEND_PREFIX = "outreach.send."
+
+
+def send_topic(channel: Channel | str) -> str:
+    return SEND_PREFIX + Channel(channel).value
+
+
+def all_topics() -> list[str]:
+    return [CORE_EVENTS, STATUS, INBOUND, OUTCOMES, DLQ, STAFF_INBOX] + [
+        send_topic(channel) for channel in Channel
+    ]
+
+
+async def ensure_topics(bootstrap_servers: str, partitions: int = 4) -> None:
+    """Create the outreach topics that do not exist yet (idempotent)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            for name in all_topics()
+            if name not in existing
+        ]
+        if wanted:
+            await admin.create_topics(wanted)
+            logger.info("created %d topics", len(wanted))
+    finally:
+        await admin.close()

