@@ -83,14 +83,16 @@ class _PreferenceColumns:
     language: Mapped[str | None] = mapped_column(String(16))
     quiet_hours_start: Mapped[time | None] = mapped_column(Time)
     quiet_hours_end: Mapped[time | None] = mapped_column(Time)
+    avoid_work_hours: Mapped[bool | None] = mapped_column(Boolean)
     work_hours_start: Mapped[time | None] = mapped_column(Time)
     work_hours_end: Mapped[time | None] = mapped_column(Time)
+    work_days: Mapped[list[int] | None] = mapped_column(Json)
     allowed_channels: Mapped[list[str] | None] = mapped_column(Json)
     preferred_channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, 16))
     channel_order: Mapped[list[str] | None] = mapped_column(Json)
     best_hour: Mapped[int | None] = mapped_column(Integer)
-    max_marketing_per_day: Mapped[int | None] = mapped_column(Integer)
-    max_marketing_per_week: Mapped[int | None] = mapped_column(Integer)
+    marketing_max_per_day: Mapped[int | None] = mapped_column(Integer)
+    marketing_max_per_week: Mapped[int | None] = mapped_column(Integer)
     healthcare_reminder_profile: Mapped[bool | None] = mapped_column(Boolean)
 
 
@@ -248,7 +250,10 @@ class CommJob(Base):
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
     scheduled_for: Mapped[datetime] = mapped_column(UtcDateTime)
     deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The scheduler bumps ``attempt`` at each claim; a channel worker takes a send by setting
+    # ``sending_attempt`` to it, so a redelivered send request for the same attempt does nothing.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    sending_attempt: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str | None] = mapped_column(String(16))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("comm_templates.id"))
     variant: Mapped[str | None] = mapped_column(String(16))
@@ -358,6 +363,20 @@ class CommAuditLog(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class ProcessedEvent(Base):
+    """The inbox: core events already turned into jobs, written in the same transaction.
+
+    A replayed or redelivered event is skipped whole, so a cancel/reschedule that ran once cannot
+    run again over the jobs its own first run created.
+    """
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class MlModel(Base):

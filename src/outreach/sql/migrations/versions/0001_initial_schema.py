@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:56:28.071651
+Create Date: 2026-11-22 00:14:51.338050
 """
 
 from __future__ import annotations
@@ -204,8 +204,14 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("quiet_hours_start", sa.Time(), nullable=True),
         sa.Column("quiet_hours_end", sa.Time(), nullable=True),
+        sa.Column("avoid_work_hours", sa.Boolean(), nullable=True),
         sa.Column("work_hours_start", sa.Time(), nullable=True),
         sa.Column("work_hours_end", sa.Time(), nullable=True),
+        sa.Column(
+            "work_days",
+            sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
+            nullable=True,
+        ),
         sa.Column(
             "allowed_channels",
             sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
@@ -222,8 +228,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("best_hour", sa.Integer(), nullable=True),
-        sa.Column("max_marketing_per_day", sa.Integer(), nullable=True),
-        sa.Column("max_marketing_per_week", sa.Integer(), nullable=True),
+        sa.Column("marketing_max_per_day", sa.Integer(), nullable=True),
+        sa.Column("marketing_max_per_week", sa.Integer(), nullable=True),
         sa.Column("healthcare_reminder_profile", sa.Boolean(), nullable=True),
         sa.PrimaryKeyConstraint("org_id"),
     )
@@ -296,6 +302,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_patients_provider_id"), ["provider_id"], unique=False)
 
     op.create_table(
+        "processed_events",
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("processed_at", outreach.sql.types.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_table(
         "provider_comm_prefs",
         sa.Column("provider_id", sa.String(length=64), nullable=False),
         sa.Column("org_id", sa.String(length=64), nullable=False),
@@ -310,8 +323,14 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("quiet_hours_start", sa.Time(), nullable=True),
         sa.Column("quiet_hours_end", sa.Time(), nullable=True),
+        sa.Column("avoid_work_hours", sa.Boolean(), nullable=True),
         sa.Column("work_hours_start", sa.Time(), nullable=True),
         sa.Column("work_hours_end", sa.Time(), nullable=True),
+        sa.Column(
+            "work_days",
+            sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
+            nullable=True,
+        ),
         sa.Column(
             "allowed_channels",
             sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
@@ -328,8 +347,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("best_hour", sa.Integer(), nullable=True),
-        sa.Column("max_marketing_per_day", sa.Integer(), nullable=True),
-        sa.Column("max_marketing_per_week", sa.Integer(), nullable=True),
+        sa.Column("marketing_max_per_day", sa.Integer(), nullable=True),
+        sa.Column("marketing_max_per_week", sa.Integer(), nullable=True),
         sa.Column("healthcare_reminder_profile", sa.Boolean(), nullable=True),
         sa.PrimaryKeyConstraint("provider_id"),
     )
@@ -432,8 +451,14 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("quiet_hours_start", sa.Time(), nullable=True),
         sa.Column("quiet_hours_end", sa.Time(), nullable=True),
+        sa.Column("avoid_work_hours", sa.Boolean(), nullable=True),
         sa.Column("work_hours_start", sa.Time(), nullable=True),
         sa.Column("work_hours_end", sa.Time(), nullable=True),
+        sa.Column(
+            "work_days",
+            sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
+            nullable=True,
+        ),
         sa.Column(
             "allowed_channels",
             sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
@@ -450,8 +475,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("best_hour", sa.Integer(), nullable=True),
-        sa.Column("max_marketing_per_day", sa.Integer(), nullable=True),
-        sa.Column("max_marketing_per_week", sa.Integer(), nullable=True),
+        sa.Column("marketing_max_per_day", sa.Integer(), nullable=True),
+        sa.Column("marketing_max_per_week", sa.Integer(), nullable=True),
         sa.Column("healthcare_reminder_profile", sa.Boolean(), nullable=True),
         sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("patient_id"),
@@ -547,6 +572,7 @@ def upgrade() -> None:
         sa.Column("scheduled_for", outreach.sql.types.UtcDateTime(), nullable=False),
         sa.Column("deadline", outreach.sql.types.UtcDateTime(), nullable=True),
         sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("sending_attempt", sa.Integer(), nullable=True),
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column(
             "template_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
@@ -715,6 +741,7 @@ def downgrade() -> None:
     op.drop_table("patient_comm_prefs")
     op.drop_table("comm_campaigns")
     op.drop_table("provider_comm_prefs")
+    op.drop_table("processed_events")
     op.drop_table("patients")
     op.drop_table("patient_segments")
     op.drop_table("org_comm_prefs")

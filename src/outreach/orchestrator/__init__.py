@@ -1,0 +1,1 @@
+"""The orchestrator: core events become communication jobs (faust app and its agents)."""

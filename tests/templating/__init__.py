@@ -1,0 +1,1 @@
+"""Tests of the templating core; a package so module names stay unique across tests/."""
