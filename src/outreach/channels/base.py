@@ -1,0 +1,238 @@
+"""The channel worker interface: the values a channel sends and receives, its errors, its contract.
+
+A channel is one module with one ``ChannelWorker`` subclass (Apprise-style): it declares its
+capabilities as class attributes and turns an ``OutboundMessage`` into a provider call, and a
+provider webhook (a framework-free ``WebhookRequest``) into normalised statuses or inbound messages.
+Cross-cutting behaviour (rate limits, retries, circuit breakers, consent re-checks) wraps ``send``
+from outside; channels only translate.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Self
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
+
+# The normalised statuses a provider report may carry (a subset of domain.JobStatus values).
+NORMALISED_STATUSES = frozenset({"sent", "delivered", "opened", "clicked", "failed", "bounced"})
+
+
+def mask_address(address: str | None) -> str:
+    """A log- and repr-safe stand-in for a phone number or e-mail address (keeps only its shape)."""
+    if not address:
+        return "<none>"
+    if "@" in address:
+        return "***@" + address.rsplit("@", 1)[1][:1] + "***"
+    return "***" + address[-2:] if len(address) > 6 else "***"
+
+
+def _masked_body(body: str | None) -> str:
+    return "<none>" if body is None else f"<{len(body)} chars>"
+
+
+class WhatsAppTemplate(NamedTuple):
+    """An approved WhatsApp template: its name, language code (e.g. ``en_US``), body parameters."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundMessage:
+    """One rendered message for one recipient, ready for a provider.
+
+    Keyword-only, so that ``subject`` and ``body`` (both strings) can never swap places.
+    """
+
+    job_id: str
+    channel: str
+    to: str  # E.164 phone number or e-mail address
+    subject: str | None = None  # e-mail only
+    body: str
+    whatsapp_template: WhatsAppTemplate | None = None  # WhatsApp: an approved template instead
+    idempotency_key: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"OutboundMessage(job_id={self.job_id!r}, channel={self.channel!r}, "
+            f"to={mask_address(self.to)!r}, body={_masked_body(self.body)!r}, "
+            f"subject={_masked_body(self.subject)!r}, "
+            f"template={self.whatsapp_template.name if self.whatsapp_template else None!r}, "
+            f"idempotency_key={self.idempotency_key!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """What a provider said when it accepted a message."""
+
+    provider: str
+    provider_message_id: str
+    accepted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """A provider's delivery report, normalised; ``raw`` keeps the provider's own item.
+
+    ``job_id`` is filled when the provider echoes it back (SendGrid custom args, the job id in
+    Twilio's status callback URL), so a report that overtakes the send's receipt can still be
+    matched; otherwise match on ``provider_message_id``.
+    """
+
+    provider: str
+    provider_message_id: str
+    status: str  # one of NORMALISED_STATUSES
+    occurred_at: datetime
+    error_code: str | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A patient's message to us (a reply), as the provider reported it."""
+
+    provider: str
+    provider_message_id: str
+    channel: str
+    from_address: str
+    to_address: str
+    body: str
+    received_at: datetime
+
+    def __repr__(self) -> str:
+        return (
+            f"InboundMessage(provider={self.provider!r}, "
+            f"provider_message_id={self.provider_message_id!r}, channel={self.channel!r}, "
+            f"from_address={mask_address(self.from_address)!r}, "
+            f"to_address={mask_address(self.to_address)!r}, body={_masked_body(self.body)!r}, "
+            f"received_at={self.received_at!r})"
+        )
+
+
+class Headers(Mapping[str, str]):
+    """Read-only HTTP headers with case-insensitive lookups."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str] | None = None):
+        self._items: dict[str, tuple[str, str]] = {
+            k.lower(): (k, v) for k, v in (headers or {}).items()
+        }
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()][1]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (original for original, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({sorted(self)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """A provider's webhook call, free of any web framework.
+
+    ``url`` is the full URL the provider called, query included, as the provider saw it (behind a
+    proxy: the public URL, e.g. ``settings.public_base_url`` + path): Twilio signs it. ``body`` is
+    the raw body: signatures cover its exact bytes. ``form`` may carry an already decoded form;
+    channels decode ``body`` themselves when it is ``None``.
+    """
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    form: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
+
+    def __repr__(self) -> str:
+        return f"WebhookRequest(url={self.url.split('?', 1)[0]!r}, body=<{len(self.body)} bytes>)"
+
+
+class SendError(Exception):
+    """A provider did not accept a message; ``provider_code`` says why in the provider's terms."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, provider_code: str | None, message: str = ""):
+        super().__init__(f"[{provider_code}] {message}" if provider_code else message)
+        self.provider_code = provider_code
+        self.message = message
+
+
+class TransientSendError(SendError):
+    """Worth retrying later: rate limits, outages, timeouts, provider 5xx."""
+
+    retryable = True
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help: unsubscribed or invalid recipient, rejected content."""
+
+
+class InvalidSignature(Exception):
+    """A webhook's signature is missing, malformed or wrong: answer 403 and change nothing."""
+
+
+class MalformedWebhook(ValueError):
+    """A correctly signed webhook whose body cannot be read."""
+
+
+class ChannelConfigError(ValueError):
+    """A channel cannot start with these settings (raised at start-up)."""
+
+
+class ChannelWorker(abc.ABC):
+    """One delivery channel: its capabilities as data, its provider calls, its webhook parsing.
+
+    ``send`` is synchronous because the provider SDKs block: run it in a thread pool.
+    """
+
+    name: ClassVar[str]  # the channel name, as in the entry point and domain.Channel
+    provider: ClassVar[str]  # the provider's name in receipts and statuses
+    max_body_chars: ClassVar[int]  # longest body the provider accepts in one message
+    supports_phi: ClassVar[bool]  # whether bodies may carry PHI (else: portal links only)
+    default_rate_per_sec: ClassVar[float]  # sends/s to pace at unless configured otherwise
+    status_webhook_path: ClassVar[str]  # where the provider posts delivery reports
+    inbound_webhook_path: ClassVar[str]  # where the provider posts patients' messages
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the worker from settings; raise ``ChannelConfigError`` if it cannot work."""
+
+    @abc.abstractmethod
+    def send(self, message: OutboundMessage) -> SendReceipt:
+        """Hand one message to the provider; raise Transient/PermanentSendError on refusal."""
+
+    @abc.abstractmethod
+    def verify(self, request: WebhookRequest) -> None:
+        """Check the provider's signature; raise ``InvalidSignature`` (and nothing else)."""
+
+    @abc.abstractmethod
+    def parse_status(self, request: WebhookRequest) -> list[DeliveryStatus]:
+        """Normalised delivery reports in a verified webhook (provider-only states are skipped)."""
+
+    @abc.abstractmethod
+    def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
+        """Patients' messages in a verified webhook."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most SDK clients need no closing
+        """Release the SDK's connections."""

@@ -1,0 +1,173 @@
+"""The simulator's configuration: credentials it checks and signs with, where it calls back, and
+the failure modes it injects. Changed at run time through ``POST /_sim/config``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from outreach.channels.webhook_paths import (
+    SENDGRID_EVENTS_PATH,
+    SENDGRID_INBOUND_PATH,
+    TWILIO_INBOUND_PATH,
+    WHATSAPP_WEBHOOK_PATH,
+)
+from outreach.sim.provider.signing import (
+    generate_sendgrid_private_key,
+    load_private_key,
+    private_key_pem,
+    public_key_b64,
+)
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
+
+SIM_CHANNELS = ("sms", "email", "whatsapp")
+
+
+class DeliveryOutcomes(BaseModel):
+    """Relative weights of each accepted message's final outcome (all zero: it stays 'sent').
+
+    Per channel: SMS ``undelivered``/``bounced`` become Twilio 'undelivered', ``failed`` 'failed';
+    e-mail ``bounced`` is a bounce, ``failed`` a drop, ``undelivered`` a deferral then a blocked
+    bounce; WhatsApp reports every non-delivery as 'failed' with Meta's error code.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    delivered: float = Field(0.95, ge=0)
+    failed: float = Field(0.02, ge=0)
+    bounced: float = Field(0.02, ge=0)
+    undelivered: float = Field(0.01, ge=0)
+    opened: float = Field(0.0, ge=0, le=1)  # of delivered e-mail and WhatsApp: opened / read
+    clicked: float = Field(0.0, ge=0, le=1)  # of opened e-mail: a link clicked
+
+
+class AutoReply(BaseModel):
+    """A share of delivered messages that the patient answers with ``body``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str
+    rate: float = Field(ge=0, le=1)
+    channels: list[str] = Field(default_factory=lambda: list(SIM_CHANNELS))
+    delay_ms: int = Field(200, ge=0)
+
+
+class SimConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Credentials. ``None`` for an id or API key means "accept any".
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str = "sim-twilio-auth-token"  # checks Basic auth, signs callbacks
+    sendgrid_api_key: str | None = None
+    sendgrid_private_key_pem: str | None = None  # PEM; None: a fresh P-256 key is made
+    whatsapp_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: str = "sim-whatsapp-app-secret"  # signs X-Hub-Signature-256
+    whatsapp_business_number: str = "15550001111"  # our number in WhatsApp webhooks
+
+    # Where callbacks go: Twilio statuses to each message's StatusCallback, the rest here.
+    webhook_base_url: str = "http://127.0.0.1:8000"
+    sendgrid_events_path: str = SENDGRID_EVENTS_PATH
+    sendgrid_inbound_path: str = SENDGRID_INBOUND_PATH
+    whatsapp_webhook_path: str = WHATSAPP_WEBHOOK_PATH
+    twilio_inbound_path: str = TWILIO_INBOUND_PATH
+
+    callbacks_enabled: bool = True
+    callback_delay_ms: int = Field(50, ge=0)  # between acceptance and each following status
+    callback_max_attempts: int = Field(3, ge=1, le=10)
+    callback_retry_backoff_ms: int = Field(200, ge=0)
+    callback_timeout_s: float = Field(5.0, gt=0)
+    callback_concurrency: int = Field(32, ge=1, le=512)  # posts in flight; read at start-up
+    callback_queue_size: int = Field(100_000, ge=1)  # read at start-up
+    callback_batch_size: int = Field(
+        100, ge=1, le=1000
+    )  # SendGrid events/WhatsApp statuses per POST
+
+    # Failure modes.
+    seed: int | None = 1234  # seeds the RNG behind every random choice; None: not reproducible
+    error_rate: float = Field(0.0, ge=0, le=1)  # random transient errors (HTTP 429 or 500)
+    forced_errors_by_address: dict[str, int] = Field(default_factory=dict)  # address -> code
+    forced_errors_by_channel: dict[str, int] = Field(default_factory=dict)  # channel -> code
+    opted_out: list[str] = Field(default_factory=list)  # addresses that replied STOP earlier
+    latency_ms: int = Field(0, ge=0)
+    outage_from: datetime | None = None
+    outage_until: datetime | None = None
+    outage_channels: list[str] | None = None  # None: every channel is down during the outage
+    outcomes: DeliveryOutcomes = Field(default_factory=DeliveryOutcomes)
+    auto_replies: list[AutoReply] = Field(default_factory=list)
+
+    max_recorded_messages: int = Field(1_000_000, ge=1)  # oldest records are forgotten beyond
+
+    @model_validator(mode="after")
+    def _signing_key(self) -> Self:
+        """Every configuration can sign SendGrid webhooks; its public key is known up front."""
+        if self.sendgrid_private_key_pem is None:
+            pem = private_key_pem(generate_sendgrid_private_key())
+            object.__setattr__(self, "sendgrid_private_key_pem", pem)
+        return self
+
+    def sendgrid_public_key(self) -> str:
+        """The key that verifies this simulator's SendGrid webhooks, as base64 DER: the value
+        for ``OUTREACH_SENDGRID_WEBHOOK_PUBLIC_KEY``."""
+        assert self.sendgrid_private_key_pem is not None
+        return public_key_b64(load_private_key(self.sendgrid_private_key_pem))
+
+    @field_validator("outage_from", "outage_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        """Naive times are UTC, so they compare with the clock."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    def redacted(self) -> dict:
+        """The configuration without its secrets, for ``GET /_sim/config``."""
+        secrets = {
+            "twilio_auth_token",
+            "sendgrid_private_key_pem",
+            "whatsapp_app_secret",
+            "sendgrid_api_key",
+            "whatsapp_token",
+        }
+        dumped = self.model_dump(mode="json")
+        return {k: ("***" if k in secrets and v else v) for k, v in dumped.items()}
+
+
+def sim_config_for(
+    settings: Settings, sendgrid_private_key_pem: str | None = None, **overrides: object
+) -> SimConfig:
+    """A simulator that accepts what these settings send and signs what they verify, calling
+    back ``settings.public_base_url``.
+
+    ``sendgrid_private_key_pem`` must pair with ``settings.sendgrid_webhook_public_key`` when
+    both are given (see ``signing.generate_sendgrid_keypair``).
+    """
+
+    def secret(value) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    values: dict[str, object] = {
+        "webhook_base_url": settings.public_base_url,
+        "twilio_account_sid": settings.twilio_account_sid,
+        "sendgrid_api_key": secret(settings.sendgrid_api_key),
+        "sendgrid_private_key_pem": sendgrid_private_key_pem,
+        "whatsapp_token": secret(settings.whatsapp_token),
+        "whatsapp_phone_number_id": settings.whatsapp_phone_number_id,
+    }
+    if settings.twilio_auth_token is not None:
+        values["twilio_auth_token"] = secret(settings.twilio_auth_token)
+    if settings.whatsapp_app_secret is not None:
+        values["whatsapp_app_secret"] = secret(settings.whatsapp_app_secret)
+    values.update(overrides)
+    config = SimConfig(**values)
+    expected = settings.sendgrid_webhook_public_key
+    if (
+        sendgrid_private_key_pem
+        and expected
+        and "BEGIN" not in expected
+        and "".join(expected.split()) != config.sendgrid_public_key()
+    ):
+        raise ValueError("the SendGrid private key does not pair with the settings' public key")
+    return config

@@ -1,0 +1,210 @@
+"""The running simulator: its configuration, random source, records and the life of each message
+after a provider accepted it (status reports, patients' replies)."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from outreach.sim.provider.config import AutoReply, SimConfig
+from outreach.sim.provider.dispatcher import CallbackDispatcher, CallbackJob
+from outreach.sim.provider.faults import Fault, decide_fault
+from outreach.sim.provider.outcomes import StatusStep, plan_message
+from outreach.sim.provider.signing import load_private_key
+from outreach.sim.provider.store import MessageStore, SimMessage, address_key
+from outreach.sim.provider.webhooks import (
+    SENDGRID_EVENTS,
+    SENDGRID_PARSE,
+    TWILIO_FORM,
+    WHATSAPP_MESSAGES,
+    WHATSAPP_STATUSES,
+    new_twilio_sid,
+    new_wamid,
+    sendgrid_event,
+    sendgrid_parse_fields,
+    twilio_inbound_params,
+    twilio_status_params,
+    whatsapp_inbound_message,
+    whatsapp_status,
+)
+
+DEFAULT_TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+DEFAULT_WHATSAPP_PHONE_NUMBER_ID = "100000000000001"
+
+
+class SimState:
+    def __init__(self, config: SimConfig):
+        self._initial = config
+        self.store = MessageStore(config.max_recorded_messages)
+        self.dispatcher = CallbackDispatcher(self)
+        self.apply(config)
+
+    # ---- configuration ----
+
+    def apply(self, config: SimConfig) -> None:
+        assert config.sendgrid_private_key_pem is not None
+        self.sendgrid_key = load_private_key(config.sendgrid_private_key_pem)
+        self.rng = random.Random(config.seed)
+        self.forced_by_address = {
+            address_key(a): code for a, code in config.forced_errors_by_address.items()
+        }
+        self.opted_out = {address_key(a) for a in config.opted_out}
+        self.config = config
+
+    def update(self, patch: dict[str, Any]) -> SimConfig:
+        """Merge ``patch`` into the configuration (validated as a whole).
+
+        ``outcomes`` merges field by field; other fields are replaced. ``outage_seconds: N`` is
+        shorthand for an outage from now for N seconds (0 ends it).
+        """
+        patch = dict(patch)
+        if "outage_seconds" in patch:
+            seconds = float(patch.pop("outage_seconds"))
+            now = datetime.now(UTC)
+            patch["outage_from"] = now if seconds > 0 else None
+            patch["outage_until"] = now + timedelta(seconds=seconds) if seconds > 0 else None
+        if not patch.get("sendgrid_private_key_pem"):
+            patch.pop("sendgrid_private_key_pem", None)
+        current = self.config.model_dump()
+        if isinstance(patch.get("outcomes"), dict):
+            patch["outcomes"] = {**current["outcomes"], **patch["outcomes"]}
+        merged = {**current, **patch}
+        config = SimConfig.model_validate(merged)
+        self.apply(config)
+        return config
+
+    def reset(self) -> None:
+        self.apply(self._initial)
+        self.store.clear()
+        self.dispatcher.counters.clear()
+
+    def fault_for(self, channel: str, to: str) -> Fault | None:
+        return decide_fault(
+            self.config,
+            channel,
+            address_key(to),
+            self.forced_by_address,
+            datetime.now(UTC),
+            self.rng,
+        )
+
+    def is_opted_out(self, address: str) -> bool:
+        return address_key(address) in self.opted_out
+
+    # ---- a message's life ----
+
+    def accept(self, message: SimMessage) -> None:
+        """Record an accepted message and schedule its reports (and perhaps a reply)."""
+        self.store.add(message)
+        config = self.config
+        plan = plan_message(message.channel, config, self.rng, self.is_opted_out(message.to))
+        step_s = config.callback_delay_ms / 1000
+        for step in plan.steps:
+            self.dispatcher.later(step.after_steps * step_s, self._report, message, step)
+        if plan.reply is not None:
+            delay = plan.delivered_after_steps * step_s + plan.reply.delay_ms / 1000
+            self.dispatcher.later(delay, self._auto_reply, message, plan.reply)
+
+    def _report(self, message: SimMessage, step: StatusStep) -> None:
+        self.store.update_status(message.id, step.status, step.error_code)
+        if not self.config.callbacks_enabled:
+            return
+        job = self._status_job(message, step)
+        if job is not None:
+            self.dispatcher.submit(job)
+
+    def _status_job(self, message: SimMessage, step: StatusStep) -> CallbackJob | None:
+        config, now = self.config, time.time()
+        if message.channel == "sms":
+            url = message.extras.get("status_callback")
+            if not url:
+                return None
+            params = twilio_status_params(message, step, datetime.now(UTC))
+            return CallbackJob(TWILIO_FORM, url, params)
+        if message.channel == "email":
+            url = config.webhook_base_url.rstrip("/") + config.sendgrid_events_path
+            return CallbackJob(SENDGRID_EVENTS, url, sendgrid_event(message, step, now))
+        url = config.webhook_base_url.rstrip("/") + config.whatsapp_webhook_path
+        return CallbackJob(
+            WHATSAPP_STATUSES,
+            url,
+            whatsapp_status(message, step, now),
+            group=message.extras.get("phone_number_id", ""),
+        )
+
+    def _auto_reply(self, message: SimMessage, rule: AutoReply) -> None:
+        if not self.config.callbacks_enabled:
+            return
+        _, job = self.inbound(
+            message.channel,
+            from_=message.to,
+            to=message.from_,
+            body=rule.body,
+            subject=f"Re: {message.subject}" if message.subject else None,
+            context_id=message.id,
+            account_sid=message.extras.get("account_sid"),
+            phone_number_id=message.extras.get("phone_number_id"),
+        )
+        self.dispatcher.submit(job)
+
+    def inbound(
+        self,
+        channel: str,
+        *,
+        from_: str,
+        to: str,
+        body: str,
+        subject: str | None = None,
+        button_payload: str | None = None,
+        context_id: str | None = None,
+        account_sid: str | None = None,
+        phone_number_id: str | None = None,
+    ) -> tuple[SimMessage, CallbackJob]:
+        """Record a patient's message and build the provider's webhook that reports it."""
+        config, now = self.config, datetime.now(UTC)
+        base = config.webhook_base_url.rstrip("/")
+        if channel == "sms":
+            sid = new_twilio_sid()
+            account = account_sid or config.twilio_account_sid or DEFAULT_TWILIO_ACCOUNT_SID
+            params = twilio_inbound_params(sid, account, from_, to, body)
+            job = CallbackJob(TWILIO_FORM, base + config.twilio_inbound_path, params)
+        elif channel == "whatsapp":
+            sid = new_wamid()
+            number_id = (
+                phone_number_id
+                or config.whatsapp_phone_number_id
+                or DEFAULT_WHATSAPP_PHONE_NUMBER_ID
+            )
+            item = whatsapp_inbound_message(
+                sid,
+                from_.lstrip("+"),
+                body,
+                now.timestamp(),
+                button_payload,
+                context_id,
+                config.whatsapp_business_number,
+            )
+            job = CallbackJob(
+                WHATSAPP_MESSAGES, base + config.whatsapp_webhook_path, item, group=number_id
+            )
+        elif channel == "email":
+            sid = f"{new_twilio_sid()[2:]}@sim.sendgrid.net"
+            fields = sendgrid_parse_fields(from_, to, subject or "Re:", body, sid)
+            job = CallbackJob(SENDGRID_PARSE, base + config.sendgrid_inbound_path, fields)
+        else:
+            raise ValueError(f"unknown channel {channel!r}")
+        record = SimMessage(
+            id=sid,
+            channel=channel,
+            to=to,
+            from_=from_,
+            body=body,
+            received_at=now,
+            status="received",
+            direction="inbound",
+            subject=subject,
+        )
+        self.store.add(record)
+        return record, job
