@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import Annotated
@@ -20,6 +21,17 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+templates_app = typer.Typer(help="Message templates.", no_args_is_help=True)
+app.add_typer(templates_app, name="templates")
+
+
+def _mount_replies() -> None:
+    from outreach.replies.cli import app as replies_app
+
+    app.add_typer(replies_app, name="replies", help="Parse and evaluate patient replies.")
+
+
+_mount_replies()
 
 logger = logging.getLogger("outreach.cli")
 
@@ -83,6 +95,105 @@ def broker(
     finally:
         embedded.stop()
     typer.echo("broker stopped")
+
+
+@templates_app.command("seed")
+def templates_seed(
+    url: Annotated[str | None, typer.Option(help="Database URL (default: settings).")] = None,
+) -> None:
+    """Load the shipped templates (every purpose x channel, several languages) once."""
+    from outreach.sql.engine import build_engine
+    from outreach.sql.template_store import seed_templates
+
+    settings = load_settings()
+    engine = build_engine(url or settings.resolved_database_url())
+    with engine.begin() as connection:
+        added = seed_templates(connection)
+    engine.dispose()
+    typer.echo(f"{added} template(s) added")
+
+
+@app.command()
+def worker(
+    roles: Annotated[
+        str, typer.Option(help="Comma-separated: orchestrator,channels,status,replies")
+    ] = "orchestrator,channels,status,replies",
+    channels: Annotated[str | None, typer.Option(help="Channels to serve (default: all)")] = None,
+) -> None:
+    """Run the faust worker: core events -> jobs, sends, statuses and replies."""
+    from outreach import services
+    from outreach.orchestrator.app import ALL_ROLES, WorkerDependencies, run_worker
+
+    settings = load_settings()
+    chosen = [r.strip() for r in roles.split(",") if r.strip()]
+    unknown = set(chosen) - set(ALL_ROLES)
+    if unknown:
+        typer.echo(f"error: unknown role(s) {sorted(unknown)}; choose from {ALL_ROLES}", err=True)
+        raise typer.Exit(code=2)
+    engine = services.database_engine(settings, pool_size=8)
+    redis = services.redis_client(settings)
+    names = [c.strip() for c in channels.split(",")] if channels else None
+    workers = services.channel_workers(settings, names) if "channels" in chosen else {}
+    deps = WorkerDependencies(
+        settings=settings,
+        engine=engine,
+        clock=services.clock(settings, redis),
+        channels=workers,
+        builder=services.message_builder(settings, engine),
+    )
+    if "replies" in chosen:
+        deps.reply_handler = services.reply_handler(settings, engine, redis, deps.clock)
+    run_worker(deps, chosen, loglevel=settings.log_level)
+
+
+@app.command()
+def scheduler() -> None:
+    """Claim due jobs (exactly once across schedulers) and publish them to the channel topics."""
+    import asyncio
+
+    from outreach import services
+    from outreach.scheduler.service import run_scheduler
+
+    settings = load_settings()
+    engine = services.database_engine(settings)
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_scheduler(
+            engine,
+            settings.resolved_kafka_bootstrap(),
+            services.clock(settings),
+            poll_seconds=settings.scheduler_poll_seconds,
+            batch_size=settings.scheduler_batch_size,
+            stop=stop,
+        )
+
+    asyncio.run(main())
+    engine.dispose()
+
+
+@app.command()
+def sim(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
+    webhook_base_url: Annotated[
+        str | None,
+        typer.Option(help="Where to send status callbacks (default: OUTREACH_PUBLIC_BASE_URL)."),
+    ] = None,
+) -> None:
+    """Run the local provider simulator (Twilio, SendGrid and WhatsApp Cloud API shapes)."""
+    from outreach.sim.provider import run_sim, sim_config_for
+
+    settings = load_settings()
+    overrides = {"webhook_base_url": webhook_base_url} if webhook_base_url else {}
+    # The private half of OUTREACH_SENDGRID_WEBHOOK_PUBLIC_KEY, so the API can verify the events.
+    private_key = os.environ.get("OUTREACH_SIM_SENDGRID_PRIVATE_KEY_PEM") or None
+    config = sim_config_for(settings, private_key, **overrides)
+    typer.echo(f"provider simulator on http://{host}:{port}")
+    run_sim(host, port, config)
 
 
 @app.command("config")

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Sentinel meaning "start/use the embedded stand-in" for the broker and Redis.
 EMBEDDED = "embedded"
+EMBEDDED_BROKER_PORT = 9092
 
 
 class Environment(enum.StrEnum):
@@ -63,11 +64,33 @@ class Settings(BaseSettings):
     portal_link_secret: SecretStr | None = None
     portal_link_ttl_seconds: int = 7 * 24 * 3600
 
+    # Generic (non provider) webhooks: HMAC-SHA256 of the body in X-Outreach-Signature
+    generic_webhook_secret: SecretStr | None = None
+    default_booking_url: str = "https://portal.clinic.example/book"
+
+    # Kafka consumers (faust)
+    faust_app_id: str = "outreach"
+    kafka_partitions: int = 4
+    kafka_session_timeout_seconds: float = 30.0
+    kafka_rebalance_timeout_seconds: float = 10.0
+    orchestrator_batch_size: int = 1000
+    send_batch_size: int = 200
+    send_threads: int = 32
+
+    # Demo: a clock shifted for every process through this Redis key (empty: real time)
+    shared_clock_key: str = ""
+
     # Pipeline tuning
     reminder_offsets_hours: list[float] = Field(default_factory=lambda: [24.0, 2.0])
     reply_match_window_hours: float = 72.0
     scheduler_poll_seconds: float = 1.0
     scheduler_batch_size: int = 500
+
+    def resolved_kafka_bootstrap(self) -> str:
+        """``embedded`` means the broker ``outreach broker`` runs on its default port."""
+        if self.kafka_bootstrap_servers == EMBEDDED:
+            return f"127.0.0.1:{EMBEDDED_BROKER_PORT}"
+        return self.kafka_bootstrap_servers
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -84,6 +107,7 @@ class Settings(BaseSettings):
             "OUTREACH_WHATSAPP_TOKEN": self.whatsapp_token,
             "OUTREACH_WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
             "OUTREACH_PORTAL_LINK_SECRET": self.portal_link_secret,
+            "OUTREACH_GENERIC_WEBHOOK_SECRET": self.generic_webhook_secret,
         }
         missing = [name for name, value in required.items() if not value]
         if self.kafka_bootstrap_servers == EMBEDDED:
@@ -101,6 +125,7 @@ class Settings(BaseSettings):
             "whatsapp_token": self.whatsapp_token,
             "whatsapp_app_secret": self.whatsapp_app_secret,
             "portal_link_secret": self.portal_link_secret,
+            "generic_webhook_secret": self.generic_webhook_secret,
         }
         return {name: ("configured" if value else "missing") for name, value in secrets.items()}
 

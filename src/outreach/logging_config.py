@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -100,5 +101,8 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Third-party chatter that would drown the signal at INFO.
+    noisy_level = max(logging.WARNING, root.level)
+    if os.environ.get("OUTREACH_VERBOSE_LIBRARIES") == "1":
+        noisy_level = root.level
     for noisy in ("aiokafka", "kafka", "faust", "mode", "urllib3", "httpx", "twilio.http_client"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(noisy_level)

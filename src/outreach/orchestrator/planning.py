@@ -68,8 +68,14 @@ def _data(model: type[ModelT], event: CoreEvent) -> ModelT:
         raise MalformedEvent(f"{event.type} data: {describe_validation_error(error)}") from None
 
 
-def _job(event: CoreEvent, purpose: Purpose, step: str, requested_at: datetime,
-         deadline: datetime | None, **extra: Any) -> PlannedJob:
+def _job(
+    event: CoreEvent,
+    purpose: Purpose,
+    step: str,
+    requested_at: datetime,
+    deadline: datetime | None,
+    **extra: Any,
+) -> PlannedJob:
     return PlannedJob(
         idempotency_key=f"{event.event_id}:{purpose.value}:{step}",
         org_id=event.org_id,
@@ -96,23 +102,42 @@ def _appointment_context(appointment: AppointmentData) -> dict[str, Any]:
     return context
 
 
-def _appointment_jobs(event: CoreEvent, appointment: AppointmentData,
-                      reminder_offsets: Sequence[timedelta]) -> tuple[PlannedJob, ...]:
+def _appointment_jobs(
+    event: CoreEvent, appointment: AppointmentData, reminder_offsets: Sequence[timedelta]
+) -> tuple[PlannedJob, ...]:
     if appointment.starts_at is None:
         raise MalformedEvent(f"{event.type} data: starts_at: Field required")
     starts_at = appointment.starts_at
     if starts_at <= event.occurred_at:
         return ()  # booked in the past (back-office entry): nothing to confirm or remind
     context = _appointment_context(appointment)
-    jobs = [_job(event, Purpose.APPT_CONFIRM, "confirm", event.occurred_at, starts_at,
-                 appointment_id=appointment.appointment_id, context=context)]
+    jobs = [
+        _job(
+            event,
+            Purpose.APPT_CONFIRM,
+            "confirm",
+            event.occurred_at,
+            starts_at,
+            appointment_id=appointment.appointment_id,
+            context=context,
+        )
+    ]
     for offset in reminder_offsets:
         remind_at = starts_at - offset
         # A reminder whose moment has passed at booking adds nothing to the confirmation.
         if remind_at > event.occurred_at:
             step = f"before-{int(offset.total_seconds() // 60)}m"
-            jobs.append(_job(event, Purpose.APPT_REMINDER, step, remind_at, starts_at,
-                             appointment_id=appointment.appointment_id, context=context))
+            jobs.append(
+                _job(
+                    event,
+                    Purpose.APPT_REMINDER,
+                    step,
+                    remind_at,
+                    starts_at,
+                    appointment_id=appointment.appointment_id,
+                    context=context,
+                )
+            )
     return tuple(jobs)
 
 
@@ -136,18 +161,29 @@ def plan_event(event: CoreEvent, *, reminder_offsets: Sequence[timedelta]) -> Ev
         return EventPlan(event, cancel_appointment_ids=(appointment.appointment_id,))
     if kind == "appointment.no_show":
         appointment = _data(AppointmentData, event)
-        job = _job(event, Purpose.NO_SHOW, "follow-up", event.occurred_at,
-                   event.occurred_at + NO_SHOW_DEADLINE,
-                   appointment_id=appointment.appointment_id,
-                   context=_appointment_context(appointment))
+        job = _job(
+            event,
+            Purpose.NO_SHOW,
+            "follow-up",
+            event.occurred_at,
+            event.occurred_at + NO_SHOW_DEADLINE,
+            appointment_id=appointment.appointment_id,
+            context=_appointment_context(appointment),
+        )
         return EventPlan(event, jobs=(job,))
     if kind == "lab.result_ready":
         lab = _data(LabResultData, event)
         context = {"result_id": lab.result_id}
         if lab.test_name:
             context["lab_test_name"] = lab.test_name
-        job = _job(event, Purpose.LAB_READY, "notify", event.occurred_at,
-                   event.occurred_at + LAB_READY_DEADLINE, context=context)
+        job = _job(
+            event,
+            Purpose.LAB_READY,
+            "notify",
+            event.occurred_at,
+            event.occurred_at + LAB_READY_DEADLINE,
+            context=context,
+        )
         return EventPlan(event, jobs=(job,))
     if kind == "rx.refill_due":
         refill = _data(RefillData, event)
@@ -156,8 +192,14 @@ def plan_event(event: CoreEvent, *, reminder_offsets: Sequence[timedelta]) -> Ev
             context["refill_due_date"] = refill.due_date
         if refill.medication:
             context["medication"] = refill.medication
-        job = _job(event, Purpose.RX_REFILL, "notify", event.occurred_at,
-                   event.occurred_at + RX_REFILL_DEADLINE, context=context)
+        job = _job(
+            event,
+            Purpose.RX_REFILL,
+            "notify",
+            event.occurred_at,
+            event.occurred_at + RX_REFILL_DEADLINE,
+            context=context,
+        )
         return EventPlan(event, jobs=(job,))
     if kind == "comm.requested":
         request = _data(CommRequestData, event)
@@ -171,11 +213,17 @@ def plan_comm_request(event: CoreEvent, request: CommRequestData) -> PlannedJob:
     deadline = request.deadline or requested_at + DEFAULT_REQUEST_DEADLINE
     if deadline < requested_at:
         raise MalformedEvent("comm.requested data: deadline is before send_at")
-    return _job(event, request.purpose, "request", requested_at, deadline,
-                appointment_id=request.appointment_id, channel_hint=request.channel,
-                context=dict(request.context))
+    return _job(
+        event,
+        request.purpose,
+        "request",
+        requested_at,
+        deadline,
+        appointment_id=request.appointment_id,
+        channel_hint=request.channel,
+        context=dict(request.context),
+    )
 
 
 def reminder_offsets_from_hours(hours: Sequence[float]) -> tuple[timedelta, ...]:
     return tuple(timedelta(hours=h) for h in hours)
-

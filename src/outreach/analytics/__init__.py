@@ -1,0 +1,1 @@
+"""Delivery statuses -> job progress and stats; funnels, A/B evaluation and reports."""

@@ -1,0 +1,6 @@
+"""The HTTP API (FastAPI): scheduling, comm-context, preferences, templates, portal, webhooks."""
+
+from outreach.api.app import create_api_app
+from outreach.api.publisher import EventPublisher, KafkaEventPublisher, PublishFailed
+
+__all__ = ["EventPublisher", "KafkaEventPublisher", "PublishFailed", "create_api_app"]

@@ -1,0 +1,98 @@
+"""The FastAPI application, wired explicitly from what the caller built (no globals).
+
+``create_api_app`` takes the settings and the live services (engine, publisher, channel workers,
+Redis, clock) and puts them in ``app.state.services``; routes reach them through ``Depends``.
+The lifespan starts the publisher if it is not running yet, and stops it only if it started it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from outreach.api import (
+    comm_context,
+    generic_webhooks,
+    health,
+    portal,
+    preferences_admin,
+    schedule,
+    templates,
+    webhooks,
+)
+from outreach.api.dependencies import ApiServices
+from outreach.api.errors import install_error_handling
+from outreach.api.publisher import EventPublisher, KafkaEventPublisher
+from outreach.channels.base import ChannelWorker
+from outreach.clock import Clock, system_clock
+from outreach.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_api_app(
+    settings: Settings,
+    *,
+    engine: Engine,
+    channels: Mapping[str, ChannelWorker],
+    publisher: EventPublisher | None = None,
+    redis: Any | None = None,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """The outreach API over the given services.
+
+    ``publisher``: defaults to an aiokafka producer on ``settings.resolved_kafka_bootstrap()``.
+    ``channels``: the loaded channel workers; each gets its provider webhook routes.
+    ``redis``: a sync ``redis.Redis`` for one-time portal tokens (None: one-time links get 503).
+    """
+    chosen = publisher or KafkaEventPublisher(_bootstrap(settings))
+    services = ApiServices(
+        settings=settings,
+        engine=engine,
+        publisher=chosen,
+        channels=dict(channels),
+        clock=clock,
+        redis=redis,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        started_here = not chosen.started
+        if started_here:
+            await chosen.start()
+        try:
+            yield
+        finally:
+            if started_here:
+                await chosen.stop()
+
+    app = FastAPI(
+        title="outreach",
+        summary="Patient communication engine: scheduling, comm-context, templates, webhooks.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handling(app)
+    for router in (
+        health.router,
+        schedule.router,
+        comm_context.router,
+        preferences_admin.router,
+        templates.router,
+        portal.router,
+        generic_webhooks.router,
+        webhooks.webhook_router(services.channels),
+    ):
+        app.include_router(router)
+    return app
+
+
+def _bootstrap(settings: Settings) -> str:
+    resolve = getattr(settings, "resolved_kafka_bootstrap", None)
+    return resolve() if callable(resolve) else settings.kafka_bootstrap_servers

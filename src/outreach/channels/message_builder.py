@@ -1,0 +1,203 @@
+"""A claimed job -> the rendered, policy-checked message a channel sends.
+
+Template choice (org/provider overrides, language fallback, A/B variant) and rendering are the
+templating package's; this module gathers the facts a template may use and hands them over. The
+renderer drops PHI for restricted channels whatever the template asks for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from outreach.channels.base import OutboundMessage, WhatsAppTemplate
+from outreach.domain import Channel, Purpose
+from outreach.preferences import address_for
+from outreach.sql.patient_repository import PatientDecisionInputs
+from outreach.templating import (
+    PortalResource,
+    TemplateRecord,
+    make_portal_link,
+    render,
+    select_template,
+    whatsapp_payload,
+)
+from outreach.templating.whatsapp_rules import WhatsAppTemplateMessage
+
+
+class MessageBuildError(Exception):
+    """The job cannot become a message (no template, policy refusal, no address): do not retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrgInfo:
+    org_id: str
+    name: str
+    clinic_phone: str | None
+    booking_url: str | None
+    language: str | None
+
+
+class TemplateCatalog:
+    """Active templates bucketed by (purpose, channel), reloaded every ``ttl_seconds``."""
+
+    def __init__(self, loader: Callable[[], Iterable[TemplateRecord]], ttl_seconds: float = 60.0):
+        self._loader = loader
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._loaded_at = -1e9
+        self._buckets: dict[tuple[Purpose, Channel], list[TemplateRecord]] = {}
+
+    def candidates(self, purpose: Purpose, channel: Channel) -> list[TemplateRecord]:
+        if time.monotonic() - self._loaded_at > self._ttl:
+            with self._lock:
+                if time.monotonic() - self._loaded_at > self._ttl:
+                    buckets: dict[tuple[Purpose, Channel], list[TemplateRecord]] = {}
+                    for record in self._loader():
+                        buckets.setdefault((record.purpose, record.channel), []).append(record)
+                    self._buckets = buckets
+                    self._loaded_at = time.monotonic()
+        return self._buckets.get((purpose, channel), [])
+
+
+def _aware(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSettings:
+    base_url: str
+    secret: str | None
+    ttl: timedelta
+
+
+class MessageBuilder:
+    def __init__(
+        self, catalog: TemplateCatalog, portal: PortalSettings, default_booking_url: str
+    ) -> None:
+        self.catalog = catalog
+        self.portal = portal
+        self.default_booking_url = default_booking_url
+
+    def template_context(
+        self,
+        job: dict[str, Any],
+        patient: PatientDecisionInputs,
+        org: OrgInfo | None,
+        now: datetime,
+    ) -> dict[str, object]:
+        """Every fact the templates may name; the renderer keeps what the channel allows."""
+        facts = job.get("context") or {}
+        context: dict[str, object] = {
+            "first_name": patient.first_name or "",
+            "clinic_name": org.name if org else "",
+            "clinic_phone": (org.clinic_phone if org else None) or "",
+            "clinic_address": facts.get("location_name") or (org.name if org else ""),
+            "booking_link": (org.booking_url if org else None) or self.default_booking_url,
+            "reschedule_link": (org.booking_url if org else None) or self.default_booking_url,
+            "unsubscribe_link": f"{self.portal.base_url}/preferences",
+            "provider_display_name": facts.get("provider_display_name") or "",
+        }
+        starts_at = _aware(facts.get("appointment_starts_at"))
+        if starts_at is not None:
+            context["appointment_date"] = starts_at
+            context["appointment_time"] = starts_at
+        due = _date(facts.get("refill_due_date"))
+        context["refill_due_date"] = due or (now + timedelta(days=3)).date()
+        if self.portal.secret:
+            resource_id = (
+                facts.get("result_id")
+                or facts.get("prescription_id")
+                or facts.get("appointment_id")
+                or str(job["id"])
+            )
+            context["portal_link"] = make_portal_link(
+                self.portal.base_url,
+                self.portal.secret,
+                job["patient_id"],
+                PortalResource(Purpose(job["purpose"]).value, str(resource_id)),
+                self.portal.ttl,
+                now,
+            )
+        else:
+            context["portal_link"] = self.portal.base_url
+        # PHI facts stay in the context: the renderer removes them for restricted channels and
+        # refuses any template that tries to print them there.
+        for name in ("lab_test_name", "medication", "appointment_reason"):
+            if facts.get(name):
+                context[name] = facts[name]
+        return context
+
+    def build(
+        self,
+        job: dict[str, Any],
+        patient: PatientDecisionInputs,
+        org: OrgInfo | None,
+        now: datetime,
+        *,
+        last_inbound_whatsapp_at: datetime | None = None,
+    ) -> tuple[OutboundMessage, int | None]:
+        """The message for ``job`` and the id of the template version it rendered."""
+        channel = Channel(job["channel"])
+        purpose = Purpose(job["purpose"])
+        address = address_for(channel, patient.prefs)
+        if address is None:
+            raise MessageBuildError(f"no valid {channel.value} address")
+        try:
+            record = select_template(
+                self.catalog.candidates(purpose, channel),
+                purpose,
+                channel,
+                job.get("language") or patient.prefs.language,
+                job["org_id"],
+                job.get("provider_id"),
+                org.language if org else None,
+                patient_id=job["patient_id"],
+            )
+            rendered = render(
+                record,
+                self.template_context(job, patient, org, now),
+                now=now,
+                timezone=patient.prefs.timezone,
+                locale=job.get("language") or patient.prefs.language,
+            )
+            whatsapp_template = None
+            body = rendered.body
+            if channel is Channel.WHATSAPP:
+                payload = whatsapp_payload(record, rendered, None, last_inbound_whatsapp_at, now)
+                if isinstance(payload, WhatsAppTemplateMessage):
+                    whatsapp_template = WhatsAppTemplate(
+                        payload.name, payload.language, payload.parameters
+                    )
+                else:
+                    body = payload.body
+        except Exception as error:  # every templating refusal is final for this job
+            raise MessageBuildError(f"{type(error).__name__}: {error}"[:300]) from None
+        message = OutboundMessage(
+            job_id=str(job["id"]),
+            channel=channel.value,
+            to=address,
+            subject=rendered.subject,
+            body=body,
+            whatsapp_template=whatsapp_template,
+            idempotency_key=job["idempotency_key"],
+        )
+        return message, int(record.id) if record.id.isdigit() else None

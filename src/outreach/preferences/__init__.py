@@ -1,0 +1,90 @@
+"""Preferences: whether, where and when a patient may be contacted. Pure rules, no I/O.
+
+The pipeline calls ``resolve_effective_preferences`` to merge the hierarchy, ``decide`` to plan a
+communication, and ``recheck_at_send_time`` just before sending.
+"""
+
+from outreach.preferences.addresses import (
+    mask_email,
+    mask_phone,
+    normalise_email,
+    normalise_phone,
+)
+from outreach.preferences.channel_choice import (
+    DEFAULT_FALLBACK_ORDER,
+    REASON_PRECEDENCE,
+    ChannelRanking,
+    address_for,
+    channel_order_for,
+    choose_channel,
+    most_telling_reason,
+    rank_channels,
+)
+from outreach.preferences.consent import (
+    CONSENT_VALIDITY_YEARS,
+    ConsentState,
+    ExpiringConsent,
+    channel_permission,
+    consents_expiring,
+)
+from outreach.preferences.decision import CommRequest, decide, recheck_at_send_time
+from outreach.preferences.frequency_caps import (
+    REMINDER_PROFILE_MAX_PER_DAY,
+    REMINDER_PROFILE_MAX_PER_WEEK,
+    SentRecord,
+    frequency_refusal,
+)
+from outreach.preferences.hierarchy import (
+    GLOBAL_DEFAULTS,
+    EffectivePreferences,
+    PreferenceLayer,
+    PreferenceLevel,
+    resolve_effective_preferences,
+)
+from outreach.preferences.legal_floor import (
+    FLORIDA_AREA_CODES,
+    FLORIDA_MARKETING_MAX,
+    is_florida_number,
+)
+from outreach.preferences.outcomes import Decision, Scheduled, Suppressed
+from outreach.preferences.send_time import FLEXIBLE_PURPOSES, next_allowed_send_time
+
+__all__ = [
+    "CONSENT_VALIDITY_YEARS",
+    "DEFAULT_FALLBACK_ORDER",
+    "FLEXIBLE_PURPOSES",
+    "FLORIDA_AREA_CODES",
+    "FLORIDA_MARKETING_MAX",
+    "GLOBAL_DEFAULTS",
+    "REASON_PRECEDENCE",
+    "REMINDER_PROFILE_MAX_PER_DAY",
+    "REMINDER_PROFILE_MAX_PER_WEEK",
+    "ChannelRanking",
+    "CommRequest",
+    "ConsentState",
+    "Decision",
+    "EffectivePreferences",
+    "ExpiringConsent",
+    "PreferenceLayer",
+    "PreferenceLevel",
+    "Scheduled",
+    "SentRecord",
+    "Suppressed",
+    "address_for",
+    "channel_order_for",
+    "channel_permission",
+    "choose_channel",
+    "consents_expiring",
+    "decide",
+    "frequency_refusal",
+    "is_florida_number",
+    "mask_email",
+    "mask_phone",
+    "most_telling_reason",
+    "next_allowed_send_time",
+    "normalise_email",
+    "normalise_phone",
+    "rank_channels",
+    "recheck_at_send_time",
+    "resolve_effective_preferences",
+]

@@ -1,0 +1,44 @@
+"""What a decision can be: scheduled on a channel at an instant, or suppressed with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from outreach.domain import Channel, SuppressionReason
+from outreach.preferences.addresses import mask_email, mask_phone
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Scheduled:
+    """Send on ``channel`` to ``address`` at ``send_at`` (aware UTC), rendered in ``language``.
+
+    ``timezone`` is the patient's zone, for rendering local times in the message.
+    """
+
+    channel: Channel
+    address: str
+    send_at: datetime
+    language: str
+    timezone: str
+
+    def __repr__(self) -> str:
+        masked = (
+            mask_email(self.address) if self.channel is Channel.EMAIL else mask_phone(self.address)
+        )
+        return (
+            f"Scheduled(channel={self.channel.value!r}, address={masked!r}, "
+            f"send_at={self.send_at.isoformat()!r}, language={self.language!r}, "
+            f"timezone={self.timezone!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """The job ends ``suppressed``: a machine-readable reason and a detail free of personal data."""
+
+    reason: SuppressionReason
+    detail: str
+
+
+Decision = Scheduled | Suppressed

@@ -1,0 +1,107 @@
+"""Send time: the earliest instant a message may go, in the patient's zone, before its deadline.
+
+Non-urgent messages go at the earliest instant at or after max(requested_at, now) whose local time
+is inside the legal floor, outside quiet hours and, as a preference, outside the patient's work
+hours. Flexible purposes (``FLEXIBLE_PURPOSES``) are then nudged to the patient's best hour when
+it comes round within a day and before the deadline. Work hours are soft: if honouring them leaves
+no slot, the slot is sought again without them, because a reminder outside work hours matters less
+than a reminder at all. Quiet hours and the floor are hard: no slot before the deadline means
+``quiet_hours_deadline``, never a late message. ``urgent`` goes at once, whatever the hour.
+
+All arithmetic is in UTC instants mapped to local wall time with zoneinfo (see ``wall_clock``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from outreach.domain import Purpose, SuppressionReason
+from outreach.preferences.clock import as_utc, optional_utc
+from outreach.preferences.hierarchy import EffectivePreferences
+from outreach.preferences.legal_floor import is_florida_number
+from outreach.preferences.outcomes import Suppressed
+from outreach.preferences.quiet_hours import WeekPlan, week_plan
+from outreach.preferences.wall_clock import earliest_allowed
+
+FLEXIBLE_PURPOSES: frozenset[Purpose] = frozenset(
+    {Purpose.RX_REFILL, Purpose.LAB_READY, Purpose.NO_SHOW, Purpose.CAMPAIGN_EDUCATION}
+)
+# Without a deadline, look this far for an allowed slot: a week covers every weekday plan.
+SEARCH_HORIZON = timedelta(days=8)
+# The best hour is worth waiting for at most until it next comes round.
+BEST_HOUR_REACH = timedelta(hours=24)
+_ONE_DAY = timedelta(days=1)
+
+
+def next_allowed_send_time(
+    requested_at: datetime,
+    deadline: datetime | None,
+    purpose: Purpose,
+    prefs: EffectivePreferences,
+    recipient_phone: str | None,
+    now: datetime,
+) -> datetime | Suppressed:
+    """The UTC instant to send at, or ``Suppressed`` when the rules leave none before the deadline.
+
+    ``recipient_phone`` (E.164, or ``None`` for e-mail) decides whether the Florida floor applies.
+    Naive datetimes are refused with ``ValueError``.
+    """
+    now = as_utc(now, "now")
+    requested_at = as_utc(requested_at, "requested_at")
+    deadline = optional_utc(deadline, "deadline")
+    earliest = max(requested_at, now)
+    if deadline is not None and deadline < earliest:
+        return Suppressed(SuppressionReason.DEADLINE_PASSED, "the deadline passed before planning")
+    return plan_send_time(earliest, deadline, purpose, prefs, is_florida_number(recipient_phone))
+
+
+def plan_send_time(
+    earliest: datetime,
+    deadline: datetime | None,
+    purpose: Purpose,
+    prefs: EffectivePreferences,
+    florida: bool,
+) -> datetime | Suppressed:
+    """``next_allowed_send_time`` for callers holding UTC instants with earliest <= deadline."""
+    if purpose is Purpose.URGENT:
+        return earliest
+    limit = deadline if deadline is not None else earliest + SEARCH_HORIZON
+    zone = prefs.zone
+    plan = week_plan(florida, prefs.quiet_window, prefs.work_window)
+    slot = earliest_allowed(earliest, limit, zone, plan)
+    if slot is None and prefs.work_window is not None:
+        plan = week_plan(florida, prefs.quiet_window, None)
+        slot = earliest_allowed(earliest, limit, zone, plan)
+    if slot is None:
+        until = "the deadline" if deadline is not None else f"{SEARCH_HORIZON.days} days"
+        return Suppressed(
+            SuppressionReason.QUIET_HOURS_DEADLINE,
+            f"no local time allowed by quiet hours and the legal floor in {prefs.timezone} "
+            f"within {until}",
+        )
+    if prefs.best_hour is not None and purpose in FLEXIBLE_PURPOSES:
+        slot = _nudge_to_best_hour(
+            slot, min(limit, slot + BEST_HOUR_REACH), zone, plan, prefs.best_hour
+        )
+    return slot
+
+
+def _nudge_to_best_hour(
+    slot: datetime, limit: datetime, zone: ZoneInfo, plan: WeekPlan, best_hour: int
+) -> datetime:
+    local = slot.astimezone(zone)
+    if local.hour == best_hour:
+        return slot
+    day = local.date()
+    for candidate_day in (day, day + _ONE_DAY):
+        hour_start = datetime.combine(candidate_day, time(best_hour), zone).astimezone(UTC)
+        if hour_start < slot:
+            continue
+        if hour_start > limit:
+            break
+        candidate = earliest_allowed(hour_start, limit, zone, plan)
+        # Only a slot inside the best hour is a nudge; later in the day it is just a delay.
+        if candidate is not None and candidate.astimezone(zone).hour == best_hour:
+            return candidate
+    return slot

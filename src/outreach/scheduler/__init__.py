@@ -1,0 +1,1 @@
+"""Picking due jobs exactly once, the retry policy, and the periodic (cron) jobs."""

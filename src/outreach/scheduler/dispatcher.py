@@ -1,0 +1,95 @@
+"""Due jobs -> ``outreach.send.<channel>``, each claimed by exactly one dispatcher.
+
+Claiming and the consent re-check run in a worker thread (blocking SQL); publishing is async.
+A job claimed but whose send request never reached Kafka stays ``processing`` until
+``requeue_stale_claims`` puts it back: nothing is lost, and nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from outreach.domain import JobStatus
+from outreach.events import SendRequest
+from outreach.preferences import recheck_at_send_time
+from outreach.sql import job_repository, patient_repository
+from outreach.sql.job_repository import ClaimedJob
+from outreach.topics import send_topic
+
+logger = logging.getLogger(__name__)
+
+# Sends (topic, key, value) records and returns once Kafka holds them all.
+PublishMany = Callable[[list[tuple[str, bytes | None, bytes]]], Awaitable[None]]
+
+
+@dataclass
+class DispatchRound:
+    claimed: int = 0
+    published: int = 0
+    suppressed: int = 0
+
+
+class DueJobDispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        publish_many: PublishMany,
+        *,
+        claimer: str,
+        batch_size: int = 500,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.publish_many = publish_many
+        self.claimer = claimer
+        self.batch_size = batch_size
+        self.clock = clock
+
+    def _claim_and_recheck(self) -> tuple[list[ClaimedJob], int]:
+        now = self.clock()
+        claimed = job_repository.claim_due_jobs(self.engine, now, self.batch_size, self.claimer)
+        if not claimed:
+            return [], 0
+        suppressed = 0
+        ready: list[ClaimedJob] = []
+        with self.engine.begin() as connection:
+            inputs = patient_repository.load_decision_inputs(
+                connection, (c.patient_id for c in claimed)
+            )
+            for job in claimed:
+                patient = inputs.get(job.patient_id)
+                refusal = (
+                    recheck_at_send_time(job.purpose, job.channel, patient.consent, now)
+                    if patient
+                    else None
+                )
+                if refusal is not None:
+                    job_repository.end_job(
+                        connection, job.job_id, JobStatus.SUPPRESSED, now, reason=refusal.value
+                    )
+                    suppressed += 1
+                else:
+                    ready.append(job)
+        return ready, suppressed
+
+    async def run_once(self) -> DispatchRound:
+        ready, suppressed = await asyncio.to_thread(self._claim_and_recheck)
+        round_ = DispatchRound(claimed=len(ready) + suppressed, suppressed=suppressed)
+        await self.publish_many(
+            [
+                (
+                    send_topic(job.channel),
+                    job.patient_id.encode(),
+                    SendRequest(job_id=job.job_id, attempt=job.attempt).model_dump_json().encode(),
+                )
+                for job in ready
+            ]
+        )
+        round_.published = len(ready)
+        return round_

@@ -1,0 +1,70 @@
+"""The one place that turns Settings into live objects (engine, Redis, clock, channels).
+
+Nothing connects at import time; each process command builds what it needs from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+import redis
+from sqlalchemy import Engine
+
+from outreach.channels.base import ChannelWorker
+from outreach.channels.message_builder import MessageBuilder, PortalSettings, TemplateCatalog
+from outreach.clock import Clock, SharedShiftedClock, system_clock
+from outreach.config import EMBEDDED, Settings
+from outreach.redis_store import KeySpace, connect_redis
+from outreach.sql.engine import build_engine
+from outreach.sql.template_store import load_active_templates
+
+
+def database_engine(settings: Settings, **kwargs: object) -> Engine:
+    return build_engine(settings.resolved_database_url(), **kwargs)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    """The configured Redis; ``embedded`` gives an in-process fakeredis (one process only)."""
+    if settings.redis_url == EMBEDDED:
+        import fakeredis
+
+        return fakeredis.FakeRedis(decode_responses=True)
+    return connect_redis(settings.redis_url)
+
+
+def clock(settings: Settings, client: redis.Redis | None = None) -> Clock:
+    if not settings.shared_clock_key:
+        return system_clock
+    keys = KeySpace(settings.redis_key_prefix)
+    return SharedShiftedClock(client or redis_client(settings), keys.key(settings.shared_clock_key))
+
+
+def channel_workers(
+    settings: Settings, names: Iterable[str] | None = None
+) -> dict[str, ChannelWorker]:
+    from outreach.channels.registry import load_channels
+
+    return load_channels(settings, list(names) if names is not None else None)
+
+
+def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
+    def load() -> list:
+        with engine.connect() as connection:
+            return load_active_templates(connection)
+
+    secret = settings.portal_link_secret.get_secret_value() if settings.portal_link_secret else None
+    return MessageBuilder(
+        TemplateCatalog(load),
+        PortalSettings(
+            settings.portal_base_url, secret, timedelta(seconds=settings.portal_link_ttl_seconds)
+        ),
+        settings.default_booking_url,
+    )
+
+
+def reply_handler(settings: Settings, engine: Engine, client: redis.Redis, clock_: Clock):
+    """The inbound-reply consumer, sending its confirmations through the configured channels."""
+    from outreach.replies.inbound_handler import build_reply_handler
+
+    return build_reply_handler(settings, engine, client, clock_, channel_workers(settings))

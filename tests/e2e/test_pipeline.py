@@ -1,0 +1,171 @@
+"""Issue 3, end to end: a core event becomes exactly one message, and its status comes back.
+
+Everything real: a Kafka producer publishes to tansu, the worker and scheduler processes run
+against MariaDB and Redis, the channel workers reach the simulator through the Twilio, SendGrid
+and heyoo SDKs, and the simulator's signed status callbacks reach the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from redis import Redis
+from sqlalchemy import insert
+
+from outreach.clock import SharedShiftedClock
+from outreach.sql.models import CommJob, Patient, PatientCommPrefs
+from tests.e2e.pipeline import Pipeline, publish, wait_until
+
+pytestmark = pytest.mark.services
+
+
+def daytime_zone(now: datetime, hours: range = range(9, 14)) -> str:
+    """A fixed-offset zone where it is mid-morning now, so nothing waits for quiet hours."""
+    for offset in range(-12, 15):
+        zone = f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"  # POSIX sign is inverted
+        if now.astimezone(ZoneInfo(zone)).hour in hours:
+            return zone
+    raise AssertionError("no daytime zone")
+
+
+def patient_event(patient_id: str, now: datetime, **data: object) -> dict:
+    body = {"first_name": "Ana", "phone": "+14155552671", "email": f"{patient_id}@example.com",
+            "language": "en", "timezone": daytime_zone(now), "contact_consent": True,
+            "preferred_channel": "sms", **data}
+    return {"event_id": str(uuid.uuid4()), "type": "patient.upserted",
+            "occurred_at": now.isoformat(), "org_id": "org-e2e", "patient_id": patient_id,
+            "data": body}
+
+
+def booking_event(patient_id: str, now: datetime, starts_at: datetime) -> dict:
+    return {"event_id": str(uuid.uuid4()), "type": "appointment.booked",
+            "occurred_at": now.isoformat(), "org_id": "org-e2e", "patient_id": patient_id,
+            "data": {"appointment_id": f"appt-{patient_id}", "starts_at": starts_at.isoformat(),
+                     "provider_display_name": "Dr. Ana Pop"}}
+
+
+@pytest.fixture(scope="module")
+def worker(pipeline: Pipeline):
+    child = pipeline.start_worker()
+    yield child
+    pipeline.group.stop(child)
+
+
+@pytest.fixture(scope="module")
+def scheduler(pipeline: Pipeline):
+    child = pipeline.start_scheduler()
+    yield child
+    pipeline.group.stop(child)
+
+
+def _statuses(pipeline: Pipeline, patient_id: str) -> Counter:
+    return Counter(j["status"] for j in pipeline.jobs_for(patient_id))
+
+
+def test_booking_becomes_confirmation_and_reminders_delivered(pipeline, worker, scheduler):
+    now = datetime.now(UTC)
+    patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    phone = "+14155550" + str(100 + int(uuid.uuid4().int % 800))
+    publish(pipeline.kafka, [
+        patient_event(patient_id, now, phone=phone),
+        booking_event(patient_id, now, now + timedelta(hours=26)),
+    ])
+    # The confirmation goes now; both reminders wait for their time.
+    wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 1, 30,
+               "confirmation delivered")
+    jobs = pipeline.jobs_for(patient_id)
+    assert [j["purpose"] for j in jobs] == ["appt_confirm", "appt_reminder", "appt_reminder"]
+    assert [j["status"] for j in jobs[1:]] == ["queued", "queued"]
+
+    # Move every process's clock past the reminders' send times.
+    clock = SharedShiftedClock(Redis.from_url(pipeline.env["OUTREACH_REDIS_URL"],
+                                              decode_responses=True),
+                               pipeline.env["OUTREACH_REDIS_KEY_PREFIX"] + "clock")
+    assert pipeline.env.get("OUTREACH_SHARED_CLOCK_KEY") == "clock"
+    clock.set_offset(timedelta(hours=24, minutes=30))
+    try:
+        wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 3, 40,
+                   "both reminders delivered")
+    finally:
+        clock.set_offset(timedelta(0))
+    messages = pipeline.sim_messages(to=phone, channel="sms")
+    assert len(messages) == 3  # exactly the expected messages, one per job
+    sent_ids = {j["provider_message_id"] for j in pipeline.jobs_for(patient_id)}
+    assert {m["id"] for m in messages} == sent_ids
+    assert all("Ana" in m["body"] for m in messages)
+
+
+def test_same_events_published_twice_send_once(pipeline, worker, scheduler):
+    now = datetime.now(UTC)
+    patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    phone = "+14155551" + str(100 + int(uuid.uuid4().int % 800))
+    events = [patient_event(patient_id, now, phone=phone),
+              booking_event(patient_id, now, now + timedelta(days=3))]
+    publish(pipeline.kafka, events)
+    publish(pipeline.kafka, events)  # a producer retry, or a replay of the topic
+    wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 1, 30, "delivered")
+    wait_until(lambda: len(pipeline.sim_messages(to=phone)) >= 1, 10, "message recorded")
+    assert len(pipeline.jobs_for(patient_id)) == 3
+    assert len(pipeline.sim_messages(to=phone)) == 1
+
+
+def test_malformed_event_does_not_stop_the_worker(pipeline, worker, scheduler):
+    now = datetime.now(UTC)
+    patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    publish(pipeline.kafka, [b"{not json", {"event_id": "x", "type": "appointment.booked"},
+                             patient_event(patient_id, now),
+                             booking_event(patient_id, now, now + timedelta(days=2))])
+    wait_until(lambda: _statuses(pipeline, patient_id)["sent"] + _statuses(
+        pipeline, patient_id)["delivered"] >= 1, 30, "the good events still processed")
+
+
+def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str) -> list[str]:
+    """Patients with consent and due queued SMS jobs, written straight to the database."""
+    now = datetime.now(UTC)
+    zone = daytime_zone(now)
+    patients, prefs, jobs = [], [], []
+    phones = []
+    for n in range(count):
+        patient_id = f"{tag}-{n}"
+        phone = f"+1415556{n:04d}"
+        phones.append(phone)
+        patients.append({"id": patient_id, "org_id": "org-e2e", "first_name": "Bo"})
+        prefs.append({"patient_id": patient_id, "phone": phone, "timezone": zone,
+                      "contact_consent": True, "consent_granted_at": now - timedelta(days=1),
+                      "consent_expires_at": now + timedelta(days=700),
+                      "marketing_opt_in_email": False, "marketing_opt_in_sms": False,
+                      "marketing_opt_in_whatsapp": False, "whatsapp_opt_in": False,
+                      "opted_out_email": False, "opted_out_sms": False,
+                      "opted_out_whatsapp": False})
+        jobs.append({"idempotency_key": f"{tag}:{n}", "org_id": "org-e2e",
+                     "patient_id": patient_id, "purpose": "rx_refill", "channel": "sms",
+                     "status": "queued", "requested_at": now, "scheduled_for": now,
+                     "deadline": now + timedelta(days=2), "attempt": 0, "context": {},
+                     "language": "en"})
+    with pipeline.engine.begin() as connection:
+        connection.execute(insert(Patient.__table__), patients)
+        connection.execute(insert(PatientCommPrefs.__table__), prefs)
+        connection.execute(insert(CommJob.__table__), jobs)
+    return phones
+
+
+def test_two_schedulers_send_each_job_once(pipeline, worker, scheduler):
+    second = pipeline.start_scheduler("scheduler-2")
+    try:
+        tag = f"two-{uuid.uuid4().hex[:6]}"
+        phones = set(_seed_due_jobs(pipeline, 600, tag))
+
+        def sent_to_tag() -> list[dict]:
+            return [m for m in pipeline.sim_messages(channel="sms", limit="100000")
+                    if m["to"] in phones]
+
+        wait_until(lambda: len(sent_to_tag()) >= 600, 90, "600 messages")
+        messages = sent_to_tag()
+        assert len(messages) == 600
+        assert len({m["to"] for m in messages}) == 600  # nobody got two
+    finally:
+        pipeline.group.stop(second)
