@@ -21,39 +21,8 @@ from sqlalchemy import Engine, select
 
 from outreach.embedded.ports import free_loopback_port
 from outreach.launcher import ChildProcess, ProcessGroup
-from outreach.sim.provider import generate_sendgrid_keypair
+from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.models import CommJob
-
-
-def pipeline_environment(*, database_url: str, kafka: str, redis_url: str, sim_port: int,
-                         api_port: int, app_id: str, redis_prefix: str) -> dict[str, str]:
-    private_pem, public_b64 = generate_sendgrid_keypair()
-    sim = f"http://127.0.0.1:{sim_port}"
-    return {
-        "OUTREACH_ENV": "test",
-        "OUTREACH_DATABASE_URL": database_url,
-        "OUTREACH_KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "OUTREACH_REDIS_URL": redis_url,
-        "OUTREACH_REDIS_KEY_PREFIX": redis_prefix,
-        "OUTREACH_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
-        "OUTREACH_TWILIO_AUTH_TOKEN": "twilio-test-token",
-        "OUTREACH_TWILIO_BASE_URL": sim,
-        "OUTREACH_SENDGRID_API_KEY": "SG.test-key",
-        "OUTREACH_SENDGRID_HOST": sim,
-        "OUTREACH_SENDGRID_WEBHOOK_PUBLIC_KEY": public_b64,
-        "OUTREACH_SIM_SENDGRID_PRIVATE_KEY_PEM": private_pem,
-        "OUTREACH_WHATSAPP_TOKEN": "wa-test-token",
-        "OUTREACH_WHATSAPP_APP_SECRET": "wa-app-secret",
-        "OUTREACH_WHATSAPP_BASE_URL": sim,
-        "OUTREACH_PORTAL_LINK_SECRET": "portal-test-secret",
-        "OUTREACH_GENERIC_WEBHOOK_SECRET": "generic-test-secret",
-        "OUTREACH_FAUST_APP_ID": app_id,
-        "OUTREACH_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
-        "OUTREACH_KAFKA_REBALANCE_TIMEOUT_SECONDS": "2",
-        "OUTREACH_SCHEDULER_POLL_SECONDS": "0.2",
-        "OUTREACH_LOG_LEVEL": "INFO",
-        "OUTREACH_SHARED_CLOCK_KEY": "clock",
-    }
 
 
 @dataclass
@@ -96,7 +65,7 @@ class Pipeline:
 def start_pipeline(tmp: Path, *, database_url: str, engine: Engine, kafka: str,
                    redis_url: str, redis_prefix: str) -> Pipeline:
     sim_port, api_port = free_loopback_port(), free_loopback_port()
-    env = pipeline_environment(database_url=database_url, kafka=kafka, redis_url=redis_url,
+    env = local_deployment_environment(database_url=database_url, kafka=kafka, redis_url=redis_url,
                                sim_port=sim_port, api_port=api_port,
                                app_id=f"outreach-test-{uuid.uuid4().hex[:8]}",
                                redis_prefix=redis_prefix)

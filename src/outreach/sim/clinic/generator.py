@@ -33,13 +33,21 @@ class SyntheticClinic:
     events: list[dict[str, Any]]
 
     def __repr__(self) -> str:
-        return (f"SyntheticClinic(seed={self.seed}, day_start={self.day_start.isoformat()}, "
-                f"orgs={len(self.orgs)}, patients={len(self.patients)}, "
-                f"events={len(self.events)})")
+        return (
+            f"SyntheticClinic(seed={self.seed}, day_start={self.day_start.isoformat()}, "
+            f"orgs={len(self.orgs)}, patients={len(self.patients)}, "
+            f"events={len(self.events)})"
+        )
 
 
-def generate_clinic(*, patients: int = 2000, seed: int = 7, day_start: datetime,
-                    org_count: int = 2, providers_per_org: int = 4) -> SyntheticClinic:
+def generate_clinic(
+    *,
+    patients: int = 2000,
+    seed: int = 7,
+    day_start: datetime,
+    org_count: int = 2,
+    providers_per_org: int = 4,
+) -> SyntheticClinic:
     """A deterministic synthetic clinic: the same arguments always give the same clinic.
 
     ``day_start`` (timezone-aware) begins the simulated 24 hours: every patient is upserted in
@@ -58,8 +66,9 @@ def generate_clinic(*, patients: int = 2000, seed: int = 7, day_start: datetime,
     orgs, providers = build_orgs(rng, org_count, providers_per_org)
     factory = PatientFactory(rng, orgs, providers, start)
     population = tuple(factory.patient(number) for number in range(1, patients + 1))
-    timeline = DayTimeline(rng, day_start=start, namespace=namespace, orgs=orgs,
-                           providers=providers)
+    timeline = DayTimeline(
+        rng, day_start=start, namespace=namespace, orgs=orgs, providers=providers
+    )
     return SyntheticClinic(seed, start, orgs, providers, population, timeline.events(population))
 
 

@@ -18,8 +18,9 @@ from typing import Any
 DEFAULT_MALFORMED_TIME = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 
-def _event(rng: random.Random, index: int, kind: str, occurred_at: str,
-           data: dict[str, Any]) -> dict[str, Any]:
+def _event(
+    rng: random.Random, index: int, kind: str, occurred_at: str, data: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "type": kind,
@@ -43,8 +44,9 @@ def _missing_patient(rng: random.Random, index: int, at: datetime) -> bytes:
 
 
 def _bad_occurred_at(rng: random.Random, index: int, at: datetime) -> bytes:
-    event = _event(rng, index, "rx.refill_due", "2025-13-45T25:61:00Z",
-                   {"prescription_id": f"rx-{index}"})
+    event = _event(
+        rng, index, "rx.refill_due", "2025-13-45T25:61:00Z", {"prescription_id": f"rx-{index}"}
+    )
     return json.dumps(event).encode()
 
 
@@ -58,14 +60,24 @@ def _not_an_object(rng: random.Random, index: int, at: datetime) -> bytes:
 
 
 def _booked_without_start(rng: random.Random, index: int, at: datetime) -> bytes:
-    event = _event(rng, index, "appointment.booked", at.isoformat(),
-                   {"appointment_id": f"apt-malformed-{index}"})
+    event = _event(
+        rng,
+        index,
+        "appointment.booked",
+        at.isoformat(),
+        {"appointment_id": f"apt-malformed-{index}"},
+    )
     return json.dumps(event).encode()
 
 
 def _unknown_purpose(rng: random.Random, index: int, at: datetime) -> bytes:
-    event = _event(rng, index, "comm.requested", at.isoformat(),
-                   {"purpose": "birthday_greeting", "context": {}})
+    event = _event(
+        rng,
+        index,
+        "comm.requested",
+        at.isoformat(),
+        {"purpose": "birthday_greeting", "context": {}},
+    )
     return json.dumps(event).encode()
 
 
@@ -83,8 +95,9 @@ MALFORMED_KINDS = len(_KINDS)
 MALFORMED_SHARE = 0.005
 
 
-def malformed_events(rng_or_seed: random.Random | int, n: int, *,
-                     day_start: datetime | None = None) -> list[bytes]:
+def malformed_events(
+    rng_or_seed: random.Random | int, n: int, *, day_start: datetime | None = None
+) -> list[bytes]:
     """``n`` raw ``core.events`` values that the worker must send to the DLQ, kinds in turn.
 
     Any ``n >= MALFORMED_KINDS`` holds each kind at least once. Deterministic for a seed (or

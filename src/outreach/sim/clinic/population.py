@@ -163,8 +163,9 @@ def _invalid_number(rng: random.Random) -> str:
     return f"+34{below(rng, 100_000):05d}"
 
 
-def build_orgs(rng: random.Random, org_count: int,
-               providers_per_org: int) -> tuple[tuple[Org, ...], tuple[Provider, ...]]:
+def build_orgs(
+    rng: random.Random, org_count: int, providers_per_org: int
+) -> tuple[tuple[Org, ...], tuple[Provider, ...]]:
     """Clinics from the catalogue (cycled, numbered, when more are asked for) and their doctors."""
     orgs: list[Org] = []
     providers: list[Provider] = []
@@ -174,8 +175,11 @@ def build_orgs(rng: random.Random, org_count: int,
         org_id = f"org-{index + 1}"
         name = template.name if round_ == 0 else f"{template.name} {round_ + 1}"
         clinic_phone = draw_number(rng, template.clinic_phone, template.clinic_phone.prefixes[0])
-        orgs.append(Org(org_id, name, template.timezone, template.language, clinic_phone,
-                        template.locations))
+        orgs.append(
+            Org(
+                org_id, name, template.timezone, template.language, clinic_phone, template.locations
+            )
+        )
         doctors = list(template.doctors)
         rng.shuffle(doctors)
         for number in range(providers_per_org):
@@ -202,8 +206,13 @@ def _date_of_birth(rng: random.Random, today: date, age: int) -> date:
 class PatientFactory:
     """Draws patients one after another; remembers addresses so that none is given twice."""
 
-    def __init__(self, rng: random.Random, orgs: Sequence[Org], providers: Sequence[Provider],
-                 day_start: datetime) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        orgs: Sequence[Org],
+        providers: Sequence[Provider],
+        day_start: datetime,
+    ) -> None:
         self._rng = rng
         self._day_start = day_start
         self._today = day_start.date()
@@ -213,18 +222,21 @@ class PatientFactory:
         }
         # Orgs were built from the catalogue in order, cycling: the same index finds the template.
         self._zones_by_org = {
-            org.org_id: Weighted([
-                (ZONES[zone], weight)
-                for zone, weight in ORG_TEMPLATES[index % len(ORG_TEMPLATES)].patient_zones
-            ])
+            org.org_id: Weighted(
+                [
+                    (ZONES[zone], weight)
+                    for zone, weight in ORG_TEMPLATES[index % len(ORG_TEMPLATES)].patient_zones
+                ]
+            )
             for index, org in enumerate(orgs)
         }
         self._languages = {tz: Weighted(zone.languages) for tz, zone in ZONES.items()}
         self._channels = {tz: Weighted(zone.channels) for tz, zone in ZONES.items()}
         self._ages = Weighted([((low, high), share) for low, high, share in AGE_BANDS])
         self._sexes = Weighted([("female", 51.0), ("male", 48.0), ("other", 1.0)])
-        self._quiet_hours = Weighted([(pair, 1.0 if pair[0] != "08:00" else 0.3)
-                                      for pair in QUIET_HOURS])
+        self._quiet_hours = Weighted(
+            [(pair, 1.0 if pair[0] != "08:00" else 0.3) for pair in QUIET_HOURS]
+        )
         self._phones: set[str] = set()
         self._email_uses: dict[str, int] = {}
         self._ascii: dict[str, str] = {}
@@ -258,8 +270,9 @@ class PatientFactory:
         if not reachable:
             preferred, phone, email = Channel.SMS, _invalid_number(rng), None
         else:
-            email_only = (preferred is Channel.EMAIL
-                          and rng.random() < EMAIL_ONLY_SHARE_OF_EMAIL_PREFERRING)
+            email_only = (
+                preferred is Channel.EMAIL and rng.random() < EMAIL_ONLY_SHARE_OF_EMAIL_PREFERRING
+            )
             phone = None if email_only else self._phone(zone, locality)
             email_share = {Channel.EMAIL: 1.0, Channel.SMS: 0.8, Channel.WHATSAPP: 0.6}[preferred]
             email = self._email(first_name, last_name) if rng.random() < email_share else None
@@ -267,7 +280,8 @@ class PatientFactory:
                 whatsapp = phone  # otherwise WhatsApp falls back to the phone number
         valid_phone = reachable and phone is not None
         whatsapp_opt_in = valid_phone and (
-            rng.random() < (0.92 if preferred is Channel.WHATSAPP else 0.04))
+            rng.random() < (0.92 if preferred is Channel.WHATSAPP else 0.04)
+        )
 
         contact_consent = rng.random() >= NO_CONSENT_SHARE
         consent_granted_at = None
@@ -276,7 +290,8 @@ class PatientFactory:
             low_days, high_days = CONSENT_AGE_DAYS
             seconds = (low_days + below(rng, high_days - low_days)) * 86_400 + below(rng, 86_400)
             consent_granted_at = (self._day_start - timedelta(seconds=seconds)).replace(
-                microsecond=0)
+                microsecond=0
+            )
             if email is not None and rng.random() < 0.35:
                 marketing.append(Channel.EMAIL)
             if valid_phone and rng.random() < 0.18:
@@ -286,10 +301,12 @@ class PatientFactory:
 
         allowed: tuple[Channel, ...] | None = None
         if rng.random() < RESTRICTED_CHANNELS_SHARE:
-            allowed = (preferred,) if preferred is Channel.EMAIL or email is None else (
-                preferred, Channel.EMAIL)
-        quiet_hours = (self._quiet_hours.pick(rng)
-                       if rng.random() < QUIET_HOURS_SHARE else None)
+            allowed = (
+                (preferred,)
+                if preferred is Channel.EMAIL or email is None
+                else (preferred, Channel.EMAIL)
+            )
+        quiet_hours = self._quiet_hours.pick(rng) if rng.random() < QUIET_HOURS_SHARE else None
 
         return SyntheticPatient(
             patient_id=f"pat-{number:06d}",
@@ -351,7 +368,8 @@ class PatientFactory:
     def _attributes(self, age: int, sex: str) -> dict[str, Any]:
         rng = self._rng
         conditions = [
-            name for name, young, old, threshold in CONDITIONS
+            name
+            for name, young, old, threshold in CONDITIONS
             if rng.random() < (old if age >= threshold else young)
         ]
         tags = [name for name, share in TAGS if rng.random() < share]

@@ -47,7 +47,7 @@ RESCHEDULED_SHARE_OF_BOOKED = 0.08
 CANCELLED_SHARE_OF_BOOKED = 0.05
 NO_SHOW_SHARE = 0.03
 LAB_RESULT_SHARE = 0.10
-REFILL_SHARE_WITH_CONDITIONS = 0.14  # ~7% overall: chronic patients refill far more often
+REFILL_SHARE_WITH_CONDITIONS = 0.12  # ~7% overall: chronic patients refill far more often
 REFILL_SHARE_WITHOUT = 0.035
 COMM_REQUEST_SHARE = 0.03
 URGENT_SHARE_OF_REQUESTS = 0.3
@@ -58,12 +58,56 @@ SLOT_MINUTES = 15
 
 # Relative activity by local hour of day.
 _PATIENT_ACTIVITY = (
-    0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 3.0, 3.0, 3.0, 3.0,
-    2.5, 2.5, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 1.0, 0.5, 0.2,
+    0.1,
+    0.1,
+    0.1,
+    0.1,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    2.5,
+    2.5,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    2.0,
+    2.0,
+    2.0,
+    1.0,
+    0.5,
+    0.2,
 )
 _STAFF_ACTIVITY = (
-    0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.5, 3.0, 3.0, 3.0, 3.0,
-    3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 1.0, 0.3, 0.05, 0.05, 0.05, 0.05,
+    0.05,
+    0.05,
+    0.05,
+    0.05,
+    0.05,
+    0.05,
+    0.05,
+    0.5,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    1.0,
+    0.3,
+    0.05,
+    0.05,
+    0.05,
+    0.05,
 )
 
 # A pending event: (second, sequence, type, org_id, provider_id, patient_id, data).
@@ -75,8 +119,7 @@ def stable_uuid(namespace: bytes, name: str) -> str:
     of the time at benchmark sizes)."""
     digest = hashlib.sha1(namespace + name.encode(), usedforsecurity=False).hexdigest()
     variant = "89ab"[int(digest[16], 16) & 3]
-    return (f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-"
-            f"{digest[20:32]}")
+    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
 
 
 @lru_cache(maxsize=64)
@@ -125,8 +168,9 @@ class _ClinicCalendar:
             slots = []
             last_start = CLINIC_CLOSES * 60 - 30
             for minute in range(CLINIC_OPENS * 60, last_start + 1, SLOT_MINUTES):
-                local = datetime(day.year, day.month, day.day, minute // 60, minute % 60,
-                                 tzinfo=self._zone)
+                local = datetime(
+                    day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=self._zone
+                )
                 slots.append((int((local - self._day_start).total_seconds()), local.isoformat()))
             self._slots[day] = slots
         return slots
@@ -144,19 +188,27 @@ class _ClinicCalendar:
         first, last = self.local_date(0) - timedelta(days=1), self.local_date(DAY_SECONDS)
         days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
         candidates = [
-            slot for day in days for slot in self.slots(day)
+            slot
+            for day in days
+            for slot in self.slots(day)
             if slot[0] + 20 * 60 >= FIRST_ACTIVITY_SECOND and slot[0] + 120 * 60 < DAY_SECONDS
         ]
-        weekday = [slot for slot in candidates
-                   if self.local_date(slot[0]).weekday() < 5]
+        weekday = [slot for slot in candidates if self.local_date(slot[0]).weekday() < 5]
         return weekday or candidates
 
 
 class DayTimeline:
     """Builds the events of one simulated day for a population."""
 
-    def __init__(self, rng: random.Random, *, day_start: datetime, namespace: uuid.UUID,
-                 orgs: Sequence[Org], providers: Sequence[Provider]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        day_start: datetime,
+        namespace: uuid.UUID,
+        orgs: Sequence[Org],
+        providers: Sequence[Provider],
+    ) -> None:
         self._rng = rng
         self._day_start = day_start
         self._namespace = namespace.bytes
@@ -166,8 +218,9 @@ class DayTimeline:
             org.org_id: [p for p in providers if p.org_id == org.org_id] for org in orgs
         }
         self._calendars = {org.org_id: _ClinicCalendar(day_start, org.timezone) for org in orgs}
-        self._missed = {org_id: calendar.slots_missed_today()
-                        for org_id, calendar in self._calendars.items()}
+        self._missed = {
+            org_id: calendar.slots_missed_today() for org_id, calendar in self._calendars.items()
+        }
         self._staff_clocks = {
             org.org_id: _ActivityClock(day_start, org.timezone, _STAFF_ACTIVITY) for org in orgs
         }
@@ -189,8 +242,11 @@ class DayTimeline:
                 self._no_show(patient)
             if rng.random() < LAB_RESULT_SHARE:
                 self._lab_result(patient)
-            refill_share = (REFILL_SHARE_WITH_CONDITIONS if patient.attributes["conditions"]
-                            else REFILL_SHARE_WITHOUT)
+            refill_share = (
+                REFILL_SHARE_WITH_CONDITIONS
+                if patient.attributes["conditions"]
+                else REFILL_SHARE_WITHOUT
+            )
             if rng.random() < refill_share:
                 self._refill(patient)
             if rng.random() < COMM_REQUEST_SHARE:
@@ -198,11 +254,25 @@ class DayTimeline:
         self._pending.sort(key=lambda pending: (pending[0], pending[1]))
         return [self._materialise(index, pending) for index, pending in enumerate(self._pending)]
 
-    def _add(self, second: int, kind: str, patient: SyntheticPatient, provider_id: str | None,
-             data: dict[str, Any]) -> None:
+    def _add(
+        self,
+        second: int,
+        kind: str,
+        patient: SyntheticPatient,
+        provider_id: str | None,
+        data: dict[str, Any],
+    ) -> None:
         self._pending.append(
-            (second, len(self._pending), kind, patient.org_id, provider_id, patient.patient_id,
-             data))
+            (
+                second,
+                len(self._pending),
+                kind,
+                patient.org_id,
+                provider_id,
+                patient.patient_id,
+                data,
+            )
+        )
 
     def _materialise(self, index: int, pending: Pending) -> dict[str, Any]:
         second, _, kind, org_id, provider_id, patient_id, data = pending
@@ -218,15 +288,17 @@ class DayTimeline:
 
     def _new_id(self, prefix: str) -> str:
         self._ids += 1
-        digest = hashlib.sha1(self._namespace + f"{prefix}/{self._ids}".encode(),
-                              usedforsecurity=False).hexdigest()
+        digest = hashlib.sha1(
+            self._namespace + f"{prefix}/{self._ids}".encode(), usedforsecurity=False
+        ).hexdigest()
         return f"{prefix}_{digest[:24]}"
 
     def _patient_clock(self, timezone: str) -> _ActivityClock:
         clock = self._patient_clocks.get(timezone)
         if clock is None:
             clock = self._patient_clocks[timezone] = _ActivityClock(
-                self._day_start, timezone, _PATIENT_ACTIVITY)
+                self._day_start, timezone, _PATIENT_ACTIVITY
+            )
         return clock
 
     def _seeing_provider(self, patient: SyntheticPatient) -> Provider:
@@ -243,8 +315,11 @@ class DayTimeline:
     def _appointment(self, patient: SyntheticPatient) -> None:
         rng = self._rng
         by_patient = rng.random() < BOOKED_BY_PATIENT_SHARE
-        clock = (self._patient_clock(patient.timezone) if by_patient
-                 else self._staff_clocks[patient.org_id])
+        clock = (
+            self._patient_clock(patient.timezone)
+            if by_patient
+            else self._staff_clocks[patient.org_id]
+        )
         booked_at = clock.draw(rng)
         calendar = self._calendars[patient.org_id]
         starts, starts_iso = calendar.slot_after(rng, booked_at)
@@ -274,13 +349,19 @@ class DayTimeline:
                 new_starts, new_iso = calendar.slot_after(rng, changed_at)
             if new_starts == starts:
                 return
-            self._add(changed_at, "appointment.rescheduled", patient, provider.provider_id,
-                      {**appointment, "starts_at": new_iso})
+            self._add(
+                changed_at,
+                "appointment.rescheduled",
+                patient,
+                provider.provider_id,
+                {**appointment, "starts_at": new_iso},
+            )
         else:
-            cancelled = {key: appointment[key] for key in
-                         ("appointment_id", "starts_at", "provider_display_name", "location_name")}
-            self._add(changed_at, "appointment.cancelled", patient, provider.provider_id,
-                      cancelled)
+            cancelled = {
+                key: appointment[key]
+                for key in ("appointment_id", "starts_at", "provider_display_name", "location_name")
+            }
+            self._add(changed_at, "appointment.cancelled", patient, provider.provider_id, cancelled)
 
     def _no_show(self, patient: SyntheticPatient) -> None:
         rng = self._rng
@@ -290,49 +371,79 @@ class DayTimeline:
         starts, starts_iso = missed[below(rng, len(missed))]
         reported_at = min(starts + (20 + below(rng, 100)) * 60 + below(rng, 60), DAY_SECONDS - 1)
         provider = self._seeing_provider(patient)
-        self._add(reported_at, "appointment.no_show", patient, provider.provider_id, {
-            "appointment_id": self._new_id("apt"),
-            "starts_at": starts_iso,
-            "provider_display_name": provider.display_name,
-            "location_name": self._location(patient.org_id),
-        })
+        self._add(
+            reported_at,
+            "appointment.no_show",
+            patient,
+            provider.provider_id,
+            {
+                "appointment_id": self._new_id("apt"),
+                "starts_at": starts_iso,
+                "provider_display_name": provider.display_name,
+                "location_name": self._location(patient.org_id),
+            },
+        )
 
     def _lab_result(self, patient: SyntheticPatient) -> None:
         rng = self._rng
         tests = _pick_for_conditions(rng, patient, LAB_TESTS_BY_CONDITION, LAB_TESTS)
-        self._add(self._staff_clocks[patient.org_id].draw(rng), "lab.result_ready", patient,
-                  patient.provider_id,
-                  {"result_id": self._new_id("lab"), "test_name": tests})
+        self._add(
+            self._staff_clocks[patient.org_id].draw(rng),
+            "lab.result_ready",
+            patient,
+            patient.provider_id,
+            {"result_id": self._new_id("lab"), "test_name": tests},
+        )
 
     def _refill(self, patient: SyntheticPatient) -> None:
         rng = self._rng
         second = self._staff_clocks[patient.org_id].draw(rng)
-        local_day = (self._day_start + timedelta(seconds=second)).astimezone(
-            _zone(patient.timezone)).date()
+        local_day = (
+            (self._day_start + timedelta(seconds=second)).astimezone(_zone(patient.timezone)).date()
+        )
         due = local_day + timedelta(days=2 + below(rng, 6))
         medication = _pick_for_conditions(rng, patient, MEDICATIONS_BY_CONDITION, MEDICATIONS)
-        self._add(second, "rx.refill_due", patient, patient.provider_id, {
-            "prescription_id": self._new_id("rx"),
-            "due_date": due.isoformat(),
-            "medication": medication,
-        })
+        self._add(
+            second,
+            "rx.refill_due",
+            patient,
+            patient.provider_id,
+            {
+                "prescription_id": self._new_id("rx"),
+                "due_date": due.isoformat(),
+                "medication": medication,
+            },
+        )
 
     def _comm_request(self, patient: SyntheticPatient) -> None:
         rng = self._rng
         second = self._staff_clocks[patient.org_id].draw(rng)
         if rng.random() < URGENT_SHARE_OF_REQUESTS:
             # A clinician's urgent message comes from the patient's doctor...
-            self._add(second, "comm.requested", patient, patient.provider_id,
-                      {"purpose": Purpose.URGENT.value, "context": {}})
+            self._add(
+                second,
+                "comm.requested",
+                patient,
+                patient.provider_id,
+                {"purpose": Purpose.URGENT.value, "context": {}},
+            )
         else:
             # ...an education campaign from the organisation itself.
-            self._add(second, "comm.requested", patient, None,
-                      {"purpose": Purpose.CAMPAIGN_EDUCATION.value, "context": {}})
+            self._add(
+                second,
+                "comm.requested",
+                patient,
+                None,
+                {"purpose": Purpose.CAMPAIGN_EDUCATION.value, "context": {}},
+            )
 
 
-def _pick_for_conditions(rng: random.Random, patient: SyntheticPatient,
-                         by_condition: dict[str, tuple[str, ...]],
-                         general: tuple[str, ...]) -> str:
+def _pick_for_conditions(
+    rng: random.Random,
+    patient: SyntheticPatient,
+    by_condition: dict[str, tuple[str, ...]],
+    general: tuple[str, ...],
+) -> str:
     """Something that fits one of the patient's conditions when there is one, else anything."""
     fitting = [name for name in patient.attributes["conditions"] if name in by_condition]
     if fitting and rng.random() < 0.85:
