@@ -176,6 +176,19 @@ def scheduler() -> None:
 
 
 @app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API: scheduling, comm-context, templates, provider webhooks."""
+    from outreach.api.server import run_api
+
+    settings = load_settings()
+    typer.echo(f"api on http://{host}:{port}")
+    run_api(settings, host, port)
+
+
+@app.command()
 def sim(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
@@ -194,6 +207,22 @@ def sim(
     config = sim_config_for(settings, private_key, **overrides)
     typer.echo(f"provider simulator on http://{host}:{port}")
     run_sim(host, port, config)
+
+
+@app.command()
+def demo(
+    patients: Annotated[int, typer.Option(help="Synthetic clinic size.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic clinic.")] = 7,
+    hours: Annotated[float, typer.Option(help="Simulated hours to run.")] = 72.0,
+    seconds: Annotated[float, typer.Option(help="Real seconds the simulated day takes.")] = 50.0,
+) -> None:
+    """Run everything on embedded defaults over one simulated clinic day and summarise it."""
+    from outreach.demo import DemoOptions, run_demo
+
+    settings = load_settings()
+    options = DemoOptions(patients=patients, seed=seed, simulated_hours=hours,
+                          real_seconds=seconds, work_dir=settings.var_dir / "demo")
+    raise typer.Exit(code=run_demo(options))
 
 
 @app.command("config")

@@ -1,0 +1,342 @@
+"""``outreach demo``: the whole product on embedded defaults, one simulated clinic day.
+
+SQLite, the tansu broker, an in-process Redis stand-in and the provider simulator; the real
+``outreach`` processes (api, worker, scheduler, sim) run as children. A synthetic clinic's day of
+core events is published through Kafka while a shared simulated clock moves forward, so
+confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
+patients answer. The summary shows what happened at every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from redis import Redis
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine, func, select
+
+from outreach.clock import SharedShiftedClock
+from outreach.embedded.ports import free_loopback_port
+from outreach.embedded.redis_server import EmbeddedRedis
+from outreach.embedded.tansu import EmbeddedBroker
+from outreach.launcher import ProcessGroup
+from outreach.sim.clinic import (
+    SyntheticClinic,
+    event_key,
+    event_value,
+    expected_counts,
+    generate_clinic,
+    malformed_events,
+)
+from outreach.sim.deployment import local_deployment_environment
+from outreach.sql.engine import build_engine
+from outreach.sql.migrate import upgrade
+from outreach.sql.models import (
+    CommInbound,
+    CommJob,
+    CommStatusEvent,
+    OrgCommPrefs,
+    ProcessedEvent,
+    ProviderCommPrefs,
+)
+from outreach.sql.template_store import seed_templates
+from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STAFF_INBOX, ensure_topics
+
+logger = logging.getLogger(__name__)
+
+# How the simulated patients behave (shares of delivered messages that get each answer).
+DEMO_REPLIES = [
+    {"body": "YES", "rate": 0.12},
+    {"body": "C", "rate": 0.04},
+    {"body": "Can we do Tuesday instead?", "rate": 0.03},
+    {"body": "STOP", "rate": 0.02},
+    {"body": "no puedo ir", "rate": 0.01},
+]
+SIM_STEP = timedelta(minutes=15)
+
+
+@dataclass
+class DemoOptions:
+    patients: int = 2000
+    seed: int = 7
+    # Appointments are booked 1-3 days ahead: three simulated days let most reminders fall due.
+    simulated_hours: float = 72.0
+    real_seconds: float = 50.0
+    work_dir: Path = Path("var/demo")
+    keep_running: bool = False
+
+
+@dataclass
+class DemoRun:
+    clinic: SyntheticClinic
+    started: float = field(default_factory=time.monotonic)
+    published: int = 0
+    malformed: int = 0
+
+
+def next_weekday_morning(now: datetime) -> datetime:
+    """The demo's day starts at 06:00 UTC on the next weekday (clinics book weekdays)."""
+    day = (now + timedelta(days=1)).replace(hour=6, minute=0, second=0, microsecond=0)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
+    upgrade(url)
+    engine = build_engine(url)
+    with engine.begin() as connection:
+        seed_templates(connection)
+        connection.execute(OrgCommPrefs.__table__.insert(), [
+            {"org_id": org.org_id, "name": org.name, "timezone": org.timezone,
+             "language": org.language, "clinic_phone": org.clinic_phone,
+             "booking_url": f"https://portal.clinic.example/{org.org_id}/book"}
+            for org in clinic.orgs
+        ])
+        connection.execute(ProviderCommPrefs.__table__.insert(), [
+            {"provider_id": p.provider_id, "org_id": p.org_id, "display_name": p.display_name}
+            for p in clinic.providers
+        ])
+    return engine
+
+
+async def _publish(bootstrap: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, acks="all")
+    await producer.start()
+    try:
+        futures = [await producer.send(CORE_EVENTS, value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None) -> Counter[str]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    counts: Counter[str] = Counter()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=1500, max_records=5000)
+            if not batch:
+                break
+            for messages in batch.values():
+                for message in messages:
+                    key = "messages"
+                    if field_name:
+                        try:
+                            key = str(json.loads(message.value).get(field_name, "?"))
+                        except (ValueError, AttributeError):
+                            key = "?"
+                    counts[key] += 1
+    finally:
+        await consumer.stop()
+    return counts
+
+
+def _queued_due(engine: Engine, now: datetime) -> int:
+    jobs = CommJob.__table__
+    with engine.connect() as connection:
+        return int(connection.execute(
+            select(func.count()).where(jobs.c.status.in_(["queued", "processing"]),
+                                       jobs.c.scheduled_for <= now)).scalar_one())
+
+
+def run_demo(options: DemoOptions, console: Console | None = None) -> int:
+    # Tables need room; a pipe or CI log would otherwise get 80 columns.
+    console = console or Console(width=None if Console().is_terminal else 140)
+    work = options.work_dir
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    day_start = next_weekday_morning(datetime.now(UTC))
+    clinic = generate_clinic(patients=options.patients, seed=options.seed, day_start=day_start)
+    run = DemoRun(clinic)
+    console.print(f"[bold]outreach demo[/]: {len(clinic.patients)} patients, {len(clinic.orgs)} "
+                  f"organisations, {len(clinic.events)} core events over a simulated day "
+                  f"from {day_start:%a %d %b %H:%M} UTC")
+
+    database_url = f"sqlite:///{(work / 'outreach.sqlite3').resolve()}"
+    engine = _prepare_database(database_url, clinic)
+    broker = EmbeddedBroker(log_path=work / "tansu.log").start()
+    redis_server = EmbeddedRedis().start()
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap_servers, partitions=4))
+        sim_port, api_port = free_loopback_port(), free_loopback_port()
+        env = local_deployment_environment(
+            database_url=database_url, kafka=broker.bootstrap_servers,
+            redis_url=redis_server.url, sim_port=sim_port, api_port=api_port,
+            app_id=f"outreach-demo-{uuid.uuid4().hex[:6]}", redis_prefix="demo:")
+        env["OUTREACH_ENV"] = "development"
+        clock = SharedShiftedClock(Redis.from_url(redis_server.url, decode_responses=True),
+                                   "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"])
+        clock.set_now(day_start)
+        with ProcessGroup(env, work / "logs") as group:
+            group.start("sim", ["sim", "--port", str(sim_port)], port=sim_port)
+            group.start("api", ["api", "--port", str(api_port)], port=api_port)
+            sim_url = f"http://127.0.0.1:{sim_port}"
+            httpx.post(f"{sim_url}/_sim/config", json={
+                "error_rate": 0.02, "auto_replies": DEMO_REPLIES, "callback_delay_ms": 20,
+            }, timeout=10).raise_for_status()
+            with console.status("starting the worker and the scheduler"):
+                worker = group.start("worker", ["worker"])
+                group.wait_for_log(worker, "worker ready", timeout=120)
+                scheduler = group.start("scheduler", ["scheduler"])
+                group.wait_for_log(scheduler, "polling every", timeout=60)
+            _simulate_day(options, run, broker.bootstrap_servers, clock, engine, console)
+            _settle(engine, clock, sim_url, console)
+            _summarise(run, engine, broker.bootstrap_servers, sim_url, console)
+    finally:
+        redis_server.stop()
+        broker.stop()
+        engine.dispose()
+    console.print(f"[green]demo finished in {time.monotonic() - run.started:.0f}s[/]; logs in "
+                  f"{work / 'logs'}")
+    return 0
+
+
+def _simulate_day(options: DemoOptions, run: DemoRun, bootstrap: str, clock: SharedShiftedClock,
+                  engine: Engine, console: Console) -> None:
+    events = run.clinic.events
+    start = run.clinic.day_start
+    end = start + timedelta(hours=options.simulated_hours)
+    steps = int((end - start) / SIM_STEP)
+    pause = options.real_seconds / steps
+    bad = malformed_events(options.seed, 7, day_start=start)
+    asyncio.run(_publish(bootstrap, [(b"malformed", raw) for raw in bad]))
+    run.malformed = len(bad)
+    cursor = 0
+    progress = Progress(TextColumn("[bold]simulated {task.fields[now]}"), BarColumn(),
+                        TextColumn("{task.fields[published]} events published"),
+                        TextColumn("{task.fields[queued]} due"), TimeElapsedColumn(),
+                        console=console)
+    with progress:
+        task = progress.add_task("day", total=steps, now="", published=0, queued=0)
+        for step in range(1, steps + 1):
+            sim_now = start + step * SIM_STEP
+            clock.set_now(sim_now)
+            batch = []
+            while cursor < len(events) and datetime.fromisoformat(
+                    events[cursor]["occurred_at"]) <= sim_now:
+                batch.append((event_key(events[cursor]), event_value(events[cursor])))
+                cursor += 1
+            if batch:
+                asyncio.run(_publish(bootstrap, batch))
+                run.published += len(batch)
+            queued = _queued_due(engine, sim_now) if step % 8 == 0 else None
+            progress.update(task, advance=1, now=f"{sim_now:%a %H:%M} UTC",
+                            published=run.published,
+                            **({"queued": queued} if queued is not None else {}))
+            time.sleep(pause)
+        if cursor < len(events):
+            asyncio.run(_publish(bootstrap, [(event_key(e), event_value(e))
+                                             for e in events[cursor:]]))
+            run.published += len(events) - cursor
+
+
+def _settle(engine: Engine, clock: SharedShiftedClock, sim_url: str, console: Console,
+            timeout: float = 40.0) -> None:
+    """Wait until nothing due is left and the simulator's callbacks and replies are through."""
+    deadline = time.monotonic() + timeout
+    with console.status("letting the last sends, callbacks and replies land"):
+        quiet_since = None
+        while time.monotonic() < deadline:
+            pending = httpx.get(f"{sim_url}/_sim/stats", timeout=10).json()
+            callbacks = pending.get("callbacks", {}).get("pending", 0)
+            due = _queued_due(engine, clock())
+            if due == 0 and callbacks == 0:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 3:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(0.5)
+    console.print("[yellow]some work was still in flight at the end of the demo[/]")
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(value) for value in row])
+    return table
+
+
+def _pivot(rows: Sequence[tuple[str, str, int]], first: str) -> Table:
+    statuses = sorted({status for _, status, _ in rows})
+    by_key: dict[str, Counter[str]] = {}
+    for key, status, count in rows:
+        by_key.setdefault(key or "-", Counter())[status] += count
+    table = Table(title=f"Jobs by {first} and status", title_justify="left")
+    table.add_column(first)
+    for status in statuses:
+        table.add_column(status, justify="right")
+    table.add_column("total", justify="right")
+    for key, counts in sorted(by_key.items()):
+        table.add_row(key, *[str(counts.get(s, 0)) for s in statuses],
+                      str(sum(counts.values())))
+    return table
+
+
+def _summarise(run: DemoRun, engine: Engine, bootstrap: str, sim_url: str,
+               console: Console) -> None:
+    jobs = CommJob.__table__
+    processed = ProcessedEvent.__table__
+    inbound = CommInbound.__table__
+    statuses = CommStatusEvent.__table__
+    with engine.connect() as connection:
+        consumed = dict(connection.execute(
+            select(processed.c.event_type, func.count()).group_by(processed.c.event_type)).all())
+        by_purpose = connection.execute(select(jobs.c.purpose, jobs.c.status, func.count())
+                                        .group_by(jobs.c.purpose, jobs.c.status)).all()
+        by_channel = connection.execute(select(jobs.c.channel, jobs.c.status, func.count())
+                                        .group_by(jobs.c.channel, jobs.c.status)).all()
+        suppressions = connection.execute(
+            select(jobs.c.suppression_reason, func.count())
+            .where(jobs.c.status == "suppressed").group_by(jobs.c.suppression_reason)
+            .order_by(func.count().desc())).all()
+        intents = connection.execute(select(inbound.c.intent, func.count())
+                                     .group_by(inbound.c.intent)).all()
+        provider_statuses = connection.execute(
+            select(statuses.c.status, func.count()).group_by(statuses.c.status)).all()
+    dead_letters = asyncio.run(_count_topic(bootstrap, DLQ, "stage"))
+    outcomes = asyncio.run(_count_topic(bootstrap, OUTCOMES, "type"))
+    staff = asyncio.run(_count_topic(bootstrap, STAFF_INBOX))
+    sim_stats = httpx.get(f"{sim_url}/_sim/stats", timeout=10).json()
+
+    expected = expected_counts(run.clinic)
+    console.print()
+    console.print(_table(
+        "Core events", ["type", "published", "consumed"],
+        [(kind, count, consumed.get(kind, 0)) for kind, count in expected.items()]
+        + [("malformed (to outreach.dlq)", run.malformed,
+            dead_letters.get("orchestrator.parse", 0))]))
+    console.print(_pivot([(p, s, c) for p, s, c in by_purpose], "purpose"))
+    console.print(_pivot([(ch or "-", s, c) for ch, s, c in by_channel], "channel"))
+    console.print(_table("Suppressions", ["reason", "jobs"], suppressions))
+    console.print(_table("Provider statuses received (signed webhooks)", ["status", "events"],
+                         provider_statuses))
+    console.print(_table("Patient replies", ["intent", "messages"],
+                         [(i or "unparsed", c) for i, c in intents]))
+    console.print(_table("Dead letters (outreach.dlq) by stage", ["stage", "messages"],
+                         sorted(dead_letters.items())))
+    console.print(_table("Outcomes for the core platform", ["type", "messages"],
+                         sorted(outcomes.items())
+                         + [("staff inbox items", sum(staff.values()))]))
+    counters = sim_stats.get("counters", {})
+    console.print(_table("Provider simulator", ["counter", "value"], sorted(counters.items())))
