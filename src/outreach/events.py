@@ -118,6 +118,8 @@ class StatusUpdate(BaseModel):
     status: str
     occurred_at: AwareDatetime
     error_code: str | None = None
+    # Echoed by providers that carry it (Twilio callback URL, SendGrid custom args).
+    job_id: str | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
 
 

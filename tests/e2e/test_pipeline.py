@@ -116,7 +116,7 @@ def test_same_events_published_twice_send_once(pipeline, worker, scheduler):
 def test_malformed_event_does_not_stop_the_worker(pipeline, worker, scheduler):
     now = datetime.now(UTC)
     patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
-    publish(pipeline.kafka, [b"{not json", {"event_id": "x", "type": "appointment.booked"},
+    publish(pipeline.kafka, [b"{not json", b'{"event_id": "x", "type": "appointment.booked"}',
                              patient_event(patient_id, now),
                              booking_event(patient_id, now, now + timedelta(days=2))])
     wait_until(lambda: _statuses(pipeline, patient_id)["sent"] + _statuses(

@@ -7,6 +7,7 @@ hours), and every change lands in ``comm_audit_log`` with the ``X-Actor`` header
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, time
 from typing import Annotated, Any
 
@@ -71,7 +72,7 @@ class HierarchyFields(BaseModel):
             if values[name] is not None:
                 values[name] = [Channel(c).value for c in values[name]]
         if values["preferred_channel"] is not None:
-            values["preferred_channel"] = values["preferred_channel"].value
+            values["preferred_channel"] = Channel(values["preferred_channel"]).value
         return values
 
 
@@ -87,12 +88,12 @@ class ProviderPrefsBody(HierarchyFields):
 
 
 def _view(row: dict[str, Any], key: str, descriptive: tuple[str, ...]) -> dict[str, Any]:
-    layer = {}
+    layer: dict[str, Any] = {}
     for name in LAYER_COLUMNS:
         value = row.get(name)
         if isinstance(value, time):
             value = value.isoformat()
-        elif hasattr(value, "value"):  # enums
+        elif isinstance(value, enum.Enum):
             value = value.value
         layer[name] = value
     updated_at: datetime | None = row.get("updated_at")

@@ -78,15 +78,15 @@ def status_record(status: DeliveryStatus) -> OutgoingRecord:
 
 
 def inbound_record(message: InboundMessage) -> OutgoingRecord:
-    envelope = InboundEnvelope(
-        provider=message.provider,
-        channel=message.channel,
-        from_=message.from_address,
-        to=message.to_address or None,
-        body=message.body,
-        received_at=message.received_at,
-        provider_message_id=message.provider_message_id,
-    )
+    envelope = InboundEnvelope.model_validate({
+        "provider": message.provider,
+        "channel": message.channel,
+        "from": message.from_address,
+        "to": message.to_address or None,
+        "body": message.body,
+        "received_at": message.received_at,
+        "provider_message_id": message.provider_message_id,
+    })
     return (topics.INBOUND, message.from_address.encode(),
             envelope.model_dump_json(by_alias=True).encode("utf-8"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select
 
@@ -18,9 +18,9 @@ from outreach.sql.bulk import upsert
 from outreach.sql.models import CommAuditLog, OrgCommPrefs, ProviderCommPrefs
 from outreach.sql.preference_rows import LAYER_COLUMNS
 
-org_prefs = OrgCommPrefs.__table__
-provider_prefs = ProviderCommPrefs.__table__
-audit_log = CommAuditLog.__table__
+org_prefs = cast(Table, OrgCommPrefs.__table__)
+provider_prefs = cast(Table, ProviderCommPrefs.__table__)
+audit_log = cast(Table, CommAuditLog.__table__)
 
 ORG_DESCRIPTIVE_COLUMNS = ("name", "clinic_phone", "booking_url")
 PROVIDER_DESCRIPTIVE_COLUMNS = ("org_id", "display_name")

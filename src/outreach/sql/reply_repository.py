@@ -38,8 +38,9 @@ audit_log = CommAuditLog.__table__
 
 # A request still awaits its answer while it is out and not answered, failed or bounced.
 OUTSTANDING_STATUSES = (JobStatus.SENT, JobStatus.DELIVERED, JobStatus.OPENED, JobStatus.CLICKED)
-# Statuses from which ``replied`` is a forward move (the job life in domain.py).
-_REPLIED_FROM = [s.value for s in JobStatus if can_transition(s, JobStatus.REPLIED)]
+# A reply answers something the patient received: of the statuses ``replied`` is a forward move
+# from (domain.py), only those after the send.
+_REPLIED_FROM = [s.value for s in OUTSTANDING_STATUSES if can_transition(s, JobStatus.REPLIED)]
 # More candidates than this within one window is a bulk sender, not a conversation.
 MAX_OUTSTANDING = 50
 # Characters a stored phone number may carry around its digits (stripped by the slow lookup).
@@ -295,7 +296,8 @@ def touch_whatsapp_inbound(
 def mark_job_replied(
     connection: Connection, job_id: int, replied_at: datetime, now: datetime
 ) -> bool:
-    """Move the job to ``replied`` if that is forward from where it is; True when it moved."""
+    """Move a sent job to ``replied`` (forward only: never from queued, a side exit or
+    ``replied`` itself); True when it moved."""
     result = connection.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.status.in_(_REPLIED_FROM))
@@ -366,3 +368,21 @@ def inbound_row(connection: Connection, inbound_id: int) -> dict[str, Any] | Non
     """One stored inbound message (for tests and the staff inbox)."""
     row = connection.execute(select(inbound).where(inbound.c.id == inbound_id)).mappings().first()
     return dict(row) if row is not None else None
+
+
+def latest_contacted(
+    connection: Connection, patient_ids: Sequence[str], channel: Channel
+) -> str | None:
+    """Of patients sharing an address, the one most recently sent something on ``channel``."""
+    if not patient_ids:
+        return None
+    return connection.execute(
+        select(jobs.c.patient_id)
+        .where(
+            jobs.c.patient_id.in_(list(patient_ids)),
+            jobs.c.channel == channel.value,
+            jobs.c.sent_at.is_not(None),
+        )
+        .order_by(jobs.c.sent_at.desc(), jobs.c.id.desc())
+        .limit(1)
+    ).scalar()

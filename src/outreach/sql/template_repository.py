@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 
 from outreach.sql.models import CommTemplate
 from outreach.sql.template_store import family_key
 
-templates = CommTemplate.__table__
+templates = cast(Table, CommTemplate.__table__)
 
 LIST_LIMIT = 500
 
@@ -78,7 +78,10 @@ def insert_template_version(
         "created_at": now,
     }
     result = connection.execute(templates.insert().values(**row))
-    return int(result.inserted_primary_key[0])
+    (new_id,) = result.inserted_primary_key or (None,)
+    if new_id is None:
+        raise RuntimeError("the database returned no id for the new template")
+    return int(new_id)
 
 
 def activate_template(connection: Connection, template_id: int) -> bool:

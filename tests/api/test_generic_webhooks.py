@@ -1,0 +1,117 @@
+"""The generic webhooks: outreach's own JSON shapes, authenticated by an HMAC of the raw body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from outreach import topics
+from outreach.api.generic_webhooks import generic_signature
+from outreach.channels import ChannelWorker
+from outreach.config import Settings
+from outreach.events import InboundEnvelope, StatusUpdate
+
+from .conftest import GENERIC_SECRET, ApiHarness, TopicProbe, running_api, unique
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+STATUS_PATH = "/api/v1/comm/webhook/outbound-status"
+INBOUND_PATH = "/api/v1/comm/webhook/inbound"
+
+
+def _signed(document: Any, secret: str = GENERIC_SECRET) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(document).encode()
+    return body, {"Content-Type": "application/json",
+                  "X-Outreach-Signature": generic_signature(secret, body)}
+
+
+def _status(message_id: str, status: str = "delivered") -> dict[str, Any]:
+    return {"provider": "gateway", "provider_message_id": message_id, "status": status,
+            "occurred_at": "2026-11-21T10:00:00Z"}
+
+
+async def test_signed_statuses_are_published(api: ApiHarness) -> None:
+    first, second = unique("gw"), unique("gw")
+    body, headers = _signed([_status(first), _status(second, "failed")])
+    async with TopicProbe(api.bootstrap, topics.STATUS) as probe:
+        response = await api.client.post(STATUS_PATH, content=body, headers=headers)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"status": "accepted", "count": 2}
+        records = await probe.expect(
+            lambda v: v["provider_message_id"] in (first, second), count=2)
+    updates = {StatusUpdate.model_validate_json(r.value).provider_message_id: r for r in records}
+    assert set(updates) == {first, second}
+    assert updates[first].key == first.encode()
+
+
+async def test_signed_inbound_is_published_by_alias(api: ApiHarness) -> None:
+    message_id = unique("gw-in")
+    envelope = {"provider": "gateway", "channel": "sms", "from": "+15005550123",
+                "to": "+15005550006", "body": "STOP", "received_at": "2026-11-21T10:00:00Z",
+                "provider_message_id": message_id}
+    body, headers = _signed(envelope)
+    async with TopicProbe(api.bootstrap, topics.INBOUND) as probe:
+        response = await api.client.post(INBOUND_PATH, content=body, headers=headers)
+        assert response.status_code == 202, response.text
+        [record] = await probe.expect(lambda v: v["provider_message_id"] == message_id)
+    assert json.loads(record.value)["from"] == "+15005550123"
+    assert InboundEnvelope.model_validate_json(record.value).body == "STOP"
+    assert record.key == b"+15005550123"
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "deadbeef", "sha256="])
+async def test_missing_or_wrong_signatures_are_refused(
+    api: ApiHarness, signature: str | None
+) -> None:
+    message_id = unique("gw")
+    body, headers = _signed(_status(message_id))
+    if signature is None:
+        del headers["X-Outreach-Signature"]
+    else:
+        headers["X-Outreach-Signature"] = signature
+    async with TopicProbe(api.bootstrap, topics.STATUS) as probe:
+        response = await api.client.post(STATUS_PATH, content=body, headers=headers)
+        assert response.status_code == 403
+        assert response.json()["error"] == "invalid_signature"
+        await probe.expect_none(lambda v: v["provider_message_id"] == message_id)
+
+
+async def test_a_body_changed_after_signing_is_refused(api: ApiHarness) -> None:
+    _, headers = _signed(_status("gw-1"))
+    forged, _ = _signed(_status("gw-1", "failed"))
+    response = await api.client.post(STATUS_PATH, content=forged, headers=headers)
+    assert response.status_code == 403
+
+
+async def test_signed_but_invalid_documents_are_422s(api: ApiHarness) -> None:
+    body, headers = _signed([_status("gw-2", "teleported"), {"provider": "gateway"}])
+    response = await api.client.post(STATUS_PATH, content=body, headers=headers)
+    assert response.status_code == 422
+    locations = {item["loc"] for item in response.json()["detail"]}
+    assert "body.1.provider_message_id" in locations
+    body, headers = _signed(_status("gw-3", "teleported"))
+    response = await api.client.post(STATUS_PATH, content=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == "body.0.status"
+    body, headers = _signed({"provider": "gateway", "channel": "pigeon", "from": "+1",
+                             "body": "hi", "received_at": "2026-11-21T10:00:00Z",
+                             "provider_message_id": "x"})
+    response = await api.client.post(INBOUND_PATH, content=body, headers=headers)
+    assert response.status_code == 422
+    assert any(i["loc"] == "body.channel" for i in response.json()["detail"])
+
+
+async def test_without_a_configured_secret_everything_is_refused(
+    api_settings: Settings, mariadb_engine: Engine, channels: dict[str, ChannelWorker],
+    kafka_topics: str,
+) -> None:
+    settings = api_settings.model_copy(update={"generic_webhook_secret": None})
+    body, headers = _signed(_status(unique("gw")))
+    async with running_api(settings, mariadb_engine, channels, None) as harness:
+        response = await harness.client.post(STATUS_PATH, content=body, headers=headers)
+    assert response.status_code == 403
+    assert response.json() == {"error": "invalid_signature",
+                               "detail": "generic webhooks are not enabled"}

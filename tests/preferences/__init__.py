@@ -1,0 +1,1 @@
+"""Tests of the pure preferences core; a package so module names stay unique across tests/."""
