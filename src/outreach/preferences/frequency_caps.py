@@ -76,7 +76,7 @@ def frequency_refusal(
                 if day_lo < at < day_hi:
                     day_count += 1
         if (
-            (per_day is not None and day_count > per_day)
+            (per_day is not None and day_count >= per_day)
             or (per_week is not None and week_count >= per_week)
             or (florida and florida_count >= FLORIDA_MARKETING_MAX)
         ):
