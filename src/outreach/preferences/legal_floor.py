@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 # Seconds after local midnight.
-LEGAL_WINDOW: tuple[int, int] = (8 * 3600, 22 * 3600)
+LEGAL_WINDOW: tuple[int, int] = (8 * 3600, 21 * 3600)
 FLORIDA_WINDOW: tuple[int, int] = (8 * 3600, 20 * 3600)
 
 FLORIDA_AREA_CODES: frozenset[str] = frozenset(

@@ -83,9 +83,7 @@ def _column_defaults(table: Table, given: tuple[str, ...]) -> tuple[tuple[str, A
         if column.name in given or column.default is None:
             continue
         default = column.default
-        if getattr(default, "is_scalar", False):
-            defaults.append((column.name, default.arg))
-        elif getattr(default, "is_callable", False):
+        if getattr(default, "is_scalar", False) or getattr(default, "is_callable", False):
             defaults.append((column.name, default.arg))
     return tuple(defaults)
 

@@ -66,7 +66,8 @@ class Patient(Base):
     postal_code: Mapped[str | None] = mapped_column(String(16))
     region: Mapped[str | None] = mapped_column(String(32))
     # Free attributes for segments (conditions, tags, last visit): never in restricted channels.
-    attributes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # NULL: the core platform sent none (an upsert without attributes keeps the stored ones).
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 

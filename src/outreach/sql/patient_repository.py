@@ -83,12 +83,13 @@ def upsert_patients(
     if not updates:
         return 0
     ids = [event.patient_id for event, _ in updates]
-    existing = {
-        row["patient_id"]: consent_from_row(row)
+    stored = {
+        row["patient_id"]: row
         for row in connection.execute(
             select(patient_prefs).where(patient_prefs.c.patient_id.in_(ids))
         ).mappings()
     }
+    existing = {patient_id: consent_from_row(row) for patient_id, row in stored.items()}
     patient_rows: dict[str, dict[str, Any]] = {}
     pref_rows: dict[str, dict[str, Any]] = {}
     audits: list[dict[str, Any]] = []
@@ -149,17 +150,15 @@ def upsert_patients(
             )
         pref_rows[event.patient_id] = row
     upsert(connection, patients, list(patient_rows.values()), ["id"])
-    # New rows need concrete booleans; an update keeps stored values where the event is silent.
-    new_ids = set(pref_rows) - set(existing)
-    for patient_id in new_ids:
-        row = pref_rows[patient_id]
-        for column in (
-            "contact_consent",
-            "whatsapp_opt_in",
-            *(f"marketing_opt_in_{c.value}" for c in Channel),
-        ):
+    # NOT NULL flags need a value even when the event is silent (the database checks the
+    # candidate row before resolving the conflict): the stored one, or False for a new patient.
+    flags = ("contact_consent", "whatsapp_opt_in",
+             *(f"marketing_opt_in_{c.value}" for c in Channel))
+    for patient_id, row in pref_rows.items():
+        before = stored.get(patient_id)
+        for column in flags:
             if row[column] is None:
-                row[column] = False
+                row[column] = bool(before[column]) if before is not None else False
     upsert(connection, patient_prefs, list(pref_rows.values()), ["patient_id"])
     if audits:
         connection.execute(audit_log.insert(), audits)

@@ -281,7 +281,7 @@ def upgrade() -> None:
         sa.Column(
             "attributes",
             sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
-            nullable=False,
+            nullable=True,
         ),
         sa.Column(
             "created_at",

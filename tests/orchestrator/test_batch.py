@@ -1,0 +1,143 @@
+"""A batch of core events against the real databases: atomic, idempotent, in event order."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from outreach.orchestrator.batch import EventBatchHandler
+from outreach.sql.engine import build_engine
+from outreach.sql.migrate import upgrade
+from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in New York: no quiet hours
+OFFSETS = (timedelta(hours=24), timedelta(hours=2))
+
+
+@pytest.fixture(scope="module")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    url = f"sqlite:///{tmp_path_factory.mktemp('batch') / 'outreach.sqlite3'}"
+    upgrade(url)
+    engine = build_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["mariadb", "sqlite"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
+@pytest.fixture
+def handler(engine: Engine) -> EventBatchHandler:
+    return EventBatchHandler(engine, reminder_offsets=OFFSETS, clock=lambda: NOW)
+
+
+def msg(kind: str, patient_id: str, **data: object) -> tuple[bytes, bytes]:
+    value = {"event_id": str(uuid.uuid4()), "type": kind, "occurred_at": NOW.isoformat(),
+             "org_id": "org", "patient_id": patient_id, "data": data}
+    return patient_id.encode(), json.dumps(value).encode()
+
+
+def patient(patient_id: str, **data: object) -> tuple[bytes, bytes]:
+    fields = {"first_name": "Ana", "phone": "+12125550147", "timezone": "America/New_York",
+              "contact_consent": True, "preferred_channel": "sms", **data}
+    return msg("patient.upserted", patient_id, **fields)
+
+
+def booked(patient_id: str, appointment_id: str, days: float = 2) -> tuple[bytes, bytes]:
+    return msg("appointment.booked", patient_id, appointment_id=appointment_id,
+               starts_at=(NOW + timedelta(days=days)).isoformat())
+
+
+def jobs_of(engine: Engine, patient_id: str) -> list[dict]:
+    table = CommJob.__table__
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(
+            select(table).where(table.c.patient_id == patient_id).order_by(table.c.id)).mappings()]
+
+
+def test_patient_and_booking_become_decided_jobs(engine, handler) -> None:
+    pid = f"b-{uuid.uuid4().hex[:8]}"
+    result = handler.handle([patient(pid), booked(pid, f"a-{pid}")])
+    assert result.jobs_created == 3 and result.patients_upserted == 1
+    jobs = jobs_of(engine, pid)
+    assert [(j["purpose"], j["status"], j["channel"]) for j in jobs] == [
+        ("appt_confirm", "queued", "sms"), ("appt_reminder", "queued", "sms"),
+        ("appt_reminder", "queued", "sms")]
+    assert jobs[0]["scheduled_for"] == NOW
+
+
+def test_a_replayed_batch_changes_nothing(engine, handler) -> None:
+    pid = f"r-{uuid.uuid4().hex[:8]}"
+    messages = [patient(pid), booked(pid, f"a-{pid}"),
+                msg("appointment.rescheduled", pid, appointment_id=f"a-{pid}",
+                    starts_at=(NOW + timedelta(days=4)).isoformat())]
+    handler.handle(messages)
+    before = jobs_of(engine, pid)
+    again = handler.handle(messages)
+    assert again.duplicates == 3 and again.jobs_created == 0 and again.jobs_cancelled == 0
+    assert jobs_of(engine, pid) == before
+    assert sum(j["status"] == "queued" for j in before) == 3  # only the rescheduled visit's
+
+
+def test_cancel_in_the_same_batch_drops_the_booking(engine, handler) -> None:
+    pid = f"c-{uuid.uuid4().hex[:8]}"
+    handler.handle([patient(pid), booked(pid, f"a-{pid}"),
+                    msg("appointment.cancelled", pid, appointment_id=f"a-{pid}")])
+    assert jobs_of(engine, pid) == []
+
+
+def test_cancel_in_a_later_batch_cancels_queued_jobs(engine, handler) -> None:
+    pid = f"l-{uuid.uuid4().hex[:8]}"
+    handler.handle([patient(pid), booked(pid, f"a-{pid}"), booked(pid, f"b-{pid}", days=5)])
+    result = handler.handle([msg("appointment.cancelled", pid, appointment_id=f"a-{pid}")])
+    assert result.jobs_cancelled == 3
+    statuses = [(j["appointment_id"], j["status"]) for j in jobs_of(engine, pid)]
+    assert statuses.count((f"a-{pid}", "cancelled")) == 3
+    assert statuses.count((f"b-{pid}", "queued")) == 3
+
+
+def test_jobs_for_an_unknown_patient_are_kept_as_suppressed(engine, handler) -> None:
+    pid = f"u-{uuid.uuid4().hex[:8]}"
+    handler.handle([booked(pid, f"a-{pid}")])
+    jobs = jobs_of(engine, pid)
+    # Nothing is known of the patient yet: no address, no consent. Kept, never sent.
+    assert len(jobs) == 3 and {j["status"] for j in jobs} == {"suppressed"}
+    assert {j["suppression_reason"] for j in jobs} <= {"no_reachable_channel", "no_consent"}
+
+
+def test_no_consent_and_opted_out_patients_get_suppressed_jobs(engine, handler) -> None:
+    pid = f"n-{uuid.uuid4().hex[:8]}"
+    handler.handle([patient(pid, contact_consent=False), booked(pid, f"a-{pid}")])
+    assert {j["suppression_reason"] for j in jobs_of(engine, pid)} == {"no_consent"}
+
+
+def test_malformed_events_go_to_the_dlq_and_the_rest_goes_through(engine, handler) -> None:
+    pid = f"m-{uuid.uuid4().hex[:8]}"
+    result = handler.handle([(b"k", b"{broken"), patient(pid),
+                             msg("appointment.booked", pid, appointment_id="x"),
+                             booked(pid, f"a-{pid}")])
+    assert len(result.dead_letters) == 2
+    assert {d.stage for d in result.dead_letters} == {"orchestrator.parse"}
+    assert "starts_at" in result.dead_letters[1].error
+    assert len(jobs_of(engine, pid)) == 3
+
+
+def test_partial_update_keeps_stored_values_and_consent_changes_are_audited(engine, handler):
+    pid = f"p-{uuid.uuid4().hex[:8]}"
+    handler.handle([patient(pid, email="ana@example.com", marketing_opt_in=["email"])])
+    handler.handle([msg("patient.upserted", pid, first_name="Ana", contact_consent=False)])
+    prefs_table, audit = PatientCommPrefs.__table__, CommAuditLog.__table__
+    with engine.connect() as connection:
+        prefs = connection.execute(
+            select(prefs_table).where(prefs_table.c.patient_id == pid)).mappings().one()
+        actions = connection.execute(select(audit.c.detail).where(
+            audit.c.patient_id == pid).order_by(audit.c.id)).scalars().all()
+    assert prefs["email"] == "ana@example.com" and prefs["phone"] == "+12125550147"
+    assert prefs["marketing_opt_in_email"] and not prefs["contact_consent"]
+    assert actions[0]["contact_consent"] is True and actions[-1] == {"contact_consent": False}
