@@ -82,7 +82,7 @@ def _earliest_on_transition_day(
             instant = datetime.combine(day, start.replace(fold=fold), zone).astimezone(UTC)
             if instant >= cursor and is_allowed(instant, zone, plan):
                 candidates.append(instant)
-    for instant in ():
+    for instant in transitions:
         if instant >= cursor and is_allowed(instant, zone, plan):
             candidates.append(instant)
     return min(candidates, default=None)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Date, Table, Time
+from sqlalchemy import JSON, Connection, Date, Enum, Table, Time
 
 from outreach.sql.types import UtcDateTime
 
@@ -65,7 +65,13 @@ def _converter(table: Table, column: str, sqlite: bool) -> Callable[[Any], Any]:
         return _sqlite_date
     if sqlite and isinstance(column_type, Time):
         return _sqlite_time
-    return _plain
+    if isinstance(column_type, Enum):
+        return _plain
+    return _identity
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 @lru_cache(maxsize=256)
@@ -104,7 +110,8 @@ def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]
 def _tuples(connection: Connection, table: Table, columns: tuple[str, ...],
             rows: Sequence[Mapping[str, Any]]) -> list:
     convert = _converters(table, columns, connection.dialect.name == "sqlite")
-    return [tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)) for row in rows]
+    pairs = list(zip(convert, columns, strict=True))
+    return [tuple(f(row[c]) for f, c in pairs) for row in rows]
 
 
 def _quote(connection: Connection, name: str) -> str:
