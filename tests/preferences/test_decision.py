@@ -283,3 +283,30 @@ def test_a_consenting_reachable_patient_is_always_scheduled(
     assert isinstance(decision, Scheduled)
     assert decision.channel is EMAIL
     assert decision.send_at - now <= timedelta(days=1, hours=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    zone=zones,
+    purpose=purposes,
+    lapse_after=st.integers(0, 48 * 3600),
+    failed=channel_sets,
+)
+def test_never_after_consent_lapses_nor_on_a_failed_channel(
+    data: st.DataObject, zone: str, purpose: Purpose, lapse_after: int, failed: frozenset[Channel]
+) -> None:
+    now = data.draw(instants_2026(zone))
+    lapsing = with_consent(expires_at=now + timedelta(seconds=lapse_after))
+    prefs = resolve_effective_preferences(
+        GLOBAL_DEFAULTS,
+        None,
+        None,
+        PreferenceLayer(timezone=zone, email="ann@example.org", phone=FLORIDA_PHONE),
+    )
+    decision = decide(CommRequest(purpose, now), prefs, lapsing, [], now, failed)
+    if isinstance(decision, Scheduled):
+        assert decision.send_at < lapsing.expires_at  # type: ignore[operator]
+        assert decision.channel not in failed
+    elif decision.reason is R.NO_REACHABLE_CHANNEL:
+        assert failed == frozenset(Channel)

@@ -130,7 +130,7 @@ def test_the_limit_is_inclusive_and_binding() -> None:
     assert earliest_allowed(cursor, opening - timedelta(seconds=1), NEW_YORK, plan) is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     data=st.data(),
     zone_name=st.sampled_from(REQUIRED_ZONES + MIDNIGHT_ZONES),

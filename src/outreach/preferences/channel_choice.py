@@ -115,7 +115,7 @@ def rank_channels(
     unreachable: list[Channel] = []
     for channel in channel_order_for(purpose, prefs):
         address = address_for(channel, prefs)
-        if address is None:
+        if address is None or channel in permanently_failed_channels:
             unreachable.append(channel)
             continue
         reason = channel_permission(purpose, channel, consent, now)

@@ -6,6 +6,7 @@ two processes racing on one job cannot both win.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -194,11 +195,13 @@ def fail_lost_sends(connection: Connection, older_than: datetime, now: datetime)
 def take_sends(connection: Connection, requests: Sequence[tuple[int, int]]) -> set[int]:
     """Take (job id, attempt) pairs for sending; returns the job ids this caller now owns.
 
-    A redelivered request, or one for an attempt that is no longer current, takes nothing.
+    A redelivered request, or one for an attempt that is no longer current, takes nothing. The
+    UPDATE stamps a fresh token, and only rows carrying it are read back as owned.
     """
     if not requests:
         return set()
     pairs = list(set(requests))
+    token = uuid.uuid4().hex
     connection.execute(
         update(jobs)
         .where(
@@ -206,15 +209,11 @@ def take_sends(connection: Connection, requests: Sequence[tuple[int, int]]) -> s
             jobs.c.status == JobStatus.PROCESSING.value,
             (jobs.c.sending_attempt.is_(None)) | (jobs.c.sending_attempt < jobs.c.attempt),
         )
-        .values(sending_attempt=jobs.c.attempt)
+        .values(sending_attempt=jobs.c.attempt, send_token=token)
     )
-    # The UPDATE's rowcount cannot say which rows; read back the pairs that are now ours.
     rows = connection.execute(
         select(jobs.c.id).where(
-            tuple_(jobs.c.id, jobs.c.attempt).in_(pairs),
-            jobs.c.status == JobStatus.PROCESSING.value,
-            jobs.c.sending_attempt == jobs.c.attempt,
-        )
+            jobs.c.id.in_([job_id for job_id, _ in pairs]), jobs.c.send_token == token)
     )
     return set(rows.scalars())
 

@@ -255,6 +255,8 @@ class CommJob(Base):
     # ``sending_attempt`` to it, so a redelivered send request for the same attempt does nothing.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     sending_attempt: Mapped[int | None] = mapped_column(Integer)
+    # Which take_sends call won the send (read back to know which rows it owns).
+    send_token: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(16))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("comm_templates.id"))
     variant: Mapped[str | None] = mapped_column(String(16))

@@ -573,6 +573,7 @@ def upgrade() -> None:
         sa.Column("deadline", outreach.sql.types.UtcDateTime(), nullable=True),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("sending_attempt", sa.Integer(), nullable=True),
+        sa.Column("send_token", sa.String(length=32), nullable=True),
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column(
             "template_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
