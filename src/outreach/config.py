@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     orchestrator_batch_size: int = 1000
     send_batch_size: int = 200
     send_threads: int = 32
+    send_agent_concurrency: int = 2
 
     # Demo: a clock shifted for every process through this Redis key (empty: real time)
     shared_clock_key: str = ""

@@ -169,3 +169,66 @@ def test_two_schedulers_send_each_job_once(pipeline, worker, scheduler):
         assert len({m["to"] for m in messages}) == 600  # nobody got two
     finally:
         pipeline.group.stop(second)
+
+
+def _inbound(pipeline: Pipeline, phone: str, body: str) -> None:
+    import httpx
+
+    httpx.post(f"{pipeline.sim_url}/_sim/inbound",
+               json={"channel": "sms", "from": phone, "to": "+15005550006", "body": body},
+               timeout=10).raise_for_status()
+
+
+def _opted_out_sms(pipeline: Pipeline, patient_id: str) -> bool:
+    table = PatientCommPrefs.__table__
+    with pipeline.engine.connect() as connection:
+        return bool(connection.execute(table.select().where(
+            table.c.patient_id == patient_id)).mappings().one()["opted_out_sms"])
+
+
+def test_patient_replies_through_the_provider_webhook(pipeline, worker, scheduler):
+    """Issue 6 end to end: simulator -> signed Twilio inbound webhook -> API -> Kafka -> replies."""
+    import time
+
+    from sqlalchemy import select
+
+    from outreach.sql.models import CommInbound
+
+    now = datetime.now(UTC)
+    patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    phone = "+14155552" + str(100 + int(uuid.uuid4().int % 800))
+    publish(pipeline.kafka, [patient_event(patient_id, now, phone=phone),
+                             booking_event(patient_id, now, now + timedelta(days=3))])
+    wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 1, 30, "confirmation")
+
+    started = time.monotonic()
+    _inbound(pipeline, phone, "Yes I'll be there")
+    wait_until(lambda: _statuses(pipeline, patient_id)["replied"] == 1, 15, "job replied")
+    confirm_latency = time.monotonic() - started
+    assert pipeline.jobs_for(patient_id)[0]["purpose"] == "appt_confirm"
+
+    outbound_before = len(pipeline.sim_messages(to=phone))
+    _inbound(pipeline, phone, "STOP")
+    wait_until(lambda: _opted_out_sms(pipeline, patient_id), 15, "opted out")
+    _inbound(pipeline, phone, "stop")  # a second STOP: no second confirmation
+    wait_until(lambda: _statuses(pipeline, patient_id)["cancelled"] == 2, 15,
+               "queued reminders cancelled")
+    time.sleep(1.5)
+    confirmations = pipeline.sim_messages(to=phone)[outbound_before:]
+    assert len(confirmations) == 1  # exactly one opt-out confirmation
+
+    _inbound(pipeline, phone, "START")
+    wait_until(lambda: not _opted_out_sms(pipeline, patient_id), 15, "opted back in")
+
+    stranger = "+14155553" + str(100 + int(uuid.uuid4().int % 800))
+    _inbound(pipeline, stranger, "who is this?")
+    inbound = CommInbound.__table__
+
+    def stranger_stored() -> list:
+        with pipeline.engine.connect() as connection:
+            return connection.execute(select(inbound.c.patient_id, inbound.c.intent).where(
+                inbound.c.from_address == stranger)).all()
+
+    rows = wait_until(stranger_stored, 15, "unknown sender stored")
+    assert rows[0].patient_id is None
+    print(f"confirm reply acted on {confirm_latency * 1000:.0f} ms after the webhook")

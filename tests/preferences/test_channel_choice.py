@@ -33,14 +33,14 @@ ALL_IN = ConsentState(
 )
 
 
-def prefs(org: PreferenceLayer | None = None, **patient: object) -> EffectivePreferences:
+def prefs(org: PreferenceLayer | None = None, /, **patient: object) -> EffectivePreferences:
     fields: dict[str, object] = {"email": "ann@example.org", "phone": FLORIDA_PHONE, **patient}
     layer = PreferenceLayer(**fields)  # type: ignore[arg-type]
     return resolve_effective_preferences(GLOBAL_DEFAULTS, org, None, layer)
 
 
 def consent(**changes: object) -> ConsentState:
-    values = {
+    values: dict[str, object] = {
         "contact_granted": ALL_IN.contact_granted,
         "granted_at": ALL_IN.granted_at,
         "marketing_opt_in": ALL_IN.marketing_opt_in,

@@ -16,6 +16,7 @@ from .strategies import channels, consent_states, instants_2026, purposes
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 GRANTED = datetime(2025, 6, 1, tzinfo=UTC)
 R = SuppressionReason
+ONLY_SMS = frozenset({Channel.SMS})
 
 
 def full_consent(**changes: object) -> ConsentState:
@@ -36,9 +37,9 @@ def full_consent(**changes: object) -> ConsentState:
         (full_consent(), Purpose.CAMPAIGN_EDUCATION, Channel.WHATSAPP, None),
         (ConsentState(), Purpose.APPT_REMINDER, Channel.SMS, R.NO_CONSENT),
         (ConsentState(), Purpose.URGENT, Channel.EMAIL, R.NO_CONSENT),
-        (full_consent(opted_out={Channel.SMS}), Purpose.URGENT, Channel.SMS, R.OPTED_OUT),
-        (full_consent(opted_out={Channel.SMS}), Purpose.URGENT, Channel.EMAIL, None),
-        (ConsentState(opted_out={Channel.SMS}), Purpose.URGENT, Channel.SMS, R.OPTED_OUT),
+        (full_consent(opted_out=ONLY_SMS), Purpose.URGENT, Channel.SMS, R.OPTED_OUT),
+        (full_consent(opted_out=ONLY_SMS), Purpose.URGENT, Channel.EMAIL, None),
+        (ConsentState(opted_out=ONLY_SMS), Purpose.URGENT, Channel.SMS, R.OPTED_OUT),
         (full_consent(marketing_opt_in={Channel.EMAIL}), Purpose.CAMPAIGN_EDUCATION,
          Channel.SMS, R.NO_MARKETING_OPT_IN),
         (full_consent(marketing_opt_in=frozenset()), Purpose.APPT_CONFIRM, Channel.SMS, None),
@@ -48,7 +49,7 @@ def full_consent(**changes: object) -> ConsentState:
          Channel.SMS, R.CONSENT_EXPIRED),
         (full_consent(expires_at=NOW), Purpose.URGENT, Channel.SMS, R.CONSENT_EXPIRED),
         (full_consent(expires_at=NOW + timedelta(seconds=1)), Purpose.URGENT, Channel.SMS, None),
-        (full_consent(expires_at=NOW, opted_out={Channel.SMS}), Purpose.URGENT, Channel.SMS,
+        (full_consent(expires_at=NOW, opted_out=ONLY_SMS), Purpose.URGENT, Channel.SMS,
          R.OPTED_OUT),
     ],
 )  # fmt: skip

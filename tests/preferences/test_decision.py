@@ -55,8 +55,9 @@ ALL_IN = ConsentState(
 )
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(NY)).astimezone(UTC)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A New York wall-clock time as the UTC instant the API speaks."""
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(NY)).astimezone(UTC)
 
 
 def patient(phone: str = OTHER_US_PHONE, **fields: object) -> EffectivePreferences:
@@ -154,6 +155,21 @@ def test_naive_datetimes_are_refused() -> None:
         decide(CommRequest(REMINDER, naive), patient(), ALL_IN, [], aware)
     with pytest.raises(ValueError, match="deadline"):
         decide(CommRequest(REMINDER, aware, naive), patient(), ALL_IN, [], aware)
+
+
+def test_purposes_and_channels_given_as_strings_obey_the_same_rules() -> None:
+    now = local(2026, 6, 1, 12)
+    no_marketing = with_consent(marketing_opt_in=frozenset())
+    request = CommRequest("campaign_education", now)  # type: ignore[arg-type]
+    decision = decide(request, patient(), no_marketing, [], now)
+    assert isinstance(decision, Suppressed)
+    assert decision.reason is R.NO_MARKETING_OPT_IN
+    assert recheck_at_send_time("campaign_education", "sms", no_marketing, now) is (  # type: ignore[arg-type]
+        R.NO_MARKETING_OPT_IN
+    )
+    assert SentRecord("sms", "urgent", now).purpose is Purpose.URGENT  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        CommRequest("newsletter", now)  # type: ignore[arg-type]
 
 
 def test_a_stop_after_scheduling_suppresses_at_send_time() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -115,12 +116,8 @@ def test_caps_are_never_exceeded(
     # Accepting the message must leave every rolling window ending at it within its cap.
     after = [*history, SentRecord(channel, purpose, send_at)]
 
-    def count(window: timedelta, keep: object) -> int:
-        return sum(
-            1
-            for r in after
-            if send_at - window < r.sent_at <= send_at and keep(r)  # type: ignore[operator]
-        )
+    def count(window: timedelta, keep: Callable[[SentRecord], bool]) -> int:
+        return sum(1 for r in after if send_at - window < r.sent_at <= send_at and keep(r))
 
     day, week = timedelta(hours=24), timedelta(days=7)
     if purpose is EDU:

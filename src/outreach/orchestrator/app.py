@@ -246,7 +246,10 @@ def _register_send_agent(
             await publish_dead_letters(result.dead_letters)
             await publish_outcomes(result.outcomes)
 
-    app.agent(topic, name=f"outreach.send.{channel.value}")(send_channel)
+    # Send requests are independent (take_sends makes each send exclusive), so two actors per
+    # channel let one batch's database work overlap another's provider calls.
+    app.agent(topic, name=f"outreach.send.{channel.value}",
+              concurrency=settings.send_agent_concurrency)(send_channel)
 
 
 def run_worker(deps: WorkerDependencies, roles: Sequence[str], *, loglevel: str = "INFO") -> None:

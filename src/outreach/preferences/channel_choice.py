@@ -16,32 +16,35 @@ refusals (``frequency_cap``, ``quiet_hours_deadline``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from types import MappingProxyType
 
 from outreach.domain import Channel, Purpose, SuppressionReason
-from outreach.preferences.clock import as_utc
-from outreach.preferences.consent import ConsentState, channel_permission
+from outreach.preferences.boundary import as_channel, as_channels, as_purpose, as_utc
+from outreach.preferences.consent import ConsentState, consent_refusal
 from outreach.preferences.hierarchy import EffectivePreferences, PreferenceLevel
 from outreach.preferences.outcomes import Suppressed
 
 _EMAIL, _SMS, _WHATSAPP = Channel.EMAIL, Channel.SMS, Channel.WHATSAPP
 
-DEFAULT_FALLBACK_ORDER: dict[Purpose, tuple[Channel, ...]] = {
-    # Time-bound and short: the phone first.
-    Purpose.APPT_CONFIRM: (_SMS, _WHATSAPP, _EMAIL),
-    Purpose.APPT_REMINDER: (_SMS, _WHATSAPP, _EMAIL),
-    Purpose.NO_SHOW: (_SMS, _EMAIL, _WHATSAPP),
-    Purpose.RX_REFILL: (_SMS, _EMAIL, _WHATSAPP),
-    # A portal link to results reads better in a mailbox than on a lock screen.
-    Purpose.LAB_READY: (_EMAIL, _SMS, _WHATSAPP),
-    # Marketing is least intrusive by e-mail.
-    Purpose.CAMPAIGN_EDUCATION: (_EMAIL, _SMS, _WHATSAPP),
-    # The fastest channel that is read at once.
-    Purpose.URGENT: (_SMS, _WHATSAPP, _EMAIL),
-}
+DEFAULT_FALLBACK_ORDER: Mapping[Purpose, tuple[Channel, ...]] = MappingProxyType(
+    {
+        # Time-bound and short: the phone first.
+        Purpose.APPT_CONFIRM: (_SMS, _WHATSAPP, _EMAIL),
+        Purpose.APPT_REMINDER: (_SMS, _WHATSAPP, _EMAIL),
+        Purpose.NO_SHOW: (_SMS, _EMAIL, _WHATSAPP),
+        Purpose.RX_REFILL: (_SMS, _EMAIL, _WHATSAPP),
+        # A portal link to results reads better in a mailbox than on a lock screen.
+        Purpose.LAB_READY: (_EMAIL, _SMS, _WHATSAPP),
+        # Marketing is least intrusive by e-mail.
+        Purpose.CAMPAIGN_EDUCATION: (_EMAIL, _SMS, _WHATSAPP),
+        # The fastest channel that is read at once.
+        Purpose.URGENT: (_SMS, _WHATSAPP, _EMAIL),
+    }
+)
 
 REASON_PRECEDENCE: tuple[SuppressionReason, ...] = (
     SuppressionReason.OPTED_OUT,
@@ -75,6 +78,7 @@ def _ordered(
 
 def channel_order_for(purpose: Purpose, prefs: EffectivePreferences) -> tuple[Channel, ...]:
     """The channels to try for ``purpose``, best first, restricted to the allowed ones."""
+    purpose = as_purpose(purpose)
     explicit = (
         prefs.channel_order
         if prefs.sources.get("channel_order") is not PreferenceLevel.GLOBAL
@@ -85,6 +89,7 @@ def channel_order_for(purpose: Purpose, prefs: EffectivePreferences) -> tuple[Ch
 
 def address_for(channel: Channel, prefs: EffectivePreferences) -> str | None:
     """The validated address a channel would use, or ``None`` when the channel cannot reach."""
+    channel = as_channel(channel)
     if channel is _EMAIL:
         return prefs.email
     if channel is _SMS:
@@ -109,7 +114,9 @@ def rank_channels(
     permanently_failed_channels: frozenset[Channel] = frozenset(),
 ) -> ChannelRanking:
     """Split the candidate channels into usable (reachable and consented), refused, unreachable."""
+    purpose = as_purpose(purpose)
     now = as_utc(now, "now")
+    permanently_failed_channels = as_channels(permanently_failed_channels)
     usable: list[tuple[Channel, str]] = []
     refused: list[tuple[Channel, SuppressionReason]] = []
     unreachable: list[Channel] = []
@@ -118,7 +125,7 @@ def rank_channels(
         if address is None or channel in permanently_failed_channels:
             unreachable.append(channel)
             continue
-        reason = channel_permission(purpose, channel, consent, now)
+        reason = consent_refusal(purpose, channel, consent, now)
         if reason is None:
             usable.append((channel, address))
         else:

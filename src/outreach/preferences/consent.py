@@ -17,7 +17,13 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from outreach.domain import Channel, Purpose, SuppressionReason
-from outreach.preferences.clock import as_utc, optional_utc
+from outreach.preferences.boundary import (
+    as_channel,
+    as_channels,
+    as_purpose,
+    as_utc,
+    optional_utc,
+)
 
 CONSENT_VALIDITY_YEARS = 2
 
@@ -56,10 +62,8 @@ class ConsentState:
             expires_at = add_years(granted_at, CONSENT_VALIDITY_YEARS)
         object.__setattr__(self, "granted_at", granted_at)
         object.__setattr__(self, "expires_at", expires_at)
-        object.__setattr__(
-            self, "marketing_opt_in", frozenset(Channel(c) for c in self.marketing_opt_in)
-        )
-        object.__setattr__(self, "opted_out", frozenset(Channel(c) for c in self.opted_out))
+        object.__setattr__(self, "marketing_opt_in", as_channels(frozenset(self.marketing_opt_in)))
+        object.__setattr__(self, "opted_out", as_channels(frozenset(self.opted_out)))
 
     def is_expired(self, now: datetime) -> bool:
         """Whether the contact consent has lapsed at ``now`` (expiry instant included)."""
@@ -70,7 +74,13 @@ def channel_permission(
     purpose: Purpose, channel: Channel, consent: ConsentState, now: datetime
 ) -> SuppressionReason | None:
     """``None`` when consent allows ``purpose`` on ``channel`` at ``now``, else the reason not."""
-    now = as_utc(now, "now")
+    return consent_refusal(as_purpose(purpose), as_channel(channel), consent, as_utc(now, "now"))
+
+
+def consent_refusal(
+    purpose: Purpose, channel: Channel, consent: ConsentState, now: datetime
+) -> SuppressionReason | None:
+    """``channel_permission`` for callers already holding enum members and a UTC ``now``."""
     if channel in consent.opted_out:
         return SuppressionReason.OPTED_OUT
     if not consent.contact_granted:

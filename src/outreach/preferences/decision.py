@@ -5,6 +5,10 @@ deadline, then channels by reachability and consent, then for each usable channe
 time (quiet hours, legal floor, work hours, best hour), consent still valid at that time, and
 frequency caps. The first channel that passes everything is scheduled; otherwise the job is
 suppressed with the most telling reason (see ``channel_choice.REASON_PRECEDENCE``).
+
+Caps are per channel, so a marketing message capped on e-mail may still go by SMS within the SMS
+cap. The Florida floor and marketing cap follow the number: they bind SMS and WhatsApp to a Florida
+number, not e-mail, so a reminder too late for a Florida SMS may still go by e-mail.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.domain import Channel, Purpose, SuppressionReason
+from outreach.preferences.boundary import as_purpose, as_utc, optional_utc
 from outreach.preferences.channel_choice import rank_channels, suppressed_for
-from outreach.preferences.clock import as_utc, optional_utc
 from outreach.preferences.consent import ConsentState, channel_permission
 from outreach.preferences.frequency_caps import SentRecord, frequency_refusal
 from outreach.preferences.hierarchy import EffectivePreferences
@@ -36,6 +40,9 @@ class CommRequest:
     requested_at: datetime
     deadline: datetime | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "purpose", as_purpose(self.purpose))
+
 
 def decide(
     request: CommRequest,
@@ -53,7 +60,7 @@ def decide(
     now = as_utc(now, "now")
     requested_at = as_utc(request.requested_at, "requested_at")
     deadline = optional_utc(request.deadline, "deadline")
-    purpose = request.purpose
+    purpose = as_purpose(request.purpose)
     earliest = requested_at if requested_at > now else now
     if deadline is not None and deadline < earliest:
         return Suppressed(SuppressionReason.DEADLINE_PASSED, "the deadline passed before planning")

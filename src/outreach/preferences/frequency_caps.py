@@ -1,8 +1,9 @@
 """Frequency caps: how many messages a patient may receive, in rolling windows.
 
 - Marketing purposes: at most ``marketing_max_per_day`` per rolling 24 h and
-  ``marketing_max_per_week`` per rolling 7 days, counted per patient and channel; ``None`` is
-  uncapped. Transactional purposes are exempt.
+  ``marketing_max_per_week`` per rolling 7 days, counted per patient and channel. An effective
+  ``None`` is uncapped, but ``GLOBAL_DEFAULTS`` sets 1 and 3, so an org lifts a cap by setting a
+  larger number (``None`` at a level means "inherit"). Transactional purposes are exempt.
 - The healthcare-reminder profile (an org switch): ``appt_reminder`` at most 1 per 24 h and 3 per
   7 days, counted across channels, since a reminder is about the patient not the channel.
 - Florida numbers (legal floor): at most 3 marketing messages per 24 h to the number, i.e. across
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from outreach.domain import Channel, Purpose, SuppressionReason
-from outreach.preferences.clock import as_utc
+from outreach.preferences.boundary import as_channel, as_purpose, as_utc
 from outreach.preferences.hierarchy import EffectivePreferences
 from outreach.preferences.legal_floor import FLORIDA_MARKETING_MAX, FLORIDA_MARKETING_PERIOD
 
@@ -40,6 +41,8 @@ class SentRecord:
     sent_at: datetime
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "channel", as_channel(self.channel))
+        object.__setattr__(self, "purpose", as_purpose(self.purpose))
         object.__setattr__(self, "sent_at", as_utc(self.sent_at, "sent_at"))
 
 
@@ -55,6 +58,7 @@ def frequency_refusal(
 
     ``florida_number`` says the message goes to a Florida number (SMS or WhatsApp).
     """
+    purpose, channel = as_purpose(purpose), as_channel(channel)
     if purpose is Purpose.CAMPAIGN_EDUCATION:
         per_day = prefs.marketing_max_per_day
         per_week = prefs.marketing_max_per_week

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from outreach.domain import Purpose, SuppressionReason
-from outreach.preferences.clock import as_utc, optional_utc
+from outreach.preferences.boundary import as_purpose, as_utc, optional_utc
 from outreach.preferences.hierarchy import EffectivePreferences
 from outreach.preferences.legal_floor import is_florida_number
 from outreach.preferences.outcomes import Suppressed
@@ -47,6 +47,7 @@ def next_allowed_send_time(
     ``recipient_phone`` (E.164, or ``None`` for e-mail) decides whether the Florida floor applies.
     Naive datetimes are refused with ``ValueError``.
     """
+    purpose = as_purpose(purpose)
     now = as_utc(now, "now")
     requested_at = as_utc(requested_at, "requested_at")
     deadline = optional_utc(deadline, "deadline")
@@ -63,7 +64,8 @@ def plan_send_time(
     prefs: EffectivePreferences,
     florida: bool,
 ) -> datetime | Suppressed:
-    """``next_allowed_send_time`` for callers holding UTC instants with earliest <= deadline."""
+    """``next_allowed_send_time`` for callers holding a ``Purpose`` and UTC instants with
+    earliest <= deadline (the ``decide`` hot path)."""
     if purpose is Purpose.URGENT:
         return earliest
     limit = deadline if deadline is not None else earliest + SEARCH_HORIZON

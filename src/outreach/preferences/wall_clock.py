@@ -76,7 +76,7 @@ def _earliest_on_transition_day(
 ) -> datetime | None:
     candidates: list[datetime] = []
     for _, _, start in plan[day.weekday()]:
-        for fold in (0,):
+        for fold in (0, 1):
             # In a gap neither fold exists and both land outside it; the transition instant (a
             # candidate below) is then the first moment the window is reached.
             instant = datetime.combine(day, start.replace(fold=fold), zone).astimezone(UTC)

@@ -45,6 +45,13 @@ def requeue_stale(engine: Engine, clock: Clock) -> int:
     return count
 
 
+def reconcile_statuses(engine: Engine, clock: Clock) -> int:
+    now = clock()
+    with engine.begin() as connection:
+        return job_repository.reconcile_unattached_statuses(
+            connection, now - timedelta(hours=1), now)
+
+
 def audit_expiring_consents(engine: Engine, clock: Clock) -> int:
     """Daily: flag consents that expire within 30 days (once per patient and expiry date)."""
     now = clock()

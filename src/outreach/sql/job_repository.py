@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 
 from outreach.domain import Channel, JobStatus, Purpose, can_transition
 from outreach.preferences import SentRecord
@@ -350,39 +350,51 @@ def apply_job_status(
     return row.id if result.rowcount else None
 
 
-def replay_recorded_statuses(
-    connection: Connection, provider_message_ids: Sequence[str], now: datetime
-) -> None:
-    """Apply stored statuses for messages whose job learnt its provider id only now."""
+def replay_recorded_statuses(connection: Connection, provider_message_ids: Sequence[str],
+                             now: datetime) -> None:
+    """Apply stored statuses for messages whose job learnt its provider id only now, and attach
+    those status events to their job."""
     if not provider_message_ids:
         return
+    ids = list(provider_message_ids)
+    owners = dict(connection.execute(
+        select(jobs.c.provider_message_id, jobs.c.id).where(jobs.c.provider_message_id.in_(ids))
+    ).all())
     rows = connection.execute(
-        select(
-            status_events.c.provider_message_id,
-            status_events.c.status,
-            status_events.c.occurred_at,
-            status_events.c.error_code,
-        )
-        .where(status_events.c.provider_message_id.in_(list(provider_message_ids)))
+        select(status_events.c.provider_message_id, status_events.c.status,
+               status_events.c.occurred_at, status_events.c.error_code)
+        .where(status_events.c.provider_message_id.in_(list(owners)),
+               status_events.c.job_id.is_(None))
         .order_by(status_events.c.occurred_at)
     ).all()
     for row in rows:
         status = _job_status(row.status)
         if status is not None:
-            job_id = apply_job_status(
-                connection, row.provider_message_id, status, row.occurred_at, now, row.error_code
-            )
-            if job_id is not None:
-                connection.execute(
-                    update(status_events)
-                    .where(
-                        and_(
-                            status_events.c.provider_message_id == row.provider_message_id,
-                            status_events.c.job_id.is_(None),
-                        )
-                    )
-                    .values(job_id=job_id)
-                )
+            apply_job_status(connection, row.provider_message_id, status, row.occurred_at, now,
+                             row.error_code)
+    for provider_message_id, job_id in owners.items():
+        connection.execute(
+            update(status_events)
+            .where(status_events.c.provider_message_id == provider_message_id,
+                   status_events.c.job_id.is_(None))
+            .values(job_id=job_id)
+        )
+
+
+def reconcile_unattached_statuses(connection: Connection, since: datetime, now: datetime) -> int:
+    """Apply statuses stored before their job knew its provider message id.
+
+    A status and the send's own bookkeeping can commit at the same moment, each unable to see
+    the other (READ COMMITTED); this sweep, run every few seconds, closes that window.
+    """
+    pending = connection.execute(
+        select(status_events.c.provider_message_id)
+        .join(jobs, jobs.c.provider_message_id == status_events.c.provider_message_id)
+        .where(status_events.c.job_id.is_(None), status_events.c.received_at >= since)
+        .distinct()
+    ).scalars().all()
+    replay_recorded_statuses(connection, list(pending), now)
+    return len(pending)
 
 
 def _job_status(value: str) -> JobStatus | None:
