@@ -142,7 +142,7 @@ def worker(
         builder=services.message_builder(settings, engine),
     )
     if "replies" in chosen:
-        deps.reply_handler = services.reply_handler(settings, engine, redis, deps.clock)
+        deps.reply_handler = services.reply_handler(settings, engine, deps.clock)
     run_worker(deps, chosen, loglevel=settings.log_level)
 
 

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str = "+15005550006"
     twilio_base_url: str | None = None  # None: Twilio's own API; set to the simulator locally
+    # Twilio Advanced Opt-Out answers STOP/START/HELP itself: then we must not answer too.
+    twilio_answers_keywords: bool = False
 
     # SendGrid (e-mail)
     sendgrid_api_key: SecretStr | None = None

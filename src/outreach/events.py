@@ -139,6 +139,8 @@ class InboundEnvelope(BaseModel):
     def __repr__(self) -> str:  # personal fields masked
         return f"InboundEnvelope(provider={self.provider!r}, id={self.provider_message_id!r})"
 
+    __str__ = __repr__
+
 
 class Outcome(BaseModel):
     """``outreach.outcomes``: what the core platform should know (confirmations, opt-outs...)."""

@@ -63,8 +63,8 @@ def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
     )
 
 
-def reply_handler(settings: Settings, engine: Engine, client: redis.Redis, clock_: Clock):
+def reply_handler(settings: Settings, engine: Engine, clock_: Clock):
     """The inbound-reply consumer, sending its confirmations through the configured channels."""
     from outreach.replies.inbound_handler import build_reply_handler
 
-    return build_reply_handler(settings, engine, client, clock_, channel_workers(settings))
+    return build_reply_handler(settings, engine, clock_, channel_workers(settings))

@@ -326,3 +326,34 @@ def test_never_after_consent_lapses_nor_on_a_failed_channel(
         assert decision.channel not in failed
     elif decision.reason is R.NO_REACHABLE_CHANNEL:
         assert failed == frozenset(Channel)
+
+
+def test_timing_beats_a_channel_the_patient_never_opted_into() -> None:
+    """SMS and e-mail are permitted but their only slots are in quiet hours; WhatsApp lacks the
+    opt-in. What stopped the reminder is the clock, and the reason must say so."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from outreach.domain import Purpose, SuppressionReason
+    from outreach.preferences import (
+        GLOBAL_DEFAULTS,
+        CommRequest,
+        ConsentState,
+        PreferenceLayer,
+        Suppressed,
+        decide,
+        resolve_effective_preferences,
+    )
+
+    now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 22:00 in New York
+    prefs = resolve_effective_preferences(
+        GLOBAL_DEFAULTS, None, None,
+        PreferenceLayer(timezone="America/New_York", phone="+12125550147",
+                        email="ana@example.com", quiet_hours_start=time(21),
+                        quiet_hours_end=time(8)))
+    consent = ConsentState(contact_granted=True, granted_at=now - timedelta(days=9))
+    appointment = now + timedelta(hours=3)  # 01:00 local: every slot before it is quiet
+    decision = decide(CommRequest(Purpose.APPT_REMINDER, now, appointment), prefs, consent, (),
+                      now)
+    assert isinstance(decision, Suppressed)
+    assert decision.reason is SuppressionReason.QUIET_HOURS_DEADLINE
+    assert "whatsapp: no_consent" in decision.detail

@@ -8,7 +8,8 @@ not in the order, are never tried.
 A channel is reachable when it has a valid address (WhatsApp uses the phone number when no
 WhatsApp number is given) and is not in ``permanently_failed_channels``. When no channel can be
 used, the reason reported is ``no_reachable_channel`` if none was reachable, else the most telling
-of the reachable channels' refusals, by ``REASON_PRECEDENCE``: the patient's own word first
+of the refusals, by ``REASON_PRECEDENCE`` — counting only the permitted channels' timing and cap
+refusals when there are any (they are what stopped the message): the patient's own word first
 (``opted_out``), then what a renewal would fix (``consent_expired``), missing consent
 (``no_consent``), missing marketing opt-in (``no_marketing_opt_in``), and only then the temporary
 refusals (``frequency_cap``, ``quiet_hours_deadline``).
@@ -172,5 +173,8 @@ def suppressed_for(
     if not refusals:
         detail = refusal_detail(unreachable) or "no channel is allowed for this purpose"
         return Suppressed(SuppressionReason.NO_REACHABLE_CHANNEL, detail)
-    reason = most_telling_reason(r for _, r in refusals)
+    # When some channel was permitted and only its timing or caps failed, that is what stopped
+    # the message: a channel the patient never opted into (say WhatsApp) must not hide it.
+    deciding = list(extra) or refusals
+    reason = most_telling_reason(r for _, r in deciding)
     return Suppressed(reason, refusal_detail(refusals + unreachable))

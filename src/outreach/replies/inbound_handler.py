@@ -55,7 +55,6 @@ from outreach.topics import INBOUND, OUTCOMES, STAFF_INBOX
 
 if TYPE_CHECKING:
     import faust
-    import redis
 
     from outreach.config import Settings
 
@@ -730,17 +729,14 @@ def parse_envelopes(
 def build_reply_handler(
     settings: Settings,
     engine: Engine,
-    redis: redis.Redis | None,
     clock: Clock,
     channels: dict[str, ChannelWorker],
 ) -> ReplyHandler:
     """The handler the worker's "replies" role registers, built from settings.
 
-    ``redis`` is accepted for the services wiring and not used yet: every guarantee here rests
-    on the database. The parser's models are trained here, at start-up, so the first patient's
-    reply is not the one that waits for them.
+    Every guarantee here rests on the database. The parser's models are trained here, at
+    start-up, so the first patient's reply is not the one that waits for them.
     """
-    del redis
     handler = ReplyHandler(
         engine,
         channels,
@@ -748,6 +744,7 @@ def build_reply_handler(
         match_window=timedelta(hours=settings.reply_match_window_hours),
         booking_url=settings.default_booking_url,
         send_pool=None,  # its own small pool: replies are few, and close() shuts it down
+        carrier_answers_keywords=settings.twilio_answers_keywords,
     )
     handler.warm_up()
     return handler

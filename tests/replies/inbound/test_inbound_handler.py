@@ -442,7 +442,6 @@ def test_the_factory_builds_a_handler_from_settings(
     handler = build_reply_handler(
         settings.model_copy(update={"reply_match_window_hours": 6.0}),
         mariadb_engine,
-        None,
         lambda: datetime.now(UTC),
         channels,
     )
