@@ -16,6 +16,9 @@ import pytest
 from outreach.embedded.ports import port_is_open
 from outreach.embedded.tansu import EmbeddedBroker
 
+# The provider simulator, its webhook recorder and the loopback-only guard, for every test.
+pytest_plugins = ["tests.simulator_fixtures"]
+
 MARIADB_HOST = os.environ.get("OUTREACH_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("OUTREACH_TEST_MARIADB_PORT", "3306"))
 MARIADB_USER = os.environ.get("OUTREACH_TEST_MARIADB_USER", "root")
@@ -109,6 +112,19 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory):
+    """A migrated SQLite database (the embedded default) for the session."""
+    from outreach.sql.engine import build_engine
+    from outreach.sql.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'outreach.sqlite3'}"
+    upgrade(url)
+    engine = build_engine(url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -10,21 +10,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from outreach.orchestrator.batch import EventBatchHandler
-from outreach.sql.engine import build_engine
-from outreach.sql.migrate import upgrade
 from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in New York: no quiet hours
 OFFSETS = (timedelta(hours=24), timedelta(hours=2))
-
-
-@pytest.fixture(scope="module")
-def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    url = f"sqlite:///{tmp_path_factory.mktemp('batch') / 'outreach.sqlite3'}"
-    upgrade(url)
-    engine = build_engine(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(params=["mariadb", "sqlite"])

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
-from outreach.sql.engine import build_engine, session_factory
+from outreach.sql.engine import session_factory
 from outreach.sql.migrate import current_revision, downgrade, upgrade
 from outreach.sql.models import (
     Base,
@@ -31,15 +31,6 @@ from outreach.sql.models import (
 )
 
 WHEN = datetime(2026, 3, 29, 0, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'outreach.sqlite3'}"
-    upgrade(url)
-    engine = build_engine(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(params=["mariadb", "sqlite"])

@@ -8,9 +8,7 @@ simulator without seeing each other's rows or messages.
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import socket
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,25 +46,6 @@ jobs = CommJob.__table__
 prefs = PatientCommPrefs.__table__
 inbound = CommInbound.__table__
 audit = CommAuditLog.__table__
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connection beyond loopback fails the test: the SDKs talk to the simulator only."""
-    original = socket.socket.connect
-
-    def connect(sock: socket.socket, address: object) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            host = str(address[0]) if isinstance(address, tuple) else str(address)
-            try:
-                local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-            except ValueError:
-                local = False
-            if not local:
-                raise OSError(f"test tried to reach {host}: only loopback is allowed")
-        original(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
-"""The provider simulator and a webhook recorder on loopback ports, shared by the channel tests.
+"""The provider simulator and a webhook recorder on loopback ports, for every test that sends.
 
-Every SDK base URL points at the simulator: no test reaches a real provider.
+Every SDK base URL points at the simulator, and any connection beyond loopback fails the test:
+no test reaches a real provider. A test directory may override ``recorder`` or ``sim`` with its
+own configuration.
 """
 
 from __future__ import annotations
