@@ -43,7 +43,9 @@ def test_broker_command_serves_and_stops_on_sigterm() -> None:
     port = free_loopback_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "outreach.cli", "broker", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
     )
     try:
         deadline = time.monotonic() + 20

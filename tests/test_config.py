@@ -21,8 +21,11 @@ def test_production_lists_every_missing_secret(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(MissingSecretsError) as error:
         check_startup(Settings())
     assert "OUTREACH_TWILIO_AUTH_TOKEN" not in error.value.missing
-    assert {"OUTREACH_SENDGRID_API_KEY", "OUTREACH_DATABASE_URL",
-            "OUTREACH_KAFKA_BOOTSTRAP_SERVERS"} <= set(error.value.missing)
+    assert {
+        "OUTREACH_SENDGRID_API_KEY",
+        "OUTREACH_DATABASE_URL",
+        "OUTREACH_KAFKA_BOOTSTRAP_SERVERS",
+    } <= set(error.value.missing)
 
 
 def test_secrets_are_reported_not_revealed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,8 +31,13 @@ def captured() -> tuple[logging.Logger, list[str]]:
 
 def test_phone_email_and_body_are_hidden(captured) -> None:
     logger, lines = captured
-    logger.info("sending job %s to %s / %s body=%r", 12345, "+1 (305) 555-0199",
-                "jane.doe@example.com", "Your HbA1c result is 9.1")
+    logger.info(
+        "sending job %s to %s / %s body=%r",
+        12345,
+        "+1 (305) 555-0199",
+        "jane.doe@example.com",
+        "Your HbA1c result is 9.1",
+    )
     record = json.loads(lines[0])
     assert "555-0199" not in lines[0] and "3055550199" not in lines[0]
     assert "jane.doe" not in lines[0]
@@ -67,8 +72,12 @@ def test_phone_formats(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["job 1234567", "at 2026-11-21 10:00:00", "2026-11-21T10:00:00.123456+00:00",
-     "evt 0b9e2c5e-1234-4f4e-9a3b-123456789012"],
+    [
+        "job 1234567",
+        "at 2026-11-21 10:00:00",
+        "2026-11-21T10:00:00.123456+00:00",
+        "evt 0b9e2c5e-1234-4f4e-9a3b-123456789012",
+    ],
 )
 def test_ids_and_timestamps_survive(text: str) -> None:
     assert redact(text) == text

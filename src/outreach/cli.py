@@ -220,8 +220,13 @@ def demo(
     from outreach.demo import DemoOptions, run_demo
 
     settings = load_settings()
-    options = DemoOptions(patients=patients, seed=seed, simulated_hours=hours,
-                          real_seconds=seconds, work_dir=settings.var_dir / "demo")
+    options = DemoOptions(
+        patients=patients,
+        seed=seed,
+        simulated_hours=hours,
+        real_seconds=seconds,
+        work_dir=settings.var_dir / "demo",
+    )
     raise typer.Exit(code=run_demo(options))
 
 

@@ -102,16 +102,27 @@ def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
     engine = build_engine(url)
     with engine.begin() as connection:
         seed_templates(connection)
-        connection.execute(OrgCommPrefs.__table__.insert(), [
-            {"org_id": org.org_id, "name": org.name, "timezone": org.timezone,
-             "language": org.language, "clinic_phone": org.clinic_phone,
-             "booking_url": f"https://portal.clinic.example/{org.org_id}/book"}
-            for org in clinic.orgs
-        ])
-        connection.execute(ProviderCommPrefs.__table__.insert(), [
-            {"provider_id": p.provider_id, "org_id": p.org_id, "display_name": p.display_name}
-            for p in clinic.providers
-        ])
+        connection.execute(
+            OrgCommPrefs.__table__.insert(),
+            [
+                {
+                    "org_id": org.org_id,
+                    "name": org.name,
+                    "timezone": org.timezone,
+                    "language": org.language,
+                    "clinic_phone": org.clinic_phone,
+                    "booking_url": f"https://portal.clinic.example/{org.org_id}/book",
+                }
+                for org in clinic.orgs
+            ],
+        )
+        connection.execute(
+            ProviderCommPrefs.__table__.insert(),
+            [
+                {"provider_id": p.provider_id, "org_id": p.org_id, "display_name": p.display_name}
+                for p in clinic.providers
+            ],
+        )
     return engine
 
 
@@ -126,8 +137,13 @@ async def _publish(bootstrap: str, records: Sequence[tuple[bytes | None, bytes]]
 
 
 async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None) -> Counter[str]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     counts: Counter[str] = Counter()
     try:
@@ -152,9 +168,13 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
 def _queued_due(engine: Engine, now: datetime) -> int:
     jobs = CommJob.__table__
     with engine.connect() as connection:
-        return int(connection.execute(
-            select(func.count()).where(jobs.c.status.in_(["queued", "processing"]),
-                                       jobs.c.scheduled_for <= now)).scalar_one())
+        return int(
+            connection.execute(
+                select(func.count()).where(
+                    jobs.c.status.in_(["queued", "processing"]), jobs.c.scheduled_for <= now
+                )
+            ).scalar_one()
+        )
 
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
@@ -166,9 +186,11 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     day_start = next_weekday_morning(datetime.now(UTC))
     clinic = generate_clinic(patients=options.patients, seed=options.seed, day_start=day_start)
     run = DemoRun(clinic)
-    console.print(f"[bold]outreach demo[/]: {len(clinic.patients)} patients, {len(clinic.orgs)} "
-                  f"organisations, {len(clinic.events)} core events over a simulated day "
-                  f"from {day_start:%a %d %b %H:%M} UTC")
+    console.print(
+        f"[bold]outreach demo[/]: {len(clinic.patients)} patients, {len(clinic.orgs)} "
+        f"organisations, {len(clinic.events)} core events over a simulated day "
+        f"from {day_start:%a %d %b %H:%M} UTC"
+    )
 
     database_url = f"sqlite:///{(work / 'outreach.sqlite3').resolve()}"
     engine = _prepare_database(database_url, clinic)
@@ -178,20 +200,33 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         asyncio.run(ensure_topics(broker.bootstrap_servers, partitions=4))
         sim_port, api_port = free_loopback_port(), free_loopback_port()
         env = local_deployment_environment(
-            database_url=database_url, kafka=broker.bootstrap_servers,
-            redis_url=redis_server.url, sim_port=sim_port, api_port=api_port,
-            app_id=f"outreach-demo-{uuid.uuid4().hex[:6]}", redis_prefix="demo:")
+            database_url=database_url,
+            kafka=broker.bootstrap_servers,
+            redis_url=redis_server.url,
+            sim_port=sim_port,
+            api_port=api_port,
+            app_id=f"outreach-demo-{uuid.uuid4().hex[:6]}",
+            redis_prefix="demo:",
+        )
         env["OUTREACH_ENV"] = "development"
-        clock = SharedShiftedClock(Redis.from_url(redis_server.url, decode_responses=True),
-                                   "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"])
+        clock = SharedShiftedClock(
+            Redis.from_url(redis_server.url, decode_responses=True),
+            "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
+        )
         clock.set_now(day_start)
         with ProcessGroup(env, work / "logs") as group:
             group.start("sim", ["sim", "--port", str(sim_port)], port=sim_port)
             group.start("api", ["api", "--port", str(api_port)], port=api_port)
             sim_url = f"http://127.0.0.1:{sim_port}"
-            httpx.post(f"{sim_url}/_sim/config", json={
-                "error_rate": 0.02, "auto_replies": DEMO_REPLIES, "callback_delay_ms": 20,
-            }, timeout=10).raise_for_status()
+            httpx.post(
+                f"{sim_url}/_sim/config",
+                json={
+                    "error_rate": 0.02,
+                    "auto_replies": DEMO_REPLIES,
+                    "callback_delay_ms": 20,
+                },
+                timeout=10,
+            ).raise_for_status()
             with console.status("starting the worker and the scheduler"):
                 worker = group.start("worker", ["worker"])
                 group.wait_for_log(worker, "worker ready", timeout=120)
@@ -204,13 +239,20 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         redis_server.stop()
         broker.stop()
         engine.dispose()
-    console.print(f"[green]demo finished in {time.monotonic() - run.started:.0f}s[/]; logs in "
-                  f"{work / 'logs'}")
+    console.print(
+        f"[green]demo finished in {time.monotonic() - run.started:.0f}s[/]; logs in {work / 'logs'}"
+    )
     return 0
 
 
-def _simulate_day(options: DemoOptions, run: DemoRun, bootstrap: str, clock: SharedShiftedClock,
-                  engine: Engine, console: Console) -> None:
+def _simulate_day(
+    options: DemoOptions,
+    run: DemoRun,
+    bootstrap: str,
+    clock: SharedShiftedClock,
+    engine: Engine,
+    console: Console,
+) -> None:
     events = run.clinic.events
     start = run.clinic.day_start
     end = start + timedelta(hours=options.simulated_hours)
@@ -220,36 +262,48 @@ def _simulate_day(options: DemoOptions, run: DemoRun, bootstrap: str, clock: Sha
     asyncio.run(_publish(bootstrap, [(b"malformed", raw) for raw in bad]))
     run.malformed = len(bad)
     cursor = 0
-    progress = Progress(TextColumn("[bold]simulated {task.fields[now]}"), BarColumn(),
-                        TextColumn("{task.fields[published]} events published"),
-                        TextColumn("{task.fields[queued]} due"), TimeElapsedColumn(),
-                        console=console)
+    progress = Progress(
+        TextColumn("[bold]simulated {task.fields[now]}"),
+        BarColumn(),
+        TextColumn("{task.fields[published]} events published"),
+        TextColumn("{task.fields[queued]} due"),
+        TimeElapsedColumn(),
+        console=console,
+    )
     with progress:
         task = progress.add_task("day", total=steps, now="", published=0, queued=0)
         for step in range(1, steps + 1):
             sim_now = start + step * SIM_STEP
             clock.set_now(sim_now)
             batch = []
-            while cursor < len(events) and datetime.fromisoformat(
-                    events[cursor]["occurred_at"]) <= sim_now:
+            while (
+                cursor < len(events)
+                and datetime.fromisoformat(events[cursor]["occurred_at"]) <= sim_now
+            ):
                 batch.append((event_key(events[cursor]), event_value(events[cursor])))
                 cursor += 1
             if batch:
                 asyncio.run(_publish(bootstrap, batch))
                 run.published += len(batch)
             queued = _queued_due(engine, sim_now) if step % 8 == 0 else None
-            progress.update(task, advance=1, now=f"{sim_now:%a %H:%M} UTC",
-                            published=run.published,
-                            **({"queued": queued} if queued is not None else {}))
+            progress.update(
+                task,
+                advance=1,
+                now=f"{sim_now:%a %H:%M} UTC",
+                published=run.published,
+                **({"queued": queued} if queued is not None else {}),
+            )
             time.sleep(pause)
         if cursor < len(events):
-            asyncio.run(_publish(bootstrap, [(event_key(e), event_value(e))
-                                             for e in events[cursor:]]))
+            asyncio.run(
+                _publish(bootstrap, [(event_key(e), event_value(e)) for e in events[cursor:]])
+            )
             run.published += len(events) - cursor
 
 
-def _settle(engine: Engine, clock: SharedShiftedClock, sim_url: str, console: Console,
-            timeout: float = 40.0) -> None:
+def _settle(
+    engine: Engine, clock: SharedShiftedClock, sim_url: str, console: Console, timeout: float = 40.0
+) -> None:
     """Wait until nothing due is left and the simulator's callbacks and replies are through."""
     deadline = time.monotonic() + timeout
     with console.status("letting the last sends, callbacks and replies land"):
@@ -288,32 +342,45 @@ def _pivot(rows: Sequence[tuple[str, str, int]], first: str) -> Table:
         table.add_column(status, justify="right")
     table.add_column("total", justify="right")
     for key, counts in sorted(by_key.items()):
-        table.add_row(key, *[str(counts.get(s, 0)) for s in statuses],
-                      str(sum(counts.values())))
+        table.add_row(key, *[str(counts.get(s, 0)) for s in statuses], str(sum(counts.values())))
     return table
 
 
-def _summarise(run: DemoRun, engine: Engine, bootstrap: str, sim_url: str,
-               console: Console) -> None:
+def _summarise(
+    run: DemoRun, engine: Engine, bootstrap: str, sim_url: str, console: Console
+) -> None:
     jobs = CommJob.__table__
     processed = ProcessedEvent.__table__
     inbound = CommInbound.__table__
     statuses = CommStatusEvent.__table__
     with engine.connect() as connection:
-        consumed = dict(connection.execute(
-            select(processed.c.event_type, func.count()).group_by(processed.c.event_type)).all())
-        by_purpose = connection.execute(select(jobs.c.purpose, jobs.c.status, func.count())
-                                        .group_by(jobs.c.purpose, jobs.c.status)).all()
-        by_channel = connection.execute(select(jobs.c.channel, jobs.c.status, func.count())
-                                        .group_by(jobs.c.channel, jobs.c.status)).all()
+        consumed = dict(
+            connection.execute(
+                select(processed.c.event_type, func.count()).group_by(processed.c.event_type)
+            ).all()
+        )
+        by_purpose = connection.execute(
+            select(jobs.c.purpose, jobs.c.status, func.count()).group_by(
+                jobs.c.purpose, jobs.c.status
+            )
+        ).all()
+        by_channel = connection.execute(
+            select(jobs.c.channel, jobs.c.status, func.count()).group_by(
+                jobs.c.channel, jobs.c.status
+            )
+        ).all()
         suppressions = connection.execute(
             select(jobs.c.suppression_reason, func.count())
-            .where(jobs.c.status == "suppressed").group_by(jobs.c.suppression_reason)
-            .order_by(func.count().desc())).all()
-        intents = connection.execute(select(inbound.c.intent, func.count())
-                                     .group_by(inbound.c.intent)).all()
+            .where(jobs.c.status == "suppressed")
+            .group_by(jobs.c.suppression_reason)
+            .order_by(func.count().desc())
+        ).all()
+        intents = connection.execute(
+            select(inbound.c.intent, func.count()).group_by(inbound.c.intent)
+        ).all()
         provider_statuses = connection.execute(
-            select(statuses.c.status, func.count()).group_by(statuses.c.status)).all()
+            select(statuses.c.status, func.count()).group_by(statuses.c.status)
+        ).all()
     dead_letters = asyncio.run(_count_topic(bootstrap, DLQ, "stage"))
     outcomes = asyncio.run(_count_topic(bootstrap, OUTCOMES, "type"))
     staff = asyncio.run(_count_topic(bootstrap, STAFF_INBOX))
@@ -321,22 +388,46 @@ def _summarise(run: DemoRun, engine: Engine, bootstrap: str, sim_url: str,
 
     expected = expected_counts(run.clinic)
     console.print()
-    console.print(_table(
-        "Core events", ["type", "published", "consumed"],
-        [(kind, count, consumed.get(kind, 0)) for kind, count in expected.items()]
-        + [("malformed (to outreach.dlq)", run.malformed,
-            dead_letters.get("orchestrator.parse", 0))]))
+    console.print(
+        _table(
+            "Core events",
+            ["type", "published", "consumed"],
+            [(kind, count, consumed.get(kind, 0)) for kind, count in expected.items()]
+            + [
+                (
+                    "malformed (to outreach.dlq)",
+                    run.malformed,
+                    dead_letters.get("orchestrator.parse", 0),
+                )
+            ],
+        )
+    )
     console.print(_pivot([(p, s, c) for p, s, c in by_purpose], "purpose"))
     console.print(_pivot([(ch or "-", s, c) for ch, s, c in by_channel], "channel"))
     console.print(_table("Suppressions", ["reason", "jobs"], suppressions))
-    console.print(_table("Provider statuses received (signed webhooks)", ["status", "events"],
-                         provider_statuses))
-    console.print(_table("Patient replies", ["intent", "messages"],
-                         [(i or "unparsed", c) for i, c in intents]))
-    console.print(_table("Dead letters (outreach.dlq) by stage", ["stage", "messages"],
-                         sorted(dead_letters.items())))
-    console.print(_table("Outcomes for the core platform", ["type", "messages"],
-                         sorted(outcomes.items())
-                         + [("staff inbox items", sum(staff.values()))]))
+    console.print(
+        _table(
+            "Provider statuses received (signed webhooks)", ["status", "events"], provider_statuses
+        )
+    )
+    console.print(
+        _table(
+            "Patient replies", ["intent", "messages"], [(i or "unparsed", c) for i, c in intents]
+        )
+    )
+    console.print(
+        _table(
+            "Dead letters (outreach.dlq) by stage",
+            ["stage", "messages"],
+            sorted(dead_letters.items()),
+        )
+    )
+    console.print(
+        _table(
+            "Outcomes for the core platform",
+            ["type", "messages"],
+            sorted(outcomes.items()) + [("staff inbox items", sum(staff.values()))],
+        )
+    )
     counters = sim_stats.get("counters", {})
     console.print(_table("Provider simulator", ["counter", "value"], sorted(counters.items())))

@@ -62,6 +62,8 @@ _FORWARD_RANK: dict[JobStatus, int] = {
     JobStatus.CLICKED: 5,
     JobStatus.REPLIED: 6,
 }
+# The forward path in order (queued first); side exits are not on it.
+FORWARD_PATH: tuple[JobStatus, ...] = tuple(sorted(_FORWARD_RANK, key=_FORWARD_RANK.__getitem__))
 _SIDE_EXITS = frozenset(
     {JobStatus.FAILED, JobStatus.BOUNCED, JobStatus.CANCELLED, JobStatus.SUPPRESSED}
 )

@@ -10,8 +10,13 @@ from tests.e2e.pipeline import Pipeline, start_pipeline
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, mariadb_url: str, mariadb_engine,
-             kafka_bootstrap: str, redis_server_url: str) -> Iterator[Pipeline]:
+def pipeline(
+    tmp_path_factory: pytest.TempPathFactory,
+    mariadb_url: str,
+    mariadb_engine,
+    kafka_bootstrap: str,
+    redis_server_url: str,
+) -> Iterator[Pipeline]:
     from redis import Redis
 
     from outreach.sql.template_store import seed_templates
@@ -20,13 +25,17 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, mariadb_url: str, mariadb
         seed_templates(connection)
     prefix = f"outreach-e2e:{uuid.uuid4().hex[:8]}:"
     tmp: Path = tmp_path_factory.mktemp("pipeline")
-    running = start_pipeline(tmp, database_url=mariadb_url, engine=mariadb_engine,
-                             kafka=kafka_bootstrap, redis_url=redis_server_url,
-                             redis_prefix=prefix)
+    running = start_pipeline(
+        tmp,
+        database_url=mariadb_url,
+        engine=mariadb_engine,
+        kafka=kafka_bootstrap,
+        redis_url=redis_server_url,
+        redis_prefix=prefix,
+    )
     # These tests follow messages to "delivered": the simulator's random failures are for the
     # demo and the failure tests, not here.
-    running.configure_sim(outcomes={"delivered": 1, "failed": 0, "bounced": 0,
-                                    "undelivered": 0})
+    running.configure_sim(outcomes={"delivered": 1, "failed": 0, "bounced": 0, "undelivered": 0})
     try:
         yield running
     finally:

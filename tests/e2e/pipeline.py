@@ -34,8 +34,12 @@ class Pipeline:
     sim_url: str
     api_url: str
 
-    def start_worker(self, name: str = "worker", roles: str = "orchestrator,channels,status,replies",
-                     extra_env: dict[str, str] | None = None) -> ChildProcess:
+    def start_worker(
+        self,
+        name: str = "worker",
+        roles: str = "orchestrator,channels,status,replies",
+        extra_env: dict[str, str] | None = None,
+    ) -> ChildProcess:
         child = self.group.start(name, ["worker", "--roles", roles], extra_env=extra_env)
         self.group.wait_for_log(child, "worker ready", timeout=90)
         return child
@@ -56,22 +60,35 @@ class Pipeline:
 
     def jobs_for(self, patient_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(CommJob.__table__).where(CommJob.__table__.c.patient_id == patient_id)
-                .order_by(CommJob.__table__.c.id)).mappings().all()
+            rows = (
+                connection.execute(
+                    select(CommJob.__table__)
+                    .where(CommJob.__table__.c.patient_id == patient_id)
+                    .order_by(CommJob.__table__.c.id)
+                )
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]
 
 
-def start_pipeline(tmp: Path, *, database_url: str, engine: Engine, kafka: str,
-                   redis_url: str, redis_prefix: str) -> Pipeline:
+def start_pipeline(
+    tmp: Path, *, database_url: str, engine: Engine, kafka: str, redis_url: str, redis_prefix: str
+) -> Pipeline:
     sim_port, api_port = free_loopback_port(), free_loopback_port()
-    env = local_deployment_environment(database_url=database_url, kafka=kafka, redis_url=redis_url,
-                               sim_port=sim_port, api_port=api_port,
-                               app_id=f"outreach-test-{uuid.uuid4().hex[:8]}",
-                               redis_prefix=redis_prefix)
+    env = local_deployment_environment(
+        database_url=database_url,
+        kafka=kafka,
+        redis_url=redis_url,
+        sim_port=sim_port,
+        api_port=api_port,
+        app_id=f"outreach-test-{uuid.uuid4().hex[:8]}",
+        redis_prefix=redis_prefix,
+    )
     group = ProcessGroup(env, tmp / "logs")
-    pipeline = Pipeline(group, env, engine, kafka, f"http://127.0.0.1:{sim_port}",
-                        f"http://127.0.0.1:{api_port}")
+    pipeline = Pipeline(
+        group, env, engine, kafka, f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{api_port}"
+    )
     try:
         group.start("sim", ["sim", "--port", str(sim_port)], port=sim_port)
         group.start("api", ["api", "--port", str(api_port)], port=api_port)
@@ -90,8 +107,9 @@ def publish(kafka: str, events: Iterable[dict[str, Any] | bytes]) -> None:
                 if isinstance(event, bytes):
                     await producer.send_and_wait("core.events", event, key=b"malformed")
                 else:
-                    await producer.send_and_wait("core.events", json.dumps(event).encode(),
-                                                 key=event["patient_id"].encode())
+                    await producer.send_and_wait(
+                        "core.events", json.dumps(event).encode(), key=event["patient_id"].encode()
+                    )
         finally:
             await producer.stop()
 

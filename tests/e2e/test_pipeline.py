@@ -33,19 +33,39 @@ def daytime_zone(now: datetime, hours: range = range(9, 14)) -> str:
 
 
 def patient_event(patient_id: str, now: datetime, **data: object) -> dict:
-    body = {"first_name": "Ana", "phone": "+14155552671", "email": f"{patient_id}@example.com",
-            "language": "en", "timezone": daytime_zone(now), "contact_consent": True,
-            "preferred_channel": "sms", **data}
-    return {"event_id": str(uuid.uuid4()), "type": "patient.upserted",
-            "occurred_at": now.isoformat(), "org_id": "org-e2e", "patient_id": patient_id,
-            "data": body}
+    body = {
+        "first_name": "Ana",
+        "phone": "+14155552671",
+        "email": f"{patient_id}@example.com",
+        "language": "en",
+        "timezone": daytime_zone(now),
+        "contact_consent": True,
+        "preferred_channel": "sms",
+        **data,
+    }
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "patient.upserted",
+        "occurred_at": now.isoformat(),
+        "org_id": "org-e2e",
+        "patient_id": patient_id,
+        "data": body,
+    }
 
 
 def booking_event(patient_id: str, now: datetime, starts_at: datetime) -> dict:
-    return {"event_id": str(uuid.uuid4()), "type": "appointment.booked",
-            "occurred_at": now.isoformat(), "org_id": "org-e2e", "patient_id": patient_id,
-            "data": {"appointment_id": f"appt-{patient_id}", "starts_at": starts_at.isoformat(),
-                     "provider_display_name": "Dr. Ana Pop"}}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "appointment.booked",
+        "occurred_at": now.isoformat(),
+        "org_id": "org-e2e",
+        "patient_id": patient_id,
+        "data": {
+            "appointment_id": f"appt-{patient_id}",
+            "starts_at": starts_at.isoformat(),
+            "provider_display_name": "Dr. Ana Pop",
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -70,26 +90,34 @@ def test_booking_becomes_confirmation_and_reminders_delivered(pipeline, worker, 
     now = datetime.now(UTC)
     patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
     phone = "+14155550" + str(100 + int(uuid.uuid4().int % 800))
-    publish(pipeline.kafka, [
-        patient_event(patient_id, now, phone=phone),
-        booking_event(patient_id, now, now + timedelta(hours=26)),
-    ])
+    publish(
+        pipeline.kafka,
+        [
+            patient_event(patient_id, now, phone=phone),
+            booking_event(patient_id, now, now + timedelta(hours=26)),
+        ],
+    )
     # The confirmation goes now; both reminders wait for their time.
-    wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 1, 30,
-               "confirmation delivered")
+    wait_until(
+        lambda: _statuses(pipeline, patient_id)["delivered"] == 1, 30, "confirmation delivered"
+    )
     jobs = pipeline.jobs_for(patient_id)
     assert [j["purpose"] for j in jobs] == ["appt_confirm", "appt_reminder", "appt_reminder"]
     assert [j["status"] for j in jobs[1:]] == ["queued", "queued"]
 
     # Move every process's clock past the reminders' send times.
-    clock = SharedShiftedClock(Redis.from_url(pipeline.env["OUTREACH_REDIS_URL"],
-                                              decode_responses=True),
-                               pipeline.env["OUTREACH_REDIS_KEY_PREFIX"] + "clock")
+    clock = SharedShiftedClock(
+        Redis.from_url(pipeline.env["OUTREACH_REDIS_URL"], decode_responses=True),
+        pipeline.env["OUTREACH_REDIS_KEY_PREFIX"] + "clock",
+    )
     assert pipeline.env.get("OUTREACH_SHARED_CLOCK_KEY") == "clock"
     clock.set_offset(timedelta(hours=24, minutes=30))
     try:
-        wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 3, 40,
-                   "both reminders delivered")
+        wait_until(
+            lambda: _statuses(pipeline, patient_id)["delivered"] == 3,
+            40,
+            "both reminders delivered",
+        )
     finally:
         clock.set_offset(timedelta(0))
     messages = pipeline.sim_messages(to=phone, channel="sms")
@@ -103,8 +131,10 @@ def test_same_events_published_twice_send_once(pipeline, worker, scheduler):
     now = datetime.now(UTC)
     patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
     phone = "+14155551" + str(100 + int(uuid.uuid4().int % 800))
-    events = [patient_event(patient_id, now, phone=phone),
-              booking_event(patient_id, now, now + timedelta(days=3))]
+    events = [
+        patient_event(patient_id, now, phone=phone),
+        booking_event(patient_id, now, now + timedelta(days=3)),
+    ]
     publish(pipeline.kafka, events)
     publish(pipeline.kafka, events)  # a producer retry, or a replay of the topic
     wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 1, 30, "delivered")
@@ -116,11 +146,23 @@ def test_same_events_published_twice_send_once(pipeline, worker, scheduler):
 def test_malformed_event_does_not_stop_the_worker(pipeline, worker, scheduler):
     now = datetime.now(UTC)
     patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
-    publish(pipeline.kafka, [b"{not json", b'{"event_id": "x", "type": "appointment.booked"}',
-                             patient_event(patient_id, now),
-                             booking_event(patient_id, now, now + timedelta(days=2))])
-    wait_until(lambda: _statuses(pipeline, patient_id)["sent"] + _statuses(
-        pipeline, patient_id)["delivered"] >= 1, 30, "the good events still processed")
+    publish(
+        pipeline.kafka,
+        [
+            b"{not json",
+            b'{"event_id": "x", "type": "appointment.booked"}',
+            patient_event(patient_id, now),
+            booking_event(patient_id, now, now + timedelta(days=2)),
+        ],
+    )
+    wait_until(
+        lambda: (
+            _statuses(pipeline, patient_id)["sent"] + _statuses(pipeline, patient_id)["delivered"]
+            >= 1
+        ),
+        30,
+        "the good events still processed",
+    )
 
 
 def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str) -> list[str]:
@@ -134,18 +176,39 @@ def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str) -> list[str]:
         phone = f"+1415556{n:04d}"
         phones.append(phone)
         patients.append({"id": patient_id, "org_id": "org-e2e", "first_name": "Bo"})
-        prefs.append({"patient_id": patient_id, "phone": phone, "timezone": zone,
-                      "contact_consent": True, "consent_granted_at": now - timedelta(days=1),
-                      "consent_expires_at": now + timedelta(days=700),
-                      "marketing_opt_in_email": False, "marketing_opt_in_sms": False,
-                      "marketing_opt_in_whatsapp": False, "whatsapp_opt_in": False,
-                      "opted_out_email": False, "opted_out_sms": False,
-                      "opted_out_whatsapp": False})
-        jobs.append({"idempotency_key": f"{tag}:{n}", "org_id": "org-e2e",
-                     "patient_id": patient_id, "purpose": "rx_refill", "channel": "sms",
-                     "status": "queued", "requested_at": now, "scheduled_for": now,
-                     "deadline": now + timedelta(days=2), "attempt": 0, "context": {},
-                     "language": "en"})
+        prefs.append(
+            {
+                "patient_id": patient_id,
+                "phone": phone,
+                "timezone": zone,
+                "contact_consent": True,
+                "consent_granted_at": now - timedelta(days=1),
+                "consent_expires_at": now + timedelta(days=700),
+                "marketing_opt_in_email": False,
+                "marketing_opt_in_sms": False,
+                "marketing_opt_in_whatsapp": False,
+                "whatsapp_opt_in": False,
+                "opted_out_email": False,
+                "opted_out_sms": False,
+                "opted_out_whatsapp": False,
+            }
+        )
+        jobs.append(
+            {
+                "idempotency_key": f"{tag}:{n}",
+                "org_id": "org-e2e",
+                "patient_id": patient_id,
+                "purpose": "rx_refill",
+                "channel": "sms",
+                "status": "queued",
+                "requested_at": now,
+                "scheduled_for": now,
+                "deadline": now + timedelta(days=2),
+                "attempt": 0,
+                "context": {},
+                "language": "en",
+            }
+        )
     with pipeline.engine.begin() as connection:
         connection.execute(insert(Patient.__table__), patients)
         connection.execute(insert(PatientCommPrefs.__table__), prefs)
@@ -160,8 +223,9 @@ def test_two_schedulers_send_each_job_once(pipeline, worker, scheduler):
         phones = set(_seed_due_jobs(pipeline, 600, tag))
 
         def sent_to_tag() -> list[dict]:
-            return [m for m in pipeline.sim_messages(channel="sms", limit="100000")
-                    if m["to"] in phones]
+            return [
+                m for m in pipeline.sim_messages(channel="sms", limit="100000") if m["to"] in phones
+            ]
 
         wait_until(lambda: len(sent_to_tag()) >= 600, 90, "600 messages")
         messages = sent_to_tag()
@@ -174,16 +238,21 @@ def test_two_schedulers_send_each_job_once(pipeline, worker, scheduler):
 def _inbound(pipeline: Pipeline, phone: str, body: str) -> None:
     import httpx
 
-    httpx.post(f"{pipeline.sim_url}/_sim/inbound",
-               json={"channel": "sms", "from": phone, "to": "+15005550006", "body": body},
-               timeout=10).raise_for_status()
+    httpx.post(
+        f"{pipeline.sim_url}/_sim/inbound",
+        json={"channel": "sms", "from": phone, "to": "+15005550006", "body": body},
+        timeout=10,
+    ).raise_for_status()
 
 
 def _opted_out_sms(pipeline: Pipeline, patient_id: str) -> bool:
     table = PatientCommPrefs.__table__
     with pipeline.engine.connect() as connection:
-        return bool(connection.execute(table.select().where(
-            table.c.patient_id == patient_id)).mappings().one()["opted_out_sms"])
+        return bool(
+            connection.execute(table.select().where(table.c.patient_id == patient_id))
+            .mappings()
+            .one()["opted_out_sms"]
+        )
 
 
 def test_patient_replies_through_the_provider_webhook(pipeline, worker, scheduler):
@@ -197,8 +266,13 @@ def test_patient_replies_through_the_provider_webhook(pipeline, worker, schedule
     now = datetime.now(UTC)
     patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
     phone = "+14155552" + str(100 + int(uuid.uuid4().int % 800))
-    publish(pipeline.kafka, [patient_event(patient_id, now, phone=phone),
-                             booking_event(patient_id, now, now + timedelta(days=3))])
+    publish(
+        pipeline.kafka,
+        [
+            patient_event(patient_id, now, phone=phone),
+            booking_event(patient_id, now, now + timedelta(days=3)),
+        ],
+    )
     wait_until(lambda: _statuses(pipeline, patient_id)["delivered"] == 1, 30, "confirmation")
 
     started = time.monotonic()
@@ -211,8 +285,9 @@ def test_patient_replies_through_the_provider_webhook(pipeline, worker, schedule
     _inbound(pipeline, phone, "STOP")
     wait_until(lambda: _opted_out_sms(pipeline, patient_id), 15, "opted out")
     _inbound(pipeline, phone, "stop")  # a second STOP: no second confirmation
-    wait_until(lambda: _statuses(pipeline, patient_id)["cancelled"] == 2, 15,
-               "queued reminders cancelled")
+    wait_until(
+        lambda: _statuses(pipeline, patient_id)["cancelled"] == 2, 15, "queued reminders cancelled"
+    )
     time.sleep(1.5)
     confirmations = pipeline.sim_messages(to=phone)[outbound_before:]
     assert len(confirmations) == 1  # exactly one opt-out confirmation
@@ -226,8 +301,11 @@ def test_patient_replies_through_the_provider_webhook(pipeline, worker, schedule
 
     def stranger_stored() -> list:
         with pipeline.engine.connect() as connection:
-            return connection.execute(select(inbound.c.patient_id, inbound.c.intent).where(
-                inbound.c.from_address == stranger)).all()
+            return connection.execute(
+                select(inbound.c.patient_id, inbound.c.intent).where(
+                    inbound.c.from_address == stranger
+                )
+            ).all()
 
     rows = wait_until(stranger_stored, 15, "unknown sender stored")
     assert rows[0].patient_id is None

@@ -23,7 +23,8 @@ def _job_count(pipeline: Pipeline, tag: str) -> int:
     jobs = CommJob.__table__
     with pipeline.engine.connect() as connection:
         return connection.execute(
-            select(func.count()).where(jobs.c.patient_id.like(f"{tag}-%"))).scalar_one()
+            select(func.count()).where(jobs.c.patient_id.like(f"{tag}-%"))
+        ).scalar_one()
 
 
 def test_worker_killed_mid_batch_creates_and_sends_each_job_once(pipeline: Pipeline):
@@ -34,8 +35,9 @@ def test_worker_killed_mid_batch_creates_and_sends_each_job_once(pipeline: Pipel
         patient_id = f"{tag}-{n}"
         events.append(patient_event(patient_id, now, phone=f"+1415557{n:04d}"))
         events.append(booking_event(patient_id, now, now + timedelta(days=2)))
-    first = pipeline.start_worker("orchestrator-1", roles="orchestrator",
-                                  extra_env={"OUTREACH_ORCHESTRATOR_BATCH_SIZE": "50"})
+    first = pipeline.start_worker(
+        "orchestrator-1", roles="orchestrator", extra_env={"OUTREACH_ORCHESTRATOR_BATCH_SIZE": "50"}
+    )
     publish(pipeline.kafka, events)
     wait_until(lambda: _job_count(pipeline, tag) > 0, 30, "first jobs")
     pipeline.group.kill(first)  # SIGKILL: no commit, no group leave, mid-stream
@@ -51,8 +53,9 @@ def test_worker_killed_mid_batch_creates_and_sends_each_job_once(pipeline: Pipel
         phones = {f"+1415557{n:04d}" for n in range(PATIENTS)}
 
         def confirmations() -> list[dict]:
-            return [m for m in pipeline.sim_messages(channel="sms", limit="100000")
-                    if m["to"] in phones]
+            return [
+                m for m in pipeline.sim_messages(channel="sms", limit="100000") if m["to"] in phones
+            ]
 
         wait_until(lambda: len(confirmations()) >= PATIENTS, 90, "confirmations sent")
         per_phone = Counter(m["to"] for m in confirmations())

@@ -23,9 +23,13 @@ async def test_produce_and_consume_through_tansu(kafka_bootstrap: str, unique_to
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(unique_topic, bootstrap_servers=kafka_bootstrap,
-                                group_id=f"g-{unique_topic}", auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        unique_topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"g-{unique_topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         received: list[dict] = []
@@ -50,8 +54,12 @@ async def test_committed_offsets_resume_the_group(kafka_bootstrap: str, unique_t
     await producer.stop()
 
     group = f"g-{unique_topic}"
-    first = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group,
-                             enable_auto_commit=False, auto_offset_reset="earliest")
+    first = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await first.start()
     tp = TopicPartition(unique_topic, 0)
     first.assign([tp])
@@ -62,8 +70,12 @@ async def test_committed_offsets_resume_the_group(kafka_bootstrap: str, unique_t
     await first.commit({tp: 4})
     await first.stop()
 
-    second = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group,
-                              enable_auto_commit=False, auto_offset_reset="earliest")
+    second = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await second.start()
     second.assign([tp])
     message = await asyncio.wait_for(second.getone(), 10)

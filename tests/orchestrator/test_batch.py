@@ -27,27 +27,47 @@ def handler(engine: Engine) -> EventBatchHandler:
 
 
 def msg(kind: str, patient_id: str, **data: object) -> tuple[bytes, bytes]:
-    value = {"event_id": str(uuid.uuid4()), "type": kind, "occurred_at": NOW.isoformat(),
-             "org_id": "org", "patient_id": patient_id, "data": data}
+    value = {
+        "event_id": str(uuid.uuid4()),
+        "type": kind,
+        "occurred_at": NOW.isoformat(),
+        "org_id": "org",
+        "patient_id": patient_id,
+        "data": data,
+    }
     return patient_id.encode(), json.dumps(value).encode()
 
 
 def patient(patient_id: str, **data: object) -> tuple[bytes, bytes]:
-    fields = {"first_name": "Ana", "phone": "+12125550147", "timezone": "America/New_York",
-              "contact_consent": True, "preferred_channel": "sms", **data}
+    fields = {
+        "first_name": "Ana",
+        "phone": "+12125550147",
+        "timezone": "America/New_York",
+        "contact_consent": True,
+        "preferred_channel": "sms",
+        **data,
+    }
     return msg("patient.upserted", patient_id, **fields)
 
 
 def booked(patient_id: str, appointment_id: str, days: float = 2) -> tuple[bytes, bytes]:
-    return msg("appointment.booked", patient_id, appointment_id=appointment_id,
-               starts_at=(NOW + timedelta(days=days)).isoformat())
+    return msg(
+        "appointment.booked",
+        patient_id,
+        appointment_id=appointment_id,
+        starts_at=(NOW + timedelta(days=days)).isoformat(),
+    )
 
 
 def jobs_of(engine: Engine, patient_id: str) -> list[dict]:
     table = CommJob.__table__
     with engine.connect() as connection:
-        return [dict(r) for r in connection.execute(
-            select(table).where(table.c.patient_id == patient_id).order_by(table.c.id)).mappings()]
+        return [
+            dict(r)
+            for r in connection.execute(
+                select(table).where(table.c.patient_id == patient_id).order_by(table.c.id)
+            ).mappings()
+        ]
 
 
 def test_patient_and_booking_become_decided_jobs(engine, handler) -> None:
@@ -56,16 +76,25 @@ def test_patient_and_booking_become_decided_jobs(engine, handler) -> None:
     assert result.jobs_created == 3 and result.patients_upserted == 1
     jobs = jobs_of(engine, pid)
     assert [(j["purpose"], j["status"], j["channel"]) for j in jobs] == [
-        ("appt_confirm", "queued", "sms"), ("appt_reminder", "queued", "sms"),
-        ("appt_reminder", "queued", "sms")]
+        ("appt_confirm", "queued", "sms"),
+        ("appt_reminder", "queued", "sms"),
+        ("appt_reminder", "queued", "sms"),
+    ]
     assert jobs[0]["scheduled_for"] == NOW
 
 
 def test_a_replayed_batch_changes_nothing(engine, handler) -> None:
     pid = f"r-{uuid.uuid4().hex[:8]}"
-    messages = [patient(pid), booked(pid, f"a-{pid}"),
-                msg("appointment.rescheduled", pid, appointment_id=f"a-{pid}",
-                    starts_at=(NOW + timedelta(days=4)).isoformat())]
+    messages = [
+        patient(pid),
+        booked(pid, f"a-{pid}"),
+        msg(
+            "appointment.rescheduled",
+            pid,
+            appointment_id=f"a-{pid}",
+            starts_at=(NOW + timedelta(days=4)).isoformat(),
+        ),
+    ]
     handler.handle(messages)
     before = jobs_of(engine, pid)
     again = handler.handle(messages)
@@ -76,8 +105,13 @@ def test_a_replayed_batch_changes_nothing(engine, handler) -> None:
 
 def test_cancel_in_the_same_batch_drops_the_booking(engine, handler) -> None:
     pid = f"c-{uuid.uuid4().hex[:8]}"
-    handler.handle([patient(pid), booked(pid, f"a-{pid}"),
-                    msg("appointment.cancelled", pid, appointment_id=f"a-{pid}")])
+    handler.handle(
+        [
+            patient(pid),
+            booked(pid, f"a-{pid}"),
+            msg("appointment.cancelled", pid, appointment_id=f"a-{pid}"),
+        ]
+    )
     assert jobs_of(engine, pid) == []
 
 
@@ -108,9 +142,14 @@ def test_no_consent_and_opted_out_patients_get_suppressed_jobs(engine, handler) 
 
 def test_malformed_events_go_to_the_dlq_and_the_rest_goes_through(engine, handler) -> None:
     pid = f"m-{uuid.uuid4().hex[:8]}"
-    result = handler.handle([(b"k", b"{broken"), patient(pid),
-                             msg("appointment.booked", pid, appointment_id="x"),
-                             booked(pid, f"a-{pid}")])
+    result = handler.handle(
+        [
+            (b"k", b"{broken"),
+            patient(pid),
+            msg("appointment.booked", pid, appointment_id="x"),
+            booked(pid, f"a-{pid}"),
+        ]
+    )
     assert len(result.dead_letters) == 2
     assert {d.stage for d in result.dead_letters} == {"orchestrator.parse"}
     assert "starts_at" in result.dead_letters[1].error
@@ -123,10 +162,18 @@ def test_partial_update_keeps_stored_values_and_consent_changes_are_audited(engi
     handler.handle([msg("patient.upserted", pid, first_name="Ana", contact_consent=False)])
     prefs_table, audit = PatientCommPrefs.__table__, CommAuditLog.__table__
     with engine.connect() as connection:
-        prefs = connection.execute(
-            select(prefs_table).where(prefs_table.c.patient_id == pid)).mappings().one()
-        actions = connection.execute(select(audit.c.detail).where(
-            audit.c.patient_id == pid).order_by(audit.c.id)).scalars().all()
+        prefs = (
+            connection.execute(select(prefs_table).where(prefs_table.c.patient_id == pid))
+            .mappings()
+            .one()
+        )
+        actions = (
+            connection.execute(
+                select(audit.c.detail).where(audit.c.patient_id == pid).order_by(audit.c.id)
+            )
+            .scalars()
+            .all()
+        )
     assert prefs["email"] == "ana@example.com" and prefs["phone"] == "+12125550147"
     assert prefs["marketing_opt_in_email"] and not prefs["contact_consent"]
     assert actions[0]["contact_consent"] is True and actions[-1] == {"contact_consent": False}

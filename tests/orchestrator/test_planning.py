@@ -15,14 +15,23 @@ OFFSETS = (timedelta(hours=24), timedelta(hours=2))
 
 
 def event(kind: str, **data: object) -> CoreEvent:
-    return CoreEvent(event_id="evt-1", type=kind, occurred_at=NOW, org_id="org",
-                     provider_id="dr", patient_id="p1", data=data)
+    return CoreEvent(
+        event_id="evt-1",
+        type=kind,
+        occurred_at=NOW,
+        org_id="org",
+        provider_id="dr",
+        patient_id="p1",
+        data=data,
+    )
 
 
 def test_booking_plans_a_confirmation_now_and_reminders_before_the_visit() -> None:
     starts = NOW + timedelta(days=2)
-    plan = plan_event(event("appointment.booked", appointment_id="a1",
-                            starts_at=starts.isoformat()), reminder_offsets=OFFSETS)
+    plan = plan_event(
+        event("appointment.booked", appointment_id="a1", starts_at=starts.isoformat()),
+        reminder_offsets=OFFSETS,
+    )
     assert [(j.purpose, j.requested_at) for j in plan.jobs] == [
         (Purpose.APPT_CONFIRM, NOW),
         (Purpose.APPT_REMINDER, starts - timedelta(hours=24)),
@@ -30,52 +39,72 @@ def test_booking_plans_a_confirmation_now_and_reminders_before_the_visit() -> No
     ]
     assert all(j.deadline == starts and j.appointment_id == "a1" for j in plan.jobs)
     assert [j.idempotency_key for j in plan.jobs] == [
-        "evt-1:appt_confirm:confirm", "evt-1:appt_reminder:before-1440m",
-        "evt-1:appt_reminder:before-120m"]
+        "evt-1:appt_confirm:confirm",
+        "evt-1:appt_reminder:before-1440m",
+        "evt-1:appt_reminder:before-120m",
+    ]
 
 
 def test_same_event_plans_the_same_keys() -> None:
-    booked = event("appointment.booked", appointment_id="a1",
-                   starts_at=(NOW + timedelta(days=2)).isoformat())
+    booked = event(
+        "appointment.booked", appointment_id="a1", starts_at=(NOW + timedelta(days=2)).isoformat()
+    )
     first = plan_event(booked, reminder_offsets=OFFSETS)
     again = plan_event(booked, reminder_offsets=OFFSETS)
     assert [j.idempotency_key for j in first.jobs] == [j.idempotency_key for j in again.jobs]
 
 
 def test_reminders_whose_time_passed_at_booking_are_not_planned() -> None:
-    plan = plan_event(event("appointment.booked", appointment_id="a1",
-                            starts_at=(NOW + timedelta(hours=3)).isoformat()),
-                      reminder_offsets=OFFSETS)
+    plan = plan_event(
+        event(
+            "appointment.booked",
+            appointment_id="a1",
+            starts_at=(NOW + timedelta(hours=3)).isoformat(),
+        ),
+        reminder_offsets=OFFSETS,
+    )
     assert [j.purpose for j in plan.jobs] == [Purpose.APPT_CONFIRM, Purpose.APPT_REMINDER]
 
 
 def test_an_appointment_in_the_past_plans_nothing() -> None:
-    plan = plan_event(event("appointment.booked", appointment_id="a1",
-                            starts_at=(NOW - timedelta(hours=1)).isoformat()),
-                      reminder_offsets=OFFSETS)
+    plan = plan_event(
+        event(
+            "appointment.booked",
+            appointment_id="a1",
+            starts_at=(NOW - timedelta(hours=1)).isoformat(),
+        ),
+        reminder_offsets=OFFSETS,
+    )
     assert plan.jobs == ()
 
 
 def test_reschedule_cancels_and_replans() -> None:
-    plan = plan_event(event("appointment.rescheduled", appointment_id="a1",
-                            starts_at=(NOW + timedelta(days=3)).isoformat()),
-                      reminder_offsets=OFFSETS)
+    plan = plan_event(
+        event(
+            "appointment.rescheduled",
+            appointment_id="a1",
+            starts_at=(NOW + timedelta(days=3)).isoformat(),
+        ),
+        reminder_offsets=OFFSETS,
+    )
     assert plan.cancel_appointment_ids == ("a1",)
     assert len(plan.jobs) == 3
 
 
 def test_cancellation_only_cancels() -> None:
-    plan = plan_event(event("appointment.cancelled", appointment_id="a1"),
-                      reminder_offsets=OFFSETS)
+    plan = plan_event(event("appointment.cancelled", appointment_id="a1"), reminder_offsets=OFFSETS)
     assert plan.cancel_appointment_ids == ("a1",) and plan.jobs == ()
 
 
-@pytest.mark.parametrize(("kind", "data", "purpose"), [
-    ("appointment.no_show", {"appointment_id": "a1"}, Purpose.NO_SHOW),
-    ("lab.result_ready", {"result_id": "r1", "test_name": "HbA1c"}, Purpose.LAB_READY),
-    ("rx.refill_due", {"prescription_id": "rx1", "medication": "metformin"}, Purpose.RX_REFILL),
-    ("comm.requested", {"purpose": "urgent"}, Purpose.URGENT),
-])
+@pytest.mark.parametrize(
+    ("kind", "data", "purpose"),
+    [
+        ("appointment.no_show", {"appointment_id": "a1"}, Purpose.NO_SHOW),
+        ("lab.result_ready", {"result_id": "r1", "test_name": "HbA1c"}, Purpose.LAB_READY),
+        ("rx.refill_due", {"prescription_id": "rx1", "medication": "metformin"}, Purpose.RX_REFILL),
+        ("comm.requested", {"purpose": "urgent"}, Purpose.URGENT),
+    ],
+)
 def test_other_events_plan_their_purpose(kind: str, data: dict, purpose: Purpose) -> None:
     plan = plan_event(event(kind, **data), reminder_offsets=OFFSETS)
     assert [j.purpose for j in plan.jobs] == [purpose]
@@ -83,19 +112,31 @@ def test_other_events_plan_their_purpose(kind: str, data: dict, purpose: Purpose
 
 
 def test_phi_facts_stay_in_the_job_context_for_the_renderer_to_police() -> None:
-    plan = plan_event(event("lab.result_ready", result_id="r1", test_name="HIV viral load"),
-                      reminder_offsets=OFFSETS)
+    plan = plan_event(
+        event("lab.result_ready", result_id="r1", test_name="HIV viral load"),
+        reminder_offsets=OFFSETS,
+    )
     assert plan.jobs[0].context == {"result_id": "r1", "lab_test_name": "HIV viral load"}
 
 
-@pytest.mark.parametrize(("kind", "data", "message"), [
-    ("appointment.booked", {"appointment_id": "a1"}, "starts_at"),
-    ("appointment.booked", {"starts_at": NOW.isoformat()}, "appointment_id"),
-    ("lab.result_ready", {}, "result_id"),
-    ("comm.requested", {"purpose": "gossip"}, "purpose"),
-    ("comm.requested", {"purpose": "urgent", "send_at": NOW.isoformat(),
-                        "deadline": (NOW - timedelta(hours=1)).isoformat()}, "deadline"),
-])
+@pytest.mark.parametrize(
+    ("kind", "data", "message"),
+    [
+        ("appointment.booked", {"appointment_id": "a1"}, "starts_at"),
+        ("appointment.booked", {"starts_at": NOW.isoformat()}, "appointment_id"),
+        ("lab.result_ready", {}, "result_id"),
+        ("comm.requested", {"purpose": "gossip"}, "purpose"),
+        (
+            "comm.requested",
+            {
+                "purpose": "urgent",
+                "send_at": NOW.isoformat(),
+                "deadline": (NOW - timedelta(hours=1)).isoformat(),
+            },
+            "deadline",
+        ),
+    ],
+)
 def test_bad_data_is_a_clear_malformed_event(kind: str, data: dict, message: str) -> None:
     with pytest.raises(MalformedEvent, match=message):
         plan_event(event(kind, **data), reminder_offsets=OFFSETS)

@@ -20,33 +20,69 @@ NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 jobs = CommJob.__table__
 
 
-def seed(engine: Engine, count: int, *, purpose: str = "appt_reminder",
-         consent_expires: datetime | None = None) -> str:
+def seed(
+    engine: Engine,
+    count: int,
+    *,
+    purpose: str = "appt_reminder",
+    consent_expires: datetime | None = None,
+) -> str:
     tag = f"d{uuid.uuid4().hex[:8]}"
     with engine.begin() as connection:
-        connection.execute(insert(Patient.__table__), [
-            {"id": f"{tag}-{n}", "org_id": "org"} for n in range(count)])
-        connection.execute(insert(PatientCommPrefs.__table__), [
-            {"patient_id": f"{tag}-{n}", "phone": "+12125550147", "contact_consent": True,
-             "consent_granted_at": NOW - timedelta(days=30),
-             "consent_expires_at": consent_expires or NOW + timedelta(days=600),
-             "marketing_opt_in_email": False, "marketing_opt_in_sms": False,
-             "marketing_opt_in_whatsapp": False, "whatsapp_opt_in": False,
-             "opted_out_email": False, "opted_out_sms": False, "opted_out_whatsapp": False}
-            for n in range(count)])
-        connection.execute(insert(jobs), [
-            {"idempotency_key": f"{tag}:{n}", "org_id": "org", "patient_id": f"{tag}-{n}",
-             "purpose": purpose, "channel": "sms", "status": "queued", "requested_at": NOW,
-             "scheduled_for": NOW - timedelta(minutes=1), "attempt": 0, "context": {}}
-            for n in range(count)])
+        connection.execute(
+            insert(Patient.__table__), [{"id": f"{tag}-{n}", "org_id": "org"} for n in range(count)]
+        )
+        connection.execute(
+            insert(PatientCommPrefs.__table__),
+            [
+                {
+                    "patient_id": f"{tag}-{n}",
+                    "phone": "+12125550147",
+                    "contact_consent": True,
+                    "consent_granted_at": NOW - timedelta(days=30),
+                    "consent_expires_at": consent_expires or NOW + timedelta(days=600),
+                    "marketing_opt_in_email": False,
+                    "marketing_opt_in_sms": False,
+                    "marketing_opt_in_whatsapp": False,
+                    "whatsapp_opt_in": False,
+                    "opted_out_email": False,
+                    "opted_out_sms": False,
+                    "opted_out_whatsapp": False,
+                }
+                for n in range(count)
+            ],
+        )
+        connection.execute(
+            insert(jobs),
+            [
+                {
+                    "idempotency_key": f"{tag}:{n}",
+                    "org_id": "org",
+                    "patient_id": f"{tag}-{n}",
+                    "purpose": purpose,
+                    "channel": "sms",
+                    "status": "queued",
+                    "requested_at": NOW,
+                    "scheduled_for": NOW - timedelta(minutes=1),
+                    "attempt": 0,
+                    "context": {},
+                }
+                for n in range(count)
+            ],
+        )
     return tag
 
 
 def statuses(engine: Engine, tag: str) -> list[tuple[str, str | None]]:
     with engine.connect() as connection:
-        return [tuple(r) for r in connection.execute(
-            select(jobs.c.status, jobs.c.suppression_reason)
-            .where(jobs.c.patient_id.like(f"{tag}-%")).order_by(jobs.c.id))]
+        return [
+            tuple(r)
+            for r in connection.execute(
+                select(jobs.c.status, jobs.c.suppression_reason)
+                .where(jobs.c.patient_id.like(f"{tag}-%"))
+                .order_by(jobs.c.id)
+            )
+        ]
 
 
 class Recorder:
@@ -62,9 +98,11 @@ class Recorder:
 def test_a_stop_recorded_after_planning_suppresses_at_send_time(mariadb_engine) -> None:
     tag = seed(mariadb_engine, 2)
     with mariadb_engine.begin() as connection:  # the patient texted STOP after planning
-        connection.execute(update(PatientCommPrefs.__table__)
-                           .where(PatientCommPrefs.__table__.c.patient_id == f"{tag}-0")
-                           .values(opted_out_sms=True))
+        connection.execute(
+            update(PatientCommPrefs.__table__)
+            .where(PatientCommPrefs.__table__.c.patient_id == f"{tag}-0")
+            .values(opted_out_sms=True)
+        )
     publish = Recorder()
     dispatcher = DueJobDispatcher(mariadb_engine, publish, claimer="t", clock=lambda: NOW)
     asyncio.run(dispatcher.run_once())
@@ -84,8 +122,9 @@ def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
     publish = Recorder()
 
     def run(name: str) -> None:
-        dispatcher = DueJobDispatcher(mariadb_engine, publish, claimer=name, batch_size=40,
-                                      clock=lambda: NOW)
+        dispatcher = DueJobDispatcher(
+            mariadb_engine, publish, claimer=name, batch_size=40, clock=lambda: NOW
+        )
         for _ in range(10):
             asyncio.run(dispatcher.run_once())
 
@@ -98,8 +137,11 @@ def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
     job_ids = [r[2] for r in ours]
     assert len(job_ids) == 300 and len(set(job_ids)) == 300
     with mariadb_engine.connect() as connection:
-        claimers = set(connection.execute(select(jobs.c.claimed_by).where(
-            jobs.c.patient_id.like(f"{tag}-%"))).scalars())
+        claimers = set(
+            connection.execute(
+                select(jobs.c.claimed_by).where(jobs.c.patient_id.like(f"{tag}-%"))
+            ).scalars()
+        )
     assert len(claimers) >= 2  # the work was shared, not serialised behind one claimer
 
 
@@ -113,16 +155,20 @@ def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(mariadb_engin
     later = NOW + timedelta(hours=1)
     requeue_stale(mariadb_engine, lambda: later)
     with mariadb_engine.connect() as connection:
-        rows = dict(connection.execute(select(jobs.c.id, jobs.c.status).where(
-            jobs.c.id.in_(mine))).all())
+        rows = dict(
+            connection.execute(select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(mine))).all()
+        )
     # Never taken: back to queued. Taken by a worker that went silent: failed, not resent.
     assert rows == {mine[0]: "queued", mine[1]: "failed"}
 
 
 def test_a_redelivered_send_request_takes_nothing(mariadb_engine) -> None:
     tag = seed(mariadb_engine, 1)
-    claimed = [c for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
-               if c.patient_id.startswith(tag)]
+    claimed = [
+        c
+        for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
+        if c.patient_id.startswith(tag)
+    ]
     request = (claimed[0].job_id, claimed[0].attempt)
     with mariadb_engine.begin() as connection:
         assert job_repository.take_sends(connection, [request]) == {request[0]}
@@ -136,8 +182,11 @@ def test_consent_expiry_audit_flags_once(mariadb_engine) -> None:
     audit_expiring_consents(mariadb_engine, lambda: NOW)
     audit_expiring_consents(mariadb_engine, lambda: NOW + timedelta(days=1))
     with mariadb_engine.connect() as connection:
-        flagged = connection.execute(select(audit.c.action).where(
-            audit.c.patient_id == f"{tag}-0")).scalars().all()
+        flagged = (
+            connection.execute(select(audit.c.action).where(audit.c.patient_id == f"{tag}-0"))
+            .scalars()
+            .all()
+        )
     assert flagged == ["consent_expiring"]
 
 

@@ -53,8 +53,12 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     # Type-variant noise aside, no table, column or index may be missing on either side.
-    structural = [d for d in diff if d[0] in {"add_table", "remove_table", "add_column",
-                                              "remove_column", "add_index", "remove_index"}]
+    structural = [
+        d
+        for d in diff
+        if d[0]
+        in {"add_table", "remove_table", "add_column", "remove_column", "add_index", "remove_index"}
+    ]
     assert structural == []
 
 
@@ -69,28 +73,61 @@ def test_downgrade_and_upgrade_again(tmp_path) -> None:
 
 def _every_model(suffix: str) -> list[Base]:
     patient_id = f"p-{suffix}"
-    org = OrgCommPrefs(org_id=f"org-{suffix}", name="Clinic", timezone="America/New_York",
-                       quiet_hours_start=time(21), quiet_hours_end=time(8),
-                       channel_order=["sms", "email"], healthcare_reminder_profile=True)
-    provider = ProviderCommPrefs(provider_id=f"dr-{suffix}", org_id=org.org_id,
-                                 display_name="Dr. Ana Pop", language="ro")
-    patient = Patient(id=patient_id, org_id=org.org_id, provider_id=provider.provider_id,
-                      first_name="Zoë", last_name="Ionescu", date_of_birth=date(1980, 2, 29),
-                      attributes={"conditions": ["diabetes"], "age": 46})
-    prefs = PatientCommPrefs(patient_id=patient_id, email="zoe@example.com", phone="+40721234567",
-                             preferred_channel=Channel.SMS, allowed_channels=["sms", "email"],
-                             contact_consent=True, consent_granted_at=WHEN,
-                             consent_expires_at=WHEN.replace(year=2028), opted_out_whatsapp=True,
-                             timezone="Europe/Bucharest", quiet_hours_start=time(22, 30))
-    template = CommTemplate(family_key=f"{suffix}|appt_reminder|sms|ro|A", org_id=org.org_id,
-                            purpose=Purpose.APPT_REMINDER, channel=Channel.SMS, language="ro",
-                            version=1, body="Bună {{ first_name }} — programare {{ appointment_date }}",
-                            declared_variables=["first_name", "appointment_date"], is_active=True)
-    segment = PatientSegment(org_id=org.org_id, name="Diabetics",
-                             rule={"in": ["diabetes", {"var": "conditions"}]})
-    campaign = CommCampaign(org_id=org.org_id, name="Flu shots",
-                            status=CampaignStatus.SCHEDULED, variants={"A": 50, "B": 50},
-                            scheduled_at=WHEN)
+    org = OrgCommPrefs(
+        org_id=f"org-{suffix}",
+        name="Clinic",
+        timezone="America/New_York",
+        quiet_hours_start=time(21),
+        quiet_hours_end=time(8),
+        channel_order=["sms", "email"],
+        healthcare_reminder_profile=True,
+    )
+    provider = ProviderCommPrefs(
+        provider_id=f"dr-{suffix}", org_id=org.org_id, display_name="Dr. Ana Pop", language="ro"
+    )
+    patient = Patient(
+        id=patient_id,
+        org_id=org.org_id,
+        provider_id=provider.provider_id,
+        first_name="Zoë",
+        last_name="Ionescu",
+        date_of_birth=date(1980, 2, 29),
+        attributes={"conditions": ["diabetes"], "age": 46},
+    )
+    prefs = PatientCommPrefs(
+        patient_id=patient_id,
+        email="zoe@example.com",
+        phone="+40721234567",
+        preferred_channel=Channel.SMS,
+        allowed_channels=["sms", "email"],
+        contact_consent=True,
+        consent_granted_at=WHEN,
+        consent_expires_at=WHEN.replace(year=2028),
+        opted_out_whatsapp=True,
+        timezone="Europe/Bucharest",
+        quiet_hours_start=time(22, 30),
+    )
+    template = CommTemplate(
+        family_key=f"{suffix}|appt_reminder|sms|ro|A",
+        org_id=org.org_id,
+        purpose=Purpose.APPT_REMINDER,
+        channel=Channel.SMS,
+        language="ro",
+        version=1,
+        body="Bună {{ first_name }} — programare {{ appointment_date }}",
+        declared_variables=["first_name", "appointment_date"],
+        is_active=True,
+    )
+    segment = PatientSegment(
+        org_id=org.org_id, name="Diabetics", rule={"in": ["diabetes", {"var": "conditions"}]}
+    )
+    campaign = CommCampaign(
+        org_id=org.org_id,
+        name="Flu shots",
+        status=CampaignStatus.SCHEDULED,
+        variants={"A": 50, "B": 50},
+        scheduled_at=WHEN,
+    )
     return [org, provider, patient, prefs, template, segment, campaign]
 
 
@@ -104,29 +141,70 @@ def test_every_model_round_trips(engine: Engine) -> None:
         campaign.segment_id = segment.id
         session.add(campaign)
         session.flush()
-        job = CommJob(idempotency_key=f"evt-{suffix}:appt_reminder:24h", org_id=org.org_id,
-                      patient_id=patient.id, purpose=Purpose.APPT_REMINDER, channel=Channel.SMS,
-                      status=JobStatus.SUPPRESSED,
-                      suppression_reason=SuppressionReason.QUIET_HOURS_DEADLINE,
-                      requested_at=WHEN, scheduled_for=WHEN, template_id=template.id,
-                      context={"appointment_at": WHEN.isoformat()})
+        job = CommJob(
+            idempotency_key=f"evt-{suffix}:appt_reminder:24h",
+            org_id=org.org_id,
+            patient_id=patient.id,
+            purpose=Purpose.APPT_REMINDER,
+            channel=Channel.SMS,
+            status=JobStatus.SUPPRESSED,
+            suppression_reason=SuppressionReason.QUIET_HOURS_DEADLINE,
+            requested_at=WHEN,
+            scheduled_for=WHEN,
+            template_id=template.id,
+            context={"appointment_at": WHEN.isoformat()},
+        )
         session.add(job)
         session.flush()
-        session.add_all([
-            CampaignEnrollment(campaign_id=campaign.id, patient_id=patient.id, variant="B",
-                               job_id=job.id),
-            CommInbound(provider="twilio", provider_message_id=f"SM{suffix}", channel=Channel.SMS,
-                        from_address="+40721234567", body="DA ✅", received_at=WHEN,
-                        patient_id=patient.id, job_id=job.id, intent="confirm", confidence=0.97),
-            CommStatusEvent(job_id=job.id, provider="twilio", provider_message_id=f"SM{suffix}",
-                            status="delivered", occurred_at=WHEN, raw={"MessageStatus": "delivered"}),
-            CommStats(day=WHEN.date(), org_id=org.org_id, purpose=Purpose.APPT_REMINDER,
-                      channel=Channel.SMS, sent=3, delivered=2),
-            CommAuditLog(occurred_at=WHEN, actor="replies", patient_id=patient.id,
-                         action="opt_out", detail={"channel": "sms"}),
-            MlModel(name=f"best_hour_{suffix}", version=1, trained_at=WHEN,
-                    metrics={"mae": 1.5}, artifact=b"\x00\x01model"),
-        ])
+        session.add_all(
+            [
+                CampaignEnrollment(
+                    campaign_id=campaign.id, patient_id=patient.id, variant="B", job_id=job.id
+                ),
+                CommInbound(
+                    provider="twilio",
+                    provider_message_id=f"SM{suffix}",
+                    channel=Channel.SMS,
+                    from_address="+40721234567",
+                    body="DA ✅",
+                    received_at=WHEN,
+                    patient_id=patient.id,
+                    job_id=job.id,
+                    intent="confirm",
+                    confidence=0.97,
+                ),
+                CommStatusEvent(
+                    job_id=job.id,
+                    provider="twilio",
+                    provider_message_id=f"SM{suffix}",
+                    status="delivered",
+                    occurred_at=WHEN,
+                    raw={"MessageStatus": "delivered"},
+                ),
+                CommStats(
+                    day=WHEN.date(),
+                    org_id=org.org_id,
+                    purpose=Purpose.APPT_REMINDER,
+                    channel=Channel.SMS,
+                    sent=3,
+                    delivered=2,
+                ),
+                CommAuditLog(
+                    occurred_at=WHEN,
+                    actor="replies",
+                    patient_id=patient.id,
+                    action="opt_out",
+                    detail={"channel": "sms"},
+                ),
+                MlModel(
+                    name=f"best_hour_{suffix}",
+                    version=1,
+                    trained_at=WHEN,
+                    metrics={"mae": 1.5},
+                    artifact=b"\x00\x01model",
+                ),
+            ]
+        )
         job_id = job.id
 
     with Session() as session:
@@ -147,23 +225,32 @@ def test_every_model_round_trips(engine: Engine) -> None:
         inbound = session.scalars(select(CommInbound).where(CommInbound.job_id == job_id)).one()
         assert inbound.body == "DA ✅"
         enrollment = session.scalars(
-            select(CampaignEnrollment).where(CampaignEnrollment.job_id == job_id)).one()
+            select(CampaignEnrollment).where(CampaignEnrollment.job_id == job_id)
+        ).one()
         assert enrollment.variant == "B"
-        status = session.scalars(select(CommStatusEvent).where(CommStatusEvent.job_id == job_id)).one()
+        status = session.scalars(
+            select(CommStatusEvent).where(CommStatusEvent.job_id == job_id)
+        ).one()
         assert status.raw == {"MessageStatus": "delivered"}
         model = session.scalars(select(MlModel).where(MlModel.name == f"best_hour_{suffix}")).one()
         assert model.artifact == b"\x00\x01model" and model.metrics == {"mae": 1.5}
         org = session.get(OrgCommPrefs, f"org-{suffix}")
         assert org.channel_order == ["sms", "email"] and org.healthcare_reminder_profile
         assert session.get(ProviderCommPrefs, f"dr-{suffix}").language == "ro"
-        campaign = session.scalars(select(CommCampaign).where(CommCampaign.org_id == org.org_id)).one()
+        campaign = session.scalars(
+            select(CommCampaign).where(CommCampaign.org_id == org.org_id)
+        ).one()
         assert campaign.variants == {"A": 50, "B": 50}
         assert campaign.status is CampaignStatus.SCHEDULED
         stats = session.scalars(select(CommStats).where(CommStats.org_id == org.org_id)).one()
         assert (stats.sent, stats.delivered, stats.campaign_id, stats.variant) == (3, 2, 0, "-")
-        audit = session.scalars(select(CommAuditLog).where(CommAuditLog.patient_id == patient.id)).one()
+        audit = session.scalars(
+            select(CommAuditLog).where(CommAuditLog.patient_id == patient.id)
+        ).one()
         assert audit.detail == {"channel": "sms"}
-        segment = session.scalars(select(PatientSegment).where(PatientSegment.org_id == org.org_id)).one()
+        segment = session.scalars(
+            select(PatientSegment).where(PatientSegment.org_id == org.org_id)
+        ).one()
         assert segment.rule == {"in": ["diabetes", {"var": "conditions"}]}
 
 
@@ -173,11 +260,27 @@ def test_idempotency_key_is_unique(engine: Engine) -> None:
     with Session.begin() as session:
         session.add(Patient(id=f"p-{suffix}", org_id="org"))
         session.flush()
-        session.add(CommJob(idempotency_key=f"k-{suffix}", org_id="org", patient_id=f"p-{suffix}",
-                            purpose=Purpose.APPT_CONFIRM, requested_at=WHEN, scheduled_for=WHEN))
+        session.add(
+            CommJob(
+                idempotency_key=f"k-{suffix}",
+                org_id="org",
+                patient_id=f"p-{suffix}",
+                purpose=Purpose.APPT_CONFIRM,
+                requested_at=WHEN,
+                scheduled_for=WHEN,
+            )
+        )
     with pytest.raises(IntegrityError), Session.begin() as session:
-        session.add(CommJob(idempotency_key=f"k-{suffix}", org_id="org", patient_id=f"p-{suffix}",
-                            purpose=Purpose.APPT_CONFIRM, requested_at=WHEN, scheduled_for=WHEN))
+        session.add(
+            CommJob(
+                idempotency_key=f"k-{suffix}",
+                org_id="org",
+                patient_id=f"p-{suffix}",
+                purpose=Purpose.APPT_CONFIRM,
+                requested_at=WHEN,
+                scheduled_for=WHEN,
+            )
+        )
 
 
 def test_naive_datetimes_are_refused(engine: Engine) -> None:

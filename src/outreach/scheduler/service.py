@@ -49,7 +49,8 @@ def reconcile_statuses(engine: Engine, clock: Clock) -> int:
     now = clock()
     with engine.begin() as connection:
         return job_repository.reconcile_unattached_statuses(
-            connection, now - timedelta(hours=1), now)
+            connection, now - timedelta(hours=1), now
+        )
 
 
 def audit_expiring_consents(engine: Engine, clock: Clock) -> int:

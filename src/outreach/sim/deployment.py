@@ -9,8 +9,16 @@ from __future__ import annotations
 from outreach.sim.provider import generate_sendgrid_keypair
 
 
-def local_deployment_environment(*, database_url: str, kafka: str, redis_url: str, sim_port: int,
-                         api_port: int, app_id: str, redis_prefix: str) -> dict[str, str]:
+def local_deployment_environment(
+    *,
+    database_url: str,
+    kafka: str,
+    redis_url: str,
+    sim_port: int,
+    api_port: int,
+    app_id: str,
+    redis_prefix: str,
+) -> dict[str, str]:
     private_pem, public_b64 = generate_sendgrid_keypair()
     sim = f"http://127.0.0.1:{sim_port}"
     return {

@@ -7,15 +7,15 @@ two processes racing on one job cannot both win.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, case, select, tuple_, update
 
-from outreach.domain import Channel, JobStatus, Purpose, can_transition
+from outreach.domain import FORWARD_PATH, Channel, JobStatus, Purpose, can_transition
 from outreach.preferences import SentRecord
 from outreach.sql.bulk import insert_ignore
 from outreach.sql.engine import is_mysql
@@ -213,7 +213,8 @@ def take_sends(connection: Connection, requests: Sequence[tuple[int, int]]) -> s
     )
     rows = connection.execute(
         select(jobs.c.id).where(
-            jobs.c.id.in_([job_id for job_id, _ in pairs]), jobs.c.send_token == token)
+            jobs.c.id.in_([job_id for job_id, _ in pairs]), jobs.c.send_token == token
+        )
     )
     return set(rows.scalars())
 
@@ -227,28 +228,27 @@ def load_jobs(connection: Connection, job_ids: Iterable[int]) -> dict[int, dict[
 
 
 def mark_sent(connection: Connection, sent: Sequence[dict[str, Any]], now: datetime) -> None:
-    """``sent``: dicts with job_id, provider_message_id, template_id. processing -> sent only."""
+    """``sent``: dicts with job_id, provider_message_id, template_id. processing -> sent only.
+
+    One UPDATE for the whole batch (CASE on the id): the driver would otherwise send one
+    statement per job, and this runs at the send rate.
+    """
     if not sent:
         return
+    ids = [s["job_id"] for s in sent]
     connection.execute(
         update(jobs)
-        .where(jobs.c.id == bindparam("job_id"), jobs.c.status == JobStatus.PROCESSING.value)
+        .where(jobs.c.id.in_(ids), jobs.c.status == JobStatus.PROCESSING.value)
         .values(
             status=JobStatus.SENT.value,
-            provider_message_id=bindparam("provider_message_id"),
-            template_id=bindparam("template_id"),
+            provider_message_id=case(
+                {s["job_id"]: s["provider_message_id"] for s in sent}, value=jobs.c.id
+            ),
+            template_id=case({s["job_id"]: s.get("template_id") for s in sent}, value=jobs.c.id),
             sent_at=now,
             updated_at=now,
             last_error=None,
-        ),
-        [
-            {
-                "job_id": s["job_id"],
-                "provider_message_id": s["provider_message_id"],
-                "template_id": s.get("template_id"),
-            }
-            for s in sent
-        ],
+        )
     )
     # Statuses that raced ahead of this bookkeeping (fast providers) are applied now.
     replay_recorded_statuses(connection, [s["provider_message_id"] for s in sent], now)
@@ -319,65 +319,101 @@ def record_status_events(connection: Connection, updates: Sequence[dict[str, Any
     return insert_ignore(connection, status_events, list(updates))
 
 
-def apply_job_status(
+# Order in which a batch's statuses are applied: forward path first, then side exits. Status
+# only moves forward, so this gives the same end state as applying them one by one in time order.
+_APPLY_ORDER = [s for s in FORWARD_PATH if s not in (JobStatus.QUEUED, JobStatus.PROCESSING)] + [
+    JobStatus.FAILED,
+    JobStatus.BOUNCED,
+]
+
+
+def apply_job_statuses(
     connection: Connection,
-    provider_message_id: str,
-    status: JobStatus,
-    occurred_at: datetime,
+    updates: Sequence[tuple[str, JobStatus, datetime, str | None]],
     now: datetime,
-    error: str | None = None,
-) -> int | None:
-    """Move the job with this provider message id forward to ``status``; never backwards.
+) -> Counter[str]:
+    """Move jobs forward to the reported statuses, one UPDATE per status value.
 
-    Returns the job id when it moved, None when the job is unknown or already further along.
+    ``updates``: (provider message id, status, occurred_at, error code). Returns how many jobs
+    moved per status; a status that would move a job backwards changes nothing.
     """
-    row = connection.execute(
-        select(jobs.c.id).where(jobs.c.provider_message_id == provider_message_id)
-    ).first()
-    if row is None:
-        return None
-    values: dict[str, Any] = {"status": status.value, "updated_at": now}
-    stamp = _STATUS_TIMESTAMPS.get(status)
-    if stamp:
-        values[stamp] = occurred_at
-    if error:
-        values["last_error"] = error[:500]
-    result = connection.execute(
-        update(jobs)
-        .where(jobs.c.id == row.id, jobs.c.status.in_(_predecessors(status)))
-        .values(**values)
-    )
-    return row.id if result.rowcount else None
+    moved: Counter[str] = Counter()
+    by_status: dict[JobStatus, dict[str, tuple[datetime, str | None]]] = defaultdict(dict)
+    for provider_message_id, status, occurred_at, error in sorted(updates, key=lambda u: u[2]):
+        by_status[status].setdefault(provider_message_id, (occurred_at, error))
+    for status in _APPLY_ORDER:
+        reported = by_status.get(status)
+        if not reported:
+            continue
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        stamp = _STATUS_TIMESTAMPS.get(status)
+        if stamp:
+            values[stamp] = case(
+                {p: at for p, (at, _) in reported.items()}, value=jobs.c.provider_message_id
+            )
+        errors = {p: e for p, (_, e) in reported.items() if e}
+        if errors:
+            values["last_error"] = case(
+                errors, value=jobs.c.provider_message_id, else_=jobs.c.last_error
+            )
+        result = connection.execute(
+            update(jobs)
+            .where(
+                jobs.c.provider_message_id.in_(list(reported)),
+                jobs.c.status.in_(_predecessors(status)),
+            )
+            .values(**values)
+        )
+        moved[status.value] += result.rowcount
+    return moved
 
 
-def replay_recorded_statuses(connection: Connection, provider_message_ids: Sequence[str],
-                             now: datetime) -> None:
+def replay_recorded_statuses(
+    connection: Connection, provider_message_ids: Sequence[str], now: datetime
+) -> None:
     """Apply stored statuses for messages whose job learnt its provider id only now, and attach
     those status events to their job."""
     if not provider_message_ids:
         return
     ids = list(provider_message_ids)
-    owners = dict(connection.execute(
-        select(jobs.c.provider_message_id, jobs.c.id).where(jobs.c.provider_message_id.in_(ids))
-    ).all())
+    owners = dict(
+        connection.execute(
+            select(jobs.c.provider_message_id, jobs.c.id).where(jobs.c.provider_message_id.in_(ids))
+        ).all()
+    )
     rows = connection.execute(
-        select(status_events.c.provider_message_id, status_events.c.status,
-               status_events.c.occurred_at, status_events.c.error_code)
-        .where(status_events.c.provider_message_id.in_(list(owners)),
-               status_events.c.job_id.is_(None))
+        select(
+            status_events.c.provider_message_id,
+            status_events.c.status,
+            status_events.c.occurred_at,
+            status_events.c.error_code,
+        )
+        .where(
+            status_events.c.provider_message_id.in_(list(owners)), status_events.c.job_id.is_(None)
+        )
         .order_by(status_events.c.occurred_at)
     ).all()
-    for row in rows:
-        status = _job_status(row.status)
-        if status is not None:
-            apply_job_status(connection, row.provider_message_id, status, row.occurred_at, now,
-                             row.error_code)
-    for provider_message_id, job_id in owners.items():
+    apply_job_statuses(
+        connection,
+        [
+            (row.provider_message_id, status, row.occurred_at, row.error_code)
+            for row in rows
+            if (status := _job_status(row.status)) is not None
+        ],
+        now,
+    )
+    waiting = {row.provider_message_id for row in rows}
+    if waiting:
         connection.execute(
             update(status_events)
-            .where(status_events.c.provider_message_id == provider_message_id,
-                   status_events.c.job_id.is_(None))
-            .values(job_id=job_id)
+            .where(
+                status_events.c.provider_message_id.in_(waiting), status_events.c.job_id.is_(None)
+            )
+            .values(
+                job_id=case(
+                    {p: owners[p] for p in waiting}, value=status_events.c.provider_message_id
+                )
+            )
         )
 
 
@@ -387,12 +423,16 @@ def reconcile_unattached_statuses(connection: Connection, since: datetime, now: 
     A status and the send's own bookkeeping can commit at the same moment, each unable to see
     the other (READ COMMITTED); this sweep, run every few seconds, closes that window.
     """
-    pending = connection.execute(
-        select(status_events.c.provider_message_id)
-        .join(jobs, jobs.c.provider_message_id == status_events.c.provider_message_id)
-        .where(status_events.c.job_id.is_(None), status_events.c.received_at >= since)
-        .distinct()
-    ).scalars().all()
+    pending = (
+        connection.execute(
+            select(status_events.c.provider_message_id)
+            .join(jobs, jobs.c.provider_message_id == status_events.c.provider_message_id)
+            .where(status_events.c.job_id.is_(None), status_events.c.received_at >= since)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
     replay_recorded_statuses(connection, list(pending), now)
     return len(pending)
 
