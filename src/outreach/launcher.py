@@ -7,6 +7,7 @@ may ignore SIGTERM (FIELD-NOTES.md).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -104,10 +105,8 @@ class ProcessGroup:
 
     def kill(self, child: ChildProcess) -> None:
         """Hard stop, as a crash would: no cleanup, no group leave."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         child.process.wait(10)
 
     def stop_all(self) -> None:

@@ -1,4 +1,4 @@
-"""Kafka topic names and their creation; the one place that knows them (DESIGN.md, "Kafka topics")."""
+"""Kafka topic names and their creation: the one place that knows them (DESIGN.md)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ Several schedulers may run at once: claims are exclusive (SKIP LOCKED), so each 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -149,10 +150,8 @@ async def run_scheduler(
                 logger.warning("dispatch round failed: %s", type(error).__name__)
                 round_ = None
             if round_ is None or round_.claimed < batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_seconds)
-                except TimeoutError:
-                    pass
     finally:
         cron.shutdown(wait=False)
         await publisher.stop()
