@@ -1,0 +1,165 @@
+"""The channel worker's batch: render, send through the real SDK to the simulator, record;
+retries, fallback after a permanent failure, and the send-time PHI guard."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from outreach.channels.send_worker import SendBatchHandler
+from outreach.events import SendRequest
+from outreach.services import message_builder
+from outreach.sql import job_repository
+from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
+from outreach.sql.template_store import family_key, seed_templates
+
+NOW = datetime.now(UTC)
+jobs = CommJob.__table__
+
+
+@pytest.fixture(scope="module")
+def seeded(mariadb_engine: Engine) -> Engine:
+    with mariadb_engine.begin() as connection:
+        seed_templates(connection)
+    return mariadb_engine
+
+
+@pytest.fixture
+def handler(seeded: Engine, channels, settings) -> SendBatchHandler:
+    pool = ThreadPoolExecutor(8)
+    yield SendBatchHandler(
+        seeded, channels, message_builder(settings, seeded), pool=pool, clock=lambda: NOW
+    )
+    pool.shutdown()
+
+
+def claimed_job(
+    engine: Engine,
+    *,
+    org_id: str = "org-send",
+    purpose: str = "lab_ready",
+    channel: str = "sms",
+    email: str | None = None,
+    context: dict | None = None,
+) -> tuple[int, str, str]:
+    tag = uuid.uuid4().hex[:8]
+    phone = f"+1212555{int(tag, 16) % 10000:04d}"
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Patient.__table__).values(id=f"w-{tag}", org_id=org_id, first_name="Ana")
+        )
+        connection.execute(
+            insert(PatientCommPrefs.__table__).values(
+                patient_id=f"w-{tag}",
+                phone=phone,
+                email=email,
+                timezone="UTC",
+                contact_consent=True,
+                consent_granted_at=NOW - timedelta(days=3),
+                consent_expires_at=NOW + timedelta(days=600),
+                marketing_opt_in_email=False,
+                marketing_opt_in_sms=False,
+                marketing_opt_in_whatsapp=False,
+                whatsapp_opt_in=False,
+                opted_out_email=False,
+                opted_out_sms=False,
+                opted_out_whatsapp=False,
+            )
+        )
+        connection.execute(
+            insert(jobs).values(
+                idempotency_key=f"w-{tag}",
+                org_id=org_id,
+                patient_id=f"w-{tag}",
+                purpose=purpose,
+                channel=channel,
+                status="queued",
+                requested_at=NOW,
+                scheduled_for=NOW,
+                attempt=0,
+                language="en",
+                context=context or {"result_id": "r1", "lab_test_name": "HIV test"},
+            )
+        )
+    claimed = [
+        c
+        for c in job_repository.claim_due_jobs(engine, NOW, 10_000, "t")
+        if c.patient_id == f"w-{tag}"
+    ]
+    return claimed[0].job_id, phone, f"w-{tag}"
+
+
+def row(engine: Engine, job_id: int) -> dict:
+    with engine.connect() as connection:
+        return dict(connection.execute(select(jobs).where(jobs.c.id == job_id)).mappings().one())
+
+
+def test_a_job_is_rendered_sent_and_recorded_once(seeded, handler, sim_client) -> None:
+    job_id, phone, _ = claimed_job(seeded)
+    result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
+    again = handler.handle([SendRequest(job_id=job_id, attempt=1)])  # Kafka redelivery
+    assert (result.sent, again.taken) == (1, 0)
+    job = row(seeded, job_id)
+    assert job["status"] == "sent" and job["provider_message_id"].startswith("SM")
+    assert job["template_id"] is not None  # the version it rendered is on record
+    messages = sim_client.get("/_sim/messages", params={"to": phone}).json()
+    assert len(messages) == 1
+    assert "HIV" not in messages[0]["body"] and "portal" in messages[0]["body"].lower()
+
+
+def test_a_transient_error_is_retried_later(seeded, handler, sim_client) -> None:
+    job_id, phone, _ = claimed_job(seeded)
+    sim_client.post("/_sim/config", json={"forced_errors_by_address": {phone: 20429}})
+    result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
+    job = row(seeded, job_id)
+    assert result.retried == 1 and job["status"] == "queued"
+    assert NOW + timedelta(seconds=0.4) < job["scheduled_for"] <= NOW + timedelta(seconds=1)
+
+
+def test_a_permanent_error_falls_back_to_the_next_channel(seeded, handler, sim_client) -> None:
+    job_id, phone, patient_id = claimed_job(seeded, email="ana@example.com")
+    sim_client.post("/_sim/config", json={"forced_errors_by_address": {phone: 21211}})
+    result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
+    job = row(seeded, job_id)
+    assert result.fell_back == 1 and (job["status"], job["channel"]) == ("queued", "email")
+    prefs = PatientCommPrefs.__table__
+    with seeded.connect() as connection:
+        failed = connection.execute(
+            select(prefs.c.failed_channels).where(prefs.c.patient_id == patient_id)
+        ).scalar_one()
+    assert failed == ["sms"]  # skipped next time
+
+
+def test_a_phi_template_inserted_straight_into_the_database_sends_nothing(
+    seeded, handler, sim_client
+) -> None:
+    """Defence in depth: save-time validation bypassed, the renderer still refuses."""
+    from outreach.sql.models import CommTemplate
+
+    org_id = f"org-{uuid.uuid4().hex[:6]}"
+    with seeded.begin() as connection:
+        connection.execute(insert(OrgCommPrefs.__table__).values(org_id=org_id, name="Clinic"))
+        connection.execute(
+            insert(CommTemplate.__table__).values(
+                family_key=family_key(org_id, None, "lab_ready", "sms", "en", "A"),
+                org_id=org_id,
+                purpose="lab_ready",
+                channel="sms",
+                language="en",
+                variant="A",
+                version=1,
+                body="Your {{ lab_test_name }} result is in: {{ portal_link }}",
+                declared_variables=["lab_test_name", "portal_link"],
+                is_active=True,
+            )
+        )
+    job_id, phone, _ = claimed_job(seeded, org_id=org_id)
+    result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
+    job = row(seeded, job_id)
+    assert result.failed == 1 and job["status"] == "failed"
+    assert "lab_test_name" in job["last_error"]
+    assert sim_client.get("/_sim/messages", params={"to": phone}).json() == []
