@@ -181,3 +181,28 @@ def test_wording_near_an_opt_out_is_not_one(text: str) -> None:
 def test_stop_all_in_words_reaches_every_channel() -> None:
     assert parse_reply("STOP ALL").is_stop_all
     assert parse_reply("unsubscribe me from everything").is_stop_all
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to unsbuscribe",
+        "unsubcribe me",
+        "pls unsuscribe",
+        "Unsubscibe!!",
+        "please unsubscribed",
+    ],
+)
+def test_a_misspelt_unsubscribe_is_still_an_opt_out(text: str) -> None:
+    from outreach.replies import ReplyIntent, parse_reply
+
+    assert parse_reply(text).intent is ReplyIntent.STOP
+
+
+@pytest.mark.parametrize(
+    "text", ["universal studios", "subscribe me to the newsletter", "unsure about tuesday"]
+)
+def test_words_near_unsubscribe_but_not_it_are_not_opt_outs(text: str) -> None:
+    from outreach.replies import ReplyIntent, parse_reply
+
+    assert parse_reply(text).intent is not ReplyIntent.STOP

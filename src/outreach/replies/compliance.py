@@ -234,6 +234,36 @@ def asks_to_keep_messages(reply: NormalisedReply) -> bool:
     return _KEEP_MESSAGES.search(reply.text) is not None
 
 
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, giving up (returning ``limit + 1``) once it must exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def _misspelt_unsubscribe(text: str) -> bool:
+    """ "unsbuscribe", "unsubcribe": an opt-out misspelt is still an opt-out.
+
+    Only for opting out: erring towards stopping messages is the safe side, so the typo
+    tolerance the keywords refuse (they must match exactly) is allowed for this one word.
+    "subscribe" alone is two edits away but does not start with "un", so it is not caught.
+    """
+    return any(
+        word.startswith("un") and len(word) >= 9 and _edit_distance(word, "unsubscribe", 2) <= 2
+        for word in text.split()
+    )
+
+
 def match_optout_phrase(reply: NormalisedReply) -> ComplianceMatch | None:
     """An explicit free-text opt-out in any supported language, if ``reply`` is one.
 
@@ -247,6 +277,8 @@ def match_optout_phrase(reply: NormalisedReply) -> ComplianceMatch | None:
         for language, pattern, stop_all in _COMPILED_OPT_OUTS
         if pattern.search(text)
     ]
+    if not matches and _misspelt_unsubscribe(text):
+        matches = [("en", False)]
     if not matches:
         return None
     language = matches[0][0]
