@@ -24,9 +24,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from outreach.api import KafkaEventPublisher, create_api_app
+from outreach.api import create_api_app
 from outreach.channels import ChannelWorker, load_channels
 from outreach.config import Environment, Settings
+from outreach.kafka_publisher import KafkaPublisher
 from outreach.redis_store import connect_redis
 from outreach.sim.provider.signing import generate_sendgrid_private_key, public_key_b64
 from outreach.topics import ensure_topics
@@ -106,7 +107,7 @@ def redis_client(redis_server_url: str) -> Iterator[Any]:
 class ApiHarness:
     app: FastAPI
     client: httpx.AsyncClient
-    publisher: KafkaEventPublisher
+    publisher: KafkaPublisher
     settings: Settings
     bootstrap: str
 
@@ -120,7 +121,7 @@ async def running_api(
     **options: Any,
 ) -> AsyncIterator[ApiHarness]:
     """The app with its lifespan running (a real producer) and a client over ASGI."""
-    publisher = KafkaEventPublisher(settings.kafka_bootstrap_servers)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
     app = create_api_app(settings, engine=engine, channels=channels, publisher=publisher,
                          redis=redis, **options)
     async with app.router.lifespan_context(app):

@@ -1,6 +1,6 @@
 """The HTTP API (FastAPI): scheduling, comm-context, preferences, templates, portal, webhooks."""
 
 from outreach.api.app import create_api_app
-from outreach.api.publisher import EventPublisher, KafkaEventPublisher, PublishFailed
+from outreach.api.publisher import EventPublisher, PublishFailed
 
-__all__ = ["EventPublisher", "KafkaEventPublisher", "PublishFailed", "create_api_app"]
+__all__ = ["EventPublisher", "PublishFailed", "create_api_app"]

@@ -27,10 +27,11 @@ from outreach.api import (
 )
 from outreach.api.dependencies import ApiServices
 from outreach.api.errors import install_error_handling
-from outreach.api.publisher import EventPublisher, KafkaEventPublisher
+from outreach.api.publisher import EventPublisher
 from outreach.channels.base import ChannelWorker
 from outreach.clock import Clock, system_clock
 from outreach.config import Settings
+from outreach.kafka_publisher import KafkaPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def create_api_app(
     ``channels``: the loaded channel workers; each gets its provider webhook routes.
     ``redis``: a sync ``redis.Redis`` for one-time portal tokens (None: one-time links get 503).
     """
-    chosen = publisher or KafkaEventPublisher(_bootstrap(settings))
+    chosen = publisher or KafkaPublisher(_bootstrap(settings), client_id="outreach-api")
     services = ApiServices(
         settings=settings,
         engine=engine,

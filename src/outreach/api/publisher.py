@@ -12,8 +12,6 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from aiokafka import AIOKafkaProducer
-
 logger = logging.getLogger(__name__)
 
 # (topic, key, value)
@@ -25,7 +23,8 @@ DEFAULT_PUBLISH_TIMEOUT_SECONDS = 5.0
 
 @runtime_checkable
 class EventPublisher(Protocol):
-    """What the API needs from Kafka. ``outreach.kafka_publisher.KafkaPublisher`` fits too."""
+    """What the API needs from Kafka; ``outreach.kafka_publisher.KafkaPublisher`` is the real one
+    (tests may pass another)."""
 
     @property
     def started(self) -> bool: ...
@@ -41,61 +40,6 @@ class EventPublisher(Protocol):
 
 class PublishFailed(Exception):
     """The broker did not acknowledge a message in time; nothing may be answered as accepted."""
-
-
-class KafkaEventPublisher:
-    """One aiokafka producer for the API process, started and stopped by the app's lifespan."""
-
-    def __init__(
-        self,
-        bootstrap_servers: str,
-        *,
-        client_id: str = "outreach-api",
-        request_timeout_ms: int = 10_000,
-    ) -> None:
-        self._bootstrap_servers = bootstrap_servers
-        self._client_id = client_id
-        self._request_timeout_ms = request_timeout_ms
-        self._producer: AIOKafkaProducer | None = None
-
-    @property
-    def started(self) -> bool:
-        return self._producer is not None
-
-    async def start(self) -> None:
-        if self._producer is not None:
-            return
-        # No idempotent producer: tansu refuses InitProducerId. Duplicates on retry are fine,
-        # every consumer is idempotent.
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
-            client_id=self._client_id,
-            acks="all",
-            linger_ms=2,
-            request_timeout_ms=self._request_timeout_ms,
-        )
-        await producer.start()
-        self._producer = producer
-        logger.info("api publisher connected to kafka")
-
-    async def stop(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
-
-    def _running(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            raise PublishFailed("publisher not started")
-        return self._producer
-
-    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
-        await self._running().send_and_wait(topic, value, key=key)
-
-    async def publish_many(self, records: Sequence[OutgoingRecord]) -> None:
-        """Queue all in order (per-key order holds), then wait for every acknowledgement."""
-        producer = self._running()
-        deliveries = [await producer.send(topic, value, key=key) for topic, key, value in records]
-        await asyncio.gather(*deliveries)
 
 
 async def hand_over(
