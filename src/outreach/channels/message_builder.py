@@ -121,7 +121,8 @@ class MessageBuilder:
             context["appointment_date"] = starts_at
             context["appointment_time"] = starts_at
         due = _date(facts.get("refill_due_date"))
-        context["refill_due_date"] = due or (now + timedelta(days=3)).date()
+        if due is not None:  # never invented: a template that needs it fails without it
+            context["refill_due_date"] = due
         if self.portal.secret:
             resource_id = (
                 facts.get("result_id")
