@@ -251,5 +251,19 @@ def _mask_url(url: str) -> str:
         return url
 
 
+def main() -> None:
+    """The console entry point: operational failures become one clear line, not a traceback."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        app()
+    except (OperationalError, ProgrammingError) as error:
+        typer.echo(f"error: database: {error.orig.__class__.__name__}: {error.orig}", err=True)
+        raise SystemExit(1) from None
+    except (ConnectionError, TimeoutError, OSError) as error:
+        typer.echo(f"error: {type(error).__name__}: {error}", err=True)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()
