@@ -10,37 +10,66 @@ from aiokafka import AIOKafkaProducer
 Record = tuple[str, bytes | None, bytes]
 
 
-class KafkaPublisher:
-    """Started once by the process that owns it; ``publish_many`` returns when Kafka has all."""
+class PublisherNotStarted(RuntimeError):
+    """``publish`` was called before ``start`` (or after ``stop``)."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str = "outreach") -> None:
-        # acks=all: a webhook answers 200 only when the broker holds the message.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
-            acks="all",
-            linger_ms=5,
-            max_batch_size=256 * 1024,
-            request_timeout_ms=15000,
-        )
-        self.started = False
+
+class KafkaPublisher:
+    """Started once by the process that owns it; ``publish_many`` returns when Kafka has all.
+
+    The producer is created in ``start``: aiokafka binds it to the running event loop, which
+    does not exist yet when the API app or the scheduler is being wired.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str = "outreach",
+        request_timeout_ms: int = 15_000,
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
+        self._request_timeout_ms = request_timeout_ms
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
 
     async def start(self) -> None:
-        await self._producer.start()
-        self.started = True
+        if self._producer is not None:
+            return
+        # acks=all: a webhook answers 200 only when the broker holds the message. No idempotent
+        # producer: tansu refuses InitProducerId; every consumer is idempotent instead.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
+            acks="all",
+            linger_ms=2,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=self._request_timeout_ms,
+        )
+        await producer.start()
+        self._producer = producer
 
     async def stop(self) -> None:
-        if self.started:
-            self.started = False
-            await self._producer.stop()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    def _running(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise PublisherNotStarted("the Kafka publisher is not started")
+        return self._producer
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
-        await self._producer.send_and_wait(topic, value, key=key)
+        await self._running().send_and_wait(topic, value, key=key)
 
     async def publish_many(self, records: Sequence[Record]) -> None:
+        """Queue all in order (per-key order holds), then wait for every acknowledgement."""
         if not records:
             return
-        deliveries = [
-            await self._producer.send(topic, value, key=key) for topic, key, value in records
-        ]
+        producer = self._running()
+        deliveries = [await producer.send(topic, value, key=key) for topic, key, value in records]
         await asyncio.gather(*deliveries)
