@@ -199,3 +199,23 @@ def test_backoff_doubles_with_jitter(attempt: int) -> None:
 
 def test_retries_stop_after_the_last_attempt() -> None:
     assert should_retry(MAX_ATTEMPTS - 1) and not should_retry(MAX_ATTEMPTS)
+
+
+def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine) -> None:
+    """A status stored while its job was still being marked sent is applied by the sweep."""
+    from outreach.scheduler.service import reconcile_statuses
+    from outreach.sql.models import CommStatusEvent
+
+    tag = seed(mariadb_engine, 1)
+    claimed = [c for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
+               if c.patient_id.startswith(tag)]
+    message = f"SMrace{tag}"
+    with mariadb_engine.begin() as connection:
+        # The race: the status lands unattached, then the send is recorded without a replay.
+        connection.execute(insert(CommStatusEvent.__table__).values(
+            provider="twilio", provider_message_id=message, status="delivered",
+            occurred_at=NOW, received_at=NOW, raw={}))
+        connection.execute(update(jobs).where(jobs.c.id == claimed[0].job_id)
+                           .values(status="sent", provider_message_id=message))
+    reconcile_statuses(mariadb_engine, lambda: NOW)
+    assert statuses(mariadb_engine, tag) == [("delivered", None)]

@@ -132,6 +132,15 @@ async def run_scheduler(
     )
     cron.add_job(
         asyncio.to_thread,
+        "interval",
+        args=[reconcile_statuses, engine, clock],
+        seconds=5,
+        id="reconcile-statuses",
+        max_instances=1,
+        coalesce=True,
+    )
+    cron.add_job(
+        asyncio.to_thread,
         "cron",
         args=[audit_expiring_consents, engine, clock],
         hour=3,
