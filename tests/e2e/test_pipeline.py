@@ -10,26 +10,17 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from redis import Redis
 from sqlalchemy import insert
 
 from outreach.clock import SharedShiftedClock
+from outreach.sim.deployment import daytime_zone
 from outreach.sql.models import CommJob, Patient, PatientCommPrefs
 from tests.e2e.pipeline import Pipeline, publish, wait_until
 
 pytestmark = pytest.mark.services
-
-
-def daytime_zone(now: datetime, hours: range = range(9, 14)) -> str:
-    """A fixed-offset zone where it is mid-morning now, so nothing waits for quiet hours."""
-    for offset in range(-12, 15):
-        zone = f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"  # POSIX sign is inverted
-        if now.astimezone(ZoneInfo(zone)).hour in hours:
-            return zone
-    raise AssertionError("no daytime zone")
 
 
 def patient_event(patient_id: str, now: datetime, **data: object) -> dict:

@@ -6,6 +6,9 @@ loopback deployment whose providers are the simulator.
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from outreach.sim.provider import generate_sendgrid_keypair
 
 
@@ -46,3 +49,13 @@ def local_deployment_environment(
         "OUTREACH_LOG_LEVEL": "INFO",
         "OUTREACH_SHARED_CLOCK_KEY": "clock",
     }
+
+
+def daytime_zone(now: datetime, hours: range = range(9, 14)) -> str:
+    """A fixed-offset zone where it is mid-morning at ``now``: messages planned there go at once,
+    with no quiet hours in the way (tests and benchmarks run at any hour of the day)."""
+    for offset in range(-12, 15):
+        zone = f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"  # POSIX sign is inverted
+        if now.astimezone(ZoneInfo(zone)).hour in hours:
+            return zone
+    raise RuntimeError("no daytime zone")  # unreachable: offsets cover the whole day
