@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 import uuid
@@ -56,8 +55,9 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 async def produce(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
-                                max_batch_size=512 * 1024, acks=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1
+    )
     await producer.start()
     try:
         futures = [await producer.send(CORE_EVENTS, value, key=key) for key, value in records]
@@ -97,18 +97,43 @@ def bench_sends(group: ProcessGroup, engine, sends: int, sim_url: str) -> float:
     now = datetime.now(UTC)
     zone = daytime_zone(now)
     tag = uuid.uuid4().hex[:6]
-    patients = [{"id": f"s{tag}-{n}", "org_id": "org-bench", "first_name": "Bo"} for n in range(sends)]
-    prefs = [{"patient_id": f"s{tag}-{n}", "phone": f"+1415{n // 10000 + 555:03d}{n % 10000:04d}",
-              "timezone": zone, "contact_consent": True,
-              "consent_granted_at": now - timedelta(days=1),
-              "consent_expires_at": now + timedelta(days=700), "whatsapp_opt_in": False,
-              **{f"{k}_{c}": False for k in ("marketing_opt_in", "opted_out")
-                 for c in ("email", "sms", "whatsapp")}} for n in range(sends)]
-    jobs = [{"idempotency_key": f"bench-{tag}-{n}", "org_id": "org-bench",
-             "patient_id": f"s{tag}-{n}", "purpose": "rx_refill", "channel": "sms",
-             "status": "queued", "requested_at": now, "scheduled_for": now,
-             "deadline": now + timedelta(days=1), "attempt": 0, "context": {}, "language": "en"}
-            for n in range(sends)]
+    patients = [
+        {"id": f"s{tag}-{n}", "org_id": "org-bench", "first_name": "Bo"} for n in range(sends)
+    ]
+    prefs = [
+        {
+            "patient_id": f"s{tag}-{n}",
+            "phone": f"+1415{n // 10000 + 555:03d}{n % 10000:04d}",
+            "timezone": zone,
+            "contact_consent": True,
+            "consent_granted_at": now - timedelta(days=1),
+            "consent_expires_at": now + timedelta(days=700),
+            "whatsapp_opt_in": False,
+            **{
+                f"{k}_{c}": False
+                for k in ("marketing_opt_in", "opted_out")
+                for c in ("email", "sms", "whatsapp")
+            },
+        }
+        for n in range(sends)
+    ]
+    jobs = [
+        {
+            "idempotency_key": f"bench-{tag}-{n}",
+            "org_id": "org-bench",
+            "patient_id": f"s{tag}-{n}",
+            "purpose": "rx_refill",
+            "channel": "sms",
+            "status": "queued",
+            "requested_at": now,
+            "scheduled_for": now,
+            "deadline": now + timedelta(days=1),
+            "attempt": 0,
+            "context": {},
+            "language": "en",
+        }
+        for n in range(sends)
+    ]
     httpx.post(f"{sim_url}/_sim/config", json={"callbacks_enabled": False}).raise_for_status()
     sender = group.start("bench-sender", ["worker", "--roles", "channels", "--channels", "sms"])
     group.wait_for_log(sender, "worker ready", 120)
@@ -118,8 +143,9 @@ def bench_sends(group: ProcessGroup, engine, sends: int, sim_url: str) -> float:
         connection.execute(insert(CommJob.__table__), jobs)
     scheduler = group.start("bench-scheduler", ["scheduler"])
     jobs_table = CommJob.__table__
-    sent = (select(func.count()).where(jobs_table.c.idempotency_key.like(f"bench-{tag}-%"),
-                                      jobs_table.c.status == "sent"))
+    sent = select(func.count()).where(
+        jobs_table.c.idempotency_key.like(f"bench-{tag}-%"), jobs_table.c.status == "sent"
+    )
     wait_for(lambda: count(engine, sent) > 0, 120, "first send")
     started = time.monotonic()
     first = count(engine, sent)
@@ -128,8 +154,10 @@ def bench_sends(group: ProcessGroup, engine, sends: int, sim_url: str) -> float:
     recorded = httpx.get(f"{sim_url}/_sim/stats").json()
     group.stop(scheduler)
     group.stop(sender)
-    print(f"sends: {sends} sent ({sends - first} timed in {elapsed:.2f}s); simulator: "
-          f"{recorded.get('counters')}")
+    print(
+        f"sends: {sends} sent ({sends - first} timed in {elapsed:.2f}s); simulator: "
+        f"{recorded.get('counters')}"
+    )
     return (sends - first) / elapsed
 
 
@@ -153,14 +181,21 @@ def main() -> None:
         asyncio.run(ensure_topics(broker.bootstrap_servers, partitions=4))
         sim_port, api_port = free_loopback_port(), free_loopback_port()
         env = local_deployment_environment(
-            database_url=url, kafka=broker.bootstrap_servers, redis_url="embedded",
-            sim_port=sim_port, api_port=api_port, app_id=f"bench-{uuid.uuid4().hex[:6]}",
-            redis_prefix="bench:")
+            database_url=url,
+            kafka=broker.bootstrap_servers,
+            redis_url="embedded",
+            sim_port=sim_port,
+            api_port=api_port,
+            app_id=f"bench-{uuid.uuid4().hex[:6]}",
+            redis_prefix="bench:",
+        )
         env.pop("OUTREACH_SHARED_CLOCK_KEY", None)
         logs = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
         with ProcessGroup(env, logs) as group:
             group.start("sim", ["sim", "--port", str(sim_port)], port=sim_port)
-            sends_per_second = bench_sends(group, engine, args.sends, f"http://127.0.0.1:{sim_port}")
+            sends_per_second = bench_sends(
+                group, engine, args.sends, f"http://127.0.0.1:{sim_port}"
+            )
             events_per_second = bench_events(group, engine, broker.bootstrap_servers, args.patients)
         engine.dispose()
     finally:

@@ -65,9 +65,18 @@ def test_broker_command_serves_and_stops_on_sigterm() -> None:
 def test_an_unreachable_database_is_one_clear_line_not_a_traceback() -> None:
     port = free_loopback_port()  # nothing listens there
     result = subprocess.run(
-        [sys.executable, "-m", "outreach.cli", "db", "upgrade", "--url",
-         f"mysql+pymysql://root@127.0.0.1:{port}/outreach"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "outreach.cli",
+            "db",
+            "upgrade",
+            "--url",
+            f"mysql+pymysql://root@127.0.0.1:{port}/outreach",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "error: database" in result.stderr and "Traceback" not in result.stderr

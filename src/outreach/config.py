@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     kafka_session_timeout_seconds: float = 30.0
     kafka_rebalance_timeout_seconds: float = 10.0
     orchestrator_batch_size: int = 1000
+    # Sub-batches of different partitions (never the same patient) run in this many threads.
+    orchestrator_partition_concurrency: int = 2
+    # Deliver fetched messages to streams without faust's per-message race (see orchestrator.app).
+    faust_prompt_delivery: bool = True
+    # Allocations between youngest-generation collections of Python's GC in a worker (default 700).
+    worker_gc_threshold: int = 50_000
     send_batch_size: int = 200
     send_threads: int = 32
     send_agent_concurrency: int = 2

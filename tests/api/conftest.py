@@ -122,8 +122,9 @@ async def running_api(
 ) -> AsyncIterator[ApiHarness]:
     """The app with its lifespan running (a real producer) and a client over ASGI."""
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
-    app = create_api_app(settings, engine=engine, channels=channels, publisher=publisher,
-                         redis=redis, **options)
+    app = create_api_app(
+        settings, engine=engine, channels=channels, publisher=publisher, redis=redis, **options
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=CLIENT_BASE_URL) as client:

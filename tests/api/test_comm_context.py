@@ -19,41 +19,106 @@ PHONE = "+12025550143"
 EMAIL = "maria.lopez@example.org"
 
 
-def _job(org_id: str, patient_id: str, purpose: Purpose, status: JobStatus,
-         scheduled_for: datetime, **extra: object) -> dict[str, object]:
-    return {"idempotency_key": unique("job"), "org_id": org_id, "patient_id": patient_id,
-            "purpose": purpose.value, "channel": Channel.SMS.value, "status": status.value,
-            "requested_at": scheduled_for, "scheduled_for": scheduled_for,
-            "context": {"appointment_reason": "SECRET-REASON"}, "suppression_reason": None,
-            **extra}
+def _job(
+    org_id: str,
+    patient_id: str,
+    purpose: Purpose,
+    status: JobStatus,
+    scheduled_for: datetime,
+    **extra: object,
+) -> dict[str, object]:
+    return {
+        "idempotency_key": unique("job"),
+        "org_id": org_id,
+        "patient_id": patient_id,
+        "purpose": purpose.value,
+        "channel": Channel.SMS.value,
+        "status": status.value,
+        "requested_at": scheduled_for,
+        "scheduled_for": scheduled_for,
+        "context": {"appointment_reason": "SECRET-REASON"},
+        "suppression_reason": None,
+        **extra,
+    }
 
 
 def create_patient(engine: Engine) -> tuple[str, str, str]:
     org_id, provider_id, patient_id = unique("org"), unique("prov"), unique("pat")
     with engine.begin() as connection:
-        connection.execute(OrgCommPrefs.__table__.insert(), [{
-            "org_id": org_id, "name": "Sunrise Clinic", "timezone": "America/New_York",
-            "quiet_hours_start": time(20, 0), "quiet_hours_end": time(9, 0)}])
-        connection.execute(ProviderCommPrefs.__table__.insert(), [{
-            "provider_id": provider_id, "org_id": org_id, "language": "es"}])
-        connection.execute(Patient.__table__.insert(), [{
-            "id": patient_id, "org_id": org_id, "provider_id": provider_id,
-            "first_name": "Maria", "last_name": "Lopez"}])
-        connection.execute(PatientCommPrefs.__table__.insert(), [{
-            "patient_id": patient_id, "phone": PHONE, "email": EMAIL,
-            "quiet_hours_start": time(22, 0), "quiet_hours_end": time(7, 30),
-            "contact_consent": True, "consent_granted_at": NOW - timedelta(days=30),
-            "consent_expires_at": NOW + timedelta(days=700), "marketing_opt_in_sms": True,
-            "opted_out_email": True, "whatsapp_opt_in": False, "failed_channels": ["email"]}])
-        connection.execute(CommJob.__table__.insert(), [
-            _job(org_id, patient_id, Purpose.APPT_CONFIRM, JobStatus.DELIVERED,
-                 NOW - timedelta(days=2)),
-            _job(org_id, patient_id, Purpose.CAMPAIGN_EDUCATION, JobStatus.SUPPRESSED,
-                 NOW - timedelta(days=1),
-                 suppression_reason=SuppressionReason.FREQUENCY_CAP.value),
-            _job(org_id, patient_id, Purpose.APPT_REMINDER, JobStatus.QUEUED,
-                 NOW + timedelta(days=1)),
-        ])
+        connection.execute(
+            OrgCommPrefs.__table__.insert(),
+            [
+                {
+                    "org_id": org_id,
+                    "name": "Sunrise Clinic",
+                    "timezone": "America/New_York",
+                    "quiet_hours_start": time(20, 0),
+                    "quiet_hours_end": time(9, 0),
+                }
+            ],
+        )
+        connection.execute(
+            ProviderCommPrefs.__table__.insert(),
+            [{"provider_id": provider_id, "org_id": org_id, "language": "es"}],
+        )
+        connection.execute(
+            Patient.__table__.insert(),
+            [
+                {
+                    "id": patient_id,
+                    "org_id": org_id,
+                    "provider_id": provider_id,
+                    "first_name": "Maria",
+                    "last_name": "Lopez",
+                }
+            ],
+        )
+        connection.execute(
+            PatientCommPrefs.__table__.insert(),
+            [
+                {
+                    "patient_id": patient_id,
+                    "phone": PHONE,
+                    "email": EMAIL,
+                    "quiet_hours_start": time(22, 0),
+                    "quiet_hours_end": time(7, 30),
+                    "contact_consent": True,
+                    "consent_granted_at": NOW - timedelta(days=30),
+                    "consent_expires_at": NOW + timedelta(days=700),
+                    "marketing_opt_in_sms": True,
+                    "opted_out_email": True,
+                    "whatsapp_opt_in": False,
+                    "failed_channels": ["email"],
+                }
+            ],
+        )
+        connection.execute(
+            CommJob.__table__.insert(),
+            [
+                _job(
+                    org_id,
+                    patient_id,
+                    Purpose.APPT_CONFIRM,
+                    JobStatus.DELIVERED,
+                    NOW - timedelta(days=2),
+                ),
+                _job(
+                    org_id,
+                    patient_id,
+                    Purpose.CAMPAIGN_EDUCATION,
+                    JobStatus.SUPPRESSED,
+                    NOW - timedelta(days=1),
+                    suppression_reason=SuppressionReason.FREQUENCY_CAP.value,
+                ),
+                _job(
+                    org_id,
+                    patient_id,
+                    Purpose.APPT_REMINDER,
+                    JobStatus.QUEUED,
+                    NOW + timedelta(days=1),
+                ),
+            ],
+        )
     return org_id, provider_id, patient_id
 
 
@@ -65,7 +130,10 @@ async def test_comm_context_shows_values_sources_consent_and_jobs(
     assert response.status_code == 200, response.text
     context = response.json()
     assert (context["patient_id"], context["org_id"], context["provider_id"]) == (
-        patient_id, org_id, provider_id)
+        patient_id,
+        org_id,
+        provider_id,
+    )
 
     values, sources = context["preferences"]["values"], context["preferences"]["sources"]
     assert (values["timezone"], sources["timezone"]) == ("America/New_York", "organisation")
@@ -91,8 +159,15 @@ async def test_comm_context_shows_values_sources_consent_and_jobs(
         ("campaign_education", "suppressed", "frequency_cap"),
         ("appt_confirm", "delivered", None),
     ]
-    assert set(upcoming[0]) == {"id", "purpose", "channel", "status", "scheduled_for",
-                                "suppression_reason", "appointment_id"}
+    assert set(upcoming[0]) == {
+        "id",
+        "purpose",
+        "channel",
+        "status",
+        "scheduled_for",
+        "suppression_reason",
+        "appointment_id",
+    }
 
     # Addresses masked; no names, no message context.
     for secret in (PHONE, EMAIL, "maria.lopez", "Maria", "Lopez", "SECRET-REASON"):

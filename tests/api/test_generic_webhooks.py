@@ -24,13 +24,19 @@ INBOUND_PATH = "/api/v1/comm/webhook/inbound"
 
 def _signed(document: Any, secret: str = GENERIC_SECRET) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(document).encode()
-    return body, {"Content-Type": "application/json",
-                  "X-Outreach-Signature": generic_signature(secret, body)}
+    return body, {
+        "Content-Type": "application/json",
+        "X-Outreach-Signature": generic_signature(secret, body),
+    }
 
 
 def _status(message_id: str, status: str = "delivered") -> dict[str, Any]:
-    return {"provider": "gateway", "provider_message_id": message_id, "status": status,
-            "occurred_at": "2026-11-21T10:00:00Z"}
+    return {
+        "provider": "gateway",
+        "provider_message_id": message_id,
+        "status": status,
+        "occurred_at": "2026-11-21T10:00:00Z",
+    }
 
 
 async def test_signed_statuses_are_published(api: ApiHarness) -> None:
@@ -40,8 +46,7 @@ async def test_signed_statuses_are_published(api: ApiHarness) -> None:
         response = await api.client.post(STATUS_PATH, content=body, headers=headers)
         assert response.status_code == 202, response.text
         assert response.json() == {"status": "accepted", "count": 2}
-        records = await probe.expect(
-            lambda v: v["provider_message_id"] in (first, second), count=2)
+        records = await probe.expect(lambda v: v["provider_message_id"] in (first, second), count=2)
     updates = {StatusUpdate.model_validate_json(r.value).provider_message_id: r for r in records}
     assert set(updates) == {first, second}
     assert updates[first].key == first.encode()
@@ -49,9 +54,15 @@ async def test_signed_statuses_are_published(api: ApiHarness) -> None:
 
 async def test_signed_inbound_is_published_by_alias(api: ApiHarness) -> None:
     message_id = unique("gw-in")
-    envelope = {"provider": "gateway", "channel": "sms", "from": "+15005550123",
-                "to": "+15005550006", "body": "STOP", "received_at": "2026-11-21T10:00:00Z",
-                "provider_message_id": message_id}
+    envelope = {
+        "provider": "gateway",
+        "channel": "sms",
+        "from": "+15005550123",
+        "to": "+15005550006",
+        "body": "STOP",
+        "received_at": "2026-11-21T10:00:00Z",
+        "provider_message_id": message_id,
+    }
     body, headers = _signed(envelope)
     async with TopicProbe(api.bootstrap, topics.INBOUND) as probe:
         response = await api.client.post(INBOUND_PATH, content=body, headers=headers)
@@ -96,16 +107,25 @@ async def test_signed_but_invalid_documents_are_422s(api: ApiHarness) -> None:
     response = await api.client.post(STATUS_PATH, content=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == "body.0.status"
-    body, headers = _signed({"provider": "gateway", "channel": "pigeon", "from": "+1",
-                             "body": "hi", "received_at": "2026-11-21T10:00:00Z",
-                             "provider_message_id": "x"})
+    body, headers = _signed(
+        {
+            "provider": "gateway",
+            "channel": "pigeon",
+            "from": "+1",
+            "body": "hi",
+            "received_at": "2026-11-21T10:00:00Z",
+            "provider_message_id": "x",
+        }
+    )
     response = await api.client.post(INBOUND_PATH, content=body, headers=headers)
     assert response.status_code == 422
     assert any(i["loc"] == "body.channel" for i in response.json()["detail"])
 
 
 async def test_without_a_configured_secret_everything_is_refused(
-    api_settings: Settings, mariadb_engine: Engine, channels: dict[str, ChannelWorker],
+    api_settings: Settings,
+    mariadb_engine: Engine,
+    channels: dict[str, ChannelWorker],
     kafka_topics: str,
 ) -> None:
     settings = api_settings.model_copy(update={"generic_webhook_secret": None})
@@ -113,5 +133,7 @@ async def test_without_a_configured_secret_everything_is_refused(
     async with running_api(settings, mariadb_engine, channels, None) as harness:
         response = await harness.client.post(STATUS_PATH, content=body, headers=headers)
     assert response.status_code == 403
-    assert response.json() == {"error": "invalid_signature",
-                               "detail": "generic webhooks are not enabled"}
+    assert response.json() == {
+        "error": "invalid_signature",
+        "detail": "generic webhooks are not enabled",
+    }

@@ -30,8 +30,10 @@ async def test_readyz_fails_without_a_publisher(api: ApiHarness) -> None:
     await api.publisher.stop()
     ready = await api.client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json() == {"error": "not_ready",
-                            "detail": {"database": "ok", "publisher": "unavailable"}}
+    assert ready.json() == {
+        "error": "not_ready",
+        "detail": {"database": "ok", "publisher": "unavailable"},
+    }
 
 
 async def test_an_unexpected_exception_is_a_bare_internal_error(

@@ -20,24 +20,39 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 RESOURCE = PortalResource(Purpose.LAB_READY, "result-77")
 
 
-def _token(*, one_time: bool = False, ttl: timedelta = timedelta(hours=1),
-           now: datetime | None = None, secret: str = PORTAL_SECRET,
-           patient_id: str = "pat-1") -> str:
-    return make_portal_token(secret, patient_id, RESOURCE, ttl, now or datetime.now(UTC),
-                             one_time=one_time)
+def _token(
+    *,
+    one_time: bool = False,
+    ttl: timedelta = timedelta(hours=1),
+    now: datetime | None = None,
+    secret: str = PORTAL_SECRET,
+    patient_id: str = "pat-1",
+) -> str:
+    return make_portal_token(
+        secret, patient_id, RESOURCE, ttl, now or datetime.now(UTC), one_time=one_time
+    )
 
 
 async def test_a_link_as_messages_carry_it_verifies(api: ApiHarness) -> None:
     patient_id = unique("pat")
-    link = make_portal_link("https://portal.clinic.example", PORTAL_SECRET, patient_id,
-                            RESOURCE, timedelta(hours=1), datetime.now(UTC))
+    link = make_portal_link(
+        "https://portal.clinic.example",
+        PORTAL_SECRET,
+        patient_id,
+        RESOURCE,
+        timedelta(hours=1),
+        datetime.now(UTC),
+    )
     path = link.removeprefix("https://portal.clinic.example")
     for _ in range(2):  # not one-time: opens as often as the patient likes
         response = await api.client.get(path)
         assert response.status_code == 200, response.text
         claim = response.json()
         assert (claim["patient_id"], claim["purpose"], claim["resource_id"]) == (
-            patient_id, "lab_ready", "result-77")
+            patient_id,
+            "lab_ready",
+            "result-77",
+        )
         assert claim["one_time"] is False
 
 
@@ -56,8 +71,10 @@ async def test_a_one_time_link_opens_once(api: ApiHarness, redis_client: Any) ->
 @pytest.mark.parametrize(
     ("token", "problem"),
     [
-        (lambda: _token(now=datetime.now(UTC) - timedelta(days=2), ttl=timedelta(days=1)),
-         "expired"),
+        (
+            lambda: _token(now=datetime.now(UTC) - timedelta(days=2), ttl=timedelta(days=1)),
+            "expired",
+        ),
         (lambda: _token(secret="someone-elses-secret"), "bad_signature"),
         (lambda: _token()[:-3] + "AAA", "bad_signature"),
         (lambda: "not-a-token", "malformed"),
@@ -73,7 +90,9 @@ async def test_bad_tokens_are_refused_with_the_reason(
 
 
 async def test_one_time_links_without_redis_are_unavailable_not_accepted(
-    api_settings: Settings, mariadb_engine: Engine, channels: dict[str, ChannelWorker],
+    api_settings: Settings,
+    mariadb_engine: Engine,
+    channels: dict[str, ChannelWorker],
     kafka_topics: str,
 ) -> None:
     async with running_api(api_settings, mariadb_engine, channels, None) as harness:

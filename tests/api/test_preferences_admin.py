@@ -17,9 +17,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 def _audits(engine: Engine, action: str, key: str, value: str) -> list[dict[str, Any]]:
     table = CommAuditLog.__table__
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(table).where(table.c.action == action).order_by(table.c.id)
-        ).mappings().all()
+        rows = (
+            connection.execute(select(table).where(table.c.action == action).order_by(table.c.id))
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows if r["detail"].get(key) == value]
 
 
@@ -106,8 +108,10 @@ async def test_bad_values_are_422_and_change_nothing(
 
 
 async def test_bad_time_zone_message_names_the_problem(api: ApiHarness) -> None:
-    response = await api.client.put(f"/api/v1/orgs/{unique('org')}/comm-prefs",
-                                    json=ORG_BODY | {"timezone": "Mars/Olympus_Mons"})
+    response = await api.client.put(
+        f"/api/v1/orgs/{unique('org')}/comm-prefs",
+        json=ORG_BODY | {"timezone": "Mars/Olympus_Mons"},
+    )
     assert "unknown IANA time zone" in response.json()["detail"][0]["msg"]
 
 
@@ -116,12 +120,20 @@ async def test_provider_prefs_feed_the_patients_comm_context(
 ) -> None:
     org_id, provider_id, patient_id = unique("org"), unique("prov"), unique("pat")
     with mariadb_engine.begin() as connection:
-        connection.execute(Patient.__table__.insert(), [
-            {"id": patient_id, "org_id": org_id, "provider_id": provider_id}])
+        connection.execute(
+            Patient.__table__.insert(),
+            [{"id": patient_id, "org_id": org_id, "provider_id": provider_id}],
+        )
     path = f"/api/v1/providers/{provider_id}/comm-prefs"
-    body = {"org_id": org_id, "display_name": "Dr. Kim", "timezone": "Asia/Kolkata",
-            "avoid_work_hours": True, "work_hours_start": "22:00", "work_hours_end": "06:00",
-            "work_days": [4, 0, 2]}
+    body = {
+        "org_id": org_id,
+        "display_name": "Dr. Kim",
+        "timezone": "Asia/Kolkata",
+        "avoid_work_hours": True,
+        "work_hours_start": "22:00",
+        "work_hours_end": "06:00",
+        "work_days": [4, 0, 2],
+    }
     response = await api.client.put(path, json=body, headers={"X-Actor": "ops"})
     assert response.status_code == 200, response.text
     assert response.json()["work_days"] == [0, 2, 4]
@@ -129,7 +141,9 @@ async def test_provider_prefs_feed_the_patients_comm_context(
     context = (await api.client.get(f"/api/v1/patients/{patient_id}/comm-context")).json()
     prefs = context["preferences"]
     assert (prefs["values"]["timezone"], prefs["sources"]["timezone"]) == (
-        "Asia/Kolkata", "provider")
+        "Asia/Kolkata",
+        "provider",
+    )
     assert prefs["sources"]["work_hours_start"] == "provider"
 
     [audit] = _audits(mariadb_engine, "provider_prefs_changed", "provider_id", provider_id)

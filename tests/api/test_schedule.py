@@ -45,7 +45,10 @@ async def test_schedule_publishes_a_comm_requested_event(api: ApiHarness) -> Non
     event = parse_core_event(record.value)
     assert event.type == "comm.requested"
     assert (event.org_id, event.patient_id, event.provider_id) == (
-        "org-1", body["patient_id"], "prov-1")
+        "org-1",
+        body["patient_id"],
+        "prov-1",
+    )
     # The orchestrator plans it into the job whose key the API announced.
     [job] = plan_event(event, reminder_offsets=()).jobs
     assert job.idempotency_key == response.json()["idempotency_key"]

@@ -346,14 +346,20 @@ def test_timing_beats_a_channel_the_patient_never_opted_into() -> None:
 
     now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 22:00 in New York
     prefs = resolve_effective_preferences(
-        GLOBAL_DEFAULTS, None, None,
-        PreferenceLayer(timezone="America/New_York", phone="+12125550147",
-                        email="ana@example.com", quiet_hours_start=time(21),
-                        quiet_hours_end=time(8)))
+        GLOBAL_DEFAULTS,
+        None,
+        None,
+        PreferenceLayer(
+            timezone="America/New_York",
+            phone="+12125550147",
+            email="ana@example.com",
+            quiet_hours_start=time(21),
+            quiet_hours_end=time(8),
+        ),
+    )
     consent = ConsentState(contact_granted=True, granted_at=now - timedelta(days=9))
     appointment = now + timedelta(hours=3)  # 01:00 local: every slot before it is quiet
-    decision = decide(CommRequest(Purpose.APPT_REMINDER, now, appointment), prefs, consent, (),
-                      now)
+    decision = decide(CommRequest(Purpose.APPT_REMINDER, now, appointment), prefs, consent, (), now)
     assert isinstance(decision, Suppressed)
     assert decision.reason is SuppressionReason.QUIET_HOURS_DEADLINE
     assert "whatsapp: no_consent" in decision.detail

@@ -207,15 +207,28 @@ def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine
     from outreach.sql.models import CommStatusEvent
 
     tag = seed(mariadb_engine, 1)
-    claimed = [c for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
-               if c.patient_id.startswith(tag)]
+    claimed = [
+        c
+        for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
+        if c.patient_id.startswith(tag)
+    ]
     message = f"SMrace{tag}"
     with mariadb_engine.begin() as connection:
         # The race: the status lands unattached, then the send is recorded without a replay.
-        connection.execute(insert(CommStatusEvent.__table__).values(
-            provider="twilio", provider_message_id=message, status="delivered",
-            occurred_at=NOW, received_at=NOW, raw={}))
-        connection.execute(update(jobs).where(jobs.c.id == claimed[0].job_id)
-                           .values(status="sent", provider_message_id=message))
+        connection.execute(
+            insert(CommStatusEvent.__table__).values(
+                provider="twilio",
+                provider_message_id=message,
+                status="delivered",
+                occurred_at=NOW,
+                received_at=NOW,
+                raw={},
+            )
+        )
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == claimed[0].job_id)
+            .values(status="sent", provider_message_id=message)
+        )
     reconcile_statuses(mariadb_engine, lambda: NOW)
     assert statuses(mariadb_engine, tag) == [("delivered", None)]

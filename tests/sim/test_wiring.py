@@ -65,9 +65,7 @@ def test_settings_and_simulator_agree_end_to_end(recorder: WebhookRecorder) -> N
                     request = webhook.webhook_request(recorder.base_url)
                     channel.verify(request)
                     parsed = channel.parse_status(request)
-                    assert {s.provider_message_id for s in parsed} == {
-                        receipt.provider_message_id
-                    }
+                    assert {s.provider_message_id for s in parsed} == {receipt.provider_message_id}
                     statuses |= {s.status for s in parsed}
                 time.sleep(0.05)
             assert "delivered" in statuses, (name, statuses)

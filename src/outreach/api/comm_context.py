@@ -73,20 +73,32 @@ def patient_jobs(
     connection: Connection, patient_id: str, now: datetime, limit: int = JOBS_SHOWN
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(recent, upcoming): the latest jobs already due, and pending ones still to come."""
-    columns = (_jobs.c.id, _jobs.c.purpose, _jobs.c.channel, _jobs.c.status,
-               _jobs.c.scheduled_for, _jobs.c.suppression_reason, _jobs.c.appointment_id)
+    columns = (
+        _jobs.c.id,
+        _jobs.c.purpose,
+        _jobs.c.channel,
+        _jobs.c.status,
+        _jobs.c.scheduled_for,
+        _jobs.c.suppression_reason,
+        _jobs.c.appointment_id,
+    )
     upcoming = connection.execute(
         select(*columns)
-        .where(_jobs.c.patient_id == patient_id, _jobs.c.scheduled_for > now,
-               _jobs.c.status.in_(_PENDING))
+        .where(
+            _jobs.c.patient_id == patient_id,
+            _jobs.c.scheduled_for > now,
+            _jobs.c.status.in_(_PENDING),
+        )
         .order_by(_jobs.c.scheduled_for, _jobs.c.id)
         .limit(limit)
     ).all()
     upcoming_ids = {row.id for row in upcoming}
     recent = connection.execute(
         select(*columns)
-        .where(_jobs.c.patient_id == patient_id,
-               (_jobs.c.scheduled_for <= now) | _jobs.c.status.not_in(_PENDING))
+        .where(
+            _jobs.c.patient_id == patient_id,
+            (_jobs.c.scheduled_for <= now) | _jobs.c.status.not_in(_PENDING),
+        )
         .order_by(_jobs.c.scheduled_for.desc(), _jobs.c.id.desc())
         .limit(limit)
     ).all()

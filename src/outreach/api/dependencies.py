@@ -57,9 +57,17 @@ def _actor(x_actor: Annotated[str | None, Header()] = None) -> str:
         return DEFAULT_ACTOR
     actor = x_actor.strip()
     if len(actor) > _MAX_ACTOR_CHARS or not actor.isprintable():
-        raise ApiError(422, "validation_error",
-                       [{"loc": "header.X-Actor", "msg": "at most 100 printable characters",
-                         "type": "value_error"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            [
+                {
+                    "loc": "header.X-Actor",
+                    "msg": "at most 100 printable characters",
+                    "type": "value_error",
+                }
+            ],
+        )
     return actor
 
 

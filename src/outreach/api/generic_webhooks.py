@@ -59,8 +59,9 @@ async def _verified_body(request: Request, settings: Settings) -> bytes:
         raise ApiError(413, "payload_too_large", f"at most {MAX_BODY_BYTES} bytes")
     given = request.headers.get(SIGNATURE_HEADER, "")
     expected = generic_signature(secret, body)
-    if not hmac.compare_digest(given.strip().lower().encode("ascii", "replace"),
-                               expected.encode("ascii")):
+    if not hmac.compare_digest(
+        given.strip().lower().encode("ascii", "replace"), expected.encode("ascii")
+    ):
         raise ApiError(403, "invalid_signature", f"{SIGNATURE_HEADER} missing or wrong")
     return body
 
@@ -70,13 +71,16 @@ def _items(body: bytes, model: type[ModelT]) -> list[ModelT]:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, "validation_error",
-                       [{"loc": "body", "msg": "not JSON", "type": "json_invalid"}]) from None
+        raise ApiError(
+            422, "validation_error", [{"loc": "body", "msg": "not JSON", "type": "json_invalid"}]
+        ) from None
     documents = payload if isinstance(payload, list) else [payload]
     if not documents or len(documents) > MAX_ITEMS:
-        raise ApiError(422, "validation_error",
-                       [{"loc": "body", "msg": f"1 to {MAX_ITEMS} items",
-                         "type": "value_error"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            [{"loc": "body", "msg": f"1 to {MAX_ITEMS} items", "type": "value_error"}],
+        )
     items = []
     errors: list[dict[str, Any]] = []
     for index, document in enumerate(documents):
@@ -101,7 +105,8 @@ async def outbound_status(
     updates = _items(body, StatusUpdate)
     unknown = [
         {"loc": f"body.{i}.status", "msg": "not a normalised status", "type": "value_error"}
-        for i, update in enumerate(updates) if update.status not in NORMALISED_STATUSES
+        for i, update in enumerate(updates)
+        if update.status not in NORMALISED_STATUSES
     ]
     if unknown:
         raise ApiError(422, "validation_error", unknown)

@@ -34,8 +34,9 @@ async def healthz() -> dict[str, str]:
 async def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(run_in_threadpool(_ping, services.engine),
-                               DATABASE_PING_TIMEOUT_SECONDS)
+        await asyncio.wait_for(
+            run_in_threadpool(_ping, services.engine), DATABASE_PING_TIMEOUT_SECONDS
+        )
         checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready"; the type is enough to act on
         logger.warning("readiness: database ping failed: %s", type(exc).__name__)

@@ -42,8 +42,14 @@ def _verify(token: str, services: ServicesDep) -> dict[str, Any]:
             raise ApiError(503, "unavailable", "one-time links need Redis, which is not set up")
         expire_at = max(expires_at, now + timedelta(seconds=1))
         try:
-            return bool(redis.set(keys.key("portal", "nonce", nonce), "1", nx=True,
-                                  exat=int(expire_at.timestamp()) + 1))
+            return bool(
+                redis.set(
+                    keys.key("portal", "nonce", nonce),
+                    "1",
+                    nx=True,
+                    exat=int(expire_at.timestamp()) + 1,
+                )
+            )
         except RedisError:
             logger.warning("portal nonce store unavailable")
             raise ApiError(503, "unavailable", "try again shortly") from None

@@ -125,7 +125,9 @@ def put_org_prefs(
     body: OrgPrefsBody, engine: EngineDep, clock: ClockDep, actor: ActorDep, org_id: IdPath
 ) -> dict[str, Any]:
     values = body.row_values() | {
-        "name": body.name, "clinic_phone": body.clinic_phone, "booking_url": body.booking_url,
+        "name": body.name,
+        "clinic_phone": body.clinic_phone,
+        "booking_url": body.booking_url,
     }
     with engine.begin() as connection:
         changes = save_org_prefs(connection, org_id, values, actor=actor, now=clock())

@@ -69,9 +69,11 @@ async def schedule_communication(
     """Validate, publish ``comm.requested`` and answer 202 with the job's idempotency key."""
     now = clock()
     if request.deadline is not None and request.deadline <= now:
-        raise ApiError(422, "validation_error",
-                       [{"loc": "body.deadline", "msg": "deadline is in the past",
-                         "type": "value_error"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            [{"loc": "body.deadline", "msg": "deadline is in the past", "type": "value_error"}],
+        )
     data = CommRequestData(
         purpose=request.purpose,
         channel=request.channel,
@@ -93,12 +95,17 @@ async def schedule_communication(
         # The orchestrator's own planning: what it would refuse is refused here, with a 422.
         planned = plan_comm_request(event, data)
     except MalformedEvent as error:
-        raise ApiError(422, "validation_error",
-                       [{"loc": "body", "msg": str(error), "type": "value_error"}]) from None
+        raise ApiError(
+            422, "validation_error", [{"loc": "body", "msg": str(error), "type": "value_error"}]
+        ) from None
     value = event.model_dump_json().encode("utf-8")
     try:
         await hand_over(publisher, [(topics.CORE_EVENTS, request.patient_id.encode(), value)])
     except PublishFailed:
-        raise ApiError(503, "unavailable", "the request could not be queued; retry",
-                       headers={"Retry-After": "5"}) from None
+        raise ApiError(
+            503,
+            "unavailable",
+            "the request could not be queued; retry",
+            headers={"Retry-After": "5"},
+        ) from None
     return ScheduleAccepted(event_id=request.event_id, idempotency_key=planned.idempotency_key)

@@ -35,8 +35,9 @@ def run_api(
     )
     try:
         # log_config=None: keep the process's logging (with its redaction filter) as configured.
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
-                    proxy_headers=True)
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True
+        )
     finally:
         for worker in channels.values():
             worker.close()

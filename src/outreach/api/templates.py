@@ -162,10 +162,13 @@ def _save_version(
                     existing = family_exists(connection, family_key_of(values))
                     if existing is not None:
                         raise ApiError(
-                            409, "template_exists",
-                            {"message": "this family exists; add a version to it instead",
-                             "latest_id": existing,
-                             "versions_url": f"/api/v1/templates/{existing}/versions"},
+                            409,
+                            "template_exists",
+                            {
+                                "message": "this family exists; add a version to it instead",
+                                "latest_id": existing,
+                                "versions_url": f"/api/v1/templates/{existing}/versions",
+                            },
                         )
                 new_id = insert_template_version(connection, values, created_by=actor, now=now)
                 if values.get("activate"):
@@ -261,8 +264,10 @@ def get_one(template_id: TemplateId, engine: EngineDep) -> dict[str, Any]:
 def _sample_value(name: str, value: str | int | float) -> object:
     """ISO timestamps for date/time variables become aware datetimes, formatted as at send."""
     spec = VARIABLE_REGISTRY.get(name)
-    if isinstance(value, str) and spec is not None and spec.kind in (
-        VariableKind.DATE, VariableKind.TIME
+    if (
+        isinstance(value, str)
+        and spec is not None
+        and spec.kind in (VariableKind.DATE, VariableKind.TIME)
     ):
         try:
             moment = datetime.fromisoformat(value)

@@ -57,8 +57,9 @@ async def read_webhook(request: Request, settings: Settings) -> WebhookRequest:
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BODY_BYTES:
         raise ApiError(413, "payload_too_large", "webhook body too large")
-    return WebhookRequest(url=public_url(settings, request), headers=dict(request.headers),
-                          body=body)
+    return WebhookRequest(
+        url=public_url(settings, request), headers=dict(request.headers), body=body
+    )
 
 
 def status_record(status: DeliveryStatus) -> OutgoingRecord:
@@ -78,17 +79,22 @@ def status_record(status: DeliveryStatus) -> OutgoingRecord:
 
 
 def inbound_record(message: InboundMessage) -> OutgoingRecord:
-    envelope = InboundEnvelope.model_validate({
-        "provider": message.provider,
-        "channel": message.channel,
-        "from": message.from_address,
-        "to": message.to_address or None,
-        "body": message.body,
-        "received_at": message.received_at,
-        "provider_message_id": message.provider_message_id,
-    })
-    return (topics.INBOUND, message.from_address.encode(),
-            envelope.model_dump_json(by_alias=True).encode("utf-8"))
+    envelope = InboundEnvelope.model_validate(
+        {
+            "provider": message.provider,
+            "channel": message.channel,
+            "from": message.from_address,
+            "to": message.to_address or None,
+            "body": message.body,
+            "received_at": message.received_at,
+            "provider_message_id": message.provider_message_id,
+        }
+    )
+    return (
+        topics.INBOUND,
+        message.from_address.encode(),
+        envelope.model_dump_json(by_alias=True).encode("utf-8"),
+    )
 
 
 def _json(value: dict[str, Any]) -> bytes:
@@ -99,8 +105,9 @@ async def publish_or_503(publisher: Any, records: list[OutgoingRecord]) -> None:
     try:
         await hand_over(publisher, records)
     except PublishFailed:
-        raise ApiError(503, "unavailable", "not handed over; retry later",
-                       headers={"Retry-After": "5"}) from None
+        raise ApiError(
+            503, "unavailable", "not handed over; retry later", headers={"Retry-After": "5"}
+        ) from None
 
 
 def _receiver(worker: ChannelWorker, roles: frozenset[str]) -> Endpoint:
@@ -151,8 +158,10 @@ def webhook_router(channels: Mapping[str, ChannelWorker]) -> APIRouter:
     """Routes for every webhook path of ``channels``; two channels on one path is a wiring bug."""
     by_path: dict[str, tuple[ChannelWorker, set[str]]] = {}
     for worker in channels.values():
-        for path, role in ((worker.status_webhook_path, STATUS),
-                           (worker.inbound_webhook_path, INBOUND)):
+        for path, role in (
+            (worker.status_webhook_path, STATUS),
+            (worker.inbound_webhook_path, INBOUND),
+        ):
             if not path:
                 continue
             owner, roles = by_path.setdefault(path, (worker, set()))
@@ -161,9 +170,15 @@ def webhook_router(channels: Mapping[str, ChannelWorker]) -> APIRouter:
             roles.add(role)
     router = APIRouter(tags=["webhooks"])
     for path, (worker, roles) in by_path.items():
-        router.add_api_route(path, _receiver(worker, frozenset(roles)), methods=["POST"],
-                             status_code=200, response_class=Response)
+        router.add_api_route(
+            path,
+            _receiver(worker, frozenset(roles)),
+            methods=["POST"],
+            status_code=200,
+            response_class=Response,
+        )
         if callable(getattr(worker, "answer_subscription", None)):
-            router.add_api_route(path, _subscription(worker), methods=["GET"],
-                                 response_class=PlainTextResponse)
+            router.add_api_route(
+                path, _subscription(worker), methods=["GET"], response_class=PlainTextResponse
+            )
     return router

@@ -1,14 +1,16 @@
 """The faust worker: core events -> jobs, send requests -> providers, statuses -> jobs.
 
-Every agent consumes in batches (``take_events``) and hands the batch to a blocking handler in
-a thread, so the event loop keeps fetching while SQL and provider calls run. Offsets are
-acknowledged only after the handler returns: a crash redelivers the batch, and the handlers'
-idempotency (inbox, idempotency keys, conditional updates) makes the second run change nothing.
+Every agent consumes in batches (``take_events``; the orchestrator ``noack_take``, acknowledging
+itself) and hands the batch to a blocking handler in a thread, so the event loop keeps fetching
+while SQL and provider calls run. Offsets are acknowledged only after the handler returns: a
+crash redelivers the batch, and the handlers' idempotency (inbox, idempotency keys, conditional
+updates) makes the second run change nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_kafka
 from pydantic import ValidationError
 
 from outreach.analytics.status_ingest import StatusBatchHandler
@@ -64,6 +68,100 @@ async def _with_retries(run: Callable[[], Awaitable[T]], what: str) -> T:
     raise AssertionError("unreachable")
 
 
+# The faust release whose consumer drain loop ``PromptDeliveryConsumer`` reproduces.
+_DRAIN_LOOP_FAUST_VERSION = "0.15.3"
+
+
+class PromptDeliveryConsumer(faust_kafka.Consumer):
+    """faust's Kafka consumer, handing each fetched message to its stream without a race.
+
+    faust 0.15's drain loop races every message's delivery against the flow-suspension event
+    with ``wait_first`` (two tasks and an ``asyncio.wait`` per message), which measured more
+    CPU than the rest of faust's per-message work together and, in a worker whose batch
+    handlers need the GIL, was the largest single limit on events/s. Here the race happens
+    only while the flow is suspended (a rebalance); otherwise the message is delivered
+    directly. A delivery blocked when a rebalance begins is cancelled with the fetcher, as
+    faust's own stop does, and its uncommitted offset is read again after the rebalance.
+    The loop is otherwise faust 0.15.3's ``Consumer._drain_messages``.
+    """
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        suspended = self.suspend_flow.is_set
+        yield_every = 100
+        num_since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                records = getmany(timeout=1.0)
+                # getmany may return at once, again and again: let the loop breathe.
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in records:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await asyncio.sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        read_offset = get_read_offset(tp)
+                        if read_offset is None or offset >= read_offset:
+                            gap = offset - (read_offset or 0)
+                            if gap > 1 and read_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, read_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            if suspended():
+                                await self.wait_first(callback(message), self.suspend_flow.wait())
+                            else:
+                                await callback(message)
+                            set_read_offset(tp, offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+
+class PromptDeliveryTransport(faust_kafka.Transport):
+    Consumer = PromptDeliveryConsumer
+
+
+def partition_groups(events: Sequence[Any], ways: int) -> list[list[Any]]:
+    """Split a batch into at most ``ways`` groups of whole partitions, each in arrival order.
+
+    Core events are keyed by patient, so a patient's events are all in one partition: groups
+    never share a patient, and each keeps its partitions' events in order.
+    """
+    by_partition: dict[Any, list[Any]] = {}
+    for event in events:
+        by_partition.setdefault(event.message.tp, []).append(event)
+    groups: list[list[Any]] = [[] for _ in range(max(1, min(ways, len(by_partition))))]
+    for partition_events in sorted(by_partition.values(), key=len, reverse=True):
+        min(groups, key=len).extend(partition_events)
+    return [group for group in groups if group]
+
+
 def consumer_group_id(app_id: str, roles: Sequence[str]) -> str:
     """One consumer group per role set: workers with the same roles share partitions.
 
@@ -95,6 +193,15 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
         stream_buffer_maxsize=16384,
         producer_acks=-1,
     )
+    if settings.faust_prompt_delivery:
+        if faust.__version__ == _DRAIN_LOOP_FAUST_VERSION:
+            app.transport = PromptDeliveryTransport(app.conf.broker_consumer, app)
+        else:
+            logger.warning(
+                "faust %s is not %s: using its stock consumer",
+                faust.__version__,
+                _DRAIN_LOOP_FAUST_VERSION,
+            )
     db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outreach-db")
     send_pool = ThreadPoolExecutor(
         max_workers=settings.send_threads, thread_name_prefix="outreach-send"
@@ -149,10 +256,33 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
             await handle_core_batch(messages[:middle])
             await handle_core_batch(messages[middle:])
 
+        async def handle_and_ack(stream: faust.StreamT, events: Sequence[Any]) -> None:
+            # Each partition's events stay together and in order, in one transaction; groups of
+            # different partitions share no patient, so their transactions may run side by side.
+            groups = partition_groups(events, settings.orchestrator_partition_concurrency)
+            await asyncio.gather(
+                *(
+                    handle_core_batch([(e.message.key, e.message.value) for e in group])
+                    for group in groups
+                )
+            )
+            for event in events:
+                await stream.ack(event)
+
         @app.agent(core_topic, name="outreach.orchestrate")
         async def orchestrate(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(settings.orchestrator_batch_size, within=0.2):
-                await handle_core_batch([(e.message.key, e.message.value) for e in events])
+            # Pipelined: while one batch is in its thread, the stream gathers the next one. The
+            # next batch starts only once the previous one committed and was acknowledged, so
+            # events still apply in order and an offset is never committed before its jobs.
+            in_flight: asyncio.Future[None] | None = None
+            try:
+                async for events in stream.noack_take(settings.orchestrator_batch_size, within=0.2):
+                    if in_flight is not None:
+                        await in_flight
+                    in_flight = asyncio.ensure_future(handle_and_ack(stream, events))
+            finally:
+                if in_flight is not None and not in_flight.done():
+                    await asyncio.shield(in_flight)
 
     if "channels" in roles:
         sender = SendBatchHandler(
@@ -248,8 +378,9 @@ def _register_send_agent(
 
     # Send requests are independent (take_sends makes each send exclusive), so two actors per
     # channel let one batch's database work overlap another's provider calls.
-    app.agent(topic, name=f"outreach.send.{channel.value}",
-              concurrency=settings.send_agent_concurrency)(send_channel)
+    app.agent(
+        topic, name=f"outreach.send.{channel.value}", concurrency=settings.send_agent_concurrency
+    )(send_channel)
 
 
 def run_worker(deps: WorkerDependencies, roles: Sequence[str], *, loglevel: str = "INFO") -> None:
@@ -264,6 +395,11 @@ def run_worker(deps: WorkerDependencies, roles: Sequence[str], *, loglevel: str 
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactionFilter())
+    # A batch keeps thousands of objects alive at once; with CPython's default (700) they were
+    # promoted into full collections that walked the whole heap, about a quarter of the
+    # orchestrator's time in bench/pipeline.py. Only the youngest generation's threshold
+    # changes, so garbage cycles are still collected.
+    gc.set_threshold(deps.settings.worker_gc_threshold, *gc.get_threshold()[1:])
     started = datetime.now(UTC)
     logger.info("worker starting with roles %s at %s", ",".join(roles), started.isoformat())
     worker.execute_from_commandline()
