@@ -81,8 +81,3 @@ def record_from_row(row: object) -> TemplateRecord:
 def load_active_templates(connection: Connection) -> list[TemplateRecord]:
     rows = connection.execute(select(templates).where(templates.c.is_active.is_(True)))
     return [record_from_row(row) for row in rows]
-
-
-def load_template(connection: Connection, template_id: int) -> TemplateRecord | None:
-    row = connection.execute(select(templates).where(templates.c.id == template_id)).first()
-    return record_from_row(row) if row else None
