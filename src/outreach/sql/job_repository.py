@@ -116,7 +116,13 @@ def claim_due_jobs(engine: Engine, now: datetime, limit: int, claimer: str) -> l
     """
     due = (
         select(jobs.c.id)
-        .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.scheduled_for <= now)
+        .where(
+            jobs.c.status == JobStatus.QUEUED.value,
+            jobs.c.scheduled_for <= now,
+            # A queued job always has a channel once decided; a row without one (written by
+            # hand or by a foreign tool) must not stop the claim loop for everyone else.
+            jobs.c.channel.is_not(None),
+        )
         .order_by(jobs.c.scheduled_for)
         .limit(limit)
     )
@@ -448,24 +454,6 @@ def _job_status(value: str) -> JobStatus | None:
 def job_status_from_provider(value: str) -> JobStatus | None:
     """A normalised provider status as a job status (None for ones that change nothing)."""
     return _job_status(value)
-
-
-def counts_by(connection: Connection, *columns: str) -> list[tuple[Any, ...]]:
-    """Job counts grouped by the given columns (demo summary and reports)."""
-    from sqlalchemy import func
-
-    cols = [jobs.c[c] for c in columns]
-    query = select(*cols, func.count()).group_by(*cols).order_by(*cols)
-    return [tuple(r) for r in connection.execute(query)]
-
-
-def oldest_queued_due(connection: Connection, now: datetime) -> int:
-    from sqlalchemy import func
-
-    query = select(func.count()).where(
-        jobs.c.status == JobStatus.QUEUED.value, jobs.c.scheduled_for <= now
-    )
-    return int(connection.execute(query).scalar_one())
 
 
 STALE_CLAIM_AFTER = timedelta(minutes=5)
