@@ -121,7 +121,7 @@ def worker(
     channels: Annotated[str | None, typer.Option(help="Channels to serve (default: all)")] = None,
 ) -> None:
     """Run the faust worker: core events -> jobs, sends, statuses and replies."""
-    from outreach import services
+    from outreach import wiring
     from outreach.orchestrator.app import ALL_ROLES, WorkerDependencies, run_worker
 
     settings = load_settings()
@@ -130,19 +130,19 @@ def worker(
     if unknown:
         typer.echo(f"error: unknown role(s) {sorted(unknown)}; choose from {ALL_ROLES}", err=True)
         raise typer.Exit(code=2)
-    engine = services.database_engine(settings, pool_size=8)
-    redis = services.redis_client(settings)
+    engine = wiring.database_engine(settings, pool_size=8)
+    redis = wiring.redis_client(settings)
     names = [c.strip() for c in channels.split(",")] if channels else None
-    workers = services.channel_workers(settings, names) if "channels" in chosen else {}
+    workers = wiring.channel_workers(settings, names) if "channels" in chosen else {}
     deps = WorkerDependencies(
         settings=settings,
         engine=engine,
-        clock=services.clock(settings, redis),
+        clock=wiring.clock(settings, redis),
         channels=workers,
-        builder=services.message_builder(settings, engine),
+        builder=wiring.message_builder(settings, engine),
     )
     if "replies" in chosen:
-        deps.reply_handler = services.reply_handler(settings, engine, deps.clock)
+        deps.reply_handler = wiring.reply_handler(settings, engine, deps.clock)
     run_worker(deps, chosen, loglevel=settings.log_level)
 
 
@@ -151,11 +151,11 @@ def scheduler() -> None:
     """Claim due jobs (exactly once across schedulers) and publish them to the channel topics."""
     import asyncio
 
-    from outreach import services
+    from outreach import wiring
     from outreach.scheduler.service import run_scheduler
 
     settings = load_settings()
-    engine = services.database_engine(settings)
+    engine = wiring.database_engine(settings)
     stop = asyncio.Event()
 
     async def main() -> None:
@@ -165,7 +165,7 @@ def scheduler() -> None:
         await run_scheduler(
             engine,
             settings.resolved_kafka_bootstrap(),
-            services.clock(settings),
+            wiring.clock(settings),
             poll_seconds=settings.scheduler_poll_seconds,
             batch_size=settings.scheduler_batch_size,
             stop=stop,

@@ -6,6 +6,10 @@ Kept free of I/O so the pure cores (preferences, templating, replies, scheduler)
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 
 class Channel(enum.StrEnum):
@@ -101,3 +105,62 @@ class SuppressionReason(enum.StrEnum):
     NO_REACHABLE_CHANNEL = "no_reachable_channel"
     PHI_POLICY = "phi_policy"
     DEADLINE_PASSED = "deadline_passed"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A stored ``comm_jobs`` row as the send path reads it (no bookkeeping columns).
+
+    ``context`` holds the event facts a template may name; its values may be PHI, so the
+    ``repr`` shows only its keys.
+    """
+
+    id: int
+    idempotency_key: str
+    org_id: str
+    patient_id: str
+    provider_id: str | None
+    appointment_id: str | None
+    campaign_id: int | None
+    purpose: Purpose
+    channel: Channel | None
+    status: JobStatus
+    attempt: int
+    scheduled_for: datetime
+    deadline: datetime | None
+    language: str | None
+    variant: str | None
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"JobRecord(id={self.id!r}, purpose={self.purpose.value!r}, "
+            f"channel={self.channel.value if self.channel else None!r}, "
+            f"status={self.status.value!r}, attempt={self.attempt!r}, "
+            f"context_keys={sorted(self.context)!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicContact:
+    """What a message may say about the clinic (an organisation): nothing about any patient."""
+
+    org_id: str
+    name: str | None
+    phone: str | None
+    booking_url: str | None
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One append-only ``comm_audit_log`` entry: who did what, to whom, when.
+
+    ``detail`` holds identifiers and flags, never personal data.
+    """
+
+    occurred_at: datetime
+    actor: str
+    action: str
+    patient_id: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert, select
 
 from outreach.channels.send_worker import SendBatchHandler
 from outreach.events import SendRequest
-from outreach.services import message_builder
+from outreach.wiring import message_builder
 from outreach.sql import job_repository
 from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
 from outreach.sql.template_store import family_key, seed_templates

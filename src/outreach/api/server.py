@@ -21,17 +21,17 @@ def run_api(
     channel_names: Iterable[str] | None = None,
 ) -> None:
     """Serve the API until interrupted. Bad channel configuration fails here, at start-up."""
-    from outreach import services
+    from outreach import wiring
 
-    engine = services.database_engine(settings)
-    redis = services.redis_client(settings)
-    channels = services.channel_workers(settings, channel_names)
+    engine = wiring.database_engine(settings)
+    redis = wiring.redis_client(settings)
+    channels = wiring.channel_workers(settings, channel_names)
     app = create_api_app(
         settings,
         engine=engine,
         channels=channels,
         redis=redis,
-        clock=services.clock(settings, redis),
+        clock=wiring.clock(settings, redis),
     )
     try:
         # log_config=None: keep the process's logging (with its redaction filter) as configured.

@@ -23,8 +23,11 @@ from outreach.preferences.channel_choice import (
 from outreach.preferences.consent import (
     CONSENT_VALIDITY_YEARS,
     ConsentState,
+    ConsentUpdate,
     ExpiringConsent,
     channel_permission,
+    consent_changes,
+    consent_update_from_record,
     consents_expiring,
 )
 from outreach.preferences.decision import CommRequest, decide, recheck_at_send_time
@@ -47,6 +50,12 @@ from outreach.preferences.legal_floor import (
     is_florida_number,
 )
 from outreach.preferences.outcomes import Decision, Scheduled, Suppressed
+from outreach.preferences.patient_profile import (
+    PatientDecisionInputs,
+    PatientLayers,
+    resolve_patient,
+    resolve_patients,
+)
 from outreach.preferences.send_time import FLEXIBLE_PURPOSES, next_allowed_send_time
 
 __all__ = [
@@ -62,9 +71,12 @@ __all__ = [
     "ChannelRanking",
     "CommRequest",
     "ConsentState",
+    "ConsentUpdate",
     "Decision",
     "EffectivePreferences",
     "ExpiringConsent",
+    "PatientDecisionInputs",
+    "PatientLayers",
     "PreferenceLayer",
     "PreferenceLevel",
     "Scheduled",
@@ -74,6 +86,8 @@ __all__ = [
     "channel_order_for",
     "channel_permission",
     "choose_channel",
+    "consent_changes",
+    "consent_update_from_record",
     "consents_expiring",
     "decide",
     "frequency_refusal",
@@ -87,4 +101,6 @@ __all__ = [
     "rank_channels",
     "recheck_at_send_time",
     "resolve_effective_preferences",
+    "resolve_patient",
+    "resolve_patients",
 ]

@@ -70,6 +70,58 @@ class ConsentState:
         return self.expires_at is not None and now >= self.expires_at
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentUpdate:
+    """What a patient record from the core platform says about consent; ``None``: it is silent.
+
+    A silent field keeps what is stored. Opt-outs are not here: only the patient's own STOP sets
+    them, and only START clears them.
+    """
+
+    contact_granted: bool | None = None
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    marketing_opt_in: frozenset[Channel] | None = None
+    whatsapp_opt_in: bool | None = None
+
+
+def consent_update_from_record(
+    contact_consent: bool | None,
+    consent_granted_at: datetime | None,
+    marketing_opt_in: Iterable[Channel] | None,
+    whatsapp_opt_in: bool | None,
+    occurred_at: datetime,
+) -> ConsentUpdate:
+    """The update a patient record makes: granted consent is dated (the record's own date, else
+    the event's) and valid for ``CONSENT_VALIDITY_YEARS``."""
+    granted_at = expires_at = None
+    if contact_consent:
+        granted_at = consent_granted_at or occurred_at
+        expires_at = add_years(granted_at, CONSENT_VALIDITY_YEARS)
+    return ConsentUpdate(
+        contact_granted=contact_consent,
+        granted_at=granted_at,
+        expires_at=expires_at,
+        marketing_opt_in=frozenset(marketing_opt_in) if marketing_opt_in is not None else None,
+        whatsapp_opt_in=whatsapp_opt_in,
+    )
+
+
+def consent_changes(stored: ConsentState, update: ConsentUpdate) -> dict[str, bool]:
+    """The consent flags an update changes, by their stored names (for the audit log)."""
+    changes: dict[str, bool] = {}
+    if update.contact_granted is not None and update.contact_granted != stored.contact_granted:
+        changes["contact_consent"] = update.contact_granted
+    if update.marketing_opt_in is not None:
+        for channel in Channel:
+            wanted = channel in update.marketing_opt_in
+            if wanted != (channel in stored.marketing_opt_in):
+                changes[f"marketing_opt_in_{channel.value}"] = wanted
+    if update.whatsapp_opt_in is not None and update.whatsapp_opt_in != stored.whatsapp_opt_in:
+        changes["whatsapp_opt_in"] = update.whatsapp_opt_in
+    return changes
+
+
 def channel_permission(
     purpose: Purpose, channel: Channel, consent: ConsentState, now: datetime
 ) -> SuppressionReason | None:

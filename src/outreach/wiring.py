@@ -1,4 +1,4 @@
-"""The one place that turns Settings into live objects (engine, Redis, clock, channels).
+"""The one place that turns Settings into live objects (engine, Redis, clock, channels, services).
 
 Nothing connects at import time; each process command builds what it needs from here.
 """

@@ -1,0 +1,73 @@
+"""A patient as the decisions see them: the stored hierarchy levels resolved into one profile.
+
+Repositories read the levels (organisation, provider, the patient's own) and consent as they are
+stored; resolving them is a rule, so it happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from outreach.domain import Channel
+from outreach.preferences.consent import ConsentState
+from outreach.preferences.hierarchy import (
+    GLOBAL_DEFAULTS,
+    EffectivePreferences,
+    PreferenceLayer,
+    resolve_effective_preferences,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLayers:
+    """What is stored about one patient's preferences, level by level (None: no such row)."""
+
+    patient_id: str
+    org_id: str
+    provider_id: str | None
+    org: PreferenceLayer | None
+    provider: PreferenceLayer | None
+    own: PreferenceLayer
+    consent: ConsentState
+    failed_channels: frozenset[Channel]
+    first_name: str | None
+
+    def __repr__(self) -> str:  # the patient's own layer holds addresses
+        return f"PatientLayers(patient_id={self.patient_id!r}, org_id={self.org_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDecisionInputs:
+    """Everything the preferences core needs about one patient."""
+
+    patient_id: str
+    org_id: str
+    provider_id: str | None
+    prefs: EffectivePreferences
+    consent: ConsentState
+    failed_channels: frozenset[Channel]
+    first_name: str | None
+
+    def __repr__(self) -> str:
+        return f"PatientDecisionInputs(patient_id={self.patient_id!r}, org_id={self.org_id!r})"
+
+
+def resolve_patient(layers: PatientLayers) -> PatientDecisionInputs:
+    """Merge the hierarchy (patient > provider > organisation > global) for one patient."""
+    return PatientDecisionInputs(
+        patient_id=layers.patient_id,
+        org_id=layers.org_id,
+        provider_id=layers.provider_id,
+        prefs=resolve_effective_preferences(
+            GLOBAL_DEFAULTS, layers.org, layers.provider, layers.own
+        ),
+        consent=layers.consent,
+        failed_channels=layers.failed_channels,
+        first_name=layers.first_name,
+    )
+
+
+def resolve_patients(layers: Iterable[PatientLayers]) -> dict[str, PatientDecisionInputs]:
+    """``resolve_patient`` for each, by patient id."""
+    return {item.patient_id: resolve_patient(item) for item in layers}

@@ -1,0 +1,50 @@
+"""Transactions over the database, each handing out the repositories bound to it.
+
+Services take a ``Store`` and never see SQL: ``with store.transaction() as repos:`` commits
+everything done through ``repos`` together, or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+
+from outreach.sql.audit_repository import AuditRepository
+from outreach.sql.inbox import InboxRepository
+from outreach.sql.job_repository import JobRepository
+from outreach.sql.org_repository import OrgRepository
+from outreach.sql.patient_repository import PatientRepository
+from outreach.sql.status_repository import StatusRepository
+
+
+class Repositories:
+    """The repositories of one transaction (or one read-only connection)."""
+
+    __slots__ = ("audit", "inbox", "jobs", "orgs", "patients", "statuses")
+
+    def __init__(self, connection: Connection) -> None:
+        self.audit = AuditRepository(connection)
+        self.inbox = InboxRepository(connection)
+        self.jobs = JobRepository(connection)
+        self.orgs = OrgRepository(connection)
+        self.patients = PatientRepository(connection)
+        self.statuses = StatusRepository(connection)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Repositories]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as connection:
+            yield Repositories(connection)
+
+    @contextmanager
+    def reading(self) -> Iterator[Repositories]:
+        """A connection for reads that need no transaction of their own."""
+        with self.engine.connect() as connection:
+            yield Repositories(connection)
