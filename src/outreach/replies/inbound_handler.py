@@ -29,8 +29,9 @@ from sqlalchemy import exc as sa_exc
 
 from outreach.channels.base import ChannelWorker, OutboundMessage, SendError, SendReceipt
 from outreach.clock import Clock
+from outreach.dead_letters import DeadLetter, dead_letter
 from outreach.domain import Channel
-from outreach.events import DlqEntry, InboundEnvelope, Outcome, describe_validation_error
+from outreach.events import InboundEnvelope, Outcome
 from outreach.replies.actions import (
     Action,
     AuditEntry,
@@ -49,7 +50,8 @@ from outreach.replies.intents import ParsedReply
 from outreach.replies.matching import OutstandingRequest, match_reply_to_job
 from outreach.replies.parser import ReplyParser, default_parser, normalise_language_hint
 from outreach.replies.reply_texts import render_reply, reply_language
-from outreach.sql import job_repository, reply_repository
+from outreach.sql import reply_repository
+from outreach.sql.job_repository import JobRepository
 from outreach.sql.reply_repository import AddressHolder, ClinicContact
 from outreach.topics import INBOUND, OUTCOMES, STAFF_INBOX
 
@@ -122,7 +124,7 @@ class ReplyBatchResult:
     reply_failures: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     staff_items: list[StaffInboxItem] = field(default_factory=list)
-    dead_letters: list[DlqEntry] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
     unprocessed: list[InboundEnvelope] = field(default_factory=list)
 
 
@@ -295,11 +297,11 @@ class ReplyHandler:
             "inbound %d: %s answer not sent: %s", reply.inbound_id, reply.kind.value, error_text
         )
         result.dead_letters.append(
-            DlqEntry(
+            dead_letter(
                 source_topic=INBOUND,
                 stage="replies.send",
                 kind="send",
-                error=error_text[:1000],
+                error=error_text,
                 failed_at=self.clock(),
                 original=json.dumps(
                     {
@@ -312,13 +314,13 @@ class ReplyHandler:
             )
         )
 
-    def _processing_dead_letter(self, envelope: InboundEnvelope, error: Exception) -> DlqEntry:
-        # The type only: a database error's text quotes the statement's parameters (the body).
-        return DlqEntry(
+    def _processing_dead_letter(self, envelope: InboundEnvelope, error: Exception) -> DeadLetter:
+        # dead_letter keeps the type only: a database error quotes its parameters (the body).
+        return dead_letter(
             source_topic=INBOUND,
             stage="replies.handle",
             kind="processing",
-            error=type(error).__name__,
+            error=error,
             failed_at=self.clock(),
             original=envelope.model_dump_json(by_alias=True),
         )
@@ -440,8 +442,8 @@ class ReplyHandler:
                 action.patient_id, action.channels, run
             ):
                 for patient_id in patient_ids:
-                    run.jobs_cancelled += job_repository.cancel_pending_for_patient(
-                        connection, patient_id, channels, run.now
+                    run.jobs_cancelled += JobRepository(connection).cancel_pending_for_patient(
+                        patient_id, channels, run.now
                     )
         elif isinstance(action, MarkJobReplied):
             run.job_replied = reply_repository.mark_job_replied(
@@ -615,7 +617,7 @@ class ReplyHandler:
         self,
         app: faust.App,
         run_blocking: Callable[..., Awaitable[Any]],
-        publish_dead_letters: Callable[[Sequence[DlqEntry]], Awaitable[None]],
+        publish_dead_letters: Callable[[Sequence[DeadLetter]], Awaitable[None]],
     ) -> None:
         """Add the ``outreach.inbound`` agent to the worker app.
 
@@ -702,25 +704,24 @@ def _language_hint(holder: AddressHolder | None) -> str | None:
 
 def parse_envelopes(
     messages: Sequence[tuple[bytes | None, bytes | None]], now: datetime
-) -> tuple[list[InboundEnvelope], list[DlqEntry]]:
+) -> tuple[list[InboundEnvelope], list[DeadLetter]]:
     """Kafka values -> envelopes; one that does not parse becomes a dead letter with a PHI-free
     reason (field paths, never values)."""
     envelopes: list[InboundEnvelope] = []
-    malformed: list[DlqEntry] = []
+    malformed: list[DeadLetter] = []
     for key, value in messages:
         raw = value or b""
         try:
             envelopes.append(InboundEnvelope.model_validate_json(raw))
         except ValidationError as error:
             malformed.append(
-                DlqEntry(
+                dead_letter(
                     source_topic=INBOUND,
                     stage="replies.parse",
-                    kind="malformed",
-                    error=describe_validation_error(error)[:1000],
+                    error=error,
                     failed_at=now,
-                    original=raw.decode("utf-8", "replace")[:100_000],
-                    key=key.decode("utf-8", "replace") if key else None,
+                    original=raw,
+                    key=key,
                 )
             )
     return envelopes, malformed

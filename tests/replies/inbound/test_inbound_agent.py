@@ -21,7 +21,9 @@ from outreach.clock import system_clock
 from outreach.config import Settings
 from outreach.domain import JobStatus
 from outreach.events import InboundEnvelope
-from outreach.orchestrator.app import WorkerDependencies, build_worker_app
+from outreach.dead_letters import DeadLetterSealer
+from outreach.orchestrator.worker_app import WorkerDependencies, build_worker_app
+from outreach.sql.store import Store
 from outreach.replies.inbound_handler import ReplyHandler, parse_envelopes
 from outreach.topics import DLQ, INBOUND, OUTCOMES, STAFF_INBOX, ensure_topics
 
@@ -108,10 +110,11 @@ async def test_the_agent_acts_on_inbound_messages_within_a_second(
     app = build_worker_app(
         WorkerDependencies(
             settings=worker_settings,
-            engine=mariadb_engine,
+            store=Store(mariadb_engine),
             clock=system_clock,
             channels={},
             builder=None,
+            sealer=DeadLetterSealer(DeadLetterSealer.new_key()),
             reply_handler=handler,
         ),
         roles=["replies"],
@@ -200,4 +203,4 @@ def test_malformed_values_become_phi_free_dead_letters() -> None:
     )
     assert len(envelopes) == 1 and len(dead) == 2
     assert all("secret" not in d.error and "+1415" not in d.error for d in dead)
-    assert dead[0].original == bad.decode() and dead[0].kind == "malformed"
+    assert dead[0].original == bad and dead[0].kind == "malformed"
