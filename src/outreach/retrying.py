@@ -58,4 +58,8 @@ async def retry_async(run: Callable[[], Awaitable[T]], schedule: RetrySchedule, 
         before_sleep=log_failure,
         reraise=True,
     )
-    return await retrying(run)
+
+    async def attempt() -> T:  # tenacity awaits only what it sees as a coroutine function
+        return await run()
+
+    return await retrying(attempt)

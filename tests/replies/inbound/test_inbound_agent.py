@@ -19,12 +19,12 @@ from sqlalchemy import Engine
 from outreach.channels import ChannelWorker
 from outreach.clock import system_clock
 from outreach.config import Settings
+from outreach.dead_letters import DeadLetterSealer
 from outreach.domain import JobStatus
 from outreach.events import InboundEnvelope
-from outreach.dead_letters import DeadLetterSealer
 from outreach.orchestrator.worker_app import WorkerDependencies, build_worker_app
-from outreach.sql.store import Store
 from outreach.replies.inbound_handler import ReplyHandler, parse_envelopes
+from outreach.sql.store import Store
 from outreach.topics import DLQ, INBOUND, OUTCOMES, STAFF_INBOX, ensure_topics
 
 from .conftest import BOOKING_URL, MATCH_WINDOW, Clinic, envelope, job_row, new_phone, sent_to
