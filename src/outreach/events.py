@@ -558,15 +558,16 @@ class Outcome(BaseModel):
     )
 
 
+_INTENT = "What the reply was read as."
+
+
 class AppointmentAnswerData(BaseModel):
     """What a patient's answer about an appointment was, and how it was read."""
 
     channel: Channel = Field(
         description="The channel the patient replied on.", json_schema_extra=NOT_PHI
     )
-    intent: Literal["confirm", "reschedule", "cancel"] = Field(
-        description="What the reply was read as.", json_schema_extra=NOT_PHI
-    )
+    intent: str = Field(description=_INTENT, json_schema_extra=NOT_PHI)
     confidence: float = Field(
         ge=0, le=1, description="How sure the reading is (0 to 1).", json_schema_extra=NOT_PHI
     )
@@ -579,6 +580,24 @@ class AppointmentAnswerData(BaseModel):
     inbound_id: int = Field(
         description="Outreach's id of the stored reply.", json_schema_extra=NOT_PHI
     )
+
+
+class ConfirmAnswerData(AppointmentAnswerData):
+    """A patient's confirmation, and how it was read."""
+
+    intent: Literal["confirm"] = Field(description=_INTENT, json_schema_extra=NOT_PHI)
+
+
+class RescheduleAnswerData(AppointmentAnswerData):
+    """A patient's request for another time, and how it was read."""
+
+    intent: Literal["reschedule"] = Field(description=_INTENT, json_schema_extra=NOT_PHI)
+
+
+class CancelAnswerData(AppointmentAnswerData):
+    """A patient's request to cancel, and how it was read."""
+
+    intent: Literal["cancel"] = Field(description=_INTENT, json_schema_extra=NOT_PHI)
 
 
 _SHARED_ADDRESS = (
@@ -662,7 +681,7 @@ class AppointmentConfirmedOutcome(Outcome):
     type: Literal["appointment.confirmed"] = Field(
         description=_OUTCOME_TYPE, json_schema_extra=NOT_PHI
     )
-    data: AppointmentAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
+    data: ConfirmAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
 class AppointmentRescheduleRequestedOutcome(Outcome):
@@ -672,7 +691,7 @@ class AppointmentRescheduleRequestedOutcome(Outcome):
     type: Literal["appointment.reschedule_requested"] = Field(
         description=_OUTCOME_TYPE, json_schema_extra=NOT_PHI
     )
-    data: AppointmentAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
+    data: RescheduleAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
 class AppointmentCancelRequestedOutcome(Outcome):
@@ -681,7 +700,7 @@ class AppointmentCancelRequestedOutcome(Outcome):
     type: Literal["appointment.cancel_requested"] = Field(
         description=_OUTCOME_TYPE, json_schema_extra=NOT_PHI
     )
-    data: AppointmentAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
+    data: CancelAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
 class PatientOptedOutOutcome(Outcome):
