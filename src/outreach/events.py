@@ -326,7 +326,8 @@ class CommRequestData(BaseModel):
     )
     deadline: AwareDatetime | None = Field(
         default=None,
-        description="Not after this time (must not be before send_at); absent: 7 days later.",
+        description="Not after this time (not before send_at); absent: 7 days after send_at, "
+        "or after the event.",
         json_schema_extra=NOT_PHI,
     )
     appointment_id: CoreId | None = Field(
@@ -736,6 +737,8 @@ OUTCOME_MODELS: tuple[type[Outcome], ...] = (
 )
 
 
+# The reply handler still builds its own copy of this model (replies.inbound_handler); the
+# contract tests check that what it publishes re-serialises identically through this one.
 class StaffInboxItem(BaseModel):
     """``outreach.staff_inbox``: a reply a person must read (key: patient id, if known).
 
@@ -761,7 +764,11 @@ class StaffInboxItem(BaseModel):
         "cancel_keyword_with_appointment).",
         json_schema_extra=NOT_PHI,
     )
-    intent: str = Field(description="What the reply was read as.", json_schema_extra=NOT_PHI)
+    intent: str = Field(
+        description="What the reply was read as (confirm, reschedule, cancel, stop, start, help "
+        "or other).",
+        json_schema_extra=NOT_PHI,
+    )
     confidence: float = Field(
         description="How sure the reading is (0 to 1).", json_schema_extra=NOT_PHI
     )
@@ -803,7 +810,8 @@ class DlqEntry(BaseModel):
         json_schema_extra=NOT_PHI,
     )
     error: str = Field(
-        description="Why, without personal data: field paths and messages, never values.",
+        description="Why, without personal data: for a malformed message the fields at fault "
+        "and what is wrong with them, never their values.",
         json_schema_extra=NOT_PHI,
     )
     failed_at: AwareDatetime = Field(description="When it failed.", json_schema_extra=NOT_PHI)

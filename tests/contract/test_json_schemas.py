@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from outreach.channels.base import NORMALISED_STATUSES
 from outreach.contract.asyncapi import asyncapi_document
 from outreach.contract.catalogue import message_type
 from outreach.contract.json_schemas import core_events_schema, message_schema
@@ -29,6 +30,8 @@ from outreach.events import (
     parse_core_event,
 )
 from outreach.orchestrator.planning import plan_event
+from outreach.replies.actions import StaffRouteReason
+from outreach.replies.intents import ReplyIntent
 from outreach.sim.clinic.generator import generate_clinic
 from outreach.sim.clinic.malformed import MALFORMED_KINDS, malformed_events
 
@@ -111,6 +114,20 @@ def test_personal_and_health_fields_are_marked_phi(model, field: str) -> None:
 @pytest.mark.parametrize(("model", "field"), IDENTIFIERS, ids=lambda v: getattr(v, "__name__", v))
 def test_opaque_identifiers_are_not_phi(model, field: str) -> None:
     assert model.model_fields[field].json_schema_extra == {PHI_KEYWORD: False}
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "values"),
+    [
+        (StaffInboxItem, "reason", [reason.value for reason in StaffRouteReason]),
+        (StaffInboxItem, "intent", [intent.value for intent in ReplyIntent]),
+        (StatusUpdate, "status", sorted(NORMALISED_STATUSES)),
+    ],
+    ids=["staff reasons", "reply intents", "statuses"],
+)
+def test_descriptions_that_list_values_list_them_all(model, field: str, values: list[str]) -> None:
+    description = model.model_fields[field].description
+    assert [value for value in values if value not in description] == []
 
 
 def test_a_synthetic_clinic_day_fits_the_schemas_and_the_worker(clinic_events) -> None:

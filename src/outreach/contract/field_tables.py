@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from outreach import topics
-from outreach.contract.catalogue import TOPICS, Topic, message_type
+from outreach.contract.catalogue import TOPICS, Topic, message_name, message_type
 from outreach.contract.json_schemas import message_schema, plain_description
 from outreach.events import PHI_KEYWORD, CoreEvent, Outcome
 
@@ -120,7 +120,7 @@ def _topic_rows() -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for topic in TOPICS:
-        names = ", ".join(f"`{message_type(m) or m.__name__}`" for m in topic.messages)
+        names = ", ".join(f"`{message_name(model)}`" for model in topic.messages)
         rows.append(
             f"| `{topic.address}` | {topic.producer} | {topic.consumer} | {topic.key} | {names} |"
         )

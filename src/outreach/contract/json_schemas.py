@@ -23,7 +23,7 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def plain_description(docstring: str) -> str:
-    """A docstring as one line of Markdown: reST ````code```` becomes ```code```."""
+    """A docstring as one line of Markdown: reST's double-backquoted literals get single ones."""
     return _WHITESPACE.sub(" ", _DOUBLE_BACKTICKS.sub(r"`\1`", docstring)).strip()
 
 
@@ -53,7 +53,7 @@ class ContractSchemaGenerator(GenerateJsonSchema):
 
     def generate_definitions(self, inputs: Any) -> Any:
         keys, definitions = super().generate_definitions(inputs)
-        return _tidy(keys), _tidy(definitions)
+        return keys, _tidy(definitions)
 
 
 def message_schema(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
