@@ -84,8 +84,9 @@ CoreId = Annotated[str, StringConstraints(max_length=64), _AcceptsIntegers()]
 """A core platform id: a ``StrId`` of at most 64 characters (the width of its columns)."""
 
 
-class CoreEvent(BaseModel):
-    """An event from the core platform on ``core.events`` (key: patient id)."""
+class CoreEventEnvelope(BaseModel):
+    """What every event from the core platform on ``core.events`` carries around its ``data``
+    (key: patient id)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -117,16 +118,22 @@ class CoreEvent(BaseModel):
         description="The patient concerned; also the Kafka key.",
         json_schema_extra=NOT_PHI,
     )
-    data: dict[str, Any] = Field(
-        default_factory=dict,
-        description="The facts of this type of event.",
-        json_schema_extra=PHI,
-    )
 
     @field_validator("occurred_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return value.astimezone(UTC)
+
+
+class CoreEvent(CoreEventEnvelope):
+    """A core event as the worker reads it: ``data`` is validated by the type's data model once
+    the type is known, so an unknown type is ignored rather than rejected."""
+
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The facts of this type of event.",
+        json_schema_extra=PHI,
+    )
 
 
 class PatientData(BaseModel):
@@ -348,7 +355,7 @@ _EVENT_TYPE = "The event type; fixed for this model."
 _EVENT_DATA = "The facts of this event."
 
 
-class PatientUpsertedEvent(CoreEvent):
+class PatientUpsertedEvent(CoreEventEnvelope):
     """The patient was created or changed. Outreach stores their contact details, preferences and
     consent; it sends nothing."""
 
@@ -358,7 +365,7 @@ class PatientUpsertedEvent(CoreEvent):
     )
 
 
-class AppointmentBookedEvent(CoreEvent):
+class AppointmentBookedEvent(CoreEventEnvelope):
     """Outreach asks the patient to confirm and reminds them before the start (24 h and 2 h by
     default). An appointment already started is not messaged."""
 
@@ -366,7 +373,7 @@ class AppointmentBookedEvent(CoreEvent):
     data: BookedAppointmentData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-class AppointmentRescheduledEvent(CoreEvent):
+class AppointmentRescheduledEvent(CoreEventEnvelope):
     """The appointment moved: its pending messages are cancelled and planned again for the new
     time."""
 
@@ -376,7 +383,7 @@ class AppointmentRescheduledEvent(CoreEvent):
     data: BookedAppointmentData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-class AppointmentCancelledEvent(CoreEvent):
+class AppointmentCancelledEvent(CoreEventEnvelope):
     """The appointment is off: its pending messages are cancelled."""
 
     type: Literal["appointment.cancelled"] = Field(
@@ -385,14 +392,14 @@ class AppointmentCancelledEvent(CoreEvent):
     data: AppointmentData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-class AppointmentNoShowEvent(CoreEvent):
+class AppointmentNoShowEvent(CoreEventEnvelope):
     """The patient missed it; outreach invites them to book again (within 3 days)."""
 
     type: Literal["appointment.no_show"] = Field(description=_EVENT_TYPE, json_schema_extra=NOT_PHI)
     data: AppointmentData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-class AppointmentAttendedEvent(CoreEvent):
+class AppointmentAttendedEvent(CoreEventEnvelope):
     """The patient came. Accepted and recorded as processed; it sends nothing yet (reserved for
     post-visit follow-ups)."""
 
@@ -402,7 +409,7 @@ class AppointmentAttendedEvent(CoreEvent):
     data: AppointmentData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-class LabResultReadyEvent(CoreEvent):
+class LabResultReadyEvent(CoreEventEnvelope):
     """Outreach tells the patient a result is in the portal (within 2 days); the test name appears
     only where the channel's PHI policy allows it."""
 
@@ -410,7 +417,7 @@ class LabResultReadyEvent(CoreEvent):
     data: LabResultData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-class RefillDueEvent(CoreEvent):
+class RefillDueEvent(CoreEventEnvelope):
     """Outreach reminds the patient to renew a prescription (within 3 days); the medication appears
     only where the channel's PHI policy allows it."""
 
@@ -418,7 +425,7 @@ class RefillDueEvent(CoreEvent):
     data: RefillData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-class CommRequestedEvent(CoreEvent):
+class CommRequestedEvent(CoreEventEnvelope):
     """A request to send the patient one message for a purpose; ``POST /api/v1/comm/schedule``
     publishes the same."""
 
@@ -426,7 +433,7 @@ class CommRequestedEvent(CoreEvent):
     data: CommRequestData = Field(description=_EVENT_DATA, json_schema_extra=PHI)
 
 
-CORE_EVENT_MODELS: tuple[type[CoreEvent], ...] = (
+CORE_EVENT_MODELS: tuple[type[CoreEventEnvelope], ...] = (
     PatientUpsertedEvent,
     AppointmentBookedEvent,
     AppointmentRescheduledEvent,
@@ -527,11 +534,9 @@ class InboundEnvelope(BaseModel):
     __str__ = __repr__
 
 
-class Outcome(BaseModel):
-    """``outreach.outcomes``: what the core platform should know (confirmations, opt-outs...).
-
-    Key: patient id. The per-type models below say what ``data`` holds for each type.
-    """
+class OutcomeEnvelope(BaseModel):
+    """``outreach.outcomes``: what the core platform should know (confirmations, opt-outs...),
+    around its ``data`` (key: patient id)."""
 
     model_config = _PUBLISHED
 
@@ -554,6 +559,12 @@ class Outcome(BaseModel):
         description="The outreach job (message) concerned, if any.",
         json_schema_extra=NOT_PHI,
     )
+
+
+class Outcome(OutcomeEnvelope):
+    """An outcome as the publishers build it today; the per-type models below say what ``data``
+    holds for each type."""
+
     data: dict[str, Any] = Field(
         default_factory=dict, description="The facts of this outcome.", json_schema_extra=NOT_PHI
     )
@@ -676,7 +687,7 @@ _OUTCOME_TYPE = "The outcome type; fixed for this model."
 _OUTCOME_DATA = "The facts of this outcome."
 
 
-class AppointmentConfirmedOutcome(Outcome):
+class AppointmentConfirmedOutcome(OutcomeEnvelope):
     """The patient confirmed the appointment a message asked about."""
 
     type: Literal["appointment.confirmed"] = Field(
@@ -685,7 +696,7 @@ class AppointmentConfirmedOutcome(Outcome):
     data: ConfirmAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
-class AppointmentRescheduleRequestedOutcome(Outcome):
+class AppointmentRescheduleRequestedOutcome(OutcomeEnvelope):
     """The patient wants another time (they were sent the booking link, or staff were asked to
     call)."""
 
@@ -695,7 +706,7 @@ class AppointmentRescheduleRequestedOutcome(Outcome):
     data: RescheduleAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
-class AppointmentCancelRequestedOutcome(Outcome):
+class AppointmentCancelRequestedOutcome(OutcomeEnvelope):
     """The patient asked to cancel; the core platform decides."""
 
     type: Literal["appointment.cancel_requested"] = Field(
@@ -704,7 +715,7 @@ class AppointmentCancelRequestedOutcome(Outcome):
     data: CancelAnswerData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
-class PatientOptedOutOutcome(Outcome):
+class PatientOptedOutOutcome(OutcomeEnvelope):
     """No more messages on these channels until the patient opts back in. One per patient at the
     address (``data.shared_address`` on the others)."""
 
@@ -712,7 +723,7 @@ class PatientOptedOutOutcome(Outcome):
     data: OptedOutData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
-class PatientOptedInOutcome(Outcome):
+class PatientOptedInOutcome(OutcomeEnvelope):
     """The patient may be messaged on the channel again. One per patient at the address
     (``data.shared_address`` on the others)."""
 
@@ -720,14 +731,14 @@ class PatientOptedInOutcome(Outcome):
     data: OptedInData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
-class CommFailedOutcome(Outcome):
+class CommFailedOutcome(OutcomeEnvelope):
     """A message could not be delivered after its retries and fallbacks."""
 
     type: Literal["comm.failed"] = Field(description=_OUTCOME_TYPE, json_schema_extra=NOT_PHI)
     data: CommFailedData = Field(description=_OUTCOME_DATA, json_schema_extra=NOT_PHI)
 
 
-OUTCOME_MODELS: tuple[type[Outcome], ...] = (
+OUTCOME_MODELS: tuple[type[OutcomeEnvelope], ...] = (
     AppointmentConfirmedOutcome,
     AppointmentRescheduleRequestedOutcome,
     AppointmentCancelRequestedOutcome,

@@ -67,8 +67,9 @@ def message_schema(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, An
 def _union_schema(
     models: tuple[type[BaseModel], ...], mode: JsonSchemaMode, title: str, description: str
 ) -> dict[str, Any]:
-    # One alternative per type, chosen by the type field.
-    union = Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
+    # One alternative per type, chosen by the type field; built at run time from the registry,
+    # so mypy cannot check it as a type.
+    union = Annotated[Union[models], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
     schema = TypeAdapter(union).json_schema(mode=mode, schema_generator=ContractSchemaGenerator)
     return {"$schema": DIALECT, "title": title, "description": description, **schema}
 
