@@ -1,4 +1,4 @@
-"""The messages on Kafka (DESIGN.md, "Kafka topics") as pydantic models: the event contract.
+"""The messages on Kafka as pydantic models: the event contract (docs/event-contract.md).
 
 Validation happens here, at the edge: a core event that does not parse becomes a DLQ entry with
 the reason, and the worker goes on.
