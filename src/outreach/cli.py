@@ -30,7 +30,14 @@ def _mount_replies() -> None:
     app.add_typer(replies_app, name="replies", help="Parse and evaluate patient replies.")
 
 
+def _mount_schema() -> None:
+    from outreach.contract.cli import app as schema_app
+
+    app.add_typer(schema_app, name="schema")
+
+
 _mount_replies()
+_mount_schema()
 
 logger = logging.getLogger("outreach.cli")
 
