@@ -93,7 +93,7 @@ class GenericInboundBody(BaseModel):
         description="The patient's address: E.164 phone, `whatsapp:`+E.164, or e-mail.",
     )
     to: str | None = Field(default=None, max_length=254, description="Our address it went to.")
-    body: str = Field(max_length=10_000)
+    body: str
     timestamp: AwareDatetime = Field(description="When it was received, with a zone.")
     message_id: str = Field(min_length=1, max_length=128)
     channel: Channel | None = Field(
@@ -108,14 +108,16 @@ class GenericInboundBody(BaseModel):
     __str__ = __repr__
 
     def normalised(self) -> InboundEnvelope:
-        return InboundEnvelope(
-            provider=self.provider,
-            channel=self.channel or channel_of_address(self.from_),
-            from_=self.from_,
-            to=self.to,
-            body=self.body,
-            received_at=self.timestamp,
-            provider_message_id=self.message_id,
+        return InboundEnvelope.model_validate(
+            {
+                "provider": self.provider,
+                "channel": self.channel or channel_of_address(self.from_),
+                "from": self.from_,
+                "to": self.to,
+                "body": self.body,
+                "received_at": self.timestamp,
+                "provider_message_id": self.message_id,
+            }
         )
 
 

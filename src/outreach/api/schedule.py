@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from outreach import topics
-from outreach.api.dependencies import ServicesDep
+from outreach.api.dependencies import ApiServices, ServicesDep
 from outreach.api.errors import ApiError, ErrorBody
 from outreach.api.publisher import PublishFailed, hand_over
 from outreach.api.request_tracking import (
@@ -30,7 +30,7 @@ from outreach.api.request_tracking import (
     wait_for_jobs,
 )
 from outreach.api.schedule_models import ScheduleAnswer, ScheduleRequest
-from outreach.domain import Channel, Purpose
+from outreach.domain import Purpose
 from outreach.events import CommRequestData, CoreEvent, MalformedEvent
 from outreach.planning import PlannedJob, plan_comm_request
 from outreach.redis_store import KeySpace
@@ -71,7 +71,7 @@ def _references(
     return template, campaign
 
 
-def _pending_requests(services: ServicesDep) -> PendingRequests:
+def _pending_requests(services: ApiServices) -> PendingRequests:
     settings = services.settings
     return PendingRequests(
         services.redis,
@@ -132,7 +132,7 @@ def _comm_request_data(
     assert purpose is not None
     return CommRequestData(
         purpose=purpose,
-        channel=Channel(channel) if channel is not None else None,
+        channel=channel,
         send_at=request.send_at,
         deadline=request.deadline,
         appointment_id=request.appointment_id,

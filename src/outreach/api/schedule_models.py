@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from outreach.api.delivery_estimate import TYPICAL_DELIVERY_LATENCY
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
 
 MAX_CONTEXT_BYTES = 16 * 1024  # event facts and variables for the template, not documents
@@ -160,6 +161,10 @@ class ScheduleRequest(BaseModel):
 
 
 RequestStatus = Literal["pending"] | JobStatus
+_LATENCIES = ", ".join(
+    f"{channel.value} {int(latency.total_seconds())} s"
+    for channel, latency in TYPICAL_DELIVERY_LATENCY.items()
+)
 
 
 class ScheduleAnswer(BaseModel):
@@ -183,8 +188,7 @@ class ScheduleAnswer(BaseModel):
     estimated_delivery: datetime | None = Field(
         description="An estimate, not a promise: the reported delivery time once known, "
         "otherwise `scheduled_at` (or the send time) plus a typical latency of the channel "
-        "(SMS 30 s, WhatsApp 15 s, e-mail 2 min). Null while pending or when the job ended "
-        "without delivery."
+        f"({_LATENCIES}). Null while pending or when the job ended without delivery."
     )
     suppression_reason: SuppressionReason | None = Field(
         default=None, description="Why the job will not be sent, when `status` is `suppressed`."
