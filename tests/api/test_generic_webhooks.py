@@ -73,29 +73,29 @@ async def test_signed_inbound_is_published_by_alias(api: ApiHarness) -> None:
     assert record.key == b"+15005550123"
 
 
-async def test_the_design_status_body_becomes_the_same_status_message(api: ApiHarness) -> None:
-    ours, designs = unique("gw"), unique("gw")
-    design = {
+async def test_the_gateway_status_body_becomes_the_same_status_message(api: ApiHarness) -> None:
+    ours, gateways = unique("gw"), unique("gw")
+    gateway = {
         "provider": "gateway",
-        "message_id": designs,
+        "message_id": gateways,
         "status": "bounced",
         "timestamp": "2026-11-21T11:00:00+01:00",
         "error_code": "550",
         "event_data": {"reason": "mailbox full", "attempt": 2},
     }
-    body, headers = _signed([_status(ours), design])  # both shapes in one array
+    body, headers = _signed([_status(ours), gateway])  # both shapes in one array
     async with TopicProbe(api.bootstrap, topics.STATUS) as probe:
         response = await api.client.post(STATUS_PATH, content=body, headers=headers)
         assert response.status_code == 202, response.text
         assert response.json() == {"status": "accepted", "count": 2}
-        records = await probe.expect(lambda v: v["provider_message_id"] in (ours, designs), 2)
+        records = await probe.expect(lambda v: v["provider_message_id"] in (ours, gateways), 2)
     by_key = {r.key: json.loads(r.value) for r in records}
     # Both shapes become the same message: the same fields.
-    assert set(by_key[ours.encode()]) == set(by_key[designs.encode()])
-    [record] = [r for r in records if r.key == designs.encode()]
+    assert set(by_key[ours.encode()]) == set(by_key[gateways.encode()])
+    [record] = [r for r in records if r.key == gateways.encode()]
     assert json.loads(record.value) == {
         "provider": "gateway",
-        "provider_message_id": designs,
+        "provider_message_id": gateways,
         "status": "bounced",
         "occurred_at": "2026-11-21T11:00:00+01:00",
         "error_code": "550",
@@ -112,11 +112,11 @@ async def test_the_design_status_body_becomes_the_same_status_message(api: ApiHa
         ("ana@example.org", "email"),
     ],
 )
-async def test_the_design_inbound_body_becomes_the_same_inbound_message(
+async def test_the_gateway_inbound_body_becomes_the_same_inbound_message(
     api: ApiHarness, sender: str, channel: str
 ) -> None:
     message_id = unique("gw-in")
-    design = {
+    gateway = {
         "provider": "gateway",
         "from": sender,
         "to": "+15005550006",
@@ -124,7 +124,7 @@ async def test_the_design_inbound_body_becomes_the_same_inbound_message(
         "timestamp": "2026-11-21T10:00:00Z",
         "message_id": message_id,
     }
-    body, headers = _signed(design)
+    body, headers = _signed(gateway)
     async with TopicProbe(api.bootstrap, topics.INBOUND) as probe:
         response = await api.client.post(INBOUND_PATH, content=body, headers=headers)
         assert response.status_code == 202, response.text
@@ -151,7 +151,7 @@ async def test_the_design_inbound_body_becomes_the_same_inbound_message(
     }
 
 
-async def test_invalid_design_bodies_are_422s_naming_fields_not_values(api: ApiHarness) -> None:
+async def test_invalid_gateway_bodies_are_422s_naming_fields_not_values(api: ApiHarness) -> None:
     body, headers = _signed(
         [
             {

@@ -221,7 +221,7 @@ async def test_a_plan_ready_within_the_wait_is_the_answer(
 async def test_a_suppressed_plan_is_answered_with_its_reason(
     waiting_api: ApiHarness, mariadb_engine: Engine
 ) -> None:
-    # The design's body: no purpose, is_urgent instead; a patient who gave no consent.
+    # No purpose, is_urgent instead; a patient who gave no consent.
     body = _request(
         patient_id=create_reachable_patient(mariadb_engine, consent=False),
         purpose=...,
@@ -357,7 +357,7 @@ def _template_and_campaign(engine: Engine, org_id: str) -> tuple[int, int]:
     return int(template_id), int(campaign_id)
 
 
-async def test_the_design_fields_reach_the_event(
+async def test_template_campaign_and_variables_reach_the_event(
     impatient_api: ApiHarness, mariadb_engine: Engine
 ) -> None:
     org_id = unique("org")

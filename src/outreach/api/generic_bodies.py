@@ -1,9 +1,9 @@
 """The bodies the generic webhooks accept, and their normalisation to the Kafka messages.
 
 Two shapes each: outreach's own (``StatusUpdate``, ``InboundEnvelope``, as they travel on
-``outreach.status`` and ``outreach.inbound``) and the design's, with ``message_id`` and
-``timestamp``. A document naming ``message_id`` is read as the design's shape, any other as
-outreach's, and both become the same message on the topic.
+``outreach.status`` and ``outreach.inbound``) and the gateway shape, with ``message_id`` and
+``timestamp`` (what messaging gateways commonly send). A document naming ``message_id`` is read
+as the gateway shape, any other as outreach's, and both become the same message on the topic.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from outreach.domain import Channel
 from outreach.events import InboundEnvelope, StatusUpdate
 
-DESIGN_MESSAGE_ID = "message_id"
+GATEWAY_MESSAGE_ID = "message_id"
 _WHATSAPP_PREFIX = "whatsapp:"
 
 
 class GenericStatusBody(BaseModel):
-    """A delivery status in the design's shape."""
+    """A delivery status in the gateway shape."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -66,7 +66,7 @@ class GenericStatusBody(BaseModel):
 
 
 class GenericInboundBody(BaseModel):
-    """A patient's message in the design's shape."""
+    """A patient's message in the gateway shape."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -130,19 +130,19 @@ def channel_of_address(address: str) -> Channel:
     return Channel.SMS
 
 
-def _is_design_shape(document: Any) -> bool:
-    return isinstance(document, dict) and DESIGN_MESSAGE_ID in document
+def _is_gateway_shape(document: Any) -> bool:
+    return isinstance(document, dict) and GATEWAY_MESSAGE_ID in document
 
 
 def status_update_of(document: Any) -> StatusUpdate:
     """One status document in either shape; raises pydantic's ``ValidationError``."""
-    if _is_design_shape(document):
+    if _is_gateway_shape(document):
         return GenericStatusBody.model_validate(document).normalised()
     return StatusUpdate.model_validate(document)
 
 
 def inbound_envelope_of(document: Any) -> InboundEnvelope:
     """One inbound document in either shape; raises pydantic's ``ValidationError``."""
-    if _is_design_shape(document):
+    if _is_gateway_shape(document):
         return GenericInboundBody.model_validate(document).normalised()
     return InboundEnvelope.model_validate(document)

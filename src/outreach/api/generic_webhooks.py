@@ -1,6 +1,6 @@
 """The generic webhooks: statuses and inbound messages from systems that are not a native provider.
 
-For an in-house gateway or a test harness. Each accepts outreach's own shape or the design's
+For an in-house gateway or a test harness. Each accepts outreach's own shape or the gateway shape
 (``generic_bodies``), one document or an array, and publishes the same normalised messages. The
 caller signs the raw body: ``X-Outreach-Signature: sha256=<hex HMAC-SHA256>`` with the shared
 ``generic_webhook_secret``; without a configured secret every call is refused. Validation errors
@@ -178,7 +178,7 @@ async def outbound_status(
 ) -> dict[str, Any]:
     """Delivery statuses onto ``outreach.status``, keyed by the provider message id.
 
-    Each document is outreach's ``StatusUpdate`` or the design's shape (``message_id``,
+    Each document is outreach's ``StatusUpdate`` or the gateway shape (``message_id``,
     ``timestamp``, ``event_data``); both are published as ``StatusUpdate``.
     """
     body = await _verified_body(request, settings)
@@ -203,7 +203,7 @@ async def inbound(
     """Patients' messages onto ``outreach.inbound``, keyed by the sender's address.
 
     Each document is outreach's ``InboundEnvelope`` (``from``, ``received_at``,
-    ``provider_message_id``, ``channel``) or the design's shape (``from``, ``timestamp``,
+    ``provider_message_id``, ``channel``) or the gateway shape (``from``, ``timestamp``,
     ``message_id``, channel optional); both are published as ``InboundEnvelope``.
     """
     body = await _verified_body(request, settings)

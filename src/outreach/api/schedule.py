@@ -39,7 +39,7 @@ from outreach.sql.store import Store
 
 router = APIRouter(prefix="/api/v1/comm", tags=["schedule"])
 
-# Keys of ``context`` that carry the design's fields to the job (read by nothing else yet).
+# Keys of ``context`` that carry these request fields to the job (read by nothing else yet).
 TEMPLATE_ID, VARIABLES, CAMPAIGN_ID = "template_id", "variables", "campaign_id"
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

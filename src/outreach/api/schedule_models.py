@@ -25,8 +25,8 @@ VariableValue = str | int | float | bool | None
 class ScheduleRequest(BaseModel):
     """A request to contact one patient for one purpose.
 
-    Today's names and the design's are both accepted: ``preferred_channel`` is another name for
-    ``channel``, and ``is_urgent: true`` means purpose ``urgent``. ``event_id`` makes retries
+    Two sets of names are accepted: ``preferred_channel`` is another name for ``channel``,
+    and ``is_urgent: true`` means purpose ``urgent``. ``event_id`` makes retries
     harmless: the same id always answers the same job.
     """
 
@@ -83,7 +83,7 @@ class ScheduleRequest(BaseModel):
         "out, the patient's preferences choose.",
     )
     preferred_channel: Channel | None = Field(
-        default=None, description="The design's name for `channel`; give one or the other."
+        default=None, description="Another name for `channel`; give one or the other."
     )
     template_id: int | None = Field(
         default=None,
