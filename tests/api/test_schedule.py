@@ -2,8 +2,8 @@
 comm.requested event on core.events, and the caller gets the orchestrator's plan for it: at once
 when it is ready within the API's wait, else 202 and a status URL that answers once it is.
 
-The orchestrator is played by its own planning code, handed the very event the API published
-(read back from Kafka), as its worker would be.
+The orchestrator is played by its own use case (``EventPlanner``), handed the very event the API
+published (read back from Kafka), as its worker would be.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from outreach.channels import ChannelWorker
 from outreach.config import Settings
 from outreach.events import parse_core_event
 from outreach.planning import plan_event
-from outreach.preferences import resolve_patients
+from outreach.services.plan_events import EventPlanner
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.models import (
     CommCampaign,
@@ -52,44 +52,12 @@ ANSWER_KEYS = {
 }
 
 
-class _InterimPlanner:
-    """The orchestrator's planning of a batch, composed from its own rules (``plan_event``,
-    ``decide_job``) over the repositories, while its batch handler is being converted."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.store = Store(engine)
-
-    def handle(self, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-        from outreach.orchestrator.batch import decide_job
-
-        now = datetime.now(UTC)
-        plans = [plan_event(parse_core_event(value), reminder_offsets=()) for _, value in messages]
-        jobs = [job for plan in plans for job in plan.jobs]
-        with self.store.transaction() as repos:
-            repos.patients.ensure_exist({(job.patient_id, job.org_id) for job in jobs})
-            inputs = resolve_patients(repos.patients.decision_layers(j.patient_id for j in jobs))
-            repos.jobs.insert([decide_job(j, inputs.get(j.patient_id), (), now) for j in jobs])
-            repos.inbox.record_processed([plan.event for plan in plans], now)
-
-
-def orchestrator(engine: Engine) -> Any:
-    """The orchestrator's batch handler: ``handle(messages)`` plans and stores their jobs.
-
-    Assumed interface of the converted use case (issue 9): ``PlanEvents(store,
-    reminder_offsets=...)`` in ``outreach.services.plan_events``; until it exists, the interim
-    composition above stands in for it.
-    """
-    try:
-        from outreach.services.plan_events import PlanEvents  # type: ignore[import-not-found]
-    except ImportError:
-        return _InterimPlanner(engine)
-    return PlanEvents(Store(engine), reminder_offsets=())
-
-
 async def plan_consumed(engine: Engine, records: Sequence[ConsumerRecord]) -> None:
-    """Hand events read from core.events to the orchestrator, in a thread as its worker does."""
-    messages = [(record.key, record.value) for record in records]
-    await asyncio.to_thread(orchestrator(engine).handle, messages)
+    """Hand events read from core.events to the orchestrator's use case, in a thread as its
+    worker does."""
+    planner = EventPlanner(Store(engine), reminder_offsets=())
+    result = await asyncio.to_thread(planner.handle, [(r.key, r.value) for r in records])
+    assert result.jobs_created == len(records) and not result.dead_letters
 
 
 def _request(**overrides: object) -> dict[str, object]:
