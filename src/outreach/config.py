@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     dead_letter_key: SecretStr | None = None
     default_booking_url: str = "https://portal.clinic.example/book"
 
+    # POST /api/v1/comm/schedule waits this long for the orchestrator's plan before answering
+    # 202 with a status URL (0: never wait).
+    schedule_answer_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    # How long an accepted, not yet planned request answers "pending" (not 404) on its status URL.
+    schedule_pending_marker_seconds: int = Field(default=3600, ge=1)
+
     # Kafka consumers (faust)
     faust_app_id: str = "outreach"
     kafka_partitions: int = 4
