@@ -144,3 +144,16 @@ def test_bad_data_is_a_clear_malformed_event(kind: str, data: dict, message: str
 
 def test_unknown_event_types_are_ignored_not_dead_lettered() -> None:
     assert plan_event(event("invoice.paid"), reminder_offsets=OFFSETS).ignored
+
+
+def test_a_request_counts_towards_the_campaign_its_context_names() -> None:
+    data = {"purpose": "campaign_education", "context": {"campaign_id": 12}}
+    [job] = plan_event(event("comm.requested", **data), reminder_offsets=OFFSETS).jobs
+    assert job.campaign_id == 12
+    [plain] = plan_event(event("comm.requested", purpose="urgent"), reminder_offsets=OFFSETS).jobs
+    assert plain.campaign_id is None
+    with pytest.raises(MalformedEvent, match="campaign_id"):
+        plan_event(
+            event("comm.requested", purpose="urgent", context={"campaign_id": "spring"}),
+            reminder_offsets=OFFSETS,
+        )

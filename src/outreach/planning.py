@@ -6,7 +6,7 @@ replayed or redelivered event plans the same keys and the database keeps the fir
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -221,8 +221,19 @@ def plan_comm_request(event: CoreEvent, request: CommRequestData) -> PlannedJob:
         deadline,
         appointment_id=request.appointment_id,
         channel_hint=request.channel,
+        campaign_id=_campaign_id(request.context),
         context=dict(request.context),
     )
+
+
+def _campaign_id(context: Mapping[str, Any]) -> int | None:
+    """The campaign a direct request counts towards (``campaign_id`` in its context)."""
+    value = context.get("campaign_id")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise MalformedEvent("comm.requested data: context.campaign_id must be a campaign id")
+    return int(value)
 
 
 def reminder_offsets_from_hours(hours: Sequence[float]) -> tuple[timedelta, ...]:

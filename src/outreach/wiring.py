@@ -19,7 +19,8 @@ from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
 from outreach.redis_store import KeySpace, connect_redis
 from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
-from outreach.sql.template_store import load_active_templates
+from outreach.sql.template_store import load_active_templates, load_template_version
+from outreach.templating import TemplateRecord
 
 
 def database_engine(settings: Settings, **kwargs: object) -> Engine:
@@ -62,13 +63,17 @@ def channel_workers(
 
 
 def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
-    def load() -> list:
+    def load() -> list[TemplateRecord]:
         with engine.connect() as connection:
             return load_active_templates(connection)
 
+    def load_version(template_id: int) -> TemplateRecord | None:
+        with engine.connect() as connection:
+            return load_template_version(connection, template_id)
+
     secret = settings.portal_link_secret.get_secret_value() if settings.portal_link_secret else None
     return MessageBuilder(
-        TemplateCatalog(load),
+        TemplateCatalog(load, load_version),
         PortalSettings(
             settings.portal_base_url, secret, timedelta(seconds=settings.portal_link_ttl_seconds)
         ),

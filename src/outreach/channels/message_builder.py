@@ -25,6 +25,7 @@ from outreach.templating import (
     select_template,
     whatsapp_payload,
 )
+from outreach.templating.phi_policy import VARIABLE_REGISTRY, VariableKind
 from outreach.templating.whatsapp_rules import WhatsAppTemplateMessage
 
 
@@ -36,10 +37,18 @@ class MessageBuildError(PhiFreeError):
 
 
 class TemplateCatalog:
-    """Active templates bucketed by (purpose, channel), reloaded every ``ttl_seconds``."""
+    """Active templates bucketed by (purpose, channel), reloaded every ``ttl_seconds``; and
+    pinned versions by id (immutable, so cached for good)."""
 
-    def __init__(self, loader: Callable[[], Iterable[TemplateRecord]], ttl_seconds: float = 60.0):
+    def __init__(
+        self,
+        loader: Callable[[], Iterable[TemplateRecord]],
+        version_loader: Callable[[int], TemplateRecord | None] | None = None,
+        ttl_seconds: float = 60.0,
+    ):
         self._loader = loader
+        self._version_loader = version_loader
+        self._versions: dict[int, TemplateRecord | None] = {}
         self._ttl = ttl_seconds
         self._lock = threading.Lock()
         self._loaded_at = -1e9
@@ -55,6 +64,14 @@ class TemplateCatalog:
                     self._buckets = buckets
                     self._loaded_at = time.monotonic()
         return self._buckets.get((purpose, channel), [])
+
+    def version(self, template_id: int) -> TemplateRecord | None:
+        """A template version by id, active or not (None if there is no such version)."""
+        if template_id not in self._versions:
+            found = self._version_loader(template_id) if self._version_loader else None
+            with self._lock:
+                self._versions[template_id] = found
+        return self._versions[template_id]
 
 
 def _aware(value: str | None) -> datetime | None:
@@ -127,7 +144,7 @@ class MessageBuilder:
                 self.portal.base_url,
                 self.portal.secret,
                 job.patient_id,
-                PortalResource(job.purpose.value, str(resource_id)),
+                PortalResource(job.purpose, str(resource_id)),
                 self.portal.ttl,
                 now,
             )
@@ -138,7 +155,40 @@ class MessageBuilder:
         for name in ("lab_test_name", "medication", "appointment_reason"):
             if facts.get(name):
                 context[name] = facts[name]
+        # A caller's variables (POST /api/v1/comm/schedule) fill registered text variables the
+        # engine has no value for; they never replace its own facts, and the PHI policy applies
+        # to them as to any value.
+        for name, value in (facts.get("variables") or {}).items():
+            spec = VARIABLE_REGISTRY.get(name)
+            text_variable = spec is not None and spec.kind is VariableKind.TEXT
+            if text_variable and name not in context and isinstance(value, str):
+                context[name] = value
         return context
+
+    def _template(
+        self,
+        job: JobRecord,
+        channel: Channel,
+        patient: PatientDecisionInputs,
+        org: ClinicContact | None,
+    ) -> TemplateRecord:
+        """The request's pinned version if it names one, else the family's active version."""
+        pinned = job.context.get("template_id")
+        if pinned is not None:
+            record = self.catalog.version(int(pinned))
+            if record is None or (record.purpose, record.channel) != (job.purpose, channel):
+                raise MessageBuildError(f"pinned template {pinned} does not fit this job")
+            return record
+        return select_template(
+            self.catalog.candidates(job.purpose, channel),
+            job.purpose,
+            channel,
+            job.language or patient.prefs.language,
+            job.org_id,
+            job.provider_id,
+            org.language if org else None,
+            patient_id=job.patient_id,
+        )
 
     def build(
         self,
@@ -152,21 +202,12 @@ class MessageBuilder:
         """The message for ``job`` and the id of the template version it rendered."""
         if job.channel is None:
             raise MessageBuildError("the job has no channel")
-        channel, purpose = job.channel, job.purpose
+        channel = job.channel
         address = address_for(channel, patient.prefs)
         if address is None:
             raise MessageBuildError(f"no valid {channel.value} address")
         try:
-            record = select_template(
-                self.catalog.candidates(purpose, channel),
-                purpose,
-                channel,
-                job.language or patient.prefs.language,
-                job.org_id,
-                job.provider_id,
-                org.language if org else None,
-                patient_id=job.patient_id,
-            )
+            record = self._template(job, channel, patient, org)
             rendered = render(
                 record,
                 self.template_context(job, patient, org, now),

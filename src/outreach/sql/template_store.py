@@ -81,3 +81,9 @@ def record_from_row(row: object) -> TemplateRecord:
 def load_active_templates(connection: Connection) -> list[TemplateRecord]:
     rows = connection.execute(select(templates).where(templates.c.is_active.is_(True)))
     return [record_from_row(row) for row in rows]
+
+
+def load_template_version(connection: Connection, template_id: int) -> TemplateRecord | None:
+    """One template version by id, active or not (a request may pin a version)."""
+    row = connection.execute(select(templates).where(templates.c.id == template_id)).first()
+    return record_from_row(row) if row is not None else None
