@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 
 from outreach.domain import Channel
 
@@ -15,6 +17,20 @@ OUTCOMES = "outreach.outcomes"
 DLQ = "outreach.dlq"
 STAFF_INBOX = "outreach.staff_inbox"
 SEND_PREFIX = "outreach.send."
+
+
+# Senders per partition key on outreach.inbound: enough buckets to spread load over any number of
+# partitions, few enough that each holds a great many addresses and identifies nobody.
+INBOUND_KEY_BUCKETS = 1 << 16
+
+
+def inbound_key(address: str) -> bytes:
+    """The ``outreach.inbound`` key of a sender: one sender's messages share a partition (so a
+    STOP and the START after it stay in order) without the address itself reaching Kafka."""
+    address = address.strip()
+    canonical = address.lower() if "@" in address else re.sub(r"\D", "", address)
+    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
+    return f"sender-{int.from_bytes(digest[:4], 'big') % INBOUND_KEY_BUCKETS:05d}".encode()
 
 
 def send_topic(channel: Channel | str) -> str:

@@ -200,7 +200,7 @@ async def outbound_status(
 async def inbound(
     request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
-    """Patients' messages onto ``outreach.inbound``, keyed by the sender's address.
+    """Patients' messages onto ``outreach.inbound``, keyed by the sender's bucket (``topics.inbound_key``).
 
     Each document is outreach's ``InboundEnvelope`` (``from``, ``received_at``,
     ``provider_message_id``, ``channel``) or the gateway shape (``from``, ``timestamp``,
@@ -209,7 +209,11 @@ async def inbound(
     body = await _verified_body(request, settings)
     envelopes = _items(body, inbound_envelope_of)
     records: list[OutgoingRecord] = [
-        (topics.INBOUND, e.from_.encode(), e.model_dump_json(by_alias=True).encode("utf-8"))
+        (
+            topics.INBOUND,
+            topics.inbound_key(e.from_),
+            e.model_dump_json(by_alias=True).encode("utf-8"),
+        )
         for e in envelopes
     ]
     await publish_or_503(publisher, records)

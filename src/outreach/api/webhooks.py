@@ -3,7 +3,8 @@
 One route per webhook path the loaded channels declare (``status_webhook_path`` and
 ``inbound_webhook_path``; a plugin channel gets its routes the same way). A bad signature is a 403
 and nothing is published. Statuses go to ``outreach.status`` keyed by the provider message id,
-patients' messages to ``outreach.inbound`` keyed by the sender; no database write happens here.
+patients' messages to ``outreach.inbound`` keyed by the sender's bucket (``topics.inbound_key``:
+same sender, same partition, never the address itself); no database write happens here.
 Success is answered only after the broker acknowledged: otherwise 503, and the provider retries.
 """
 
@@ -92,7 +93,7 @@ def inbound_record(message: InboundMessage) -> OutgoingRecord:
     )
     return (
         topics.INBOUND,
-        message.from_address.encode(),
+        topics.inbound_key(message.from_address),
         envelope.model_dump_json(by_alias=True).encode("utf-8"),
     )
 
