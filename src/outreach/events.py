@@ -142,6 +142,37 @@ class InboundEnvelope(BaseModel):
     __str__ = __repr__
 
 
+class StaffInboxItem(BaseModel):
+    """``outreach.staff_inbox``: a reply a person must read (key: patient id, if known).
+
+    It carries the body and the sender's address because staff act on them; neither is ever
+    logged, and ``repr`` masks both.
+    """
+
+    inbound_id: int
+    patient_id: str | None
+    org_id: str | None
+    channel: Channel
+    reason: str
+    intent: str
+    confidence: float
+    language: str | None
+    job_id: int | None
+    provider: str
+    provider_message_id: str
+    received_at: AwareDatetime
+    from_address: str
+    body: str
+
+    def __repr__(self) -> str:
+        return (
+            f"StaffInboxItem(inbound_id={self.inbound_id!r}, patient_id={self.patient_id!r}, "
+            f"reason={self.reason!r}, body=<{len(self.body)} chars>)"
+        )
+
+    __str__ = __repr__  # pydantic's str() would list every field, the body included
+
+
 class Outcome(BaseModel):
     """``outreach.outcomes``: what the core platform should know (confirmations, opt-outs...)."""
 

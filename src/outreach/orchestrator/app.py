@@ -322,7 +322,11 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
                 )
 
     if "replies" in roles and deps.reply_handler is not None:
-        deps.reply_handler.register(app, run_blocking, publish_dead_letters)
+        from outreach.orchestrator.replies_agent import register_replies_agent
+
+        register_replies_agent(
+            app, deps.reply_handler, run_blocking, publish_dead_letters, settings, deps.clock
+        )
 
     @app.on_rebalance_complete.connect
     async def _announce_ready(sender: faust.App, **_kwargs: Any) -> None:

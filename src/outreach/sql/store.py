@@ -16,13 +16,14 @@ from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
 from outreach.sql.patient_repository import PatientRepository
+from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.status_repository import StatusRepository
 
 
 class Repositories:
     """The repositories of one transaction (or one read-only connection)."""
 
-    __slots__ = ("audit", "inbox", "jobs", "orgs", "patients", "statuses")
+    __slots__ = ("audit", "inbox", "jobs", "orgs", "patients", "replies", "statuses")
 
     def __init__(self, connection: Connection) -> None:
         self.audit = AuditRepository(connection)
@@ -30,6 +31,7 @@ class Repositories:
         self.jobs = JobRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
+        self.replies = ReplyRepository(connection)
         self.statuses = StatusRepository(connection)
 
 
