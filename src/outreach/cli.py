@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from typing import Annotated
@@ -122,7 +121,7 @@ def worker(
 ) -> None:
     """Run the faust worker: core events -> jobs, sends, statuses and replies."""
     from outreach import wiring
-    from outreach.orchestrator.app import ALL_ROLES, WorkerDependencies, run_worker
+    from outreach.orchestrator.worker_app import ALL_ROLES, WorkerDependencies, run_worker
 
     settings = load_settings()
     chosen = [r.strip() for r in roles.split(",") if r.strip()]
@@ -136,10 +135,11 @@ def worker(
     workers = wiring.channel_workers(settings, names) if "channels" in chosen else {}
     deps = WorkerDependencies(
         settings=settings,
-        engine=engine,
+        store=wiring.store(engine),
         clock=wiring.clock(settings, redis),
         channels=workers,
         builder=wiring.message_builder(settings, engine),
+        sealer=wiring.dead_letter_sealer(settings),
     )
     if "replies" in chosen:
         deps.reply_handler = wiring.reply_handler(settings, engine, deps.clock)
@@ -152,7 +152,7 @@ def scheduler() -> None:
     import asyncio
 
     from outreach import wiring
-    from outreach.scheduler.service import run_scheduler
+    from outreach.scheduler.runner import run_scheduler
 
     settings = load_settings()
     engine = wiring.database_engine(settings)
@@ -162,14 +162,7 @@ def scheduler() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_scheduler(
-            engine,
-            settings.resolved_kafka_bootstrap(),
-            wiring.clock(settings),
-            poll_seconds=settings.scheduler_poll_seconds,
-            batch_size=settings.scheduler_batch_size,
-            stop=stop,
-        )
+        await run_scheduler(wiring.store(engine), settings, wiring.clock(settings), stop=stop)
 
     asyncio.run(main())
     engine.dispose()
@@ -203,7 +196,11 @@ def sim(
     settings = load_settings()
     overrides = {"webhook_base_url": webhook_base_url} if webhook_base_url else {}
     # The private half of OUTREACH_SENDGRID_WEBHOOK_PUBLIC_KEY, so the API can verify the events.
-    private_key = os.environ.get("OUTREACH_SIM_SENDGRID_PRIVATE_KEY_PEM") or None
+    private_key = (
+        settings.sim_sendgrid_private_key_pem.get_secret_value()
+        if settings.sim_sendgrid_private_key_pem
+        else None
+    )
     config = sim_config_for(settings, private_key, **overrides)
     typer.echo(f"provider simulator on http://{host}:{port}")
     run_sim(host, port, config)

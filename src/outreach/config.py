@@ -68,6 +68,9 @@ class Settings(BaseSettings):
 
     # Generic (non provider) webhooks: HMAC-SHA256 of the body in X-Outreach-Signature
     generic_webhook_secret: SecretStr | None = None
+    # Fernet key sealing the originals on outreach.dlq (None outside production: a key file
+    # in var_dir, shared by the local processes)
+    dead_letter_key: SecretStr | None = None
     default_booking_url: str = "https://portal.clinic.example/book"
 
     # Kafka consumers (faust)
@@ -76,13 +79,25 @@ class Settings(BaseSettings):
     kafka_session_timeout_seconds: float = 30.0
     kafka_rebalance_timeout_seconds: float = 10.0
     orchestrator_batch_size: int = 1000
+    # How long a batch may wait to fill before it is handled anyway.
+    orchestrator_batch_within_seconds: float = 0.2
     # Sub-batches of different partitions (never the same patient) run in this many threads.
     orchestrator_partition_concurrency: int = 2
-    # Deliver fetched messages to streams without faust's per-message race (see orchestrator.app).
+    # Deliver fetched messages to streams without faust's per-message race
+    # (orchestrator.faust_drain); refused at start-up if faust's own loop has changed.
     faust_prompt_delivery: bool = True
     # Allocations between youngest-generation collections of Python's GC in a worker (default 700).
     worker_gc_threshold: int = 50_000
+    # Threads that run a worker's blocking batch handlers (SQL) beside the event loop.
+    worker_db_threads: int = 4
+    # A failing batch is tried this many times (backing off from the delay) before it is split
+    # to find the poison message.
+    batch_attempts: int = 3
+    batch_retry_delay_seconds: float = 0.5
+    status_batch_size: int = 1000
+    status_batch_within_seconds: float = 0.2
     send_batch_size: int = 200
+    send_batch_within_seconds: float = 0.05
     send_threads: int = 32
     send_agent_concurrency: int = 2
 
@@ -104,6 +119,19 @@ class Settings(BaseSettings):
     reply_match_window_hours: float = 72.0
     scheduler_poll_seconds: float = 1.0
     scheduler_batch_size: int = 500
+    # A claimed job whose send request never reached a channel worker is queued again after this.
+    stale_claim_after_seconds: float = 300.0
+    # A job a channel worker took and never reported on ends failed ("outcome unknown") after this.
+    lost_send_after_seconds: float = 1800.0
+    requeue_stale_every_seconds: float = 60.0
+    # The sweep applying statuses that raced ahead of their send's bookkeeping.
+    reconcile_statuses_every_seconds: float = 5.0
+    reconcile_statuses_window_seconds: float = 3600.0
+    # The daily consent audit flags consents expiring within this many days.
+    consent_warning_days: int = 30
+
+    # The simulator's private key matching sendgrid_webhook_public_key (development only).
+    sim_sendgrid_private_key_pem: SecretStr | None = None
 
     def resolved_kafka_bootstrap(self) -> str:
         """``embedded`` means the broker ``outreach broker`` runs on its default port."""
@@ -127,6 +155,7 @@ class Settings(BaseSettings):
             "OUTREACH_WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
             "OUTREACH_PORTAL_LINK_SECRET": self.portal_link_secret,
             "OUTREACH_GENERIC_WEBHOOK_SECRET": self.generic_webhook_secret,
+            "OUTREACH_DEAD_LETTER_KEY": self.dead_letter_key,
         }
         missing = [name for name, value in required.items() if not value]
         if self.kafka_bootstrap_servers == EMBEDDED:
@@ -145,6 +174,7 @@ class Settings(BaseSettings):
             "whatsapp_app_secret": self.whatsapp_app_secret,
             "portal_link_secret": self.portal_link_secret,
             "generic_webhook_secret": self.generic_webhook_secret,
+            "dead_letter_key": self.dead_letter_key,
         }
         return {name: ("configured" if value else "missing") for name, value in secrets.items()}
 

@@ -164,3 +164,14 @@ class AuditRecord:
     action: str
     patient_id: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PhiFreeError(Exception):
+    """An error whose text we wrote ourselves and which names no personal data.
+
+    Only such errors' text reaches logs, dead letters and callers; any other error is reduced
+    to its type name (a database error quotes bound parameters, an SDK error the recipient).
+    """
+
+    def phi_free_text(self) -> str:
+        return str(self)

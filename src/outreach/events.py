@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from outreach.domain import Channel, Purpose
+from outreach.domain import Channel, PhiFreeError, Purpose
 
 
 class CoreEvent(BaseModel):
@@ -186,15 +186,22 @@ class Outcome(BaseModel):
 
 
 class DlqEntry(BaseModel):
-    """``outreach.dlq``: the original message, the error, where and when."""
+    """``outreach.dlq``: a message that could not be handled, where, when and why.
 
+    The topic carries no personal data: ``error`` is PHI-free by construction
+    (``outreach.dead_letters``) and the original message is sealed (encrypted and
+    authenticated with the dead-letter key), so only operators holding the key can read or
+    replay it.
+    """
+
+    entry_id: str
     source_topic: str
     stage: str
+    kind: Literal["malformed", "processing", "send"] = "malformed"
     error: str
     failed_at: AwareDatetime
-    original: str
     key: str | None = None
-    kind: Literal["malformed", "processing", "send"] = "malformed"
+    original_sealed: str
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -220,5 +227,8 @@ def parse_core_event(raw: bytes | str) -> CoreEvent:
         raise MalformedEvent(describe_validation_error(error)) from None
 
 
-class MalformedEvent(ValueError):
-    """A core event that cannot be understood: it goes to the DLQ, the worker goes on."""
+class MalformedEvent(PhiFreeError, ValueError):
+    """A core event that cannot be understood: it goes to the DLQ, the worker goes on.
+
+    Its text names fields and rules, never the values it was given.
+    """

@@ -16,8 +16,10 @@ from outreach.channels.base import ChannelWorker
 from outreach.channels.message_builder import MessageBuilder, PortalSettings, TemplateCatalog
 from outreach.clock import Clock, SharedShiftedClock, system_clock
 from outreach.config import EMBEDDED, Settings
+from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
 from outreach.redis_store import KeySpace, connect_redis
 from outreach.sql.engine import build_engine
+from outreach.sql.store import Store
 from outreach.sql.template_store import load_active_templates
 
 if TYPE_CHECKING:
@@ -26,6 +28,17 @@ if TYPE_CHECKING:
 
 def database_engine(settings: Settings, **kwargs: object) -> Engine:
     return build_engine(settings.resolved_database_url(), **kwargs)
+
+
+def store(engine: Engine) -> Store:
+    return Store(engine)
+
+
+def dead_letter_sealer(settings: Settings) -> DeadLetterSealer:
+    """Seals dead letters with the configured key (a local key file outside production)."""
+    if settings.dead_letter_key is not None:
+        return DeadLetterSealer(settings.dead_letter_key.get_secret_value())
+    return DeadLetterSealer(local_dead_letter_key(settings.var_dir))
 
 
 def redis_client(settings: Settings) -> redis.Redis:

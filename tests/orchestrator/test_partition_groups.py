@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from outreach.orchestrator.app import partition_groups
+from outreach.orchestrator.partitions import partition_groups
+
+
+def tp(event: SimpleNamespace) -> tuple[str, int]:
+    return event.message.tp
 
 
 def event(partition: int, offset: int) -> SimpleNamespace:
@@ -13,7 +17,7 @@ def event(partition: int, offset: int) -> SimpleNamespace:
 
 def test_a_partition_is_never_split_and_keeps_its_order() -> None:
     batch = [event(p, o) for o in range(5) for p in (0, 1, 2, 3)]
-    groups = partition_groups(batch, 2)
+    groups = partition_groups(batch, 2, tp)
     assert len(groups) == 2
     assert sorted(e.message.offset for g in groups for e in g) == sorted(list(range(5)) * 4)
     for group in groups:
@@ -27,6 +31,6 @@ def test_a_partition_is_never_split_and_keeps_its_order() -> None:
 def test_groups_are_balanced_and_never_more_than_the_partitions() -> None:
     batch = [event(0, o) for o in range(6)] + [event(1, o) for o in range(3)]
     batch += [event(2, o) for o in range(3)]
-    assert sorted(len(g) for g in partition_groups(batch, 2)) == [6, 6]
-    assert len(partition_groups(batch, 8)) == 3
-    assert len(partition_groups([event(0, 0)], 0)) == 1
+    assert sorted(len(g) for g in partition_groups(batch, 2, tp)) == [6, 6]
+    assert len(partition_groups(batch, 8, tp)) == 3
+    assert len(partition_groups([event(0, 0)], 0, tp)) == 1

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -22,9 +21,12 @@ from sqlalchemy import Engine
 from outreach.channels import ChannelWorker
 from outreach.clock import system_clock
 from outreach.config import Settings
+from outreach.dead_letters import DeadLetter, DeadLetterSealer
 from outreach.domain import JobStatus
-from outreach.events import DlqEntry, InboundEnvelope
+from outreach.events import InboundEnvelope
 from outreach.orchestrator.replies_agent import parse_envelopes, register_replies_agent
+from outreach.orchestrator.worker_app import WorkerDependencies, build_worker_app
+from outreach.sql.store import Store
 from outreach.topics import DLQ, INBOUND, OUTCOMES, STAFF_INBOX, ensure_topics
 from tests.factories import Clinic, envelope, new_phone
 from tests.reply_fixtures import job_row, reply_service, sent_to
@@ -73,41 +75,6 @@ class TopicWatcher:
         await self.consumer.stop()
 
 
-def _worker_app(settings: Settings) -> faust.App:
-    """A worker app as ``outreach worker`` makes one, with nothing registered on it yet."""
-    return faust.App(
-        settings.faust_app_id,
-        broker=f"kafka://{settings.resolved_kafka_bootstrap()}",
-        value_serializer="raw",
-        key_serializer="raw",
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=settings.kafka_partitions,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.kafka_session_timeout_seconds,
-        broker_rebalance_timeout=settings.kafka_rebalance_timeout_seconds,
-        broker_heartbeat_interval=1.0,
-        broker_commit_interval=1.0,
-        producer_acks=-1,
-    )
-
-
-async def _run_blocking(function: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
-
-
-def _dead_letter_publisher(app: faust.App) -> Callable[[Sequence[DlqEntry]], Any]:
-    topic = app.topic(DLQ, value_serializer="raw", key_serializer="raw")
-
-    async def publish(entries: Sequence[DlqEntry]) -> None:
-        for entry in entries:
-            await topic.send(
-                key=(entry.key or "").encode() or None, value=entry.model_dump_json().encode()
-            )
-
-    return publish
-
-
 def _about(message: InboundEnvelope) -> Callable[[Found], bool]:
     return lambda found: any(
         v.get("provider_message_id") == message.provider_message_id for _, v in found
@@ -134,15 +101,17 @@ async def test_the_agent_acts_on_inbound_messages_within_a_second(
             "kafka_rebalance_timeout_seconds": 2.0,
         }
     )
-    service = reply_service(mariadb_engine, channels, send_pool)
-    app = _worker_app(worker_settings)
-    register_replies_agent(
-        app,
-        service,
-        _run_blocking,
-        _dead_letter_publisher(app),
-        worker_settings,
-        system_clock,
+    app = build_worker_app(
+        WorkerDependencies(
+            settings=worker_settings,
+            store=Store(mariadb_engine),
+            clock=system_clock,
+            channels={},
+            builder=None,
+            sealer=DeadLetterSealer(DeadLetterSealer.new_key()),
+            reply_handler=reply_service(mariadb_engine, channels, send_pool),
+        ),
+        roles=["replies"],
     )
 
     phone = new_phone()
@@ -228,7 +197,7 @@ def test_malformed_values_become_phi_free_dead_letters() -> None:
     )
     assert len(envelopes) == 1 and len(dead) == 2
     assert all("secret" not in d.error and "+1415" not in d.error for d in dead)
-    assert dead[0].original == bad.decode() and dead[0].kind == "malformed"
+    assert dead[0].original == bad and dead[0].kind == "malformed"
 
 
 class _FakeTopic:
@@ -302,7 +271,7 @@ async def test_after_a_commit_only_publishing_is_retried_and_unprocessed_message
     async def run_inline(function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
 
-    async def no_dead_letters(entries: Sequence[DlqEntry]) -> None:
+    async def no_dead_letters(entries: Sequence[DeadLetter]) -> None:
         assert not entries
 
     app = _FakeApp(outcome_failures=2)

@@ -15,9 +15,9 @@ from sqlalchemy import Connection, select
 from outreach.api.dependencies import ClockDep, EngineDep
 from outreach.api.errors import ApiError
 from outreach.domain import Channel, JobStatus, Purpose
-from outreach.preferences import ConsentState, channel_permission
+from outreach.preferences import ConsentState, channel_permission, resolve_patients
 from outreach.sql.models import CommJob
-from outreach.sql.patient_repository import load_decision_inputs
+from outreach.sql.patient_repository import PatientRepository
 
 router = APIRouter(prefix="/api/v1/patients", tags=["comm-context"])
 
@@ -116,7 +116,8 @@ def comm_context(
 ) -> dict[str, Any]:
     now = clock()
     with engine.connect() as connection:
-        inputs = load_decision_inputs(connection, [patient_id]).get(patient_id)
+        layers = PatientRepository(connection).decision_layers([patient_id])
+        inputs = resolve_patients(layers).get(patient_id)
         if inputs is None:
             raise ApiError(404, "not_found", "unknown patient")
         recent, upcoming = patient_jobs(connection, patient_id, now)

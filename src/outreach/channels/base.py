@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, Self
 
+from outreach.domain import PhiFreeError
+
 if TYPE_CHECKING:
     from outreach.config import Settings
 
@@ -166,8 +168,11 @@ class WebhookRequest:
         return f"WebhookRequest(url={self.url.split('?', 1)[0]!r}, body=<{len(self.body)} bytes>)"
 
 
-class SendError(Exception):
-    """A provider did not accept a message; ``provider_code`` says why in the provider's terms."""
+class SendError(PhiFreeError):
+    """A provider did not accept a message; ``provider_code`` says why in the provider's terms.
+
+    The provider's own message may quote the recipient, so only the code leaves the process.
+    """
 
     retryable: ClassVar[bool] = False
 
@@ -175,6 +180,9 @@ class SendError(Exception):
         super().__init__(f"[{provider_code}] {message}" if provider_code else message)
         self.provider_code = provider_code
         self.message = message
+
+    def phi_free_text(self) -> str:
+        return f"provider code {self.provider_code}"
 
 
 class TransientSendError(SendError):

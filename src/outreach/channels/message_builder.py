@@ -12,12 +12,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from outreach.channels.base import OutboundMessage, WhatsAppTemplate
-from outreach.domain import Channel, Purpose
-from outreach.preferences import address_for
-from outreach.sql.patient_repository import PatientDecisionInputs
+from outreach.dead_letters import describe_error
+from outreach.domain import Channel, ClinicContact, JobRecord, PhiFreeError, Purpose
+from outreach.preferences import PatientDecisionInputs, address_for
 from outreach.templating import (
     PortalResource,
     TemplateRecord,
@@ -29,17 +28,11 @@ from outreach.templating import (
 from outreach.templating.whatsapp_rules import WhatsAppTemplateMessage
 
 
-class MessageBuildError(Exception):
-    """The job cannot become a message (no template, policy refusal, no address): do not retry."""
+class MessageBuildError(PhiFreeError):
+    """The job cannot become a message (no template, policy refusal, no address): do not retry.
 
-
-@dataclass(frozen=True, slots=True)
-class OrgInfo:
-    org_id: str
-    name: str
-    clinic_phone: str | None
-    booking_url: str | None
-    language: str | None
+    Its text comes from ``dead_letters.describe_error``: PHI-free by construction.
+    """
 
 
 class TemplateCatalog:
@@ -99,18 +92,18 @@ class MessageBuilder:
 
     def template_context(
         self,
-        job: dict[str, Any],
+        job: JobRecord,
         patient: PatientDecisionInputs,
-        org: OrgInfo | None,
+        org: ClinicContact | None,
         now: datetime,
     ) -> dict[str, object]:
         """Every fact the templates may name; the renderer keeps what the channel allows."""
-        facts = job.get("context") or {}
+        facts = job.context
         context: dict[str, object] = {
             "first_name": patient.first_name or "",
-            "clinic_name": org.name if org else "",
-            "clinic_phone": (org.clinic_phone if org else None) or "",
-            "clinic_address": facts.get("location_name") or (org.name if org else ""),
+            "clinic_name": (org.name if org else None) or "",
+            "clinic_phone": (org.phone if org else None) or "",
+            "clinic_address": facts.get("location_name") or (org.name if org else None) or "",
             "booking_link": (org.booking_url if org else None) or self.default_booking_url,
             "reschedule_link": (org.booking_url if org else None) or self.default_booking_url,
             "unsubscribe_link": f"{self.portal.base_url}/preferences",
@@ -128,13 +121,13 @@ class MessageBuilder:
                 facts.get("result_id")
                 or facts.get("prescription_id")
                 or facts.get("appointment_id")
-                or str(job["id"])
+                or str(job.id)
             )
             context["portal_link"] = make_portal_link(
                 self.portal.base_url,
                 self.portal.secret,
-                job["patient_id"],
-                PortalResource(Purpose(job["purpose"]).value, str(resource_id)),
+                job.patient_id,
+                PortalResource(job.purpose.value, str(resource_id)),
                 self.portal.ttl,
                 now,
             )
@@ -149,16 +142,17 @@ class MessageBuilder:
 
     def build(
         self,
-        job: dict[str, Any],
+        job: JobRecord,
         patient: PatientDecisionInputs,
-        org: OrgInfo | None,
+        org: ClinicContact | None,
         now: datetime,
         *,
         last_inbound_whatsapp_at: datetime | None = None,
     ) -> tuple[OutboundMessage, int | None]:
         """The message for ``job`` and the id of the template version it rendered."""
-        channel = Channel(job["channel"])
-        purpose = Purpose(job["purpose"])
+        if job.channel is None:
+            raise MessageBuildError("the job has no channel")
+        channel, purpose = job.channel, job.purpose
         address = address_for(channel, patient.prefs)
         if address is None:
             raise MessageBuildError(f"no valid {channel.value} address")
@@ -167,18 +161,18 @@ class MessageBuilder:
                 self.catalog.candidates(purpose, channel),
                 purpose,
                 channel,
-                job.get("language") or patient.prefs.language,
-                job["org_id"],
-                job.get("provider_id"),
+                job.language or patient.prefs.language,
+                job.org_id,
+                job.provider_id,
                 org.language if org else None,
-                patient_id=job["patient_id"],
+                patient_id=job.patient_id,
             )
             rendered = render(
                 record,
                 self.template_context(job, patient, org, now),
                 now=now,
                 timezone=patient.prefs.timezone,
-                locale=job.get("language") or patient.prefs.language,
+                locale=job.language or patient.prefs.language,
             )
             whatsapp_template = None
             body = rendered.body
@@ -191,14 +185,14 @@ class MessageBuilder:
                 else:
                     body = payload.body
         except Exception as error:  # every templating refusal is final for this job
-            raise MessageBuildError(f"{type(error).__name__}: {error}"[:300]) from None
+            raise MessageBuildError(describe_error(error)) from None
         message = OutboundMessage(
-            job_id=str(job["id"]),
+            job_id=str(job.id),
             channel=channel.value,
             to=address,
             subject=rendered.subject,
             body=body,
             whatsapp_template=whatsapp_template,
-            idempotency_key=job["idempotency_key"],
+            idempotency_key=job.idempotency_key,
         )
         return message, int(record.id) if record.id.isdigit() else None

@@ -8,15 +8,15 @@ between redelivers the batch, and the stored message ids make the second run a n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from outreach.events import DlqEntry, InboundEnvelope, describe_validation_error
+from outreach.dead_letters import DeadLetter
+from outreach.events import InboundEnvelope
+from outreach.orchestrator.batch_consumer import KafkaMessage, RunBlocking, parse_messages
+from outreach.retrying import RetrySchedule, retry_async
 from outreach.topics import INBOUND, OUTCOMES, STAFF_INBOX
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # The first pause after a failure; each next one doubles, up to the configured maximum.
-_FIRST_RETRY_DELAY_SECONDS = 0.5
+FIRST_RETRY_DELAY_SECONDS = 0.5
 
 
 class _WaitingForDatabase(Exception):
@@ -36,45 +36,14 @@ class _WaitingForDatabase(Exception):
 
 
 def parse_envelopes(
-    messages: Sequence[tuple[bytes | None, bytes | None]], now: datetime
-) -> tuple[list[InboundEnvelope], list[DlqEntry]]:
+    messages: Sequence[KafkaMessage], now: datetime
+) -> tuple[list[InboundEnvelope], list[DeadLetter]]:
     """Kafka values -> envelopes; one that does not parse becomes a dead letter with a PHI-free
     reason (field paths, never values)."""
-    envelopes: list[InboundEnvelope] = []
-    malformed: list[DlqEntry] = []
-    for key, value in messages:
-        raw = value or b""
-        try:
-            envelopes.append(InboundEnvelope.model_validate_json(raw))
-        except ValidationError as error:
-            malformed.append(
-                DlqEntry(
-                    source_topic=INBOUND,
-                    stage="replies.parse",
-                    kind="malformed",
-                    error=describe_validation_error(error)[:1000],
-                    failed_at=now,
-                    original=raw.decode("utf-8", "replace")[:100_000],
-                    key=key.decode("utf-8", "replace") if key else None,
-                )
-            )
-    return envelopes, malformed
-
-
-async def retry_until_done(
-    attempt: Callable[[], Awaitable[None]], *, max_delay: float, what: str
-) -> None:
-    """Await ``attempt()`` until it succeeds, pausing 0.5 s after the first failure and twice as
-    long after each next one, up to ``max_delay``. Failures are logged by type only."""
-    delay = _FIRST_RETRY_DELAY_SECONDS
-    while True:
-        try:
-            await attempt()
-            return
-        except Exception as error:
-            logger.error("%s failed: %s; retry in %.1fs", what, type(error).__name__, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, max_delay)
+    parsed, malformed = parse_messages(
+        messages, InboundEnvelope, topic=INBOUND, stage="replies.parse", now=now
+    )
+    return [item.value for item in parsed], malformed
 
 
 def _key(patient_id: str | None) -> bytes | None:
@@ -84,20 +53,24 @@ def _key(patient_id: str | None) -> bytes | None:
 def register_replies_agent(
     app: faust.App,
     service: ReplyService,
-    run_blocking: Callable[..., Awaitable[Any]],
-    publish_dead_letters: Callable[[Sequence[DlqEntry]], Awaitable[None]],
+    run_blocking: RunBlocking,
+    publish_dead_letters: Callable[[Sequence[DeadLetter]], Awaitable[None]],
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> None:
     """Add the ``outreach.inbound`` agent to the worker app.
 
     A database outage holds the partition (an opt-out must not be skipped): the messages the
-    service left unprocessed are retried until they go through.
+    service left unprocessed are retried until they go through, as is publishing.
     """
     inbound_topic = app.topic(INBOUND, value_serializer="raw", key_serializer="raw")
     outcomes_topic = app.topic(OUTCOMES, value_serializer="raw", key_serializer="raw")
     staff_topic = app.topic(STAFF_INBOX, value_serializer="raw", key_serializer="raw")
-    max_delay = settings.replies_max_retry_delay_seconds
+    until_done = RetrySchedule(
+        attempts=None,
+        initial_delay=FIRST_RETRY_DELAY_SECONDS,
+        max_delay=settings.replies_max_retry_delay_seconds,
+    )
 
     async def publish(result: ReplyBatchResult) -> None:
         for outcome in result.outcomes:
@@ -116,15 +89,13 @@ def register_replies_agent(
             result = await run_blocking(service.receive, remaining)
             # The database work is committed: only publishing is retried, never the handling.
             # A retry may repeat an outcome; the consumers are idempotent, a lost one is not.
-            await retry_until_done(
-                lambda: publish(result), max_delay=max_delay, what="publishing reply results"
-            )
+            await retry_async(lambda: publish(result), until_done, what="publishing reply results")
             remaining = result.unprocessed
             if remaining:
                 logger.warning("%d inbound message(s) wait for the database", len(remaining))
                 raise _WaitingForDatabase
 
-        await retry_until_done(attempt, max_delay=max_delay, what="inbound batch")
+        await retry_async(attempt, until_done, what="inbound batch")
 
     async def handle_inbound(stream: faust.StreamT) -> None:
         async for events in stream.take_events(

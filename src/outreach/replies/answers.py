@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from outreach.domain import Channel, ClinicContact
+from outreach.domain import Channel, ClinicContact, PhiFreeError
 from outreach.replies.actions import SendReply
 from outreach.replies.reply_texts import render_reply, reply_language
 
@@ -27,7 +27,7 @@ class ReplyMessage:
     idempotency_key: str
 
 
-class ReplyNotSent(Exception):
+class ReplyNotSent(PhiFreeError):
     """A sender's known refusal (no worker for the channel, a provider error code).
 
     Its text is written by the sender and names no address or body: it reaches logs and dead

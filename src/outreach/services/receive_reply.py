@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from outreach.dead_letters import DeadLetter, dead_letter
 from outreach.domain import AuditRecord, Channel, ClinicContact
-from outreach.events import DlqEntry, InboundEnvelope, Outcome, StaffInboxItem
+from outreach.events import InboundEnvelope, Outcome, StaffInboxItem
 from outreach.replies.actions import (
     Action,
     AuditEntry,
@@ -89,7 +90,7 @@ class ReplyBatchResult:
     reply_failures: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     staff_items: list[StaffInboxItem] = field(default_factory=list)
-    dead_letters: list[DlqEntry] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
     unprocessed: list[InboundEnvelope] = field(default_factory=list)
 
 
@@ -225,7 +226,7 @@ class ReplyService:
         try:
             future.result()
         except ReplyNotSent as error:
-            error_text = str(error)
+            error_text = error.phi_free_text()
         except Exception as error:  # an SDK bug or network oddity
             error_text = type(error).__name__
         else:
@@ -237,13 +238,13 @@ class ReplyService:
         )
         result.dead_letters.append(self._send_dead_letter(answer, error_text))
 
-    def _send_dead_letter(self, answer: _Answer, error_text: str) -> DlqEntry:
+    def _send_dead_letter(self, answer: _Answer, error_text: str) -> DeadLetter:
         # Identifiers only: the answer's address and words stay out of the topic.
-        return DlqEntry(
+        return dead_letter(
             source_topic=INBOUND,
             stage="replies.send",
             kind="send",
-            error=error_text[:1000],
+            error=error_text,
             failed_at=self.clock(),
             original=json.dumps(
                 {
@@ -255,13 +256,13 @@ class ReplyService:
             key=answer.patient_id,
         )
 
-    def _processing_dead_letter(self, envelope: InboundEnvelope, error: Exception) -> DlqEntry:
-        # The type only: a database error's text quotes the statement's parameters (the body).
-        return DlqEntry(
+    def _processing_dead_letter(self, envelope: InboundEnvelope, error: Exception) -> DeadLetter:
+        # dead_letter keeps the type only: a database error quotes its parameters (the body).
+        return dead_letter(
             source_topic=INBOUND,
             stage="replies.handle",
             kind="processing",
-            error=type(error).__name__,
+            error=error,
             failed_at=self.clock(),
             original=envelope.model_dump_json(by_alias=True),
         )

@@ -107,9 +107,7 @@ class JobRepository:
         Returns how many were new."""
         return insert_ignore(self.connection, jobs, rows)
 
-    def cancel_queued_for_appointments(
-        self, appointment_ids: Iterable[str], now: datetime
-    ) -> int:
+    def cancel_queued_for_appointments(self, appointment_ids: Iterable[str], now: datetime) -> int:
         ids = list(set(appointment_ids))
         if not ids:
             return 0
@@ -393,9 +391,7 @@ class JobRepository:
         if not ids:
             return {}
         rows = self.connection.execute(
-            select(jobs.c.provider_message_id, jobs.c.id).where(
-                jobs.c.provider_message_id.in_(ids)
-            )
+            select(jobs.c.provider_message_id, jobs.c.id).where(jobs.c.provider_message_id.in_(ids))
         )
         return {row.provider_message_id: row.id for row in rows}
 

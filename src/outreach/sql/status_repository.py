@@ -71,9 +71,7 @@ class StatusRepository:
                 status_events.c.occurred_at,
                 status_events.c.error_code,
             )
-            .where(
-                status_events.c.provider_message_id.in_(ids), status_events.c.job_id.is_(None)
-            )
+            .where(status_events.c.provider_message_id.in_(ids), status_events.c.job_id.is_(None))
             .order_by(status_events.c.occurred_at)
         )
         return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from outreach.domain import Channel, Purpose
+from outreach.domain import Channel, PhiFreeError, Purpose
 from outreach.templating.phi_policy import Surface
 
 
@@ -44,7 +44,7 @@ class Violation:
         return self.code is ViolationCode.PHI_NOT_ALLOWED
 
 
-class TemplatingError(Exception):
+class TemplatingError(PhiFreeError):
     """Base of every error this package raises."""
 
 

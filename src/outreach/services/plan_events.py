@@ -1,8 +1,9 @@
-"""One batch of core events -> patients upserted, jobs planned, decided and stored, atomically.
+"""Use case "plan events": a batch of core events -> patients upserted, jobs planned, decided and
+stored, atomically.
 
-Runs in a worker thread (the faust agent hands it each ``stream.take`` batch): every database
-round trip is per batch, not per event. The whole batch commits in one transaction together with
-the inbox rows, so a crash mid-batch leaves nothing behind and the redelivered batch redoes it.
+Runs in a worker thread (the faust agent hands it each batch): every database round trip is per
+batch, not per event. The whole batch commits in one transaction together with the inbox rows, so
+a crash mid-batch leaves nothing behind and the redelivered batch redoes it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
 
-from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
-from outreach.events import CoreEvent, DlqEntry, MalformedEvent, parse_core_event
+from outreach.dead_letters import DeadLetter, dead_letter
+from outreach.domain import AuditRecord, Channel, JobStatus, Purpose, SuppressionReason
+from outreach.events import CoreEvent, MalformedEvent, parse_core_event
 from outreach.orchestrator.planning import EventPlan, PlannedJob, plan_event
-from outreach.preferences import CommRequest, Scheduled, SentRecord, decide
-from outreach.sql import inbox, job_repository, patient_repository
+from outreach.preferences import (
+    CommRequest,
+    ConsentState,
+    PatientDecisionInputs,
+    Scheduled,
+    SentRecord,
+    consent_changes,
+    consent_update_from_record,
+    decide,
+    resolve_patients,
+)
+from outreach.sql.patient_repository import PatientUpsert
+from outreach.sql.store import Repositories, Store
 from outreach.topics import CORE_EVENTS
 
 logger = logging.getLogger(__name__)
@@ -42,18 +54,19 @@ class BatchResult:
     patients_upserted: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     suppressions: Counter[str] = field(default_factory=Counter)
-    dead_letters: list[DlqEntry] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
 # Enum values read per job: a member's ``.value`` is a Python-level descriptor call.
 _QUEUED = JobStatus.QUEUED.value
 _SUPPRESSED = JobStatus.SUPPRESSED.value
-_NO_CONSENT = SuppressionReason.NO_CONSENT.value
+_NO_CONSENT_REASON = SuppressionReason.NO_CONSENT.value
+_NO_CONSENT = ConsentState()
 
 
 def decide_job(
     job: PlannedJob,
-    inputs: patient_repository.PatientDecisionInputs | None,
+    inputs: PatientDecisionInputs | None,
     history: Sequence[Any],
     now: datetime,
 ) -> dict[str, Any]:
@@ -79,7 +92,7 @@ def decide_job(
     if inputs is None:
         row["channel"] = None
         row["status"] = _SUPPRESSED
-        row["suppression_reason"] = _NO_CONSENT
+        row["suppression_reason"] = _NO_CONSENT_REASON
         row["scheduled_for"] = max(job.requested_at, now)
         row["last_error"] = "patient unknown when the event was planned"
         return row
@@ -126,17 +139,18 @@ def _parse_event(value: bytes) -> CoreEvent:
         return parse_core_event(value)
 
 
-class EventBatchHandler:
-    """Turns raw ``core.events`` values into stored jobs; pure logic in, SQL at the edges."""
+class EventPlanner:
+    """Turns raw ``core.events`` values into stored jobs: pure planning and decisions in the
+    middle, one transaction of the store around them."""
 
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         *,
         reminder_offsets: Sequence[timedelta],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.reminder_offsets = tuple(reminder_offsets)
         self.clock = clock
 
@@ -151,13 +165,13 @@ class EventBatchHandler:
                 plan = plan_event(event, reminder_offsets=self.reminder_offsets)
             except MalformedEvent as error:
                 result.dead_letters.append(
-                    DlqEntry(
+                    dead_letter(
                         source_topic=CORE_EVENTS,
                         stage="orchestrator.parse",
-                        error=str(error),
+                        error=error,
                         failed_at=now,
-                        original=value.decode("utf-8", "replace")[:100_000],
-                        key=key.decode("utf-8", "replace") if key else None,
+                        original=value,
+                        key=key,
                     )
                 )
                 continue
@@ -172,14 +186,13 @@ class EventBatchHandler:
         now = self.clock()
         result = BatchResult(events=len(messages))
         plans = self.parse_and_plan(messages, now, result)
-        with self.engine.begin() as connection:
-            done = inbox.already_processed(connection, (p.event.event_id for p in plans))
+        with self.store.transaction() as repos:
+            done = repos.inbox.already_processed(p.event.event_id for p in plans)
             if done:
                 result.duplicates += len(done)
                 plans = [p for p in plans if p.event.event_id not in done]
             result.ignored = sum(1 for p in plans if p.ignored)
-            upserts = [(p.event, p.patient) for p in plans if p.patient is not None]
-            result.patients_upserted = patient_repository.upsert_patients(connection, upserts, now)
+            result.patients_upserted = _upsert_patients(repos, plans, now)
 
             # Apply the batch in event order: a cancellation drops jobs planned earlier in the
             # same batch and cancels queued ones already stored.
@@ -196,19 +209,14 @@ class EventBatchHandler:
                 if job.appointment_id is None
                 or position >= cancelled_before.get(job.appointment_id, 0)
             ]
-            cancelled_appointments = set(cancelled_before)
-            result.jobs_cancelled = job_repository.cancel_queued_for_appointments(
-                connection, cancelled_appointments, now
+            result.jobs_cancelled = repos.jobs.cancel_queued_for_appointments(
+                set(cancelled_before), now
             )
 
-            patient_repository.ensure_patients_exist(
-                connection, {(j.patient_id, j.org_id) for j in pending}
-            )
-            inputs = patient_repository.load_decision_inputs(
-                connection, (j.patient_id for j in pending)
-            )
+            repos.patients.ensure_exist({(j.patient_id, j.org_id) for j in pending})
+            inputs = resolve_patients(repos.patients.decision_layers(j.patient_id for j in pending))
             capped = {j.patient_id for j in pending if j.purpose in _CAPPED_PURPOSES}
-            history = job_repository.recent_history(connection, capped, now - CAP_HISTORY_WINDOW)
+            history = repos.jobs.recent_history(capped, now - CAP_HISTORY_WINDOW)
 
             rows = []
             for job in pending:
@@ -221,28 +229,50 @@ class EventBatchHandler:
                     history.setdefault(job.patient_id, []).append(
                         SentRecord(Channel(row["channel"]), job.purpose, row["scheduled_for"])
                     )
-            result.jobs_created = job_repository.insert_jobs(connection, rows)
+            result.jobs_created = repos.jobs.insert(rows)
             for row in rows:
                 result.by_status[row["status"]] += 1
                 if row["suppression_reason"]:
                     result.suppressions[row["suppression_reason"]] += 1
-            inbox.record_processed(connection, (p.event for p in plans), now)
+            repos.inbox.record_processed((p.event for p in plans), now)
         return result
 
 
-def dlq_for_processing_failure(
-    messages: Sequence[tuple[bytes | None, bytes]], error: Exception, now: datetime
-) -> list[DlqEntry]:
-    """When a whole batch keeps failing, each of its events goes to the DLQ with the error."""
-    return [
-        DlqEntry(
-            source_topic=CORE_EVENTS,
-            stage="orchestrator.batch",
-            kind="processing",
-            error=f"{type(error).__name__}: {error}"[:1000],
-            failed_at=now,
-            original=value.decode("utf-8", "replace")[:100_000],
-            key=key.decode("utf-8", "replace") if key else None,
+def _upsert_patients(repos: Repositories, plans: Sequence[EventPlan], now: datetime) -> int:
+    """Store the patient records of the batch; every consent change is audited."""
+    updates: list[PatientUpsert] = []
+    event_ids: list[str] = []
+    for plan in plans:
+        if plan.patient is None:
+            continue
+        event, record = plan.event, plan.patient
+        consent = consent_update_from_record(
+            record.contact_consent,
+            record.consent_granted_at,
+            record.marketing_opt_in,
+            record.whatsapp_opt_in,
+            event.occurred_at,
         )
-        for key, value in messages
-    ]
+        updates.append(
+            PatientUpsert(event.patient_id, event.org_id, event.provider_id, record, consent)
+        )
+        event_ids.append(event.event_id)
+    if not updates:
+        return 0
+    stored = repos.patients.stored_consents(u.patient_id for u in updates)
+    audits: list[AuditRecord] = []
+    for update, event_id in zip(updates, event_ids, strict=True):
+        changes = consent_changes(stored.get(update.patient_id, _NO_CONSENT), update.consent)
+        if changes:
+            audits.append(
+                AuditRecord(
+                    occurred_at=now,
+                    actor=f"core:{event_id}",
+                    action="consent_changed",
+                    patient_id=update.patient_id,
+                    detail=changes,
+                )
+            )
+    count = repos.patients.upsert(updates, stored, now)
+    repos.audit.record(audits)
+    return count

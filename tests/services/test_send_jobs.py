@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from outreach.channels.send_worker import SendBatchHandler
 from outreach.events import SendRequest
-from outreach.wiring import message_builder
-from outreach.sql import job_repository
+from outreach.services.send_jobs import JobSender
 from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
+from outreach.sql.store import Store
 from outreach.sql.template_store import family_key, seed_templates
+from outreach.wiring import message_builder
 
 NOW = datetime.now(UTC)
 jobs = CommJob.__table__
@@ -29,10 +29,10 @@ def seeded(mariadb_engine: Engine) -> Engine:
 
 
 @pytest.fixture
-def handler(seeded: Engine, channels, settings) -> SendBatchHandler:
+def handler(seeded: Engine, channels, settings) -> JobSender:
     pool = ThreadPoolExecutor(8)
-    yield SendBatchHandler(
-        seeded, channels, message_builder(settings, seeded), pool=pool, clock=lambda: NOW
+    yield JobSender(
+        Store(seeded), channels, message_builder(settings, seeded), pool=pool, clock=lambda: NOW
     )
     pool.shutdown()
 
@@ -85,11 +85,8 @@ def claimed_job(
                 context=context or {"result_id": "r1", "lab_test_name": "HIV test"},
             )
         )
-    claimed = [
-        c
-        for c in job_repository.claim_due_jobs(engine, NOW, 10_000, "t")
-        if c.patient_id == f"w-{tag}"
-    ]
+    with Store(engine).transaction() as repos:
+        claimed = [c for c in repos.jobs.claim_due(NOW, 10_000, "t") if c.patient_id == f"w-{tag}"]
     return claimed[0].job_id, phone, f"w-{tag}"
 
 

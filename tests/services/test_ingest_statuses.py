@@ -9,11 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 
-from outreach.analytics.status_ingest import StatusBatchHandler
 from outreach.domain import FORWARD_PATH, JobStatus, can_transition
 from outreach.events import StatusUpdate
-from outreach.sql import job_repository
+from outreach.services.ingest_statuses import StatusIngestor, replay_statuses
+from outreach.sql.job_repository import SentJob
 from outreach.sql.models import CommJob, CommStatusEvent, Patient
+from outreach.sql.store import Store
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 jobs = CommJob.__table__
@@ -57,7 +58,7 @@ def job_status(engine: Engine, job_id: int) -> str:
 
 def test_out_of_order_statuses_never_move_a_job_back(mariadb_engine) -> None:
     job_id, message = sent_job(mariadb_engine)
-    handler = StatusBatchHandler(mariadb_engine, clock=lambda: NOW)
+    handler = StatusIngestor(Store(mariadb_engine), clock=lambda: NOW)
     handler.handle([update(message, "delivered", 2)])
     handler.handle([update(message, "sent", 1)])  # late and older: ignored
     assert job_status(mariadb_engine, job_id) == "delivered"
@@ -76,7 +77,7 @@ def test_out_of_order_statuses_never_move_a_job_back(mariadb_engine) -> None:
 
 def test_one_batch_with_the_whole_story_ends_at_the_furthest_status(mariadb_engine) -> None:
     job_id, message = sent_job(mariadb_engine)
-    StatusBatchHandler(mariadb_engine, clock=lambda: NOW).handle(
+    StatusIngestor(Store(mariadb_engine), clock=lambda: NOW).handle(
         [update(message, "opened", 3), update(message, "sent", 1), update(message, "delivered", 2)]
     )
     assert job_status(mariadb_engine, job_id) == "opened"
@@ -85,13 +86,12 @@ def test_one_batch_with_the_whole_story_ends_at_the_furthest_status(mariadb_engi
 def test_a_status_that_overtakes_the_send_receipt_is_applied_when_it_lands(mariadb_engine):
     job_id, _ = sent_job(mariadb_engine, status="processing")
     message = f"SMearly{uuid.uuid4().hex[:8]}"
-    StatusBatchHandler(mariadb_engine, clock=lambda: NOW).handle([update(message, "delivered", 1)])
-    with mariadb_engine.begin() as connection:
-        job_repository.mark_sent(
-            connection,
-            [{"job_id": job_id, "provider_message_id": message, "template_id": None}],
-            NOW,
-        )
+    store = Store(mariadb_engine)
+    StatusIngestor(store, clock=lambda: NOW).handle([update(message, "delivered", 1)])
+    # What the send path does when the provider's receipt lands.
+    with store.transaction() as repos:
+        repos.jobs.mark_sent([SentJob(job_id, message, None)], NOW)
+        replay_statuses(repos, [message], NOW)
     assert job_status(mariadb_engine, job_id) == "delivered"
 
 

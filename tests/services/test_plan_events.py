@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from outreach.orchestrator.batch import EventBatchHandler
+from outreach.services.plan_events import EventPlanner
 from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
+from outreach.sql.store import Store
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in New York: no quiet hours
 OFFSETS = (timedelta(hours=24), timedelta(hours=2))
@@ -22,8 +23,8 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 
 @pytest.fixture
-def handler(engine: Engine) -> EventBatchHandler:
-    return EventBatchHandler(engine, reminder_offsets=OFFSETS, clock=lambda: NOW)
+def handler(engine: Engine) -> EventPlanner:
+    return EventPlanner(Store(engine), reminder_offsets=OFFSETS, clock=lambda: NOW)
 
 
 def msg(kind: str, patient_id: str, **data: object) -> tuple[bytes, bytes]:

@@ -1,8 +1,9 @@
-"""Due jobs -> ``outreach.send.<channel>``, each claimed by exactly one dispatcher.
+"""Use case "dispatch due jobs": due jobs -> ``outreach.send.<channel>``, each claimed by exactly
+one dispatcher.
 
 Claiming and the consent re-check run in a worker thread (blocking SQL); publishing is async.
-A job claimed but whose send request never reached Kafka stays ``processing`` until
-``requeue_stale_claims`` puts it back: nothing is lost, and nothing is sent twice.
+A job claimed but whose send request never reached Kafka stays ``processing`` until the
+housekeeping requeues it: nothing is lost, and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-
 from outreach.domain import JobStatus
 from outreach.events import SendRequest
-from outreach.preferences import recheck_at_send_time
-from outreach.sql import job_repository, patient_repository
+from outreach.preferences import recheck_at_send_time, resolve_patients
 from outreach.sql.job_repository import ClaimedJob
+from outreach.sql.store import Store
 from outreach.topics import send_topic
 
 logger = logging.getLogger(__name__)
@@ -38,14 +37,14 @@ class DispatchRound:
 class DueJobDispatcher:
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         publish_many: PublishMany,
         *,
         claimer: str,
         batch_size: int = 500,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.publish_many = publish_many
         self.claimer = claimer
         self.batch_size = batch_size
@@ -53,15 +52,15 @@ class DueJobDispatcher:
 
     def _claim_and_recheck(self) -> tuple[list[ClaimedJob], int]:
         now = self.clock()
-        claimed = job_repository.claim_due_jobs(self.engine, now, self.batch_size, self.claimer)
+        # The claim commits on its own: a job is this dispatcher's before anything else happens.
+        with self.store.transaction() as repos:
+            claimed = repos.jobs.claim_due(now, self.batch_size, self.claimer)
         if not claimed:
             return [], 0
         suppressed = 0
         ready: list[ClaimedJob] = []
-        with self.engine.begin() as connection:
-            inputs = patient_repository.load_decision_inputs(
-                connection, (c.patient_id for c in claimed)
-            )
+        with self.store.transaction() as repos:
+            inputs = resolve_patients(repos.patients.decision_layers(c.patient_id for c in claimed))
             for job in claimed:
                 patient = inputs.get(job.patient_id)
                 refusal = (
@@ -70,9 +69,7 @@ class DueJobDispatcher:
                     else None
                 )
                 if refusal is not None:
-                    job_repository.end_job(
-                        connection, job.job_id, JobStatus.SUPPRESSED, now, reason=refusal.value
-                    )
+                    repos.jobs.end(job.job_id, JobStatus.SUPPRESSED, now, reason=refusal.value)
                     suppressed += 1
                 else:
                     ready.append(job)

@@ -7,14 +7,13 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from outreach.scheduler.dispatcher import DueJobDispatcher
-from outreach.scheduler.retry_policy import MAX_ATTEMPTS, compute_backoff, should_retry
-from outreach.scheduler.service import audit_expiring_consents, requeue_stale
-from outreach.sql import job_repository
+from outreach.services.dispatch_due_jobs import DueJobDispatcher
+from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
+from outreach.services.ingest_statuses import reconcile_unattached_statuses
 from outreach.sql.models import CommAuditLog, CommJob, Patient, PatientCommPrefs
+from outreach.sql.store import Store
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 jobs = CommJob.__table__
@@ -104,7 +103,7 @@ def test_a_stop_recorded_after_planning_suppresses_at_send_time(mariadb_engine) 
             .values(opted_out_sms=True)
         )
     publish = Recorder()
-    dispatcher = DueJobDispatcher(mariadb_engine, publish, claimer="t", clock=lambda: NOW)
+    dispatcher = DueJobDispatcher(Store(mariadb_engine), publish, claimer="t", clock=lambda: NOW)
     asyncio.run(dispatcher.run_once())
     assert statuses(mariadb_engine, tag) == [("suppressed", "opted_out"), ("processing", None)]
     assert all(topic == "outreach.send.sms" for topic, _, _ in publish.records)
@@ -112,7 +111,7 @@ def test_a_stop_recorded_after_planning_suppresses_at_send_time(mariadb_engine) 
 
 def test_expired_consent_is_caught_at_send_time(mariadb_engine) -> None:
     tag = seed(mariadb_engine, 1, consent_expires=NOW - timedelta(days=1))
-    dispatcher = DueJobDispatcher(mariadb_engine, Recorder(), claimer="t", clock=lambda: NOW)
+    dispatcher = DueJobDispatcher(Store(mariadb_engine), Recorder(), claimer="t", clock=lambda: NOW)
     asyncio.run(dispatcher.run_once())
     assert statuses(mariadb_engine, tag) == [("suppressed", "consent_expired")]
 
@@ -123,7 +122,7 @@ def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
 
     def run(name: str) -> None:
         dispatcher = DueJobDispatcher(
-            mariadb_engine, publish, claimer=name, batch_size=40, clock=lambda: NOW
+            Store(mariadb_engine), publish, claimer=name, batch_size=40, clock=lambda: NOW
         )
         for _ in range(10):
             asyncio.run(dispatcher.run_once())
@@ -147,13 +146,17 @@ def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
 
 def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(mariadb_engine) -> None:
     tag = seed(mariadb_engine, 2)
-    claimed = job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
+    store = Store(mariadb_engine)
+    with store.transaction() as repos:
+        claimed = repos.jobs.claim_due(NOW, 1000, "t")
     mine = sorted(c.job_id for c in claimed if c.patient_id.startswith(tag))
-    with mariadb_engine.begin() as connection:
-        taken = job_repository.take_sends(connection, [(mine[1], 1)])
+    with store.transaction() as repos:
+        taken = repos.jobs.take_sends([(mine[1], 1)])
     assert taken == {mine[1]}
     later = NOW + timedelta(hours=1)
-    requeue_stale(mariadb_engine, lambda: later)
+    recover_stale_claims(
+        store, later, stale_after=timedelta(minutes=5), lost_after=timedelta(minutes=30)
+    )
     with mariadb_engine.connect() as connection:
         rows = dict(
             connection.execute(select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(mine))).all()
@@ -164,23 +167,22 @@ def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(mariadb_engin
 
 def test_a_redelivered_send_request_takes_nothing(mariadb_engine) -> None:
     tag = seed(mariadb_engine, 1)
-    claimed = [
-        c
-        for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
-        if c.patient_id.startswith(tag)
-    ]
+    store = Store(mariadb_engine)
+    with store.transaction() as repos:
+        claimed = [c for c in repos.jobs.claim_due(NOW, 1000, "t") if c.patient_id.startswith(tag)]
     request = (claimed[0].job_id, claimed[0].attempt)
-    with mariadb_engine.begin() as connection:
-        assert job_repository.take_sends(connection, [request]) == {request[0]}
-    with mariadb_engine.begin() as connection:
-        assert job_repository.take_sends(connection, [request]) == set()
+    with store.transaction() as repos:
+        assert repos.jobs.take_sends([request]) == {request[0]}
+    with store.transaction() as repos:
+        assert repos.jobs.take_sends([request]) == set()
 
 
 def test_consent_expiry_audit_flags_once(mariadb_engine) -> None:
     tag = seed(mariadb_engine, 1, consent_expires=NOW + timedelta(days=10))
     audit = CommAuditLog.__table__
-    audit_expiring_consents(mariadb_engine, lambda: NOW)
-    audit_expiring_consents(mariadb_engine, lambda: NOW + timedelta(days=1))
+    store = Store(mariadb_engine)
+    audit_expiring_consents(store, NOW, warning=timedelta(days=30))
+    audit_expiring_consents(store, NOW + timedelta(days=1), warning=timedelta(days=30))
     with mariadb_engine.connect() as connection:
         flagged = (
             connection.execute(select(audit.c.action).where(audit.c.patient_id == f"{tag}-0"))
@@ -190,28 +192,13 @@ def test_consent_expiry_audit_flags_once(mariadb_engine) -> None:
     assert flagged == ["consent_expiring"]
 
 
-@pytest.mark.parametrize("attempt", range(1, MAX_ATTEMPTS + 1))
-def test_backoff_doubles_with_jitter(attempt: int) -> None:
-    delay = compute_backoff(attempt).total_seconds()
-    ceiling = 2 ** (attempt - 1)
-    assert ceiling / 2 <= delay <= ceiling
-
-
-def test_retries_stop_after_the_last_attempt() -> None:
-    assert should_retry(MAX_ATTEMPTS - 1) and not should_retry(MAX_ATTEMPTS)
-
-
 def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine) -> None:
     """A status stored while its job was still being marked sent is applied by the sweep."""
-    from outreach.scheduler.service import reconcile_statuses
     from outreach.sql.models import CommStatusEvent
 
     tag = seed(mariadb_engine, 1)
-    claimed = [
-        c
-        for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
-        if c.patient_id.startswith(tag)
-    ]
+    with Store(mariadb_engine).transaction() as repos:
+        claimed = [c for c in repos.jobs.claim_due(NOW, 1000, "t") if c.patient_id.startswith(tag)]
     message = f"SMrace{tag}"
     with mariadb_engine.begin() as connection:
         # The race: the status lands unattached, then the send is recorded without a replay.
@@ -230,5 +217,5 @@ def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine
             .where(jobs.c.id == claimed[0].job_id)
             .values(status="sent", provider_message_id=message)
         )
-    reconcile_statuses(mariadb_engine, lambda: NOW)
+    reconcile_unattached_statuses(Store(mariadb_engine), NOW, timedelta(hours=1))
     assert statuses(mariadb_engine, tag) == [("delivered", None)]

@@ -1,0 +1,316 @@
+"""The faust worker: core events -> jobs, send requests -> providers, statuses -> jobs, replies.
+
+Agents are thin: each takes a batch from its topic and hands it to ``BatchRunner`` (parse, run
+the use case in a thread with retries, isolate a poison message as a dead letter), then publishes
+what the use case returned. Offsets are acknowledged only after the handler returns: a crash
+redelivers the batch, and the use cases' idempotency (inbox, idempotency keys, conditional
+updates) makes the second run change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import faust
+
+from outreach.channels.base import ChannelWorker
+from outreach.channels.message_builder import MessageBuilder
+from outreach.clock import Clock
+from outreach.config import Settings
+from outreach.dead_letters import DeadLetter, DeadLetterSealer
+from outreach.domain import Channel
+from outreach.events import Outcome, SendRequest, StatusUpdate
+from outreach.orchestrator.batch_consumer import (
+    BatchRunner,
+    KafkaMessage,
+    Parsed,
+    parse_messages,
+    processing_dead_letter,
+)
+from outreach.orchestrator.faust_drain import PromptDeliveryTransport, check_upstream_drain
+from outreach.orchestrator.partitions import partition_groups
+from outreach.orchestrator.planning import reminder_offsets_from_hours
+from outreach.orchestrator.replies_agent import register_replies_agent
+from outreach.retrying import RetrySchedule
+from outreach.services.ingest_statuses import StatusIngestor
+from outreach.services.plan_events import EventPlanner
+from outreach.services.receive_reply import ReplyService
+from outreach.services.send_jobs import JobSender
+from outreach.sql.store import Store
+from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STATUS, send_topic
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ALL_ROLES = ("orchestrator", "channels", "status", "replies")
+
+
+class PublishDeadLetters(Protocol):
+    async def __call__(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+@dataclass
+class WorkerDependencies:
+    settings: Settings
+    store: Store
+    clock: Clock
+    channels: Mapping[str, ChannelWorker]
+    builder: MessageBuilder
+    sealer: DeadLetterSealer
+    reply_handler: ReplyService | None = None
+
+
+def consumer_group_id(app_id: str, roles: Sequence[str]) -> str:
+    """One consumer group per role set: workers with the same roles share partitions.
+
+    Faust's assignor expects every member of a group to consume the same topics, so a worker
+    running only ``channels`` must not join the group of one running everything.
+    """
+    chosen = sorted(set(roles))
+    if chosen == sorted(ALL_ROLES):
+        return app_id
+    return f"{app_id}.{'+'.join(chosen)}"
+
+
+def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES) -> faust.App:
+    settings = deps.settings
+    bootstrap = settings.resolved_kafka_bootstrap()
+    app = faust.App(
+        consumer_group_id(settings.faust_app_id, roles),
+        broker=[f"kafka://{server}" for server in bootstrap.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.kafka_partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_rebalance_timeout=settings.kafka_rebalance_timeout_seconds,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=16384,
+        producer_acks=-1,
+    )
+    if settings.faust_prompt_delivery:
+        check_upstream_drain()  # loud at start-up, never a silent fallback
+        app.transport = PromptDeliveryTransport(app.conf.broker_consumer, app)
+    db_pool = ThreadPoolExecutor(
+        max_workers=settings.worker_db_threads, thread_name_prefix="outreach-db"
+    )
+    send_pool = ThreadPoolExecutor(
+        max_workers=settings.send_threads, thread_name_prefix="outreach-send"
+    )
+
+    async def run_blocking(function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(db_pool, function, *args)
+
+    runner = BatchRunner(
+        run_blocking,
+        RetrySchedule(settings.batch_attempts, settings.batch_retry_delay_seconds),
+        deps.clock,
+    )
+    dlq_topic = app.topic(DLQ, value_serializer="raw", key_serializer="raw")
+    outcomes_topic = app.topic(OUTCOMES, value_serializer="raw", key_serializer="raw")
+
+    async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            entry = deps.sealer.seal(letter)
+            await dlq_topic.send(
+                key=entry.key.encode() if entry.key else None,
+                value=entry.model_dump_json().encode(),
+            )
+        if letters:
+            logger.warning("%d message(s) sent to %s", len(letters), DLQ)
+
+    async def publish_outcomes(outcomes: Sequence[Outcome]) -> None:
+        for outcome in outcomes:
+            await outcomes_topic.send(
+                key=outcome.patient_id.encode() if outcome.patient_id else None,
+                value=outcome.model_dump_json().encode(),
+            )
+
+    if "orchestrator" in roles:
+        _orchestrator_agent(app, deps, runner, publish_dead_letters)
+    if "channels" in roles:
+        sender = JobSender(
+            deps.store, deps.channels, deps.builder, pool=send_pool, clock=deps.clock
+        )
+        for channel_name in deps.channels:
+            _send_agent(
+                app,
+                Channel(channel_name),
+                sender,
+                runner,
+                publish_dead_letters,
+                publish_outcomes,
+                settings,
+            )
+    if "status" in roles:
+        _status_agent(app, deps, runner, publish_dead_letters)
+    if "replies" in roles and deps.reply_handler is not None:
+        register_replies_agent(
+            app, deps.reply_handler, run_blocking, publish_dead_letters, settings, deps.clock
+        )
+
+    @app.on_rebalance_complete.connect
+    async def _announce_ready(sender: faust.App, **_kwargs: Any) -> None:
+        # Tests, the demo and operators wait for this line: partitions are assigned.
+        logger.info("worker ready: partitions assigned")
+
+    return app
+
+
+def _orchestrator_agent(
+    app: faust.App,
+    deps: WorkerDependencies,
+    runner: BatchRunner,
+    publish_dead_letters: PublishDeadLetters,
+) -> None:
+    settings = deps.settings
+    planner = EventPlanner(
+        deps.store,
+        reminder_offsets=reminder_offsets_from_hours(settings.reminder_offsets_hours),
+        clock=deps.clock,
+    )
+    poison = processing_dead_letter(CORE_EVENTS, "orchestrator.batch")
+    core_topic = app.topic(CORE_EVENTS, value_serializer="raw", key_serializer="raw")
+
+    async def handle_group(messages: list[KafkaMessage]) -> None:
+        outcome = await runner.run(messages, planner.handle, what="core event batch", poison=poison)
+        await publish_dead_letters(
+            [letter for result in outcome.results for letter in result.dead_letters]
+            + outcome.dead_letters
+        )
+
+    async def handle_and_ack(stream: faust.StreamT, events: Sequence[Any]) -> None:
+        # Each partition's events stay together and in order, in one transaction; groups of
+        # different partitions share no patient, so their transactions may run side by side.
+        groups = partition_groups(
+            events, settings.orchestrator_partition_concurrency, lambda e: e.message.tp
+        )
+        await asyncio.gather(
+            *(handle_group([(e.message.key, e.message.value) for e in group]) for group in groups)
+        )
+        for event in events:
+            await stream.ack(event)
+
+    @app.agent(core_topic, name="outreach.orchestrate")
+    async def orchestrate(stream: faust.StreamT) -> None:
+        # Pipelined: while one batch is in its thread, the stream gathers the next one. The
+        # next batch starts only once the previous one committed and was acknowledged, so
+        # events still apply in order and an offset is never committed before its jobs.
+        in_flight: asyncio.Future[None] | None = None
+        try:
+            async for events in stream.noack_take(
+                settings.orchestrator_batch_size, within=settings.orchestrator_batch_within_seconds
+            ):
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.ensure_future(handle_and_ack(stream, events))
+        finally:
+            if in_flight is not None and not in_flight.done():
+                await asyncio.shield(in_flight)
+
+
+def _send_agent(
+    app: faust.App,
+    channel: Channel,
+    sender: JobSender,
+    runner: BatchRunner,
+    publish_dead_letters: PublishDeadLetters,
+    publish_outcomes: Callable[[Sequence[Outcome]], Any],
+    settings: Settings,
+) -> None:
+    topic_name = send_topic(channel)
+    topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
+    poison = processing_dead_letter(topic_name, "channel.batch")
+
+    def send(batch: Sequence[Parsed[SendRequest]]) -> Any:
+        return sender.handle([item.value for item in batch])
+
+    async def send_channel(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(
+            settings.send_batch_size, within=settings.send_batch_within_seconds
+        ):
+            requests, malformed = parse_messages(
+                [(e.message.key, e.message.value) for e in events],
+                SendRequest,
+                topic=topic_name,
+                stage="channel.parse",
+                now=runner.clock(),
+            )
+            await publish_dead_letters(malformed)
+            outcome = await runner.run(
+                requests, send, what=f"{channel.value} send batch", poison=poison
+            )
+            for result in outcome.results:
+                await publish_dead_letters(result.dead_letters)
+                await publish_outcomes(result.outcomes)
+            await publish_dead_letters(outcome.dead_letters)
+
+    # Send requests are independent (take_sends makes each send exclusive), so two actors per
+    # channel let one batch's database work overlap another's provider calls.
+    app.agent(
+        topic, name=f"outreach.send.{channel.value}", concurrency=settings.send_agent_concurrency
+    )(send_channel)
+
+
+def _status_agent(
+    app: faust.App,
+    deps: WorkerDependencies,
+    runner: BatchRunner,
+    publish_dead_letters: PublishDeadLetters,
+) -> None:
+    settings = deps.settings
+    ingestor = StatusIngestor(deps.store, clock=deps.clock)
+    status_topic = app.topic(STATUS, value_serializer="raw", key_serializer="raw")
+    poison = processing_dead_letter(STATUS, "status.batch")
+
+    def ingest(batch: Sequence[Parsed[StatusUpdate]]) -> Any:
+        return ingestor.handle([item.value for item in batch])
+
+    @app.agent(status_topic, name="outreach.status")
+    async def ingest_statuses(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(
+            settings.status_batch_size, within=settings.status_batch_within_seconds
+        ):
+            updates, malformed = parse_messages(
+                [(e.message.key, e.message.value) for e in events],
+                StatusUpdate,
+                topic=STATUS,
+                stage="status.parse",
+                now=runner.clock(),
+            )
+            await publish_dead_letters(malformed)
+            outcome = await runner.run(updates, ingest, what="status batch", poison=poison)
+            await publish_dead_letters(outcome.dead_letters)
+
+
+def run_worker(deps: WorkerDependencies, roles: Sequence[str], *, loglevel: str = "INFO") -> None:
+    """Run the faust worker in this process until SIGTERM/SIGINT."""
+    from faust.worker import Worker
+
+    from outreach.logging_config import RedactionFilter
+
+    app = build_worker_app(deps, roles)
+    worker = Worker(
+        app, loglevel=loglevel.lower(), quiet=True, redirect_stdouts=False, override_logging=False
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactionFilter())
+    # A batch keeps thousands of objects alive at once; with CPython's default (700) they were
+    # promoted into full collections that walked the whole heap, about a quarter of the
+    # orchestrator's time in bench/pipeline.py. Only the youngest generation's threshold
+    # changes, so garbage cycles are still collected.
+    gc.set_threshold(deps.settings.worker_gc_threshold, *gc.get_threshold()[1:])
+    started = datetime.now(UTC)
+    logger.info("worker starting with roles %s at %s", ",".join(roles), started.isoformat())
+    worker.execute_from_commandline()

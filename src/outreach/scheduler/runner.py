@@ -1,0 +1,109 @@
+"""The ``outreach scheduler`` process: the due-job loop plus periodic housekeeping (APScheduler).
+
+Several schedulers may run at once: claims are exclusive (SKIP LOCKED), so each job goes once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from outreach.clock import Clock
+from outreach.config import Settings
+from outreach.kafka_publisher import KafkaPublisher
+from outreach.services.dispatch_due_jobs import DueJobDispatcher
+from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
+from outreach.services.ingest_statuses import reconcile_unattached_statuses
+from outreach.sql.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def claimer_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def housekeeping_jobs(
+    cron: AsyncIOScheduler, store: Store, clock: Clock, settings: Settings
+) -> None:
+    """Add the timed housekeeping to ``cron``: each runs in a thread (blocking SQL), one at a
+    time, and a run missed while the previous one was busy is dropped, not queued."""
+
+    def every(seconds: float, name: str, function: object, *args: object) -> None:
+        cron.add_job(
+            asyncio.to_thread,
+            "interval",
+            args=[function, *args],
+            seconds=seconds,
+            id=name,
+            max_instances=1,
+            coalesce=True,
+        )
+
+    stale_after = timedelta(seconds=settings.stale_claim_after_seconds)
+    lost_after = timedelta(seconds=settings.lost_send_after_seconds)
+    every(
+        settings.requeue_stale_every_seconds,
+        "requeue-stale-claims",
+        lambda: recover_stale_claims(
+            store, clock(), stale_after=stale_after, lost_after=lost_after
+        ),
+    )
+    window = timedelta(seconds=settings.reconcile_statuses_window_seconds)
+    every(
+        settings.reconcile_statuses_every_seconds,
+        "reconcile-statuses",
+        lambda: reconcile_unattached_statuses(store, clock(), window),
+    )
+    warning = timedelta(days=settings.consent_warning_days)
+    cron.add_job(
+        asyncio.to_thread,
+        "cron",
+        args=[lambda: audit_expiring_consents(store, clock(), warning=warning)],
+        hour=3,
+        minute=0,
+        id="consent-expiry-audit",
+        max_instances=1,
+        coalesce=True,
+    )
+
+
+async def run_scheduler(
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
+    stop = stop or asyncio.Event()
+    publisher = KafkaPublisher(settings.resolved_kafka_bootstrap(), client_id="outreach-scheduler")
+    await publisher.start()
+    batch_size = settings.scheduler_batch_size
+    dispatcher = DueJobDispatcher(
+        store, publisher.publish_many, claimer=claimer_id(), batch_size=batch_size, clock=clock
+    )
+    cron = AsyncIOScheduler(timezone="UTC")
+    housekeeping_jobs(cron, store, clock, settings)
+    cron.start()
+    logger.info(
+        "scheduler %s polling every %.2fs", dispatcher.claimer, settings.scheduler_poll_seconds
+    )
+    try:
+        while not stop.is_set():
+            try:
+                round_ = await dispatcher.run_once()
+            except Exception as error:  # the database or broker blinked: try again shortly
+                logger.warning("dispatch round failed: %s", type(error).__name__)
+                round_ = None
+            if round_ is None or round_.claimed < batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.scheduler_poll_seconds)
+    finally:
+        cron.shutdown(wait=False)
+        await publisher.stop()
