@@ -28,7 +28,7 @@ from redis import Redis
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from outreach.clock import SharedShiftedClock
 from outreach.embedded.ports import free_loopback_port
@@ -46,14 +46,8 @@ from outreach.sim.clinic import (
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
-from outreach.sql.models import (
-    CommInbound,
-    CommJob,
-    CommStatusEvent,
-    OrgCommPrefs,
-    ProcessedEvent,
-    ProviderCommPrefs,
-)
+from outreach.sql.prefs_admin_repository import save_org_prefs, save_provider_prefs
+from outreach.sql.store import Store
 from outreach.sql.template_store import seed_templates
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STAFF_INBOX, ensure_topics
 
@@ -100,29 +94,32 @@ def next_weekday_morning(now: datetime) -> datetime:
 def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
     upgrade(url)
     engine = build_engine(url)
+    now = datetime.now(UTC)
     with engine.begin() as connection:
         seed_templates(connection)
-        connection.execute(
-            OrgCommPrefs.__table__.insert(),
-            [
+        # The clinic's settings go in the way an administrator's would (audited as "demo").
+        for org in clinic.orgs:
+            save_org_prefs(
+                connection,
+                org.org_id,
                 {
-                    "org_id": org.org_id,
                     "name": org.name,
                     "timezone": org.timezone,
                     "language": org.language,
                     "clinic_phone": org.clinic_phone,
                     "booking_url": f"https://portal.clinic.example/{org.org_id}/book",
-                }
-                for org in clinic.orgs
-            ],
-        )
-        connection.execute(
-            ProviderCommPrefs.__table__.insert(),
-            [
-                {"provider_id": p.provider_id, "org_id": p.org_id, "display_name": p.display_name}
-                for p in clinic.providers
-            ],
-        )
+                },
+                actor="demo",
+                now=now,
+            )
+        for provider in clinic.providers:
+            save_provider_prefs(
+                connection,
+                provider.provider_id,
+                {"org_id": provider.org_id, "display_name": provider.display_name},
+                actor="demo",
+                now=now,
+            )
     return engine
 
 
@@ -166,15 +163,8 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
 
 
 def _queued_due(engine: Engine, now: datetime) -> int:
-    jobs = CommJob.__table__
-    with engine.connect() as connection:
-        return int(
-            connection.execute(
-                select(func.count()).where(
-                    jobs.c.status.in_(["queued", "processing"]), jobs.c.scheduled_for <= now
-                )
-            ).scalar_one()
-        )
+    with Store(engine).reading() as repos:
+        return repos.counts.pending_due(now)
 
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
@@ -349,38 +339,13 @@ def _pivot(rows: Sequence[tuple[str, str, int]], first: str) -> Table:
 def _summarise(
     run: DemoRun, engine: Engine, bootstrap: str, sim_url: str, console: Console
 ) -> None:
-    jobs = CommJob.__table__
-    processed = ProcessedEvent.__table__
-    inbound = CommInbound.__table__
-    statuses = CommStatusEvent.__table__
-    with engine.connect() as connection:
-        consumed = dict(
-            connection.execute(
-                select(processed.c.event_type, func.count()).group_by(processed.c.event_type)
-            ).all()
-        )
-        by_purpose = connection.execute(
-            select(jobs.c.purpose, jobs.c.status, func.count()).group_by(
-                jobs.c.purpose, jobs.c.status
-            )
-        ).all()
-        by_channel = connection.execute(
-            select(jobs.c.channel, jobs.c.status, func.count()).group_by(
-                jobs.c.channel, jobs.c.status
-            )
-        ).all()
-        suppressions = connection.execute(
-            select(jobs.c.suppression_reason, func.count())
-            .where(jobs.c.status == "suppressed")
-            .group_by(jobs.c.suppression_reason)
-            .order_by(func.count().desc())
-        ).all()
-        intents = connection.execute(
-            select(inbound.c.intent, func.count()).group_by(inbound.c.intent)
-        ).all()
-        provider_statuses = connection.execute(
-            select(statuses.c.status, func.count()).group_by(statuses.c.status)
-        ).all()
+    with Store(engine).reading() as repos:
+        consumed = repos.counts.events_by_type()
+        by_purpose = repos.counts.jobs_by_purpose_and_status()
+        by_channel = repos.counts.jobs_by_channel_and_status()
+        suppressions = repos.counts.suppressions_by_reason()
+        intents = repos.counts.replies_by_intent()
+        provider_statuses = repos.counts.provider_statuses()
     dead_letters = asyncio.run(_count_topic(bootstrap, DLQ, "stage"))
     outcomes = asyncio.run(_count_topic(bootstrap, OUTCOMES, "type"))
     staff = asyncio.run(_count_topic(bootstrap, STAFF_INBOX))

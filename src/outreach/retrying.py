@@ -59,9 +59,7 @@ async def retry_async(run: Callable[[], Awaitable[T]], schedule: RetrySchedule, 
         reraise=True,
     )
 
-    async def attempt() -> T:
-        # tenacity awaits a call only to a coroutine function; ``run`` is usually a lambda that
-        # returns an awaitable, which tenacity would hand back unawaited as the result.
+    async def attempt() -> T:  # tenacity awaits only what it sees as a coroutine function
         return await run()
 
     return await retrying(attempt)

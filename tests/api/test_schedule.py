@@ -8,7 +8,7 @@ import pytest
 
 from outreach import topics
 from outreach.events import parse_core_event
-from outreach.orchestrator.planning import plan_event
+from outreach.planning import plan_event
 
 from .conftest import ApiHarness, TopicProbe, unique
 

@@ -13,7 +13,7 @@ import pytest
 
 from outreach.domain import Channel
 from outreach.events import MalformedEvent, parse_core_event
-from outreach.orchestrator.planning import plan_event
+from outreach.planning import plan_event
 from outreach.preferences.addresses import normalise_email, normalise_phone
 from outreach.sim.clinic import (
     EVENT_TYPES,

@@ -18,7 +18,7 @@ from outreach.api.errors import ApiError
 from outreach.api.publisher import PublishFailed, hand_over
 from outreach.domain import Channel, Purpose
 from outreach.events import CommRequestData, CoreEvent, MalformedEvent
-from outreach.orchestrator.planning import plan_comm_request
+from outreach.planning import plan_comm_request
 
 router = APIRouter(prefix="/api/v1/comm", tags=["schedule"])
 

@@ -36,8 +36,8 @@ from outreach.orchestrator.batch_consumer import (
 )
 from outreach.orchestrator.faust_drain import PromptDeliveryTransport, check_upstream_drain
 from outreach.orchestrator.partitions import partition_groups
-from outreach.orchestrator.planning import reminder_offsets_from_hours
 from outreach.orchestrator.replies_agent import register_replies_agent
+from outreach.planning import reminder_offsets_from_hours
 from outreach.retrying import RetrySchedule
 from outreach.services.ingest_statuses import StatusIngestor
 from outreach.services.plan_events import EventPlanner

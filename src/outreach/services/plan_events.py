@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from outreach.dead_letters import DeadLetter, dead_letter
 from outreach.domain import AuditRecord, Channel, JobStatus, Purpose, SuppressionReason
 from outreach.events import CoreEvent, MalformedEvent, parse_core_event
-from outreach.orchestrator.planning import EventPlan, PlannedJob, plan_event
+from outreach.planning import EventPlan, PlannedJob, plan_event
 from outreach.preferences import (
     CommRequest,
     ConsentState,

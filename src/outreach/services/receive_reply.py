@@ -477,7 +477,7 @@ def _outcomes(action: PublishOutcome, run: _Run) -> list[Outcome]:
         patient_id=str(patient_id) if patient_id is not None else None,
         org_id=run.org_of(str(patient_id)) if patient_id is not None else None,
         appointment_id=str(appointment_id) if appointment_id is not None else None,
-        job_id=int(job_id) if job_id is not None else None,
+        job_id=int(str(job_id)) if job_id is not None else None,  # the plan holds it as text
         data=data,
     )
     outcomes = [outcome]

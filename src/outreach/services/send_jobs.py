@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from outreach.channels.base import ChannelWorker, PermanentSendError, SendError, SendReceipt
 from outreach.channels.message_builder import MessageBuilder, MessageBuildError
 from outreach.dead_letters import DeadLetter, dead_letter, describe_error
+from outreach.delivery.retry_policy import compute_backoff, should_retry
 from outreach.domain import Channel, JobRecord, JobStatus, SuppressionReason
 from outreach.events import Outcome, SendRequest
 from outreach.preferences import (
@@ -28,7 +29,6 @@ from outreach.preferences import (
     recheck_at_send_time,
     resolve_patients,
 )
-from outreach.scheduler.retry_policy import compute_backoff, should_retry
 from outreach.services.ingest_statuses import replay_statuses
 from outreach.sql.job_repository import SentJob
 from outreach.sql.store import Repositories, Store

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine
 
 from outreach.sql.audit_repository import AuditRepository
+from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
@@ -23,10 +24,11 @@ from outreach.sql.status_repository import StatusRepository
 class Repositories:
     """The repositories of one transaction (or one read-only connection)."""
 
-    __slots__ = ("audit", "inbox", "jobs", "orgs", "patients", "replies", "statuses")
+    __slots__ = ("audit", "counts", "inbox", "jobs", "orgs", "patients", "replies", "statuses")
 
     def __init__(self, connection: Connection) -> None:
         self.audit = AuditRepository(connection)
+        self.counts = CountsRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
         self.orgs = OrgRepository(connection)

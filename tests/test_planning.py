@@ -8,7 +8,7 @@ import pytest
 
 from outreach.domain import Purpose
 from outreach.events import CoreEvent, MalformedEvent
-from outreach.orchestrator.planning import plan_event
+from outreach.planning import plan_event
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 OFFSETS = (timedelta(hours=24), timedelta(hours=2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.scheduler.retry_policy import MAX_ATTEMPTS, compute_backoff, should_retry
+from outreach.delivery.retry_policy import MAX_ATTEMPTS, compute_backoff, should_retry
 
 
 @pytest.mark.parametrize("attempt", range(1, MAX_ATTEMPTS + 1))
