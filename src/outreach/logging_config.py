@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -83,7 +82,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
+def configure_logging(
+    level: str = "INFO", *, json_lines: bool = False, verbose_libraries: bool = False
+) -> None:
     """Install one redacting handler on the root logger (idempotent)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactionFilter())
@@ -102,7 +103,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root.setLevel(level.upper())
     # Third-party chatter that would drown the signal at INFO.
     noisy_level = max(logging.WARNING, root.level)
-    if os.environ.get("OUTREACH_VERBOSE_LIBRARIES") == "1":
+    if verbose_libraries:
         noisy_level = root.level
     for noisy in ("aiokafka", "kafka", "faust", "mode", "urllib3", "httpx", "twilio.http_client"):
         logging.getLogger(noisy).setLevel(noisy_level)

@@ -8,7 +8,15 @@ import pytest
 from sqlalchemy import Engine
 
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
-from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs, ProviderCommPrefs
+from outreach.sql.models import (
+    CommInbound,
+    CommJob,
+    CommStatusEvent,
+    OrgCommPrefs,
+    Patient,
+    PatientCommPrefs,
+    ProviderCommPrefs,
+)
 
 from .conftest import ApiHarness, unique
 
@@ -190,3 +198,101 @@ async def test_a_patient_known_only_by_id_has_global_defaults_and_no_consent(
     assert context["preferences"]["sources"]["timezone"] == "global"
     assert context["consent"]["contact_consent"] is False
     assert context["jobs"] == {"recent": [], "upcoming": []}
+    assert context["recent_activity"] == {
+        "last_sent": None,
+        "last_opened": None,
+        "last_replied": None,
+    }
+
+
+def _sent_job(
+    engine: Engine,
+    org_id: str,
+    patient_id: str,
+    purpose: Purpose = Purpose.APPT_REMINDER,
+    **values: object,
+) -> int:
+    row = _job(org_id, patient_id, purpose, JobStatus.SENT, NOW, **values)
+    with engine.begin() as connection:
+        inserted = connection.execute(CommJob.__table__.insert().values(**row))
+    return int(inserted.inserted_primary_key[0])
+
+
+def _status_event(engine: Engine, job_id: int | None, status: str, at: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            CommStatusEvent.__table__.insert(),
+            [
+                {
+                    "job_id": job_id,
+                    "provider": "sendgrid",
+                    "provider_message_id": unique("msg"),
+                    "status": status,
+                    "occurred_at": at,
+                    "raw": {"email": EMAIL},
+                }
+            ],
+        )
+
+
+def _reply(engine: Engine, patient_id: str | None, job_id: int | None, at: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            CommInbound.__table__.insert(),
+            [
+                {
+                    "provider": "twilio",
+                    "provider_message_id": unique("in"),
+                    "channel": Channel.SMS.value,
+                    "from_address": PHONE,
+                    "body": "SECRET-REPLY",
+                    "received_at": at,
+                    "patient_id": patient_id,
+                    "job_id": job_id,
+                }
+            ],
+        )
+
+
+async def test_recent_activity_shows_the_last_send_open_and_reply(
+    api: ApiHarness, mariadb_engine: Engine
+) -> None:
+    org_id, _, patient_id = create_patient(mariadb_engine)
+    day = timedelta(days=1)
+    older = _sent_job(mariadb_engine, org_id, patient_id, channel="email", sent_at=NOW - 3 * day)
+    newest = _sent_job(
+        mariadb_engine,
+        org_id,
+        patient_id,
+        Purpose.LAB_READY,
+        channel="whatsapp",
+        sent_at=NOW - day,
+    )
+    _status_event(mariadb_engine, older, "opened", NOW - 3 * day + timedelta(hours=1))
+    _status_event(mariadb_engine, older, "clicked", NOW - 2 * day)  # the latest engagement
+    _status_event(mariadb_engine, newest, "delivered", NOW - day)  # not an engagement
+    _reply(mariadb_engine, patient_id, older, NOW - 2 * day)
+    _reply(mariadb_engine, patient_id, None, NOW - timedelta(hours=2))  # matched no job
+    _reply(mariadb_engine, None, None, NOW)  # nobody's: not this patient's
+
+    response = await api.client.get(f"/api/v1/patients/{patient_id}/comm-context")
+    assert response.status_code == 200, response.text
+    activity = response.json()["recent_activity"]
+    at = {name: datetime.fromisoformat(moment.pop("at")) for name, moment in activity.items()}
+    assert at == {
+        "last_sent": NOW - day,
+        "last_opened": NOW - 2 * day,
+        "last_replied": NOW - timedelta(hours=2),
+    }
+    assert activity == {
+        "last_sent": {"channel": "whatsapp", "purpose": "lab_ready", "job_id": newest},
+        "last_opened": {
+            "channel": "email",
+            "purpose": "appt_reminder",
+            "job_id": older,
+            "signal": "clicked",
+        },
+        "last_replied": {"channel": "sms", "purpose": None, "job_id": None},
+    }
+    for secret in (PHONE, EMAIL, "SECRET-REPLY", "SECRET-REASON"):
+        assert secret not in response.text

@@ -107,9 +107,9 @@ def publish(kafka: str, events: Iterable[dict[str, Any] | bytes]) -> None:
                 if isinstance(event, bytes):
                     await producer.send_and_wait("core.events", event, key=b"malformed")
                 else:
-                    await producer.send_and_wait(
-                        "core.events", json.dumps(event).encode(), key=event["patient_id"].encode()
-                    )
+                    # The key is the patient id as text, whether the event gives it as an integer.
+                    key = str(event["patient_id"]).encode()
+                    await producer.send_and_wait("core.events", json.dumps(event).encode(), key=key)
         finally:
             await producer.stop()
 

@@ -156,6 +156,21 @@ def test_malformed_event_does_not_stop_the_worker(pipeline, worker, scheduler):
     )
 
 
+def test_integer_ids_from_the_core_platform_become_jobs(pipeline, worker):
+    """Issue 9: a core platform that numbers its orgs, patients and appointments is understood."""
+    now = datetime.now(UTC)
+    patient_number = 10**12 + uuid.uuid4().int % 10**12
+    appointment_number = patient_number + 1
+    numbered = {"org_id": 42, "patient_id": patient_number}
+    booking = booking_event(str(patient_number), now, now + timedelta(days=2)) | numbered
+    booking["data"] |= {"appointment_id": appointment_number}
+    publish(pipeline.kafka, [patient_event(str(patient_number), now) | numbered, booking])
+
+    jobs = wait_until(lambda: pipeline.jobs_for(str(patient_number)), 30, "the booking's jobs")
+    assert [j["purpose"] for j in jobs] == ["appt_confirm", "appt_reminder", "appt_reminder"]
+    assert {(j["org_id"], j["appointment_id"]) for j in jobs} == {("42", str(appointment_number))}
+
+
 def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str) -> list[str]:
     """Patients with consent and due queued SMS jobs, written straight to the database."""
     now = datetime.now(UTC)

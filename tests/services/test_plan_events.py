@@ -178,3 +178,46 @@ def test_partial_update_keeps_stored_values_and_consent_changes_are_audited(engi
     assert prefs["email"] == "ana@example.com" and prefs["phone"] == "+12125550147"
     assert prefs["marketing_opt_in_email"] and not prefs["contact_consent"]
     assert actions[0]["contact_consent"] is True and actions[-1] == {"contact_consent": False}
+
+
+def test_integer_ids_from_the_core_platform_plan_the_same_jobs(engine, handler) -> None:
+    number = uuid.uuid4().int % 10**12  # a fresh patient and appointment in the shared database
+    events = [
+        {
+            "event_id": number,
+            "type": "patient.upserted",
+            "occurred_at": NOW.isoformat(),
+            "org_id": 1,
+            "patient_id": number,
+            "data": json.loads(patient(str(number))[1])["data"] | {"record_number": 4711},
+        },
+        {
+            "event_id": number + 1,
+            "type": "appointment.booked",
+            "occurred_at": NOW.isoformat(),
+            "org_id": 1,
+            "provider_id": 9,
+            "patient_id": number,
+            "data": {"appointment_id": number, "starts_at": (NOW + timedelta(days=2)).isoformat()},
+        },
+    ]
+    messages = [(str(number).encode(), json.dumps(event).encode()) for event in events]
+
+    result = handler.handle(messages)
+
+    assert not result.dead_letters and result.patients_upserted == 1
+    jobs = jobs_of(engine, str(number))
+    assert [(j["purpose"], j["status"]) for j in jobs] == [
+        ("appt_confirm", "queued"),
+        ("appt_reminder", "queued"),
+        ("appt_reminder", "queued"),
+    ]
+    assert {(j["org_id"], j["provider_id"], j["appointment_id"]) for j in jobs} == {
+        ("1", "9", str(number))
+    }
+    # The same events with string ids are the same events: nothing new.
+    as_text = [
+        (key, json.dumps({**event, "event_id": str(event["event_id"])}).encode())
+        for (key, _), event in zip(messages, events, strict=True)
+    ]
+    assert handler.handle(as_text).duplicates == 2

@@ -8,11 +8,13 @@ The lifespan starts the publisher if it is not running yet, and stops it only if
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from sqlalchemy import Engine
 
 from outreach.api import (
@@ -32,6 +34,7 @@ from outreach.channels.base import ChannelWorker
 from outreach.clock import Clock, system_clock
 from outreach.config import Settings
 from outreach.kafka_publisher import KafkaPublisher
+from outreach.sql.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ def create_api_app(
     services = ApiServices(
         settings=settings,
         engine=engine,
+        store=Store(engine),
         publisher=chosen,
         channels=dict(channels),
         clock=clock,
@@ -91,7 +95,28 @@ def create_api_app(
         webhooks.webhook_router(services.channels),
     ):
         app.include_router(router)
+    _document_models(app, generic_webhooks.OPENAPI_MODELS)
     return app
+
+
+def _document_models(app: FastAPI, models: Iterable[type[BaseModel]]) -> None:
+    """Add ``models`` to the OpenAPI components: bodies that routes read raw (to check a
+    signature first) are documented by reference to them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            _, definitions = models_json_schema(
+                [(model, "validation") for model in models],
+                ref_template="#/components/schemas/{model}",
+            )
+            known = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in definitions.get("$defs", {}).items():
+                known.setdefault(name, definition)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _bootstrap(settings: Settings) -> str:

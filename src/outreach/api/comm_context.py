@@ -1,7 +1,8 @@
 """``GET /api/v1/patients/{patient_id}/comm-context``: why a patient is (or is not) contacted.
 
-The effective preferences with the level each value came from, consent, failed channels and the
-patient's recent and upcoming jobs. Addresses are masked; no names, no message context.
+The effective preferences with the level each value came from, consent, failed channels, the
+patient's recent and upcoming jobs and their latest activity (sent, opened, replied). Addresses
+are masked; no names, no message bodies, no message context.
 """
 
 from __future__ import annotations
@@ -10,125 +11,197 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Path
-from sqlalchemy import Connection, select
+from pydantic import BaseModel, Field
 
-from outreach.api.dependencies import ClockDep, EngineDep
-from outreach.api.errors import ApiError
-from outreach.domain import Channel, JobStatus, Purpose
+from outreach.api.dependencies import ClockDep, StoreDep
+from outreach.api.errors import ApiError, ErrorBody
+from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
 from outreach.preferences import ConsentState, channel_permission, resolve_patients
-from outreach.sql.models import CommJob
-from outreach.sql.patient_repository import PatientRepository
+from outreach.sql.activity_repository import ActivityMoment, JobSummary, RecentActivity
 
 router = APIRouter(prefix="/api/v1/patients", tags=["comm-context"])
 
 JOBS_SHOWN = 20
-_jobs = CommJob.__table__
-_PENDING = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+class ConsentView(BaseModel):
+    """What the patient agreed to, as stored."""
+
+    contact_consent: bool = Field(description="Consent to be contacted at all.")
+    granted_at: datetime | None
+    expires_at: datetime | None
+    expired: bool = Field(description="Granted, but lapsed at the time of the answer.")
+    marketing_opt_in: list[Channel] = Field(
+        description="Channels the patient opted into marketing (campaign) messages on."
+    )
+    opted_out: list[Channel] = Field(description="Channels the patient opted out of (STOP).")
+    whatsapp_opt_in: bool
 
 
-def _consent_view(consent: ConsentState, now: datetime) -> dict[str, Any]:
-    return {
-        "contact_consent": consent.contact_granted,
-        "granted_at": _iso(consent.granted_at),
-        "expires_at": _iso(consent.expires_at),
-        "expired": consent.contact_granted and consent.is_expired(now),
-        "marketing_opt_in": sorted(c.value for c in consent.marketing_opt_in),
-        "opted_out": sorted(c.value for c in consent.opted_out),
-        "whatsapp_opt_in": consent.whatsapp_opt_in,
-    }
+class ChannelPermissionView(BaseModel):
+    """What consent alone says about a channel: null when allowed, else the suppression reason."""
+
+    transactional: SuppressionReason | None = Field(description="For a reminder.")
+    marketing: SuppressionReason | None = Field(description="For a campaign message.")
 
 
-def _permissions(consent: ConsentState, now: datetime) -> dict[str, dict[str, str | None]]:
+class JobView(BaseModel):
+    """One of the patient's jobs (no message context, no provider ids)."""
+
+    id: int
+    purpose: Purpose
+    channel: Channel | None
+    status: JobStatus
+    scheduled_for: datetime
+    suppression_reason: SuppressionReason | None
+    appointment_id: str | None
+
+
+class JobsView(BaseModel):
+    recent: list[JobView] = Field(
+        description=f"Up to {JOBS_SHOWN} jobs already due or finished, newest first."
+    )
+    upcoming: list[JobView] = Field(
+        description=f"Up to {JOBS_SHOWN} pending jobs still to come, soonest first."
+    )
+
+
+class ActivityView(BaseModel):
+    """When something last happened, and to which message."""
+
+    at: datetime
+    channel: Channel | None
+    purpose: Purpose | None = Field(description="Null for a reply that matched no message.")
+    job_id: int | None = Field(description="Null for a reply that matched no message.")
+
+
+class OpenedView(ActivityView):
+    signal: str = Field(description="`opened` or `clicked`: the provider report it came from.")
+
+
+class RecentActivityView(BaseModel):
+    """The patient's latest engagement; null where it never happened."""
+
+    last_sent: ActivityView | None = Field(description="The last message a provider accepted.")
+    last_opened: OpenedView | None = Field(
+        description="The last open or link click a provider reported (e-mail and WhatsApp)."
+    )
+    last_replied: ActivityView | None = Field(description="The patient's last inbound message.")
+
+
+class CommContext(BaseModel):
+    """Why the patient is, or is not, contacted, and what they got lately."""
+
+    patient_id: str
+    org_id: str
+    provider_id: str | None
+    preferences: dict[str, Any] = Field(
+        description="`values` (addresses masked), `sources` (the level each value came from: "
+        "patient, provider, organisation or global) and `invalid_addresses`."
+    )
+    consent: ConsentView
+    consent_by_channel: dict[Channel, ChannelPermissionView]
+    failed_channels: list[Channel] = Field(
+        description="Channels whose address failed permanently (skipped until updated)."
+    )
+    jobs: JobsView
+    recent_activity: RecentActivityView
+    as_of: datetime = Field(description="The time the answer was computed for.")
+
+
+def _consent_view(consent: ConsentState, now: datetime) -> ConsentView:
+    return ConsentView(
+        contact_consent=consent.contact_granted,
+        granted_at=consent.granted_at,
+        expires_at=consent.expires_at,
+        expired=consent.contact_granted and consent.is_expired(now),
+        marketing_opt_in=sorted(consent.marketing_opt_in),
+        opted_out=sorted(consent.opted_out),
+        whatsapp_opt_in=consent.whatsapp_opt_in,
+    )
+
+
+def _permissions(consent: ConsentState, now: datetime) -> dict[Channel, ChannelPermissionView]:
     """Per channel, what consent alone says for a reminder and for a campaign (None: allowed)."""
-    view: dict[str, dict[str, str | None]] = {}
-    for channel in Channel:
-        transactional = channel_permission(Purpose.APPT_REMINDER, channel, consent, now)
-        marketing = channel_permission(Purpose.CAMPAIGN_EDUCATION, channel, consent, now)
-        view[channel.value] = {
-            "transactional": transactional.value if transactional else None,
-            "marketing": marketing.value if marketing else None,
-        }
-    return view
-
-
-def _job_view(row: Any) -> dict[str, Any]:
     return {
-        "id": row.id,
-        "purpose": str(row.purpose),
-        "channel": str(row.channel) if row.channel is not None else None,
-        "status": str(row.status),
-        "scheduled_for": _iso(row.scheduled_for),
-        "suppression_reason": (
-            str(row.suppression_reason) if row.suppression_reason is not None else None
-        ),
-        "appointment_id": row.appointment_id,
+        channel: ChannelPermissionView(
+            transactional=channel_permission(Purpose.APPT_REMINDER, channel, consent, now),
+            marketing=channel_permission(Purpose.CAMPAIGN_EDUCATION, channel, consent, now),
+        )
+        for channel in Channel
     }
 
 
-def patient_jobs(
-    connection: Connection, patient_id: str, now: datetime, limit: int = JOBS_SHOWN
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(recent, upcoming): the latest jobs already due, and pending ones still to come."""
-    columns = (
-        _jobs.c.id,
-        _jobs.c.purpose,
-        _jobs.c.channel,
-        _jobs.c.status,
-        _jobs.c.scheduled_for,
-        _jobs.c.suppression_reason,
-        _jobs.c.appointment_id,
-    )
-    upcoming = connection.execute(
-        select(*columns)
-        .where(
-            _jobs.c.patient_id == patient_id,
-            _jobs.c.scheduled_for > now,
-            _jobs.c.status.in_(_PENDING),
-        )
-        .order_by(_jobs.c.scheduled_for, _jobs.c.id)
-        .limit(limit)
-    ).all()
-    upcoming_ids = {row.id for row in upcoming}
-    recent = connection.execute(
-        select(*columns)
-        .where(
-            _jobs.c.patient_id == patient_id,
-            (_jobs.c.scheduled_for <= now) | _jobs.c.status.not_in(_PENDING),
-        )
-        .order_by(_jobs.c.scheduled_for.desc(), _jobs.c.id.desc())
-        .limit(limit)
-    ).all()
-    return (
-        [_job_view(row) for row in recent if row.id not in upcoming_ids],
-        [_job_view(row) for row in upcoming],
+def _job_view(job: JobSummary) -> JobView:
+    return JobView(
+        id=job.id,
+        purpose=job.purpose,
+        channel=job.channel,
+        status=job.status,
+        scheduled_for=job.scheduled_for,
+        suppression_reason=job.suppression_reason,
+        appointment_id=job.appointment_id,
     )
 
 
-@router.get("/{patient_id}/comm-context")
+def _moment(moment: ActivityMoment | None) -> ActivityView | None:
+    if moment is None:
+        return None
+    return ActivityView(
+        at=moment.at, channel=moment.channel, purpose=moment.purpose, job_id=moment.job_id
+    )
+
+
+def _opened(moment: ActivityMoment | None) -> OpenedView | None:
+    if moment is None:
+        return None
+    return OpenedView(
+        at=moment.at,
+        channel=moment.channel,
+        purpose=moment.purpose,
+        job_id=moment.job_id,
+        signal=moment.signal or JobStatus.OPENED.value,
+    )
+
+
+def _activity_view(activity: RecentActivity) -> RecentActivityView:
+    return RecentActivityView(
+        last_sent=_moment(activity.last_sent),
+        last_opened=_opened(activity.last_opened),
+        last_replied=_moment(activity.last_replied),
+    )
+
+
+@router.get(
+    "/{patient_id}/comm-context",
+    response_model=CommContext,
+    responses={404: {"model": ErrorBody, "description": "Unknown patient."}},
+)
 def comm_context(
-    engine: EngineDep,
+    store: StoreDep,
     clock: ClockDep,
     patient_id: str = Path(min_length=1, max_length=64),
-) -> dict[str, Any]:
+) -> CommContext:
+    """The patient's effective preferences and their sources, consent, jobs and latest activity."""
     now = clock()
-    with engine.connect() as connection:
-        layers = PatientRepository(connection).decision_layers([patient_id])
-        inputs = resolve_patients(layers).get(patient_id)
+    with store.reading() as repos:
+        inputs = resolve_patients(repos.patients.decision_layers([patient_id])).get(patient_id)
         if inputs is None:
             raise ApiError(404, "not_found", "unknown patient")
-        recent, upcoming = patient_jobs(connection, patient_id, now)
-    return {
-        "patient_id": inputs.patient_id,
-        "org_id": inputs.org_id,
-        "provider_id": inputs.provider_id,
-        "preferences": inputs.prefs.as_dict(),
-        "consent": _consent_view(inputs.consent, now),
-        "consent_by_channel": _permissions(inputs.consent, now),
-        "failed_channels": sorted(c.value for c in inputs.failed_channels),
-        "jobs": {"recent": recent, "upcoming": upcoming},
-        "as_of": now.isoformat(),
-    }
+        jobs = repos.activity.jobs_of_patient(patient_id, now, JOBS_SHOWN)
+        activity = repos.activity.recent_activity(patient_id)
+    return CommContext(
+        patient_id=inputs.patient_id,
+        org_id=inputs.org_id,
+        provider_id=inputs.provider_id,
+        preferences=inputs.prefs.as_dict(),
+        consent=_consent_view(inputs.consent, now),
+        consent_by_channel=_permissions(inputs.consent, now),
+        failed_channels=sorted(inputs.failed_channels),
+        jobs=JobsView(
+            recent=[_job_view(job) for job in jobs.recent],
+            upcoming=[_job_view(job) for job in jobs.upcoming],
+        ),
+        recent_activity=_activity_view(activity),
+        as_of=now,
+    )

@@ -14,6 +14,7 @@ from outreach.api.publisher import EventPublisher
 from outreach.channels.base import ChannelWorker
 from outreach.clock import Clock
 from outreach.config import Settings
+from outreach.sql.store import Store
 
 DEFAULT_ACTOR = "api"
 _MAX_ACTOR_CHARS = 100
@@ -25,6 +26,7 @@ class ApiServices:
 
     settings: Settings
     engine: Engine
+    store: Store
     publisher: EventPublisher
     channels: Mapping[str, ChannelWorker]
     clock: Clock
@@ -41,6 +43,10 @@ def _settings(request: Request) -> Settings:
 
 def _engine(request: Request) -> Engine:
     return services(request).engine
+
+
+def _store(request: Request) -> Store:
+    return services(request).store
 
 
 def _publisher(request: Request) -> EventPublisher:
@@ -74,6 +80,7 @@ def _actor(x_actor: Annotated[str | None, Header()] = None) -> str:
 ServicesDep = Annotated[ApiServices, Depends(services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[Engine, Depends(_engine)]
+StoreDep = Annotated[Store, Depends(_store)]
 PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 ActorDep = Annotated[str, Depends(_actor)]

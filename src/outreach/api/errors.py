@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +34,17 @@ _STATUS_CODES = {
     503: "unavailable",
 }
 INTERNAL_ERROR = {"error": "internal", "detail": "internal error; the request was logged"}
+
+
+class ErrorBody(BaseModel):
+    """Every error answer (for OpenAPI; the handlers below write it)."""
+
+    error: str = Field(description="A machine-readable code, e.g. `validation_error`.")
+    detail: Any = Field(
+        default=None,
+        description="A sentence, or for validation errors a list of `{loc, msg, type}`: the "
+        "field path, what is wrong and the kind of error, never the value sent.",
+    )
 
 
 class ApiError(Exception):

@@ -1,8 +1,10 @@
-"""The generic webhooks: statuses and inbound messages already in outreach's own shapes.
+"""The generic webhooks: statuses and inbound messages from systems that are not a native provider.
 
-For systems that are not one of the native providers (an in-house gateway, a test harness). The
+For an in-house gateway or a test harness. Each accepts outreach's own shape or the gateway shape
+(``generic_bodies``), one document or an array, and publishes the same normalised messages. The
 caller signs the raw body: ``X-Outreach-Signature: sha256=<hex HMAC-SHA256>`` with the shared
-``generic_webhook_secret``; without a configured secret every call is refused.
+``generic_webhook_secret``; without a configured secret every call is refused. Validation errors
+are 422s naming field paths, never the values sent.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, status
@@ -17,7 +20,13 @@ from pydantic import BaseModel, ValidationError
 
 from outreach import topics
 from outreach.api.dependencies import PublisherDep, SettingsDep
-from outreach.api.errors import ApiError, validation_details
+from outreach.api.errors import ApiError, ErrorBody, validation_details
+from outreach.api.generic_bodies import (
+    GenericInboundBody,
+    GenericStatusBody,
+    inbound_envelope_of,
+    status_update_of,
+)
 from outreach.api.publisher import OutgoingRecord
 from outreach.api.webhooks import publish_or_503
 from outreach.channels.base import NORMALISED_STATUSES
@@ -66,8 +75,17 @@ async def _verified_body(request: Request, settings: Settings) -> bytes:
     return body
 
 
-def _items(body: bytes, model: type[ModelT]) -> list[ModelT]:
-    """One object or an array of them, each validated; errors name fields, never values."""
+def _no_problems(_item: Any) -> list[tuple[str, str]]:
+    return []
+
+
+def _items(
+    body: bytes,
+    parse: Callable[[Any], ModelT],
+    problems: Callable[[ModelT], list[tuple[str, str]]] = _no_problems,
+) -> list[ModelT]:
+    """One object or an array of them, each parsed and checked; all errors at once, each naming
+    its field (``body.<field>``, or ``body.<index>.<field>`` in an array), never its value."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -84,32 +102,87 @@ def _items(body: bytes, model: type[ModelT]) -> list[ModelT]:
     items = []
     errors: list[dict[str, Any]] = []
     for index, document in enumerate(documents):
+        prefix = f"body.{index}" if isinstance(payload, list) else "body"
         try:
-            items.append(model.model_validate(document))
+            item = parse(document)
         except ValidationError as error:
             for detail in validation_details(error.errors(include_input=False)):
-                prefix = f"body.{index}" if isinstance(payload, list) else "body"
                 detail["loc"] = f"{prefix}.{detail['loc']}"
                 errors.append(detail)
+            continue
+        items.append(item)
+        errors.extend(
+            {"loc": f"{prefix}.{field}", "msg": message, "type": "value_error"}
+            for field, message in problems(item)
+        )
     if errors:
         raise ApiError(422, "validation_error", errors)
     return items
 
 
-@router.post("/outbound-status", status_code=status.HTTP_202_ACCEPTED)
+def _status_problems(update: StatusUpdate) -> list[tuple[str, str]]:
+    if update.status in NORMALISED_STATUSES:
+        return []
+    return [("status", "not one of " + ", ".join(sorted(NORMALISED_STATUSES)))]
+
+
+def _request_body(*shapes: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body the route reads raw (to check its signature): one document of any of
+    ``shapes``, or an array of them (schemas added to the components by ``create_api_app``)."""
+    one = {"oneOf": [{"$ref": f"#/components/schemas/{shape.__name__}"} for shape in shapes]}
+    schema = {"oneOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_ITEMS}]}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "parameters": [
+            {
+                "name": SIGNATURE_HEADER,
+                "in": "header",
+                "required": True,
+                "description": "`sha256=` + hex HMAC-SHA256 of the raw body with the shared "
+                "generic webhook secret.",
+                "schema": {"type": "string"},
+            }
+        ],
+    }
+
+
+# Models the generic webhooks document without FastAPI seeing them as parameters.
+OPENAPI_MODELS: tuple[type[BaseModel], ...] = (
+    StatusUpdate,
+    GenericStatusBody,
+    InboundEnvelope,
+    GenericInboundBody,
+)
+_ACCEPTED = {
+    "description": 'Handed to Kafka: `{"status": "accepted", "count": n}`.',
+}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": description}
+    for code, description in (
+        (403, "Signature missing or wrong, or generic webhooks not enabled."),
+        (413, "Body larger than 1 MiB."),
+        (422, "Not JSON or invalid documents: field paths, never the values."),
+        (503, "Kafka did not take it; retry (`Retry-After`)."),
+    )
+}
+
+
+@router.post(
+    "/outbound-status",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_request_body(StatusUpdate, GenericStatusBody),
+    responses={202: _ACCEPTED, **_REFUSED},
+)
 async def outbound_status(
     request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
-    """``StatusUpdate`` JSON (or an array of them) onto ``outreach.status``."""
+    """Delivery statuses onto ``outreach.status``, keyed by the provider message id.
+
+    Each document is outreach's ``StatusUpdate`` or the gateway shape (``message_id``,
+    ``timestamp``, ``event_data``); both are published as ``StatusUpdate``.
+    """
     body = await _verified_body(request, settings)
-    updates = _items(body, StatusUpdate)
-    unknown = [
-        {"loc": f"body.{i}.status", "msg": "not a normalised status", "type": "value_error"}
-        for i, update in enumerate(updates)
-        if update.status not in NORMALISED_STATUSES
-    ]
-    if unknown:
-        raise ApiError(422, "validation_error", unknown)
+    updates = _items(body, status_update_of, _status_problems)
     records: list[OutgoingRecord] = [
         (topics.STATUS, u.provider_message_id.encode(), u.model_dump_json().encode("utf-8"))
         for u in updates
@@ -118,13 +191,23 @@ async def outbound_status(
     return {"status": "accepted", "count": len(records)}
 
 
-@router.post("/inbound", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/inbound",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_request_body(InboundEnvelope, GenericInboundBody),
+    responses={202: _ACCEPTED, **_REFUSED},
+)
 async def inbound(
     request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
-    """``InboundEnvelope`` JSON (``from``, not ``from_``) onto ``outreach.inbound``."""
+    """Patients' messages onto ``outreach.inbound``, keyed by the sender's address.
+
+    Each document is outreach's ``InboundEnvelope`` (``from``, ``received_at``,
+    ``provider_message_id``, ``channel``) or the gateway shape (``from``, ``timestamp``,
+    ``message_id``, channel optional); both are published as ``InboundEnvelope``.
+    """
     body = await _verified_body(request, settings)
-    envelopes = _items(body, InboundEnvelope)
+    envelopes = _items(body, inbound_envelope_of)
     records: list[OutgoingRecord] = [
         (topics.INBOUND, e.from_.encode(), e.model_dump_json(by_alias=True).encode("utf-8"))
         for e in envelopes

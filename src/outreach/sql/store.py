@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
+from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.inbox import InboxRepository
@@ -18,15 +19,28 @@ from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
+from outreach.sql.request_repository import RequestRepository
 from outreach.sql.status_repository import StatusRepository
 
 
 class Repositories:
     """The repositories of one transaction (or one read-only connection)."""
 
-    __slots__ = ("audit", "counts", "inbox", "jobs", "orgs", "patients", "replies", "statuses")
+    __slots__ = (
+        "activity",
+        "audit",
+        "counts",
+        "inbox",
+        "jobs",
+        "orgs",
+        "patients",
+        "replies",
+        "requests",
+        "statuses",
+    )
 
     def __init__(self, connection: Connection) -> None:
+        self.activity = ActivityRepository(connection)
         self.audit = AuditRepository(connection)
         self.counts = CountsRepository(connection)
         self.inbox = InboxRepository(connection)
@@ -34,6 +48,7 @@ class Repositories:
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
         self.replies = ReplyRepository(connection)
+        self.requests = RequestRepository(connection)
         self.statuses = StatusRepository(connection)
 
 
