@@ -16,8 +16,9 @@ import pytest
 from outreach.embedded.ports import port_is_open
 from outreach.embedded.tansu import EmbeddedBroker
 
-# The provider simulator, its webhook recorder and the loopback-only guard, for every test.
-pytest_plugins = ["tests.simulator_fixtures"]
+# The provider simulator, its webhook recorder and the loopback-only guard, for every test;
+# the clinic rows and the replies service for the replies tests.
+pytest_plugins = ["tests.simulator_fixtures", "tests.reply_fixtures"]
 
 MARIADB_HOST = os.environ.get("OUTREACH_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("OUTREACH_TEST_MARIADB_PORT", "3306"))

@@ -50,3 +50,11 @@ async def test_failures_are_logged_by_type_only(caplog: pytest.LogCaptureFixture
     await retry_async(Flaky(failures=1), RetrySchedule(3, 0.001), what="status batch")
     assert "status batch failed (ConnectionError)" in caplog.text
     assert "+1415" not in caplog.text and "10.0.0.1" not in caplog.text
+
+
+async def test_a_lambda_returning_a_coroutine_is_awaited() -> None:
+    # tenacity awaits only calls to coroutine functions; callers pass lambdas like this one.
+    flaky = Flaky(failures=1)
+    schedule = RetrySchedule(attempts=3, initial_delay=0.001)
+    assert await retry_async(lambda: flaky(), schedule, what="x") == "done"
+    assert flaky.calls == 2

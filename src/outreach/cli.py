@@ -25,7 +25,7 @@ app.add_typer(templates_app, name="templates")
 
 
 def _mount_replies() -> None:
-    from outreach.replies.cli import app as replies_app
+    from outreach.cli_replies import app as replies_app
 
     app.add_typer(replies_app, name="replies", help="Parse and evaluate patient replies.")
 

@@ -115,6 +115,16 @@ class Settings(BaseSettings):
     # Demo: a clock shifted for every process through this Redis key (empty: real time)
     shared_clock_key: str = ""
 
+    # Replies (outreach.inbound): a reply should be acted on within a second of the webhook.
+    # Batches stay small, so the first message of one never waits long for the rest.
+    replies_batch_size: int = 200
+    # How long the replies agent waits to fill a batch before it handles what it has.
+    replies_batch_within_seconds: float = 0.05
+    # A database outage holds the partition (an opt-out must not be skipped), retrying up to this.
+    replies_max_retry_delay_seconds: float = 30.0
+    # Threads sending the automatic answers (the provider SDKs block).
+    reply_send_threads: int = 8
+
     # Pipeline tuning
     reminder_offsets_hours: list[float] = Field(default_factory=lambda: [24.0, 2.0])
     reply_match_window_hours: float = 72.0

@@ -748,8 +748,6 @@ OUTCOME_MODELS: tuple[type[OutcomeEnvelope], ...] = (
 )
 
 
-# The reply handler still builds its own copy of this model (replies.inbound_handler); the
-# contract tests check that what it publishes re-serialises identically through this one.
 class StaffInboxItem(BaseModel):
     """``outreach.staff_inbox``: a reply a person must read (key: patient id, if known).
 

@@ -5,8 +5,9 @@ Nothing connects at import time; each process command builds what it needs from 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import redis
 from sqlalchemy import Engine
@@ -21,6 +22,9 @@ from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
 from outreach.sql.template_store import load_active_templates, load_template_version
 from outreach.templating import TemplateRecord
+
+if TYPE_CHECKING:
+    from outreach.services.receive_reply import ReplyService
 
 
 def database_engine(settings: Settings, **kwargs: object) -> Engine:
@@ -81,8 +85,39 @@ def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
     )
 
 
-def reply_handler(settings: Settings, engine: Engine, clock_: Clock):
-    """The inbound-reply consumer, sending its confirmations through the configured channels."""
-    from outreach.replies.inbound_handler import build_reply_handler
+def reply_handler(
+    settings: Settings,
+    engine: Engine,
+    clock_: Clock,
+    channels: Mapping[str, ChannelWorker] | None = None,
+) -> ReplyService:
+    """The replies service the worker's "replies" role registers, sending its answers through
+    ``channels`` (default: every configured channel).
 
-    return build_reply_handler(settings, engine, clock_, channel_workers(settings))
+    Every guarantee here rests on the database. The parser's models are trained here, at
+    start-up, so the first patient's reply is not the one that waits for them.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from outreach.channels.reply_sender import ChannelReplySender
+    from outreach.replies.parser import default_parser
+    from outreach.services.receive_reply import ReplyService
+    from outreach.sql.errors import is_transient_database_error
+    from outreach.sql.store import Store
+
+    service = ReplyService(
+        Store(engine),
+        default_parser(),
+        ChannelReplySender(channel_workers(settings) if channels is None else channels),
+        clock=clock_,
+        is_transient=is_transient_database_error,
+        # Its own small pool: replies are few, and their sends must not queue behind jobs'.
+        send_pool=ThreadPoolExecutor(
+            max_workers=settings.reply_send_threads, thread_name_prefix="outreach-reply-send"
+        ),
+        match_window=timedelta(hours=settings.reply_match_window_hours),
+        default_booking_url=settings.default_booking_url,
+        carrier_answers_keywords=settings.twilio_answers_keywords,
+    )
+    service.warm_up()
+    return service

@@ -1,9 +1,9 @@
 """What the publishers really write fits the contract, byte for byte.
 
-The reply handler and the channel worker still build generic ``Outcome`` values (and the reply
-handler its own ``StaffInboxItem``); these tests run them against MariaDB and the provider
-simulator, and check each published value against the generated schema and against the per-type
-model, which must serialise it to the very same JSON.
+The replies service and the channel worker still build generic ``Outcome`` values; these tests
+run them against MariaDB and the provider simulator, and check each published value (and the
+replies' ``StaffInboxItem``) against the generated schema and against the per-type model, which
+must serialise it to the very same JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import Engine, insert
 
+from outreach.channels.reply_sender import ChannelReplySender
 from outreach.clock import system_clock
 from outreach.contract.catalogue import message_type
 from outreach.contract.json_schemas import message_schema, outcomes_schema
@@ -34,8 +35,10 @@ from outreach.events import (
     StaffInboxItem,
 )
 from outreach.preferences.addresses import normalise_phone
-from outreach.replies.inbound_handler import ReplyHandler
+from outreach.replies.parser import default_parser
+from outreach.services.receive_reply import ReplyService
 from outreach.services.send_jobs import JobSender
+from outreach.sql.errors import is_transient_database_error
 from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
 from outreach.sql.store import Store
 from outreach.wiring import message_builder
@@ -136,13 +139,15 @@ def pool() -> Iterator[ThreadPoolExecutor]:
 def published(mariadb_engine: Engine, channels, settings, pool) -> dict[str, list[str]]:
     """Every outcome type, a staff-inbox item and a dead letter, as the agents publish them."""
     clinic = Clinic(mariadb_engine)
-    replies = ReplyHandler(
-        mariadb_engine,
-        channels,
+    replies = ReplyService(
+        Store(mariadb_engine),
+        default_parser(),
+        ChannelReplySender(channels),
         clock=system_clock,
-        match_window=timedelta(hours=72),
-        booking_url="https://portal.example/book",
+        is_transient=is_transient_database_error,
         send_pool=pool,
+        match_window=timedelta(hours=72),
+        default_booking_url="https://portal.example/book",
     )
     shared_phone = _new_phone()
     shared = [clinic.patient(shared_phone), clinic.patient(shared_phone)]
@@ -155,7 +160,7 @@ def published(mariadb_engine: Engine, channels, settings, pool) -> dict[str, lis
     outcomes: list[Outcome] = []
     staff_items = []
     for envelope in envelopes:  # one by one: STOP must be handled before START
-        result = replies.handle([envelope])
+        result = replies.receive([envelope])
         outcomes += result.outcomes
         staff_items += result.staff_items
     assert {outcome.patient_id for outcome in outcomes[:2]} == set(shared)

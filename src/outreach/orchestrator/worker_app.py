@@ -31,16 +31,17 @@ from outreach.orchestrator.batch_consumer import (
     BatchRunner,
     KafkaMessage,
     Parsed,
-    RunBlocking,
     parse_messages,
     processing_dead_letter,
 )
 from outreach.orchestrator.faust_drain import PromptDeliveryTransport, check_upstream_drain
 from outreach.orchestrator.partitions import partition_groups
+from outreach.orchestrator.replies_agent import register_replies_agent
 from outreach.planning import reminder_offsets_from_hours
 from outreach.retrying import RetrySchedule
 from outreach.services.ingest_statuses import StatusIngestor
 from outreach.services.plan_events import EventPlanner
+from outreach.services.receive_reply import ReplyService
 from outreach.services.send_jobs import JobSender
 from outreach.sql.store import Store
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STATUS, send_topic
@@ -56,14 +57,6 @@ class PublishDeadLetters(Protocol):
     async def __call__(self, letters: Sequence[DeadLetter]) -> None: ...
 
 
-class RepliesRole(Protocol):
-    """What the worker needs of the replies use case to run its agent."""
-
-    def register(
-        self, app: faust.App, run_blocking: RunBlocking, publish_dead_letters: PublishDeadLetters
-    ) -> None: ...
-
-
 @dataclass
 class WorkerDependencies:
     settings: Settings
@@ -72,7 +65,7 @@ class WorkerDependencies:
     channels: Mapping[str, ChannelWorker]
     builder: MessageBuilder
     sealer: DeadLetterSealer
-    reply_handler: RepliesRole | None = None
+    reply_handler: ReplyService | None = None
 
 
 def consumer_group_id(app_id: str, roles: Sequence[str]) -> str:
@@ -163,7 +156,9 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
     if "status" in roles:
         _status_agent(app, deps, runner, publish_dead_letters)
     if "replies" in roles and deps.reply_handler is not None:
-        deps.reply_handler.register(app, run_blocking, publish_dead_letters)
+        register_replies_agent(
+            app, deps.reply_handler, run_blocking, publish_dead_letters, settings, deps.clock
+        )
 
     @app.on_rebalance_complete.connect
     async def _announce_ready(sender: faust.App, **_kwargs: Any) -> None:

@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from outreach.domain import Channel, Purpose
+from outreach.domain import Channel, JobStatus, Purpose
+
+# A request still awaits its answer while it is out and not answered, failed or bounced.
+AWAITING_ANSWER = (JobStatus.SENT, JobStatus.DELIVERED, JobStatus.OPENED, JobStatus.CLICKED)
+# More candidates than this within one window is a bulk sender, not a conversation.
+MAX_OUTSTANDING = 50
 
 _PHONE_NOISE = re.compile(r"[^\d+]")
 _WHATSAPP_PREFIX = "whatsapp:"

@@ -18,6 +18,7 @@ from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
 from outreach.sql.patient_repository import PatientRepository
+from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.request_repository import RequestRepository
 from outreach.sql.status_repository import StatusRepository
 
@@ -33,6 +34,7 @@ class Repositories:
         "jobs",
         "orgs",
         "patients",
+        "replies",
         "requests",
         "statuses",
     )
@@ -45,6 +47,7 @@ class Repositories:
         self.jobs = JobRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
+        self.replies = ReplyRepository(connection)
         self.requests = RequestRepository(connection)
         self.statuses = StatusRepository(connection)
 

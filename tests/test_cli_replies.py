@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from outreach.replies.cli import app
+from outreach.cli_replies import app
 
 runner = CliRunner()
 
@@ -46,3 +46,11 @@ def test_evaluate_json() -> None:
         "confirm", "reschedule", "cancel", "stop", "start", "help", "other",
     }  # fmt: skip
     assert figures["compliance"]["passed"] == figures["compliance"]["total"]
+
+
+def test_the_outreach_command_mounts_the_replies_commands() -> None:
+    from outreach.cli import app as outreach_app
+
+    result = runner.invoke(outreach_app, ["replies", "parse", "STOP"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["intent"] == "stop"

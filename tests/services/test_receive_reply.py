@@ -1,5 +1,5 @@
-"""The inbound-reply edge against the real MariaDB and the provider simulator: a patient's
-answer is stored once, understood, attached to the request it answers, and acted on."""
+"""Receiving replies against the real MariaDB and the provider simulator: a patient's answer is
+stored once, understood, attached to the request it answers, and acted on."""
 
 from __future__ import annotations
 
@@ -12,24 +12,22 @@ from sqlalchemy import Engine
 
 from outreach.domain import Channel, JobStatus, Purpose
 from outreach.replies import ReplyParser
-from outreach.replies.inbound_handler import ReplyHandler
+from outreach.services.receive_reply import ReplyService
 from outreach.sql.engine import build_engine
-
-from .conftest import (
+from tests.factories import CLINIC_BOOKING_URL, Clinic, envelope, new_phone
+from tests.reply_fixtures import (
     BOOKING_URL,
-    CLINIC_BOOKING_URL,
     MATCH_WINDOW,
-    Clinic,
     audit_actions,
-    envelope,
     inbound_rows,
     job_row,
-    new_phone,
     prefs_row,
+    reply_service,
     sent_to,
 )
 
 pytestmark = pytest.mark.services
+
 
 OPT_OUT_TEXT = (
     "Sunrise Clinic: You are unsubscribed and will receive no more messages. "
@@ -37,8 +35,13 @@ OPT_OUT_TEXT = (
 )
 
 
+@pytest.fixture
+def service(mariadb_engine: Engine, channels, send_pool) -> ReplyService:
+    return reply_service(mariadb_engine, channels, send_pool)
+
+
 def test_confirm_answers_the_latest_request_and_confirms_its_appointment(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone)
@@ -46,7 +49,7 @@ def test_confirm_answers_the_latest_request_and_confirms_its_appointment(
     latest = clinic.job(patient, appointment_id="appt-latest", sent_ago=timedelta(hours=2))
     reply = envelope(phone, "Yes I'll be there")
 
-    result = handler.handle([reply])
+    result = service.receive([reply])
 
     assert [
         (o.type, o.appointment_id, o.job_id, o.patient_id, o.org_id) for o in result.outcomes
@@ -67,13 +70,13 @@ def test_confirm_answers_the_latest_request_and_confirms_its_appointment(
 
 
 def test_reschedule_sends_the_clinics_booking_link(
-    handler: ReplyHandler, clinic: Clinic, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone)
     clinic.job(patient, appointment_id="appt-9")
 
-    result = handler.handle([envelope(phone, "can we do Tuesday instead?")])
+    result = service.receive([envelope(phone, "can we do Tuesday instead?")])
 
     assert [o.type for o in result.outcomes] == ["appointment.reschedule_requested"]
     [answer] = sent_to(sim_client, phone)
@@ -81,7 +84,7 @@ def test_reschedule_sends_the_clinics_booking_link(
 
 
 def test_stop_opts_out_cancels_queued_non_urgent_jobs_and_confirms_once(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone, email="ana@example.org")
@@ -90,7 +93,7 @@ def test_stop_opts_out_cancels_queued_non_urgent_jobs_and_confirms_once(
     urgent = clinic.job(patient, status=JobStatus.QUEUED, purpose=Purpose.URGENT)
     email_reminder = clinic.job(patient, status=JobStatus.QUEUED, channel=Channel.EMAIL)
 
-    result = handler.handle([envelope(phone, "STOP")])
+    result = service.receive([envelope(phone, "STOP")])
 
     opt = prefs_row(mariadb_engine, patient)
     assert opt["opted_out_sms"] and not opt["opted_out_email"]
@@ -105,14 +108,14 @@ def test_stop_opts_out_cancels_queued_non_urgent_jobs_and_confirms_once(
 
 
 def test_two_stops_give_one_confirmation(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone)
     clinic.job(patient)
 
-    first = handler.handle([envelope(phone, "STOP"), envelope(phone, "stop")])
-    second = handler.handle([envelope(phone, "Unsubscribe")])
+    first = service.receive([envelope(phone, "STOP"), envelope(phone, "stop")])
+    second = service.receive([envelope(phone, "Unsubscribe")])
 
     assert first.replies_sent + second.replies_sent == 1
     assert [m["body"] for m in sent_to(sim_client, phone)] == [OPT_OUT_TEXT]
@@ -125,13 +128,13 @@ def test_two_stops_give_one_confirmation(
 
 
 def test_start_restores_the_channel_and_confirms(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone, opted_out=(Channel.SMS, Channel.EMAIL))
 
-    result = handler.handle([envelope(phone, "START")])
-    again = handler.handle([envelope(phone, "START")])
+    result = service.receive([envelope(phone, "START")])
+    again = service.receive([envelope(phone, "START")])
 
     opt = prefs_row(mariadb_engine, patient)
     assert not opt["opted_out_sms"] and opt["opted_out_email"]  # only the channel it came on
@@ -142,26 +145,26 @@ def test_start_restores_the_channel_and_confirms(
 
 
 def test_yes_from_an_opted_out_number_resubscribes(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone, opted_out=(Channel.SMS,))
 
-    result = handler.handle([envelope(phone, "YES")])
+    result = service.receive([envelope(phone, "YES")])
 
     assert result.intents == {"start": 1}
     assert not prefs_row(mariadb_engine, patient)["opted_out_sms"]
 
 
 def test_stopall_opts_out_every_channel(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone, email="bo@example.org", whatsapp=phone)
     email_job = clinic.job(patient, status=JobStatus.QUEUED, channel=Channel.EMAIL)
     whatsapp_job = clinic.job(patient, status=JobStatus.QUEUED, channel=Channel.WHATSAPP)
 
-    result = handler.handle([envelope(phone, "STOPALL")])
+    result = service.receive([envelope(phone, "STOPALL")])
 
     opt = prefs_row(mariadb_engine, patient)
     assert all(opt[f"opted_out_{c.value}"] for c in Channel)
@@ -174,25 +177,25 @@ def test_stopall_opts_out_every_channel(
 
 
 def test_help_answers_with_the_clinic_phone_even_when_opted_out(
-    handler: ReplyHandler, clinic: Clinic, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     clinic.patient(phone=phone, opted_out=(Channel.SMS,))
 
-    handler.handle([envelope(phone, "HELP")])
+    service.receive([envelope(phone, "HELP")])
 
     [help_text] = sent_to(sim_client, phone)
     assert "+14155550100" in help_text["body"] and "STOP" in help_text["body"]
 
 
 def test_an_unknown_number_is_stored_and_routed_to_staff(
-    handler: ReplyHandler, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     stranger = new_phone()
     reply = envelope(stranger, "Can you call me back about my bill?")
     confirm = envelope(stranger, "Yes I'll be there")
 
-    result = handler.handle([reply, confirm])
+    result = service.receive([reply, confirm])
 
     [stored] = inbound_rows(mariadb_engine, reply.provider_message_id)
     assert stored["patient_id"] is None and stored["handled_at"] is not None
@@ -211,26 +214,26 @@ def test_an_unknown_number_is_stored_and_routed_to_staff(
 
 
 def test_two_stops_from_an_unknown_number_give_one_confirmation(
-    handler: ReplyHandler, sim_client: httpx.Client
+    service: ReplyService, sim_client: httpx.Client
 ) -> None:
     stranger = new_phone()
 
-    handler.handle([envelope(stranger, "STOP")])
-    handler.handle([envelope(stranger, "STOP")])
+    service.receive([envelope(stranger, "STOP")])
+    service.receive([envelope(stranger, "STOP")])
 
     assert len(sent_to(sim_client, stranger)) == 1
 
 
 def test_a_redelivered_message_is_handled_once(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone)
     clinic.job(patient, appointment_id="appt-5")
     reply = envelope(phone, "C")
 
-    first = handler.handle([reply, reply])
-    second = handler.handle([reply])
+    first = service.receive([reply, reply])
+    second = service.receive([reply])
 
     assert (first.handled, first.duplicates, second.handled, second.duplicates) == (1, 1, 0, 1)
     assert len(inbound_rows(mariadb_engine, reply.provider_message_id)) == 1
@@ -239,7 +242,7 @@ def test_a_redelivered_message_is_handled_once(
 
 
 def test_a_shared_number_answers_for_the_patient_asked_last(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine
 ) -> None:
     phone = new_phone()
     parent = clinic.patient(phone=phone)
@@ -247,8 +250,8 @@ def test_a_shared_number_answers_for_the_patient_asked_last(
     clinic.job(parent, appointment_id="appt-parent", sent_ago=timedelta(hours=5))
     child_job = clinic.job(child, appointment_id="appt-child", sent_ago=timedelta(minutes=30))
 
-    confirmed = handler.handle([envelope(phone, "1")])
-    stopped = handler.handle([envelope(phone, "STOP")])
+    confirmed = service.receive([envelope(phone, "1")])
+    stopped = service.receive([envelope(phone, "STOP")])
 
     [outcome] = confirmed.outcomes
     assert (outcome.patient_id, outcome.appointment_id, outcome.job_id) == (
@@ -264,13 +267,13 @@ def test_a_shared_number_answers_for_the_patient_asked_last(
 
 
 def test_a_reply_outside_the_window_matches_nothing(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone)
     stale = clinic.job(patient, appointment_id="appt-old", sent_ago=MATCH_WINDOW + timedelta(1))
 
-    result = handler.handle([envelope(phone, "Yes I'll be there")])
+    result = service.receive([envelope(phone, "Yes I'll be there")])
 
     assert not result.outcomes
     assert [i.reason for i in result.staff_items] == ["no_matching_request"]
@@ -278,14 +281,14 @@ def test_a_reply_outside_the_window_matches_nothing(
 
 
 def test_whatsapp_digits_match_a_stored_number_and_open_the_service_window(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     phone = new_phone()
     patient = clinic.patient(phone=phone, whatsapp=phone)
     job = clinic.job(patient, channel=Channel.WHATSAPP, appointment_id="appt-w")
     received = datetime.now(UTC)
 
-    result = handler.handle(
+    result = service.receive(
         [envelope(phone.lstrip("+"), "👍", channel=Channel.WHATSAPP, received_at=received)]
     )
 
@@ -295,13 +298,13 @@ def test_whatsapp_digits_match_a_stored_number_and_open_the_service_window(
 
 
 def test_an_email_reply_matches_the_mailbox_whatever_its_case(
-    handler: ReplyHandler, clinic: Clinic, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, sim_client: httpx.Client
 ) -> None:
     mailbox = f"{new_phone()[1:]}@example.org"
     patient = clinic.patient(email=mailbox)
     job = clinic.job(patient, channel=Channel.EMAIL, appointment_id="appt-e")
 
-    result = handler.handle(
+    result = service.receive(
         [envelope(f"Ana <{mailbox.upper()}>", "Sí, allí estaré", channel=Channel.EMAIL)]
     )
 
@@ -310,26 +313,26 @@ def test_an_email_reply_matches_the_mailbox_whatever_its_case(
     assert thanks["body"].startswith("Sunrise Clinic: Gracias")
 
 
-def test_a_decorated_stored_number_still_matches(handler: ReplyHandler, clinic: Clinic) -> None:
+def test_a_decorated_stored_number_still_matches(service: ReplyService, clinic: Clinic) -> None:
     phone = new_phone()
     decorated = f"+1 ({phone[2:5]}) {phone[5:8]}-{phone[8:]}"
     patient = clinic.patient(phone=decorated)
     clinic.job(patient, appointment_id="appt-d")
 
-    result = handler.handle([envelope(phone, "confirm")])
+    result = service.receive([envelope(phone, "confirm")])
 
     assert [o.patient_id for o in result.outcomes] == [patient]
 
 
 def test_a_failed_answer_is_counted_and_the_batch_goes_on(
-    handler: ReplyHandler, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
+    service: ReplyService, clinic: Clinic, mariadb_engine: Engine, sim_client: httpx.Client
 ) -> None:
     broken, fine = new_phone(), new_phone()
     patient = clinic.patient(phone=broken)
     other = clinic.patient(phone=fine)
     sim_client.post("/_sim/config", json={"forced_errors_by_address": {broken: 21612}})
     try:
-        result = handler.handle([envelope(broken, "STOP"), envelope(fine, "STOP")])
+        result = service.receive([envelope(broken, "STOP"), envelope(fine, "STOP")])
     finally:
         sim_client.post("/_sim/config", json={"forced_errors_by_address": {}})
 
@@ -351,20 +354,18 @@ class _ExplodingParser(ReplyParser):
 def test_a_message_that_fails_goes_to_the_dead_letters_and_the_rest_go_on(
     mariadb_engine: Engine, channels, send_pool, clinic: Clinic
 ) -> None:
-    handler = ReplyHandler(
+    service = reply_service(
         mariadb_engine,
         channels,
+        send_pool,
         clock=lambda: datetime.now(UTC),
-        match_window=MATCH_WINDOW,
-        booking_url=BOOKING_URL,
-        send_pool=send_pool,
         parser=_ExplodingParser(),
     )
     phone = new_phone()
     clinic.patient(phone=phone)
     bad = envelope(phone, "boom")
 
-    result = handler.handle([bad, envelope(phone, "STOP")])
+    result = service.receive([bad, envelope(phone, "STOP")])
 
     [dead] = result.dead_letters
     assert (dead.kind, dead.error, result.handled) == ("processing", "RuntimeError", 1)
@@ -378,24 +379,17 @@ def test_a_database_outage_leaves_the_batch_for_a_retry(channels, send_pool) -> 
         pool_pre_ping=False,
         connect_args={"connect_timeout": 1},
     )
-    handler = ReplyHandler(
-        unreachable,
-        channels,
-        clock=lambda: datetime.now(UTC),
-        match_window=MATCH_WINDOW,
-        booking_url=BOOKING_URL,
-        send_pool=send_pool,
-    )
+    service = reply_service(unreachable, channels, send_pool, clock=lambda: datetime.now(UTC))
     batch = [envelope(new_phone(), "STOP"), envelope(new_phone(), "STOP")]
 
-    result = handler.handle(batch)
+    result = service.receive(batch)
 
     assert result.unprocessed == batch and not result.dead_letters and result.handled == 0
     unreachable.dispose()
 
 
 def test_a_single_reply_is_acted_on_well_within_a_second(
-    handler: ReplyHandler, clinic: Clinic, record_property
+    service: ReplyService, clinic: Clinic, record_property
 ) -> None:
     timings = []
     for _ in range(5):
@@ -403,7 +397,7 @@ def test_a_single_reply_is_acted_on_well_within_a_second(
         patient = clinic.patient(phone=phone)
         clinic.job(patient, appointment_id="appt-t")
         started = time.perf_counter()
-        result = handler.handle([envelope(phone, "Yes I'll be there")])
+        result = service.receive([envelope(phone, "Yes I'll be there")])
         timings.append(time.perf_counter() - started)
         assert result.replies_sent == 1
     median_ms = sorted(timings)[len(timings) // 2] * 1000
@@ -416,38 +410,15 @@ def test_a_shifted_process_clock_still_matches_the_providers_real_time_stamp(
 ) -> None:
     """The demo's shared clock runs days ahead while the provider stamps real time."""
     shift = timedelta(days=3)
-    handler = ReplyHandler(
-        mariadb_engine,
-        channels,
-        clock=lambda: datetime.now(UTC) + shift,
-        match_window=MATCH_WINDOW,
-        booking_url=BOOKING_URL,
-        send_pool=send_pool,
+    service = reply_service(
+        mariadb_engine, channels, send_pool, clock=lambda: datetime.now(UTC) + shift
     )
     phone = new_phone()
     patient = clinic.patient(phone=phone)
     # Sent an hour ago on the shifted clock: in real time, nearly three days from now.
     job = clinic.job(patient, appointment_id="appt-demo", sent_ago=timedelta(hours=1) - shift)
 
-    result = handler.handle([envelope(phone, "Yes I'll be there")])
+    result = service.receive([envelope(phone, "Yes I'll be there")])
 
     assert [o.job_id for o in result.outcomes] == [job]
     assert result.outcomes[0].occurred_at > datetime.now(UTC) + shift - timedelta(minutes=1)
-
-
-def test_the_factory_builds_a_handler_from_settings(
-    mariadb_engine: Engine, channels, settings
-) -> None:
-    from outreach.replies.inbound_handler import build_reply_handler
-
-    handler = build_reply_handler(
-        settings.model_copy(update={"reply_match_window_hours": 6.0}),
-        mariadb_engine,
-        lambda: datetime.now(UTC),
-        channels,
-    )
-    try:
-        assert handler.match_window == timedelta(hours=6)
-        assert handler.booking_url == settings.default_booking_url
-    finally:
-        handler.close()

@@ -1,6 +1,6 @@
 """``outreach replies ...``: parse one message, or evaluate the parser on the held-out set.
 
-The lead mounts :data:`app` under the main ``outreach`` command.
+``outreach.cli`` mounts :data:`app` under the main ``outreach`` command.
 """
 
 from __future__ import annotations

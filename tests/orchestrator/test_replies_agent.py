@@ -3,12 +3,14 @@ MariaDB, the simulator, and ``outreach.outcomes`` / ``outreach.staff_inbox`` / `
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -19,15 +21,15 @@ from sqlalchemy import Engine
 from outreach.channels import ChannelWorker
 from outreach.clock import system_clock
 from outreach.config import Settings
-from outreach.dead_letters import DeadLetterSealer
+from outreach.dead_letters import DeadLetter, DeadLetterSealer
 from outreach.domain import JobStatus
 from outreach.events import InboundEnvelope
+from outreach.orchestrator.replies_agent import parse_envelopes, register_replies_agent
 from outreach.orchestrator.worker_app import WorkerDependencies, build_worker_app
-from outreach.replies.inbound_handler import ReplyHandler, parse_envelopes
 from outreach.sql.store import Store
 from outreach.topics import DLQ, INBOUND, OUTCOMES, STAFF_INBOX, ensure_topics
-
-from .conftest import BOOKING_URL, MATCH_WINDOW, Clinic, envelope, job_row, new_phone, sent_to
+from tests.factories import Clinic, envelope, new_phone
+from tests.reply_fixtures import job_row, reply_service, sent_to
 
 pytestmark = pytest.mark.services
 
@@ -99,14 +101,6 @@ async def test_the_agent_acts_on_inbound_messages_within_a_second(
             "kafka_rebalance_timeout_seconds": 2.0,
         }
     )
-    handler = ReplyHandler(
-        mariadb_engine,
-        channels,
-        clock=system_clock,
-        match_window=MATCH_WINDOW,
-        booking_url=BOOKING_URL,
-        send_pool=send_pool,
-    )
     app = build_worker_app(
         WorkerDependencies(
             settings=worker_settings,
@@ -115,7 +109,7 @@ async def test_the_agent_acts_on_inbound_messages_within_a_second(
             channels={},
             builder=None,
             sealer=DeadLetterSealer(DeadLetterSealer.new_key()),
-            reply_handler=handler,
+            reply_handler=reply_service(mariadb_engine, channels, send_pool),
         ),
         roles=["replies"],
     )
@@ -204,3 +198,98 @@ def test_malformed_values_become_phi_free_dead_letters() -> None:
     assert len(envelopes) == 1 and len(dead) == 2
     assert all("secret" not in d.error and "+1415" not in d.error for d in dead)
     assert dead[0].original == bad and dead[0].kind == "malformed"
+
+
+class _FakeTopic:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[tuple[bytes | None, bytes]] = []
+
+    async def send(self, *, key: bytes | None, value: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker away")
+        self.sent.append((key, value))
+
+
+class _FakeApp:
+    """Just enough of faust.App to register the agent and drive it with one batch."""
+
+    def __init__(self, outcome_failures: int) -> None:
+        self.topics = {OUTCOMES: _FakeTopic(outcome_failures), STAFF_INBOX: _FakeTopic()}
+        self.agent_function: Callable[[Any], Any] | None = None
+
+    def topic(self, name: str, **_options: Any) -> _FakeTopic:
+        return self.topics.setdefault(name, _FakeTopic())
+
+    def agent(self, _topic: Any, *, name: str) -> Callable[[Any], Any]:
+        def register(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            self.agent_function = function
+            return function
+
+        return register
+
+
+class _FakeStream:
+    def __init__(self, values: list[bytes]) -> None:
+        self.values = values
+
+    async def take_events(self, size: int, *, within: float):
+        message = type("Message", (), {})
+        events = []
+        for value in self.values:
+            event = type("Event", (), {})()
+            event.message = message()
+            event.message.key, event.message.value = b"k", value
+            events.append(event)
+        yield events
+
+
+async def test_after_a_commit_only_publishing_is_retried_and_unprocessed_messages_are(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outreach.events import Outcome
+    from outreach.services.receive_reply import ReplyBatchResult
+
+    pauses: list[float] = []
+
+    async def no_sleep(delay: float) -> None:
+        pauses.append(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)
+    first, second = envelope(new_phone(), "C"), envelope(new_phone(), "C")
+    outcome = Outcome(type="appointment.confirmed", occurred_at=datetime.now(UTC), patient_id="p")
+    batches: list[list[str]] = []
+
+    class _Service:
+        def receive(self, envelopes: Sequence[InboundEnvelope]) -> ReplyBatchResult:
+            batches.append([e.provider_message_id for e in envelopes])
+            if len(batches) == 1:  # the database went away after the first message
+                return ReplyBatchResult(outcomes=[outcome], unprocessed=list(envelopes[1:]))
+            return ReplyBatchResult()
+
+    async def run_inline(function: Callable[..., Any], *args: Any) -> Any:
+        return function(*args)
+
+    async def no_dead_letters(entries: Sequence[DeadLetter]) -> None:
+        assert not entries
+
+    app = _FakeApp(outcome_failures=2)
+    register_replies_agent(
+        app,  # type: ignore[arg-type]
+        _Service(),  # type: ignore[arg-type]
+        run_inline,
+        no_dead_letters,
+        settings.model_copy(update={"replies_max_retry_delay_seconds": 0.75}),
+        system_clock,
+    )
+    assert app.agent_function is not None
+    values = [m.model_dump_json(by_alias=True).encode() for m in (first, second)]
+    await app.agent_function(_FakeStream(values))
+
+    assert batches == [
+        [first.provider_message_id, second.provider_message_id],
+        [second.provider_message_id],
+    ]
+    assert [key for key, _ in app.topics[OUTCOMES].sent] == [b"p"]  # published once it could be
+    assert pauses == [0.5, 0.75, 0.5]  # two publish retries (capped), then one for the database

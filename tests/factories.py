@@ -1,0 +1,148 @@
+"""Factories for the rows and events tests start from: a clinic with its patients and jobs in the
+database, fresh phone numbers and ids, and the inbound envelopes the webhooks publish.
+
+Each test makes its own clinic, patients and addresses, so tests share the database and the
+simulator without seeing each other's rows or messages.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, insert
+
+from outreach.domain import Channel, JobStatus, Purpose
+from outreach.events import InboundEnvelope
+from outreach.preferences.addresses import normalise_phone
+from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
+
+CLINIC_NAME = "Sunrise Clinic"
+CLINIC_PHONE = "+14155550100"
+CLINIC_BOOKING_URL = "https://book.sunrise.example/new"
+
+jobs = CommJob.__table__
+prefs = PatientCommPrefs.__table__
+
+
+def new_phone() -> str:
+    """A valid, unused US number (E.164)."""
+    while True:
+        candidate = f"+1415{random.randint(2_000_000, 9_999_999)}"
+        if normalise_phone(candidate) == candidate:
+            return candidate
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Clinic:
+    """One organisation and the rows a test creates under it."""
+
+    engine: Engine
+    org_id: str
+    name: str = CLINIC_NAME
+    phone: str = CLINIC_PHONE
+
+    def patient(
+        self,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        whatsapp: str | None = None,
+        language: str | None = "en",
+        opted_out: tuple[Channel, ...] = (),
+    ) -> str:
+        patient_id = new_id("pat")
+        with self.engine.begin() as connection:
+            connection.execute(insert(Patient.__table__).values(id=patient_id, org_id=self.org_id))
+            connection.execute(
+                insert(prefs).values(
+                    patient_id=patient_id,
+                    phone=phone,
+                    email=email,
+                    whatsapp=whatsapp,
+                    language=language,
+                    contact_consent=True,
+                    consent_granted_at=datetime.now(UTC) - timedelta(days=30),
+                    whatsapp_opt_in=whatsapp is not None,
+                    **{f"opted_out_{c.value}": c in opted_out for c in Channel},
+                )
+            )
+        return patient_id
+
+    def job(
+        self,
+        patient_id: str,
+        *,
+        channel: Channel = Channel.SMS,
+        purpose: Purpose = Purpose.APPT_REMINDER,
+        status: JobStatus = JobStatus.SENT,
+        sent_ago: timedelta | None = timedelta(hours=1),
+        appointment_id: str | None = None,
+    ) -> int:
+        now = datetime.now(UTC)
+        sent_at = now - sent_ago if sent_ago is not None and status != JobStatus.QUEUED else None
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                insert(jobs).values(
+                    idempotency_key=new_id("idem"),
+                    org_id=self.org_id,
+                    patient_id=patient_id,
+                    appointment_id=appointment_id,
+                    purpose=purpose.value,
+                    channel=channel.value,
+                    status=status.value,
+                    requested_at=now - timedelta(days=2),
+                    scheduled_for=sent_at or now + timedelta(hours=6),
+                    sent_at=sent_at,
+                    context={},
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+
+def add_clinic(engine: Engine) -> Clinic:
+    """A new organisation with its contact details and its own booking link."""
+    org_id = new_id("org")
+    with engine.begin() as connection:
+        connection.execute(
+            insert(OrgCommPrefs.__table__).values(
+                org_id=org_id,
+                name=CLINIC_NAME,
+                clinic_phone=CLINIC_PHONE,
+                booking_url=CLINIC_BOOKING_URL,
+                language="en",
+            )
+        )
+    return Clinic(engine, org_id)
+
+
+def envelope(
+    from_: str,
+    body: str,
+    *,
+    channel: Channel = Channel.SMS,
+    message_id: str | None = None,
+    received_at: datetime | None = None,
+    provider: str | None = None,
+) -> InboundEnvelope:
+    """A patient's message as the provider webhooks publish it on ``outreach.inbound``."""
+    default_provider = {
+        Channel.SMS: "twilio",
+        Channel.WHATSAPP: "whatsapp",
+        Channel.EMAIL: "sendgrid",
+    }[channel]
+    return InboundEnvelope(
+        provider=provider or default_provider,
+        channel=channel,
+        from_=from_,
+        to=CLINIC_PHONE if channel is not Channel.EMAIL else "replies@clinic.example",
+        body=body,
+        received_at=received_at or datetime.now(UTC),
+        provider_message_id=message_id or new_id("SM"),
+    )
