@@ -200,7 +200,8 @@ async def outbound_status(
 async def inbound(
     request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
-    """Patients' messages onto ``outreach.inbound``, keyed by the sender's bucket (``topics.inbound_key``).
+    """Patients' messages onto ``outreach.inbound``, keyed by the sender's bucket
+    (``topics.inbound_key``).
 
     Each document is outreach's ``InboundEnvelope`` (``from``, ``received_at``,
     ``provider_message_id``, ``channel``) or the gateway shape (``from``, ``timestamp``,
