@@ -843,8 +843,8 @@ class DlqEntry(BaseModel):
     failed_at: AwareDatetime = Field(description="When it failed.", json_schema_extra=NOT_PHI)
     key: str | None = Field(
         default=None,
-        description="The original message's key (a patient id, or for outreach.inbound an "
-        "opaque digest of the sender's address).",
+        description="The original message's key (a patient id, or for outreach.inbound a "
+        "bucket of the sender's address that names nobody).",
         json_schema_extra=NOT_PHI,
     )
     original_sealed: str = Field(

@@ -6,6 +6,7 @@ for the plumbing around them, where the question is only "try again after a paus
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,11 @@ from tenacity import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+async def pause(seconds: float) -> None:
+    """The wait between tries (one name to stand in for it in tests)."""
+    await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ async def retry_async(run: Callable[[], Awaitable[T]], schedule: RetrySchedule, 
             multiplier=schedule.initial_delay, min=schedule.initial_delay, max=schedule.max_delay
         ),
         before_sleep=log_failure,
+        sleep=lambda seconds: pause(seconds),  # looked up at each wait, so tests can stand in
         reraise=True,
     )
 

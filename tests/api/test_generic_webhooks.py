@@ -13,6 +13,7 @@ from outreach.api.generic_webhooks import generic_signature
 from outreach.channels import ChannelWorker
 from outreach.config import Settings
 from outreach.events import InboundEnvelope, StatusUpdate
+from outreach.topics import inbound_key
 
 from .conftest import GENERIC_SECRET, ApiHarness, TopicProbe, running_api, unique
 
@@ -70,7 +71,7 @@ async def test_signed_inbound_is_published_by_alias(api: ApiHarness) -> None:
         [record] = await probe.expect(lambda v: v["provider_message_id"] == message_id)
     assert json.loads(record.value)["from"] == "+15005550123"
     assert InboundEnvelope.model_validate_json(record.value).body == "STOP"
-    assert record.key == b"+15005550123"
+    assert record.key == inbound_key("+15005550123")  # the sender's bucket, not the number
 
 
 async def test_the_gateway_status_body_becomes_the_same_status_message(api: ApiHarness) -> None:
@@ -129,7 +130,7 @@ async def test_the_gateway_inbound_body_becomes_the_same_inbound_message(
         response = await api.client.post(INBOUND_PATH, content=body, headers=headers)
         assert response.status_code == 202, response.text
         [record] = await probe.expect(lambda v: v["provider_message_id"] == message_id)
-    assert record.key == sender.encode()
+    assert record.key == inbound_key(sender)
     envelope = InboundEnvelope.model_validate_json(record.value)
     assert (envelope.provider, envelope.from_, envelope.to, envelope.body) == (
         "gateway",

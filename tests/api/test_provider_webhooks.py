@@ -30,6 +30,7 @@ from outreach.sim.provider.webhooks import (
     sendgrid_parse_fields,
     twilio_inbound_params,
 )
+from outreach.topics import inbound_key
 
 from .conftest import (
     PUBLIC_BASE_URL,
@@ -149,7 +150,7 @@ async def test_twilio_inbound_is_published_and_answered_with_empty_twiml(api: Ap
         assert response.headers["content-type"].startswith("text/xml")
         assert response.text.endswith("<Response/>")
         [record] = await probe.expect(lambda v: v["provider_message_id"] == sid)
-    assert record.key == PATIENT_PHONE.encode()
+    assert record.key == inbound_key(PATIENT_PHONE)
     raw = json.loads(record.value)
     assert raw["from"] == PATIENT_PHONE  # by alias, as consumers read it
     envelope = InboundEnvelope.model_validate(raw)
@@ -319,7 +320,7 @@ async def test_whatsapp_statuses_and_messages_share_one_url(api: ApiHarness) -> 
     assert StatusUpdate.model_validate_json(status.value).status == "opened"
     envelope = InboundEnvelope.model_validate_json(message.value)
     assert (envelope.from_, envelope.body) == ("+15005550123", "Reschedule please")
-    assert message.key == b"+15005550123"
+    assert message.key == inbound_key("+15005550123")
 
 
 async def test_whatsapp_with_a_bad_signature_is_refused(api: ApiHarness) -> None:

@@ -3,7 +3,6 @@ MariaDB, the simulator, and ``outreach.outcomes`` / ``outreach.staff_inbox`` / `
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -18,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from sqlalchemy import Engine
 
+from outreach import retrying
 from outreach.channels import ChannelWorker
 from outreach.clock import system_clock
 from outreach.config import Settings
@@ -256,7 +256,7 @@ async def test_after_a_commit_only_publishing_is_retried_and_unprocessed_message
     async def no_sleep(delay: float) -> None:
         pauses.append(delay)
 
-    monkeypatch.setattr(asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(retrying, "pause", no_sleep)
     first, second = envelope(new_phone(), "C"), envelope(new_phone(), "C")
     outcome = Outcome(type="appointment.confirmed", occurred_at=datetime.now(UTC), patient_id="p")
     batches: list[list[str]] = []

@@ -1,6 +1,6 @@
 """``outreach replies ...``: parse one message, or evaluate the parser on the held-out set.
 
-``outreach.cli`` mounts :data:`app` under the main ``outreach`` command.
+``outreach.cli`` mounts :data:`app` under the main ``outreach`` command as ``replies``.
 """
 
 from __future__ import annotations

@@ -1,87 +1,14 @@
-"""The ``outreach`` command: one entry point per process of DESIGN.md ("Processes")."""
+"""The long-running processes: ``outreach worker|scheduler|api|sim|broker|demo``."""
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from typing import Annotated
 
 import typer
 
-from outreach.config import Environment, MissingSecretsError, Settings, check_startup
-from outreach.logging_config import configure_logging
-
-app = typer.Typer(
-    name="outreach",
-    help="Patient communication engine: clinic events in, the right message out, exactly once.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-templates_app = typer.Typer(help="Message templates.", no_args_is_help=True)
-app.add_typer(templates_app, name="templates")
-
-
-def _mount_replies() -> None:
-    from outreach.cli_replies import app as replies_app
-
-    app.add_typer(replies_app, name="replies", help="Parse and evaluate patient replies.")
-
-
-def _mount_schema() -> None:
-    from outreach.contract.cli import app as schema_app
-
-    app.add_typer(schema_app, name="schema")
-
-
-_mount_replies()
-_mount_schema()
-
-logger = logging.getLogger("outreach.cli")
-
-
-def load_settings() -> Settings:
-    """Settings from the environment, logging configured, production secrets enforced."""
-    settings = Settings()
-    configure_logging(
-        settings.log_level,
-        json_lines=settings.env is Environment.PRODUCTION,
-        verbose_libraries=settings.verbose_libraries,
-    )
-    try:
-        check_startup(settings)
-    except MissingSecretsError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from None
-    logger.info("secrets: %s", settings.secrets_report())
-    return settings
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-    url: Annotated[str | None, typer.Option(help="Database URL (default: settings).")] = None,
-) -> None:
-    """Apply the Alembic migrations up to REVISION."""
-    from outreach.sql.migrate import current_revision, upgrade
-
-    settings = load_settings()
-    database_url = url or settings.resolved_database_url()
-    upgrade(database_url, revision)
-    typer.echo(f"database at revision {current_revision(database_url)}")
-
-
-@db_app.command("current")
-def db_current(
-    url: Annotated[str | None, typer.Option(help="Database URL (default: settings).")] = None,
-) -> None:
-    """Print the schema revision the database is at."""
-    from outreach.sql.migrate import current_revision
-
-    settings = load_settings()
-    typer.echo(current_revision(url or settings.resolved_database_url()) or "empty")
+from outreach.cli.app import app, load_settings
 
 
 @app.command()
@@ -105,22 +32,6 @@ def broker(
     finally:
         embedded.stop()
     typer.echo("broker stopped")
-
-
-@templates_app.command("seed")
-def templates_seed(
-    url: Annotated[str | None, typer.Option(help="Database URL (default: settings).")] = None,
-) -> None:
-    """Load the shipped templates (every purpose x channel, several languages) once."""
-    from outreach.sql.engine import build_engine
-    from outreach.sql.template_store import seed_templates
-
-    settings = load_settings()
-    engine = build_engine(url or settings.resolved_database_url())
-    with engine.begin() as connection:
-        added = seed_templates(connection)
-    engine.dispose()
-    typer.echo(f"{added} template(s) added")
 
 
 @app.command()
@@ -236,42 +147,3 @@ def demo(
         work_dir=settings.var_dir / "demo",
     )
     raise typer.Exit(code=run_demo(options))
-
-
-@app.command("config")
-def show_config() -> None:
-    """Show the effective configuration; secrets only as configured/missing."""
-    settings = load_settings()
-    typer.echo(f"env: {settings.env.value}")
-    typer.echo(f"database: {_mask_url(settings.resolved_database_url())}")
-    typer.echo(f"kafka: {settings.kafka_bootstrap_servers}")
-    typer.echo(f"redis: {_mask_url(settings.redis_url)}")
-    for name, state in settings.secrets_report().items():
-        typer.echo(f"{name}: {state}")
-
-
-def _mask_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
-
-
-def main() -> None:
-    """The console entry point: operational failures become one clear line, not a traceback."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    try:
-        app()
-    except (OperationalError, ProgrammingError) as error:
-        typer.echo(f"error: database: {error.orig.__class__.__name__}: {error.orig}", err=True)
-        raise SystemExit(1) from None
-    except (ConnectionError, TimeoutError, OSError) as error:
-        typer.echo(f"error: {type(error).__name__}: {error}", err=True)
-        raise SystemExit(1) from None
-
-
-if __name__ == "__main__":
-    main()

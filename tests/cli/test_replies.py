@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from outreach.cli_replies import app
+from outreach.cli.replies import app
 
 runner = CliRunner()
 

@@ -1,0 +1,30 @@
+"""The ``outreach`` command: one module per group of commands, mounted on one Typer app.
+
+``main`` is the console entry point; ``python -m outreach.cli`` runs it too.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from outreach.cli import database, processes, replies, schema, show_config
+from outreach.cli.app import app
+
+app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
+app.add_typer(schema.app, name="schema")
+
+__all__ = ["app", "database", "main", "processes", "show_config"]
+
+
+def main() -> None:
+    """The console entry point: operational failures become one clear line, not a traceback."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        app()
+    except (OperationalError, ProgrammingError) as error:
+        typer.echo(f"error: database: {error.orig.__class__.__name__}: {error.orig}", err=True)
+        raise SystemExit(1) from None
+    except (ConnectionError, TimeoutError, OSError) as error:
+        typer.echo(f"error: {type(error).__name__}: {error}", err=True)
+        raise SystemExit(1) from None

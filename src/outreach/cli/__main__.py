@@ -1,0 +1,5 @@
+"""``python -m outreach.cli``: what the process launcher and the tests run."""
+
+from outreach.cli import main
+
+main()
