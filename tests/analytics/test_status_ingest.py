@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from outreach.analytics.status_ingest import StatusBatchHandler
 from outreach.domain import JobStatus, can_transition
 from outreach.events import StatusUpdate
 from outreach.sql import job_repository
-from outreach.sql.models import CommJob, CommStatusEvent, Patient
+from outreach.sql.models import CommJob, CommStatusEvent
+from tests.factories import insert_rows, job_row, patient_row
 from tests.job_lifecycle import (
     ALLOWED,
     FORWARD_ORDER,
@@ -35,23 +36,21 @@ def sent_job(
     if with_message_id is None:
         with_message_id = status != "processing"
     tag = uuid.uuid4().hex[:10]
-    with engine.begin() as connection:
-        connection.execute(insert(Patient.__table__), [{"id": f"s-{tag}", "org_id": "org"}])
-        job_id = connection.execute(
-            insert(jobs).values(
-                idempotency_key=f"s-{tag}",
-                org_id="org",
-                patient_id=f"s-{tag}",
+    [job_id] = insert_rows(
+        engine,
+        patients=[patient_row(f"s-{tag}")],
+        jobs=[
+            job_row(
+                f"s-{tag}",
+                f"s-{tag}",
+                NOW,
                 purpose="appt_confirm",
-                channel="sms",
                 status=status,
-                requested_at=NOW,
-                scheduled_for=NOW,
                 attempt=1,
-                context={},
                 provider_message_id=f"SM{tag}" if with_message_id else None,
             )
-        ).inserted_primary_key[0]
+        ],
+    )
     return job_id, f"SM{tag}"
 
 

@@ -1,10 +1,13 @@
-"""Due jobs are claimed once, re-checked for consent, and published; lost claims come back."""
+"""Due jobs are claimed once, re-checked for consent, and published; lost claims come back.
+
+The dispatcher claims every due job in the database, so each test has a database of its own
+(``isolated_mariadb``): what it claims cannot depend on what other tests left behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +17,8 @@ from outreach.scheduler.dispatcher import DueJobDispatcher
 from outreach.scheduler.retry_policy import MAX_ATTEMPTS, compute_backoff, should_retry
 from outreach.scheduler.service import audit_expiring_consents, requeue_stale
 from outreach.sql import job_repository
-from outreach.sql.models import CommAuditLog, CommJob, Patient, PatientCommPrefs
+from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
+from tests.factories import consenting_prefs_row, insert_rows, job_row, new_tag, patient_row
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 jobs = CommJob.__table__
@@ -27,49 +31,19 @@ def seed(
     purpose: str = "appt_reminder",
     consent_expires: datetime | None = None,
 ) -> str:
-    tag = f"d{uuid.uuid4().hex[:8]}"
-    with engine.begin() as connection:
-        connection.execute(
-            insert(Patient.__table__), [{"id": f"{tag}-{n}", "org_id": "org"} for n in range(count)]
-        )
-        connection.execute(
-            insert(PatientCommPrefs.__table__),
-            [
-                {
-                    "patient_id": f"{tag}-{n}",
-                    "phone": "+12125550147",
-                    "contact_consent": True,
-                    "consent_granted_at": NOW - timedelta(days=30),
-                    "consent_expires_at": consent_expires or NOW + timedelta(days=600),
-                    "marketing_opt_in_email": False,
-                    "marketing_opt_in_sms": False,
-                    "marketing_opt_in_whatsapp": False,
-                    "whatsapp_opt_in": False,
-                    "opted_out_email": False,
-                    "opted_out_sms": False,
-                    "opted_out_whatsapp": False,
-                }
-                for n in range(count)
-            ],
-        )
-        connection.execute(
-            insert(jobs),
-            [
-                {
-                    "idempotency_key": f"{tag}:{n}",
-                    "org_id": "org",
-                    "patient_id": f"{tag}-{n}",
-                    "purpose": purpose,
-                    "channel": "sms",
-                    "status": "queued",
-                    "requested_at": NOW,
-                    "scheduled_for": NOW - timedelta(minutes=1),
-                    "attempt": 0,
-                    "context": {},
-                }
-                for n in range(count)
-            ],
-        )
+    """``count`` consenting patients, each with one SMS job due a minute ago."""
+    tag = new_tag("d")
+    ids = [f"{tag}-{n}" for n in range(count)]
+    expires = {"consent_expires_at": consent_expires} if consent_expires else {}
+    insert_rows(
+        engine,
+        patients=[patient_row(i) for i in ids],
+        prefs=[consenting_prefs_row(i, NOW, **expires) for i in ids],
+        jobs=[
+            job_row(f"{tag}:{n}", i, NOW, purpose=purpose, scheduled_for=NOW - timedelta(minutes=1))
+            for n, i in enumerate(ids)
+        ],
+    )
     return tag
 
 
@@ -95,35 +69,35 @@ class Recorder:
             self.records.extend(records)
 
 
-def test_a_stop_recorded_after_planning_suppresses_at_send_time(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 2)
-    with mariadb_engine.begin() as connection:  # the patient texted STOP after planning
+def test_a_stop_recorded_after_planning_suppresses_at_send_time(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 2)
+    with isolated_mariadb.begin() as connection:  # the patient texted STOP after planning
         connection.execute(
             update(PatientCommPrefs.__table__)
             .where(PatientCommPrefs.__table__.c.patient_id == f"{tag}-0")
             .values(opted_out_sms=True)
         )
     publish = Recorder()
-    dispatcher = DueJobDispatcher(mariadb_engine, publish, claimer="t", clock=lambda: NOW)
+    dispatcher = DueJobDispatcher(isolated_mariadb, publish, claimer="t", clock=lambda: NOW)
     asyncio.run(dispatcher.run_once())
-    assert statuses(mariadb_engine, tag) == [("suppressed", "opted_out"), ("processing", None)]
+    assert statuses(isolated_mariadb, tag) == [("suppressed", "opted_out"), ("processing", None)]
     assert all(topic == "outreach.send.sms" for topic, _, _ in publish.records)
 
 
-def test_expired_consent_is_caught_at_send_time(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 1, consent_expires=NOW - timedelta(days=1))
-    dispatcher = DueJobDispatcher(mariadb_engine, Recorder(), claimer="t", clock=lambda: NOW)
+def test_expired_consent_is_caught_at_send_time(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 1, consent_expires=NOW - timedelta(days=1))
+    dispatcher = DueJobDispatcher(isolated_mariadb, Recorder(), claimer="t", clock=lambda: NOW)
     asyncio.run(dispatcher.run_once())
-    assert statuses(mariadb_engine, tag) == [("suppressed", "consent_expired")]
+    assert statuses(isolated_mariadb, tag) == [("suppressed", "consent_expired")]
 
 
-def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 300)
+def test_concurrent_dispatchers_claim_each_job_once(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 300)
     publish = Recorder()
 
     def run(name: str) -> None:
         dispatcher = DueJobDispatcher(
-            mariadb_engine, publish, claimer=name, batch_size=40, clock=lambda: NOW
+            isolated_mariadb, publish, claimer=name, batch_size=40, clock=lambda: NOW
         )
         for _ in range(10):
             asyncio.run(dispatcher.run_once())
@@ -133,28 +107,26 @@ def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    ours = [r for r in publish.records if r[1].decode().startswith(tag)]
-    job_ids = [r[2] for r in ours]
-    assert len(job_ids) == 300 and len(set(job_ids)) == 300
-    with mariadb_engine.connect() as connection:
-        claimers = set(
-            connection.execute(
-                select(jobs.c.claimed_by).where(jobs.c.patient_id.like(f"{tag}-%"))
-            ).scalars()
-        )
-    assert len(claimers) >= 2  # the work was shared, not serialised behind one claimer
+    job_ids = [r[2] for r in publish.records]
+    assert len(job_ids) == 300 and len(set(job_ids)) == 300  # each job published once
+    assert all(key.decode().startswith(tag) for _, key, _ in publish.records)
+    with isolated_mariadb.connect() as connection:
+        claims = connection.execute(select(jobs.c.status, jobs.c.claimed_by)).all()
+    assert {status for status, _ in claims} == {"processing"}
+    assert len({claimer for _, claimer in claims}) >= 2  # shared, not serialised behind one
 
 
-def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 2)
-    claimed = job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
-    mine = sorted(c.job_id for c in claimed if c.patient_id.startswith(tag))
-    with mariadb_engine.begin() as connection:
+def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 2)
+    claimed = job_repository.claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
+    mine = sorted(c.job_id for c in claimed)
+    assert len(mine) == 2 and all(c.patient_id.startswith(tag) for c in claimed)
+    with isolated_mariadb.begin() as connection:
         taken = job_repository.take_sends(connection, [(mine[1], 1)])
     assert taken == {mine[1]}
     later = NOW + timedelta(hours=1)
-    requeue_stale(mariadb_engine, lambda: later)
-    with mariadb_engine.connect() as connection:
+    requeue_stale(isolated_mariadb, lambda: later)
+    with isolated_mariadb.connect() as connection:
         rows = dict(
             connection.execute(select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(mine))).all()
         )
@@ -162,32 +134,24 @@ def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(mariadb_engin
     assert rows == {mine[0]: "queued", mine[1]: "failed"}
 
 
-def test_a_redelivered_send_request_takes_nothing(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 1)
-    claimed = [
-        c
-        for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
-        if c.patient_id.startswith(tag)
-    ]
-    request = (claimed[0].job_id, claimed[0].attempt)
-    with mariadb_engine.begin() as connection:
+def test_a_redelivered_send_request_takes_nothing(isolated_mariadb) -> None:
+    seed(isolated_mariadb, 1)
+    [claimed] = job_repository.claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
+    request = (claimed.job_id, claimed.attempt)
+    with isolated_mariadb.begin() as connection:
         assert job_repository.take_sends(connection, [request]) == {request[0]}
-    with mariadb_engine.begin() as connection:
+    with isolated_mariadb.begin() as connection:
         assert job_repository.take_sends(connection, [request]) == set()
 
 
-def test_consent_expiry_audit_flags_once(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 1, consent_expires=NOW + timedelta(days=10))
+def test_consent_expiry_audit_flags_once(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 1, consent_expires=NOW + timedelta(days=10))
     audit = CommAuditLog.__table__
-    audit_expiring_consents(mariadb_engine, lambda: NOW)
-    audit_expiring_consents(mariadb_engine, lambda: NOW + timedelta(days=1))
-    with mariadb_engine.connect() as connection:
-        flagged = (
-            connection.execute(select(audit.c.action).where(audit.c.patient_id == f"{tag}-0"))
-            .scalars()
-            .all()
-        )
-    assert flagged == ["consent_expiring"]
+    audit_expiring_consents(isolated_mariadb, lambda: NOW)
+    audit_expiring_consents(isolated_mariadb, lambda: NOW + timedelta(days=1))
+    with isolated_mariadb.connect() as connection:
+        flagged = connection.execute(select(audit.c.patient_id, audit.c.action)).all()
+    assert [tuple(row) for row in flagged] == [(f"{tag}-0", "consent_expiring")]
 
 
 @pytest.mark.parametrize("attempt", range(1, MAX_ATTEMPTS + 1))
@@ -201,19 +165,15 @@ def test_retries_stop_after_the_last_attempt() -> None:
     assert should_retry(MAX_ATTEMPTS - 1) and not should_retry(MAX_ATTEMPTS)
 
 
-def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine) -> None:
+def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(isolated_mariadb) -> None:
     """A status stored while its job was still being marked sent is applied by the sweep."""
     from outreach.scheduler.service import reconcile_statuses
     from outreach.sql.models import CommStatusEvent
 
-    tag = seed(mariadb_engine, 1)
-    claimed = [
-        c
-        for c in job_repository.claim_due_jobs(mariadb_engine, NOW, 1000, "t")
-        if c.patient_id.startswith(tag)
-    ]
+    tag = seed(isolated_mariadb, 1)
+    [claimed] = job_repository.claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
     message = f"SMrace{tag}"
-    with mariadb_engine.begin() as connection:
+    with isolated_mariadb.begin() as connection:
         # The race: the status lands unattached, then the send is recorded without a replay.
         connection.execute(
             insert(CommStatusEvent.__table__).values(
@@ -227,8 +187,8 @@ def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine
         )
         connection.execute(
             update(jobs)
-            .where(jobs.c.id == claimed[0].job_id)
+            .where(jobs.c.id == claimed.job_id)
             .values(status="sent", provider_message_id=message)
         )
-    reconcile_statuses(mariadb_engine, lambda: NOW)
-    assert statuses(mariadb_engine, tag) == [("delivered", None)]
+    reconcile_statuses(isolated_mariadb, lambda: NOW)
+    assert statuses(isolated_mariadb, tag) == [("delivered", None)]
