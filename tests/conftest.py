@@ -1,6 +1,7 @@
 """Fixtures for the real services: MariaDB, Redis and the tansu broker.
 
-Each is started or created once per test session and torn down afterwards. Without
+Each is started or created once per test session and torn down afterwards; a test whose code
+claims, sweeps or counts every row takes ``isolated_mariadb``, a database of its own. Without
 ``OUTREACH_REQUIRE_SERVICES=1`` a missing MariaDB/Redis skips the tests that need it (a laptop
 without them can still run the pure suite); with it, as in CI, a missing service is an error.
 """

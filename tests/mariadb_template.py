@@ -83,7 +83,8 @@ class MariaDbTemplate:
             connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
             try:
                 for statement in self.create_statements:
-                    connection.exec_driver_sql(statement)
+                    # The driver formats with %: a literal one (in a default, a comment) doubles.
+                    connection.exec_driver_sql(statement.replace("%", "%%"))
                 for table in self.tables_with_rows:
                     connection.exec_driver_sql(
                         f"INSERT INTO `{name}`.`{table}` SELECT * FROM `{self.name}`.`{table}`"

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, create_engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from tests.mariadb_template import MariaDbTemplate
 from tests.sql.schema_shape import shape_of_database
 
 from outreach.sql.models import Base, CommJob, Patient
@@ -63,3 +64,25 @@ def test_a_clone_starts_empty_and_keeps_its_rows_to_itself(
             select(func.count()).where(patients.c.id == "only-in-the-clone")
         ).scalar_one()
     assert shared == 0
+
+
+def test_a_clone_keeps_a_percent_sign_in_its_ddl(mariadb_template: MariaDbTemplate) -> None:
+    """The driver formats statements with %: a default or comment holding one must survive."""
+
+    def migrate(url: str) -> None:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE shares (share VARCHAR(8) DEFAULT '100%%' COMMENT 'a 50%% cut')"
+            )
+        engine.dispose()
+
+    template = MariaDbTemplate.create(mariadb_template.admin, mariadb_template.url_for, migrate)
+    clone = template.clone()
+    try:
+        with template.admin.connect() as connection:
+            ddl = connection.exec_driver_sql(f"SHOW CREATE TABLE `{clone}`.`shares`").one()[1]
+        assert "'100%'" in ddl and "'a 50% cut'" in ddl
+    finally:
+        template.drop(clone)
+        template.drop(template.name)
