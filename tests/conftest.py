@@ -1,6 +1,7 @@
 """Fixtures for the real services: MariaDB, Redis and the tansu broker.
 
-Each is started or created once per test session and torn down afterwards. Without
+Each is started or created once per test session and torn down afterwards; a test whose code
+claims, sweeps or counts every row takes ``isolated_mariadb``, a database of its own. Without
 ``OUTREACH_REQUIRE_SERVICES=1`` a missing MariaDB/Redis skips the tests that need it (a laptop
 without them can still run the pure suite); with it, as in CI, a missing service is an error.
 """
@@ -10,11 +11,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from outreach.embedded.ports import port_is_open
 from outreach.embedded.tansu import EmbeddedBroker
+from tests.mariadb_template import MariaDbTemplate, server_url
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # The provider simulator, its webhook recorder and the loopback-only guard, for every test;
 # the clinic rows and the replies service for the replies tests.
@@ -38,32 +44,52 @@ def unavailable(what: str) -> None:
     pytest.skip(f"{what} not reachable")
 
 
-def _mariadb_server_url(database: str = "") -> str:
-    auth = MARIADB_USER + (f":{MARIADB_PASSWORD}" if MARIADB_PASSWORD else "")
-    return f"mysql+pymysql://{auth}@{MARIADB_HOST}:{MARIADB_PORT}/{database}?charset=utf8mb4"
+def _mariadb_url(database: str = "") -> str:
+    return server_url(MARIADB_HOST, MARIADB_PORT, MARIADB_USER, MARIADB_PASSWORD, database)
 
 
 @pytest.fixture(scope="session")
-def mariadb_url() -> Iterator[str]:
-    """A fresh MariaDB database with the migrations applied, dropped after the session."""
+def mariadb_template() -> Iterator[MariaDbTemplate]:
+    """A MariaDB database built by the migrations, once per session; clones are made from it.
+
+    Tests never write to it: the migration tests read its schema, everyone else uses a clone.
+    """
     if not port_is_open(MARIADB_HOST, MARIADB_PORT):
         unavailable(f"MariaDB at {MARIADB_HOST}:{MARIADB_PORT}")
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     from outreach.sql.migrate import upgrade
 
-    name = f"outreach_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_mariadb_server_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    url = _mariadb_server_url(name)
+    admin = create_engine(_mariadb_url(), isolation_level="AUTOCOMMIT")
+    template = MariaDbTemplate.create(admin, _mariadb_url, upgrade)
     try:
-        upgrade(url)
-        yield url
+        yield template
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        template.drop(template.name)
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_template_engine(mariadb_template: MariaDbTemplate):
+    """The template itself, read-only: the schema exactly as the migrations left it."""
+    from outreach.sql.engine import build_engine
+
+    engine = build_engine(mariadb_template.url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(mariadb_template: MariaDbTemplate) -> Iterator[str]:
+    """The database shared by the session, for tests that only touch rows they created.
+
+    A test that claims, sweeps or counts across every row takes ``isolated_mariadb`` instead.
+    """
+    name = mariadb_template.clone()
+    try:
+        yield _mariadb_url(name)
+    finally:
+        mariadb_template.drop(name)
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +99,17 @@ def mariadb_engine(mariadb_url: str):
     engine = build_engine(mariadb_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def isolated_mariadb(mariadb_template: MariaDbTemplate) -> Iterator[Engine]:
+    """A freshly migrated MariaDB database of the test's own, dropped afterwards.
+
+    For tests whose code under test claims, sweeps or counts every row (the scheduler's
+    claims, stale-claim sweeps): what they see cannot depend on which tests ran before.
+    """
+    with mariadb_template.cloned_engine() as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from outreach.api import create_api_app
@@ -40,11 +39,6 @@ WHATSAPP_APP_SECRET = "whatsapp-test-app-secret"
 WHATSAPP_VERIFY_TOKEN = "whatsapp-test-verify-token"
 PORTAL_SECRET = "portal-test-secret"
 GENERIC_SECRET = "generic-test-secret"
-
-
-class ApiTestSettings(Settings):
-    # Declared here too, so the tests hold whether or not Settings has it yet.
-    generic_webhook_secret: SecretStr | None = None
 
 
 def unique(prefix: str) -> str:
@@ -70,7 +64,7 @@ def api_settings(
     redis_prefix: str,
     sendgrid_key: ec.EllipticCurvePrivateKey,
 ) -> Settings:
-    return ApiTestSettings(
+    return Settings(
         env=Environment.TEST,
         database_url=mariadb_url,
         kafka_bootstrap_servers=kafka_bootstrap,

@@ -5,15 +5,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.e2e.pipeline import Pipeline, start_pipeline
+from tests.mariadb_template import MariaDbTemplate
+
+
+@pytest.fixture(scope="module")
+def pipeline_database(mariadb_template: MariaDbTemplate) -> Iterator[Engine]:
+    """Each module's deployment gets a database of its own: its scheduler claims every due job
+    it can see, and must not send (or be confused by) jobs other tests left queued."""
+    with mariadb_template.cloned_engine() as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
 def pipeline(
     tmp_path_factory: pytest.TempPathFactory,
-    mariadb_url: str,
-    mariadb_engine,
+    pipeline_database: Engine,
     kafka_bootstrap: str,
     redis_server_url: str,
 ) -> Iterator[Pipeline]:
@@ -21,14 +30,14 @@ def pipeline(
 
     from outreach.sql.template_store import seed_templates
 
-    with mariadb_engine.begin() as connection:
+    with pipeline_database.begin() as connection:
         seed_templates(connection)
     prefix = f"outreach-e2e:{uuid.uuid4().hex[:8]}:"
     tmp: Path = tmp_path_factory.mktemp("pipeline")
     running = start_pipeline(
         tmp,
-        database_url=mariadb_url,
-        engine=mariadb_engine,
+        database_url=pipeline_database.url.render_as_string(hide_password=False),
+        engine=pipeline_database,
         kafka=kafka_bootstrap,
         redis_url=redis_server_url,
         redis_prefix=prefix,

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from sqlalchemy import Engine, select
 
 from outreach.embedded.ports import free_loopback_port
@@ -98,14 +99,18 @@ def start_pipeline(
     return pipeline
 
 
-def publish(kafka: str, events: Iterable[dict[str, Any] | bytes]) -> None:
+def publish(
+    kafka: str, events: Iterable[dict[str, Any] | bytes], *, raw_key: bytes = b"malformed"
+) -> None:
+    """Publish to ``core.events``: events keyed by patient id, raw values under ``raw_key``."""
+
     async def run() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
         await producer.start()
         try:
             for event in events:
                 if isinstance(event, bytes):
-                    await producer.send_and_wait("core.events", event, key=b"malformed")
+                    await producer.send_and_wait("core.events", event, key=raw_key)
                 else:
                     # The key is the patient id as text, whether the event gives it as an integer.
                     key = str(event["patient_id"]).encode()
@@ -114,6 +119,35 @@ def publish(kafka: str, events: Iterable[dict[str, Any] | bytes]) -> None:
             await producer.stop()
 
     asyncio.run(run())
+
+
+def read_topic(kafka: str, topic: str) -> list[ConsumerRecord]:
+    """Every record on ``topic`` from the beginning up to its current end (no consumer group)."""
+
+    async def run() -> list[ConsumerRecord]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer.topics()  # loads metadata
+            numbers = consumer.partitions_for_topic(topic) or set()
+            partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
+            if not partitions:
+                return []
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            records: list[ConsumerRecord] = []
+            deadline = time.monotonic() + 10
+            for tp in partitions:
+                while await consumer.position(tp) < ends[tp]:
+                    assert time.monotonic() < deadline, f"timed out reading {topic}"
+                    batch = await consumer.getmany(tp, timeout_ms=200)
+                    records.extend(batch.get(tp, []))
+            return records
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition"):

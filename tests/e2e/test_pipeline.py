@@ -7,6 +7,7 @@ and heyoo SDKs, and the simulator's signed status callbacks reach the API.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,45 +19,11 @@ from sqlalchemy import insert
 from outreach.clock import SharedShiftedClock
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.models import CommJob, Patient, PatientCommPrefs
-from tests.e2e.pipeline import Pipeline, publish, wait_until
+from outreach.topics import CORE_EVENTS, DLQ
+from tests.e2e.pipeline import Pipeline, publish, read_topic, wait_until
+from tests.factories import booking_event, patient_event
 
 pytestmark = pytest.mark.services
-
-
-def patient_event(patient_id: str, now: datetime, **data: object) -> dict:
-    body = {
-        "first_name": "Ana",
-        "phone": "+14155552671",
-        "email": f"{patient_id}@example.com",
-        "language": "en",
-        "timezone": daytime_zone(now),
-        "contact_consent": True,
-        "preferred_channel": "sms",
-        **data,
-    }
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": "patient.upserted",
-        "occurred_at": now.isoformat(),
-        "org_id": "org-e2e",
-        "patient_id": patient_id,
-        "data": body,
-    }
-
-
-def booking_event(patient_id: str, now: datetime, starts_at: datetime) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": "appointment.booked",
-        "occurred_at": now.isoformat(),
-        "org_id": "org-e2e",
-        "patient_id": patient_id,
-        "data": {
-            "appointment_id": f"appt-{patient_id}",
-            "starts_at": starts_at.isoformat(),
-            "provider_display_name": "Dr. Ana Pop",
-        },
-    }
 
 
 @pytest.fixture(scope="module")
@@ -134,17 +101,18 @@ def test_same_events_published_twice_send_once(pipeline, worker, scheduler):
     assert len(pipeline.sim_messages(to=phone)) == 1
 
 
-def test_malformed_event_does_not_stop_the_worker(pipeline, worker, scheduler):
+def test_malformed_events_are_dead_lettered_and_the_worker_goes_on(pipeline, worker, scheduler):
+    """Two unreadable events ahead of a patient's good ones, on the same partition: each lands
+    on outreach.dlq once, saying where it came from and why, and the good ones still go out."""
     now = datetime.now(UTC)
-    patient_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    patient_id = f"e2e-{tag}"
+    not_json = f"{{not json {tag}-a".encode()
+    incomplete = json.dumps({"event_id": f"{tag}-b", "type": "appointment.booked"}).encode()
+    publish(pipeline.kafka, [not_json, incomplete], raw_key=patient_id.encode())
     publish(
         pipeline.kafka,
-        [
-            b"{not json",
-            b'{"event_id": "x", "type": "appointment.booked"}',
-            patient_event(patient_id, now),
-            booking_event(patient_id, now, now + timedelta(days=2)),
-        ],
+        [patient_event(patient_id, now), booking_event(patient_id, now, now + timedelta(days=2))],
     )
     wait_until(
         lambda: (
@@ -154,6 +122,22 @@ def test_malformed_event_does_not_stop_the_worker(pipeline, worker, scheduler):
         30,
         "the good events still processed",
     )
+
+    def dead_letters(marker: str) -> list[dict]:
+        return [
+            json.loads(record.value)
+            for record in read_topic(pipeline.kafka, DLQ)
+            if marker in record.value.decode("utf-8", "replace")
+        ]
+
+    wait_until(lambda: dead_letters(f"{tag}-a") and dead_letters(f"{tag}-b"), 15, "dead letters")
+    for marker in (f"{tag}-a", f"{tag}-b"):
+        [entry] = dead_letters(marker)  # once each, not once per retry
+        assert entry["source_topic"] == CORE_EVENTS
+        assert entry["stage"] == "orchestrator.parse"
+        assert isinstance(entry["error"], str) and entry["error"].strip()  # a reason, not empty
+    assert worker.alive(), worker.log_tail()
+    assert len(pipeline.jobs_for(patient_id)) == 3  # confirmation and two reminders, once
 
 
 def test_integer_ids_from_the_core_platform_become_jobs(pipeline, worker):

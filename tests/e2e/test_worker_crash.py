@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from outreach.sql.models import CommJob
 from tests.e2e.pipeline import Pipeline, publish, wait_until
-from tests.e2e.test_pipeline import booking_event, patient_event
+from tests.factories import booking_event, patient_event
 
 pytestmark = pytest.mark.services
 

@@ -1,10 +1,13 @@
-"""Due jobs are claimed once, re-checked for consent, and published; lost claims come back."""
+"""Due jobs are claimed once, re-checked for consent, and published; lost claims come back.
+
+The dispatcher claims every due job in the database, so each test has a database of its own
+(``isolated_mariadb``): what it claims cannot depend on what other tests left behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
@@ -12,8 +15,16 @@ from sqlalchemy import Engine, insert, select, update
 from outreach.services.dispatch_due_jobs import DueJobDispatcher
 from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
-from outreach.sql.models import CommAuditLog, CommJob, Patient, PatientCommPrefs
+from outreach.sql.job_repository import JobRepository
+from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
 from outreach.sql.store import Store
+from tests.factories import consenting_prefs_row, insert_rows, job_row, new_tag, patient_row
+
+
+def claim_due_jobs(engine: Engine, now: datetime, limit: int, claimer: str) -> list:
+    with Store(engine).transaction() as repos:
+        return repos.jobs.claim_due(now, limit, claimer)
+
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 jobs = CommJob.__table__
@@ -26,49 +37,19 @@ def seed(
     purpose: str = "appt_reminder",
     consent_expires: datetime | None = None,
 ) -> str:
-    tag = f"d{uuid.uuid4().hex[:8]}"
-    with engine.begin() as connection:
-        connection.execute(
-            insert(Patient.__table__), [{"id": f"{tag}-{n}", "org_id": "org"} for n in range(count)]
-        )
-        connection.execute(
-            insert(PatientCommPrefs.__table__),
-            [
-                {
-                    "patient_id": f"{tag}-{n}",
-                    "phone": "+12125550147",
-                    "contact_consent": True,
-                    "consent_granted_at": NOW - timedelta(days=30),
-                    "consent_expires_at": consent_expires or NOW + timedelta(days=600),
-                    "marketing_opt_in_email": False,
-                    "marketing_opt_in_sms": False,
-                    "marketing_opt_in_whatsapp": False,
-                    "whatsapp_opt_in": False,
-                    "opted_out_email": False,
-                    "opted_out_sms": False,
-                    "opted_out_whatsapp": False,
-                }
-                for n in range(count)
-            ],
-        )
-        connection.execute(
-            insert(jobs),
-            [
-                {
-                    "idempotency_key": f"{tag}:{n}",
-                    "org_id": "org",
-                    "patient_id": f"{tag}-{n}",
-                    "purpose": purpose,
-                    "channel": "sms",
-                    "status": "queued",
-                    "requested_at": NOW,
-                    "scheduled_for": NOW - timedelta(minutes=1),
-                    "attempt": 0,
-                    "context": {},
-                }
-                for n in range(count)
-            ],
-        )
+    """``count`` consenting patients, each with one SMS job due a minute ago."""
+    tag = new_tag("d")
+    ids = [f"{tag}-{n}" for n in range(count)]
+    expires = {"consent_expires_at": consent_expires} if consent_expires else {}
+    insert_rows(
+        engine,
+        patients=[patient_row(i) for i in ids],
+        prefs=[consenting_prefs_row(i, NOW, **expires) for i in ids],
+        jobs=[
+            job_row(f"{tag}:{n}", i, NOW, purpose=purpose, scheduled_for=NOW - timedelta(minutes=1))
+            for n, i in enumerate(ids)
+        ],
+    )
     return tag
 
 
@@ -94,35 +75,37 @@ class Recorder:
             self.records.extend(records)
 
 
-def test_a_stop_recorded_after_planning_suppresses_at_send_time(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 2)
-    with mariadb_engine.begin() as connection:  # the patient texted STOP after planning
+def test_a_stop_recorded_after_planning_suppresses_at_send_time(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 2)
+    with isolated_mariadb.begin() as connection:  # the patient texted STOP after planning
         connection.execute(
             update(PatientCommPrefs.__table__)
             .where(PatientCommPrefs.__table__.c.patient_id == f"{tag}-0")
             .values(opted_out_sms=True)
         )
     publish = Recorder()
-    dispatcher = DueJobDispatcher(Store(mariadb_engine), publish, claimer="t", clock=lambda: NOW)
+    dispatcher = DueJobDispatcher(Store(isolated_mariadb), publish, claimer="t", clock=lambda: NOW)
     asyncio.run(dispatcher.run_once())
-    assert statuses(mariadb_engine, tag) == [("suppressed", "opted_out"), ("processing", None)]
+    assert statuses(isolated_mariadb, tag) == [("suppressed", "opted_out"), ("processing", None)]
     assert all(topic == "outreach.send.sms" for topic, _, _ in publish.records)
 
 
-def test_expired_consent_is_caught_at_send_time(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 1, consent_expires=NOW - timedelta(days=1))
-    dispatcher = DueJobDispatcher(Store(mariadb_engine), Recorder(), claimer="t", clock=lambda: NOW)
+def test_expired_consent_is_caught_at_send_time(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 1, consent_expires=NOW - timedelta(days=1))
+    dispatcher = DueJobDispatcher(
+        Store(isolated_mariadb), Recorder(), claimer="t", clock=lambda: NOW
+    )
     asyncio.run(dispatcher.run_once())
-    assert statuses(mariadb_engine, tag) == [("suppressed", "consent_expired")]
+    assert statuses(isolated_mariadb, tag) == [("suppressed", "consent_expired")]
 
 
-def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 300)
+def test_concurrent_dispatchers_claim_each_job_once(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 300)
     publish = Recorder()
 
     def run(name: str) -> None:
         dispatcher = DueJobDispatcher(
-            Store(mariadb_engine), publish, claimer=name, batch_size=40, clock=lambda: NOW
+            Store(isolated_mariadb), publish, claimer=name, batch_size=40, clock=lambda: NOW
         )
         for _ in range(10):
             asyncio.run(dispatcher.run_once())
@@ -132,32 +115,31 @@ def test_concurrent_dispatchers_claim_each_job_once(mariadb_engine) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    ours = [r for r in publish.records if r[1].decode().startswith(tag)]
-    job_ids = [r[2] for r in ours]
-    assert len(job_ids) == 300 and len(set(job_ids)) == 300
-    with mariadb_engine.connect() as connection:
-        claimers = set(
-            connection.execute(
-                select(jobs.c.claimed_by).where(jobs.c.patient_id.like(f"{tag}-%"))
-            ).scalars()
-        )
-    assert len(claimers) >= 2  # the work was shared, not serialised behind one claimer
+    job_ids = [r[2] for r in publish.records]
+    assert len(job_ids) == 300 and len(set(job_ids)) == 300  # each job published once
+    assert all(key.decode().startswith(tag) for _, key, _ in publish.records)
+    with isolated_mariadb.connect() as connection:
+        claims = connection.execute(select(jobs.c.status, jobs.c.claimed_by)).all()
+    assert {status for status, _ in claims} == {"processing"}
+    assert len({claimer for _, claimer in claims}) >= 2  # shared, not serialised behind one
 
 
-def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 2)
-    store = Store(mariadb_engine)
-    with store.transaction() as repos:
-        claimed = repos.jobs.claim_due(NOW, 1000, "t")
-    mine = sorted(c.job_id for c in claimed if c.patient_id.startswith(tag))
-    with store.transaction() as repos:
-        taken = repos.jobs.take_sends([(mine[1], 1)])
+def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 2)
+    claimed = claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
+    mine = sorted(c.job_id for c in claimed)
+    assert len(mine) == 2 and all(c.patient_id.startswith(tag) for c in claimed)
+    with isolated_mariadb.begin() as connection:
+        taken = JobRepository(connection).take_sends([(mine[1], 1)])
     assert taken == {mine[1]}
     later = NOW + timedelta(hours=1)
     recover_stale_claims(
-        store, later, stale_after=timedelta(minutes=5), lost_after=timedelta(minutes=30)
+        Store(isolated_mariadb),
+        later,
+        stale_after=timedelta(minutes=5),
+        lost_after=timedelta(minutes=30),
     )
-    with mariadb_engine.connect() as connection:
+    with isolated_mariadb.connect() as connection:
         rows = dict(
             connection.execute(select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(mine))).all()
         )
@@ -165,42 +147,36 @@ def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(mariadb_engin
     assert rows == {mine[0]: "queued", mine[1]: "failed"}
 
 
-def test_a_redelivered_send_request_takes_nothing(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 1)
-    store = Store(mariadb_engine)
-    with store.transaction() as repos:
-        claimed = [c for c in repos.jobs.claim_due(NOW, 1000, "t") if c.patient_id.startswith(tag)]
-    request = (claimed[0].job_id, claimed[0].attempt)
-    with store.transaction() as repos:
-        assert repos.jobs.take_sends([request]) == {request[0]}
-    with store.transaction() as repos:
-        assert repos.jobs.take_sends([request]) == set()
+def test_a_redelivered_send_request_takes_nothing(isolated_mariadb) -> None:
+    seed(isolated_mariadb, 1)
+    [claimed] = claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
+    request = (claimed.job_id, claimed.attempt)
+    with isolated_mariadb.begin() as connection:
+        assert JobRepository(connection).take_sends([request]) == {request[0]}
+    with isolated_mariadb.begin() as connection:
+        assert JobRepository(connection).take_sends([request]) == set()
 
 
-def test_consent_expiry_audit_flags_once(mariadb_engine) -> None:
-    tag = seed(mariadb_engine, 1, consent_expires=NOW + timedelta(days=10))
+def test_consent_expiry_audit_flags_once(isolated_mariadb) -> None:
+    tag = seed(isolated_mariadb, 1, consent_expires=NOW + timedelta(days=10))
     audit = CommAuditLog.__table__
-    store = Store(mariadb_engine)
-    audit_expiring_consents(store, NOW, warning=timedelta(days=30))
-    audit_expiring_consents(store, NOW + timedelta(days=1), warning=timedelta(days=30))
-    with mariadb_engine.connect() as connection:
-        flagged = (
-            connection.execute(select(audit.c.action).where(audit.c.patient_id == f"{tag}-0"))
-            .scalars()
-            .all()
-        )
-    assert flagged == ["consent_expiring"]
+    audit_expiring_consents(Store(isolated_mariadb), NOW, warning=timedelta(days=30))
+    audit_expiring_consents(
+        Store(isolated_mariadb), NOW + timedelta(days=1), warning=timedelta(days=30)
+    )
+    with isolated_mariadb.connect() as connection:
+        flagged = connection.execute(select(audit.c.patient_id, audit.c.action)).all()
+    assert [tuple(row) for row in flagged] == [(f"{tag}-0", "consent_expiring")]
 
 
-def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine) -> None:
+def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(isolated_mariadb) -> None:
     """A status stored while its job was still being marked sent is applied by the sweep."""
     from outreach.sql.models import CommStatusEvent
 
-    tag = seed(mariadb_engine, 1)
-    with Store(mariadb_engine).transaction() as repos:
-        claimed = [c for c in repos.jobs.claim_due(NOW, 1000, "t") if c.patient_id.startswith(tag)]
+    tag = seed(isolated_mariadb, 1)
+    [claimed] = claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
     message = f"SMrace{tag}"
-    with mariadb_engine.begin() as connection:
+    with isolated_mariadb.begin() as connection:
         # The race: the status lands unattached, then the send is recorded without a replay.
         connection.execute(
             insert(CommStatusEvent.__table__).values(
@@ -214,8 +190,8 @@ def test_the_reconcile_sweep_applies_statuses_that_raced_the_send(mariadb_engine
         )
         connection.execute(
             update(jobs)
-            .where(jobs.c.id == claimed[0].job_id)
+            .where(jobs.c.id == claimed.job_id)
             .values(status="sent", provider_message_id=message)
         )
-    reconcile_unattached_statuses(Store(mariadb_engine), NOW, timedelta(hours=1))
-    assert statuses(mariadb_engine, tag) == [("delivered", None)]
+    reconcile_unattached_statuses(Store(isolated_mariadb), NOW, timedelta(hours=1))
+    assert statuses(isolated_mariadb, tag) == [("delivered", None)]

@@ -12,20 +12,23 @@ from sqlalchemy import Engine, insert, select
 
 from outreach.events import SendRequest
 from outreach.services.send_jobs import JobSender
-from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
+from outreach.sql.models import CommJob, OrgCommPrefs, PatientCommPrefs
 from outreach.sql.store import Store
 from outreach.sql.template_store import family_key, seed_templates
 from outreach.wiring import message_builder
+from tests.factories import consenting_prefs_row, insert_rows, job_row, patient_row
 
 NOW = datetime.now(UTC)
 jobs = CommJob.__table__
 
 
-@pytest.fixture(scope="module")
-def seeded(mariadb_engine: Engine) -> Engine:
-    with mariadb_engine.begin() as connection:
+@pytest.fixture
+def seeded(isolated_mariadb: Engine) -> Engine:
+    """A database of the test's own with the shipped templates: the worker's claims and the
+    assertions on them see only this test's jobs."""
+    with isolated_mariadb.begin() as connection:
         seed_templates(connection)
-    return mariadb_engine
+    return isolated_mariadb
 
 
 @pytest.fixture
@@ -46,48 +49,31 @@ def claimed_job(
     email: str | None = None,
     context: dict | None = None,
 ) -> tuple[int, str, str]:
+    """One consenting patient's job, claimed by the scheduler as attempt 1."""
     tag = uuid.uuid4().hex[:8]
+    patient_id = f"w-{tag}"
     phone = f"+1212555{int(tag, 16) % 10000:04d}"
-    with engine.begin() as connection:
-        connection.execute(
-            insert(Patient.__table__).values(id=f"w-{tag}", org_id=org_id, first_name="Ana")
-        )
-        connection.execute(
-            insert(PatientCommPrefs.__table__).values(
-                patient_id=f"w-{tag}",
-                phone=phone,
-                email=email,
-                timezone="UTC",
-                contact_consent=True,
-                consent_granted_at=NOW - timedelta(days=3),
-                consent_expires_at=NOW + timedelta(days=600),
-                marketing_opt_in_email=False,
-                marketing_opt_in_sms=False,
-                marketing_opt_in_whatsapp=False,
-                whatsapp_opt_in=False,
-                opted_out_email=False,
-                opted_out_sms=False,
-                opted_out_whatsapp=False,
-            )
-        )
-        connection.execute(
-            insert(jobs).values(
-                idempotency_key=f"w-{tag}",
+    [job_id] = insert_rows(
+        engine,
+        patients=[patient_row(patient_id, org_id=org_id, first_name="Ana")],
+        prefs=[consenting_prefs_row(patient_id, NOW, phone=phone, email=email, timezone="UTC")],
+        jobs=[
+            job_row(
+                patient_id,
+                patient_id,
+                NOW,
                 org_id=org_id,
-                patient_id=f"w-{tag}",
                 purpose=purpose,
                 channel=channel,
-                status="queued",
-                requested_at=NOW,
-                scheduled_for=NOW,
-                attempt=0,
                 language="en",
                 context=context or {"result_id": "r1", "lab_test_name": "HIV test"},
             )
-        )
+        ],
+    )
     with Store(engine).transaction() as repos:
-        claimed = [c for c in repos.jobs.claim_due(NOW, 10_000, "t") if c.patient_id == f"w-{tag}"]
-    return claimed[0].job_id, phone, f"w-{tag}"
+        [claimed] = repos.jobs.claim_due(NOW, 10_000, "t")
+    assert (claimed.job_id, claimed.attempt) == (job_id, 1)
+    return job_id, phone, patient_id
 
 
 def row(engine: Engine, job_id: int) -> dict:
