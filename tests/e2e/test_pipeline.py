@@ -17,6 +17,8 @@ from redis import Redis
 from sqlalchemy import insert
 
 from outreach.clock import SharedShiftedClock
+from outreach.dead_letters import DeadLetterSealer
+from outreach.events import DlqEntry
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.models import CommJob, Patient, PatientCommPrefs
 from outreach.topics import CORE_EVENTS, DLQ
@@ -107,8 +109,17 @@ def test_malformed_events_are_dead_lettered_and_the_worker_goes_on(pipeline, wor
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:8]
     patient_id = f"e2e-{tag}"
-    not_json = f"{{not json {tag}-a".encode()
-    incomplete = json.dumps({"event_id": f"{tag}-b", "type": "appointment.booked"}).encode()
+    # Personal data in both: it must reach nobody who reads the dead-letter topic.
+    name, phone = f"Ana Canary{tag}", f"+1415{int(tag, 16) % 10_000_000:07d}"
+    not_json = f"{{not json {tag}-a {name} {phone}".encode()
+    incomplete = json.dumps(
+        {
+            "event_id": f"{tag}-b",
+            "type": "patient.upserted",
+            "patient_id": patient_id,
+            "data": {"first_name": name, "phone": phone, "date_of_birth": "1961-02-03"},
+        }
+    ).encode()
     publish(pipeline.kafka, [not_json, incomplete], raw_key=patient_id.encode())
     publish(
         pipeline.kafka,
@@ -123,19 +134,30 @@ def test_malformed_events_are_dead_lettered_and_the_worker_goes_on(pipeline, wor
         "the good events still processed",
     )
 
-    def dead_letters(marker: str) -> list[dict]:
-        return [
-            json.loads(record.value)
-            for record in read_topic(pipeline.kafka, DLQ)
-            if marker in record.value.decode("utf-8", "replace")
-        ]
+    sealer = DeadLetterSealer(pipeline.env["OUTREACH_DEAD_LETTER_KEY"])
+    records = []
+
+    def opened(entry: DlqEntry) -> bytes:
+        try:
+            return sealer.open(entry)
+        except ValueError:  # sealed by another module's deployment (the topic is shared)
+            return b""
+
+    def dead_letters(marker: str) -> list[DlqEntry]:
+        records[:] = read_topic(pipeline.kafka, DLQ)
+        entries = [DlqEntry.model_validate_json(record.value) for record in records]
+        return [e for e in entries if marker.encode() in opened(e)]
 
     wait_until(lambda: dead_letters(f"{tag}-a") and dead_letters(f"{tag}-b"), 15, "dead letters")
     for marker in (f"{tag}-a", f"{tag}-b"):
         [entry] = dead_letters(marker)  # once each, not once per retry
-        assert entry["source_topic"] == CORE_EVENTS
-        assert entry["stage"] == "orchestrator.parse"
-        assert isinstance(entry["error"], str) and entry["error"].strip()  # a reason, not empty
+        assert entry.source_topic == CORE_EVENTS
+        assert entry.stage == "orchestrator.parse"
+        assert entry.error.strip()  # a reason, not empty
+    # Whoever reads the topic sees none of the personal data; the key holder gets it back whole.
+    for record in records:
+        assert not any(value.encode() in record.value for value in (name, phone, "1961-02-03"))
+    assert sealer.open(dead_letters(f"{tag}-b")[0]) == incomplete
     assert worker.alive(), worker.log_tail()
     assert len(pipeline.jobs_for(patient_id)) == 3  # confirmation and two reminders, once
 

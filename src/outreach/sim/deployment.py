@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from outreach.dead_letters import DeadLetterSealer
 from outreach.sim.provider import generate_sendgrid_keypair
 
 
@@ -42,6 +43,8 @@ def local_deployment_environment(
         "OUTREACH_WHATSAPP_BASE_URL": sim,
         "OUTREACH_PORTAL_LINK_SECRET": "portal-test-secret",
         "OUTREACH_GENERIC_WEBHOOK_SECRET": "generic-test-secret",
+        # One key for the deployment's processes, so whoever runs it can open its dead letters.
+        "OUTREACH_DEAD_LETTER_KEY": DeadLetterSealer.new_key(),
         "OUTREACH_FAUST_APP_ID": app_id,
         "OUTREACH_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
         "OUTREACH_KAFKA_REBALANCE_TIMEOUT_SECONDS": "2",
