@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from outreach.domain import Channel, JobStatus, Purpose
+from outreach.domain import BUILTIN_CHANNELS, Channel, JobStatus, Purpose
 from outreach.events import InboundEnvelope
 from outreach.preferences.addresses import normalise_phone
 from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
@@ -75,7 +75,7 @@ class Clinic:
                     contact_consent=True,
                     consent_granted_at=datetime.now(UTC) - timedelta(days=30),
                     whatsapp_opt_in=whatsapp is not None,
-                    **{f"opted_out_{c.value}": c in opted_out for c in Channel},
+                    **{f"opted_out_{c.value}": c in opted_out for c in BUILTIN_CHANNELS},
                 )
             )
         return patient_id

@@ -6,16 +6,111 @@ Kept free of I/O so the pure cores (preferences, templating, replies, scheduler)
 from __future__ import annotations
 
 import enum
+import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
+
+_CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 
 
-class Channel(enum.StrEnum):
+class Channel(str):
+    """A channel's name: ``email``, ``sms`` and ``whatsapp`` are built in, a plugin adds more.
+
+    Channels are names, not a closed set: a plugin registered in the ``outreach.channels`` entry
+    point brings a new one without changing outreach. A name is lower-case letters, digits and
+    ``_`` (at most 16, it names a Kafka topic and a column value). Each name has one instance,
+    so the rules may compare channels by identity (``channel is Channel.EMAIL``).
+    """
+
+    __slots__ = ()
+    _interned: ClassVar[dict[str, Channel]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    EMAIL: ClassVar[Channel]
+    SMS: ClassVar[Channel]
+    WHATSAPP: ClassVar[Channel]
+
+    def __new__(cls, name: str) -> Channel:
+        if name.__class__ is cls:
+            return name  # type: ignore[return-value]
+        found = cls._interned.get(name)
+        if found is not None:
+            return found
+        if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a channel name (a-z, 0-9, _; at most 16)")
+        with cls._lock:
+            return cls._interned.setdefault(name, str.__new__(cls, name))
+
+    @property
+    def value(self) -> str:
+        """The plain name (what is stored, published and used in topic names)."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Channel({self.value!r})"
+
+    def __reduce__(self) -> tuple[type[Channel], tuple[str]]:
+        return (Channel, (self.value,))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(pattern=_CHANNEL_NAME.pattern, max_length=16),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                str.__str__, when_used="always"
+            ),
+        )
+
+
+Channel.EMAIL = Channel("email")
+Channel.SMS = Channel("sms")
+Channel.WHATSAPP = Channel("whatsapp")
+# The channels outreach ships; plugins register more (``register_channel``).
+BUILTIN_CHANNELS: tuple[Channel, ...] = (Channel.EMAIL, Channel.SMS, Channel.WHATSAPP)
+
+
+class AddressKind(enum.StrEnum):
+    """Which of a patient's stored addresses a channel reaches them at."""
+
     EMAIL = "email"
-    SMS = "sms"
-    WHATSAPP = "whatsapp"
+    PHONE = "phone"
+    WHATSAPP = "whatsapp"  # the WhatsApp number, else the phone number
+
+
+_ADDRESS_KINDS: dict[Channel, AddressKind] = {
+    Channel.EMAIL: AddressKind.EMAIL,
+    Channel.SMS: AddressKind.PHONE,
+    Channel.WHATSAPP: AddressKind.WHATSAPP,
+}
+
+
+def register_channel(name: str, address_kind: AddressKind | str) -> Channel:
+    """Make a plugin's channel known to the rules: the address it reaches patients at.
+
+    Called when the channel registry loads a plugin; a channel nobody registered has no address,
+    so the rules never choose it.
+    """
+    channel = Channel(name)
+    kind = AddressKind(address_kind)
+    if channel in BUILTIN_CHANNELS and _ADDRESS_KINDS[channel] is not kind:
+        raise ValueError(f"channel {name!r} is built in and reaches patients by {kind.value}")
+    _ADDRESS_KINDS[channel] = kind
+    return channel
+
+
+def address_kind_of(channel: Channel) -> AddressKind | None:
+    """The address kind a channel uses, or ``None`` for a channel no one registered."""
+    return _ADDRESS_KINDS.get(channel)
+
+
+def known_channels() -> tuple[Channel, ...]:
+    """Built-in channels and every plugin channel registered in this process."""
+    return tuple(_ADDRESS_KINDS)
 
 
 class Purpose(enum.StrEnum):

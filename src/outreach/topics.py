@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 
-from outreach.domain import Channel
+from outreach.domain import Channel, known_channels
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,10 @@ def send_topic(channel: Channel | str) -> str:
     return SEND_PREFIX + Channel(channel).value
 
 
-def all_topics() -> list[str]:
+def all_topics(channels: Iterable[Channel | str] | None = None) -> list[str]:
+    """Every outreach topic; one send topic per channel (default: every known channel)."""
     return [CORE_EVENTS, STATUS, INBOUND, OUTCOMES, DLQ, STAFF_INBOX] + [
-        send_topic(channel) for channel in Channel
+        send_topic(channel) for channel in (known_channels() if channels is None else channels)
     ]
 
 

@@ -81,7 +81,7 @@ async def test_org_prefs_are_created_replaced_and_audited(
     [
         ({"timezone": "Mars/Olympus_Mons"}, "body"),
         ({"language": "english please"}, "body"),
-        ({"allowed_channels": ["sms", "fax"]}, "body.allowed_channels.1"),
+        ({"allowed_channels": ["sms", "pigeon"]}, "body.allowed_channels.1"),
         ({"channel_order": ["sms", "sms"]}, "body"),
         ({"quiet_hours_start": "25:00", "quiet_hours_end": "08:00"}, "body.quiet_hours_start"),
         ({"quiet_hours_start": "21:00+02:00", "quiet_hours_end": "08:00"}, "body"),

@@ -37,7 +37,9 @@ def _resolve(document: dict[str, Any], reference: str) -> Any:
 def test_every_topic_outreach_creates_is_a_channel(document) -> None:
     addresses = {channel["address"] for channel in document["channels"].values()}
     for channel in document["channels"].values():
-        for value in channel.get("parameters", {}).get(SEND_CHANNEL_PARAMETER, {}).get("enum", []):
+        for value in (
+            channel.get("parameters", {}).get(SEND_CHANNEL_PARAMETER, {}).get("examples", [])
+        ):
             addresses.add(channel["address"].replace(f"{{{SEND_CHANNEL_PARAMETER}}}", value))
     assert set(all_topics()) <= addresses
 

@@ -25,7 +25,7 @@ from outreach.clock import system_clock
 from outreach.contract.catalogue import message_type
 from outreach.contract.json_schemas import message_schema, outcomes_schema
 from outreach.dead_letters import DeadLetterSealer
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.events import (
     OUTCOME_MODELS,
     DlqEntry,
@@ -88,8 +88,8 @@ class Clinic:
                     consent_granted_at=now - timedelta(days=30),
                     consent_expires_at=now + timedelta(days=600),
                     whatsapp_opt_in=False,
-                    **{f"marketing_opt_in_{c.value}": False for c in Channel},
-                    **{f"opted_out_{c.value}": False for c in Channel},
+                    **{f"marketing_opt_in_{c.value}": False for c in BUILTIN_CHANNELS},
+                    **{f"opted_out_{c.value}": False for c in BUILTIN_CHANNELS},
                 )
             )
         return patient_id

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-from outreach.domain import Channel, Purpose
+from outreach.domain import BUILTIN_CHANNELS, Channel, Purpose
 from outreach.preferences import (
     ConsentState,
     EffectivePreferences,
@@ -69,7 +69,7 @@ INVALID_PHONES = ("12345", "+1", "not a number", "3052345678")
 INVALID_EMAILS = ("no-at-sign", "a@b", "two@@example.org")
 
 zones = st.sampled_from(REQUIRED_ZONES)
-channels = st.sampled_from(list(Channel))
+channels = st.sampled_from(list(BUILTIN_CHANNELS))
 purposes = st.sampled_from(list(Purpose))
 channel_sets = st.frozensets(channels)
 
@@ -108,7 +108,7 @@ LAYER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "work_days": st.frozensets(st.integers(0, 6)),
     "allowed_channels": channel_sets,
     "preferred_channel": channels,
-    "channel_order": st.permutations(list(Channel)).map(tuple),
+    "channel_order": st.permutations(list(BUILTIN_CHANNELS)).map(tuple),
     "email": st.sampled_from(EMAILS + INVALID_EMAILS[:1]),
     "phone": st.sampled_from(PHONES + INVALID_PHONES[:1]),
     "whatsapp": st.sampled_from(PHONES),
@@ -142,8 +142,8 @@ def consent_states(draw: st.DrawFn, now: datetime | None = None) -> ConsentState
         # Mostly none or one: an opt-out of everything leaves little else to check.
         opted_out=draw(
             st.sampled_from(
-                [frozenset(), frozenset(), frozenset(), *(frozenset({c}) for c in Channel)]
-                + [frozenset({Channel.SMS, Channel.EMAIL}), frozenset(Channel)]
+                [frozenset(), frozenset(), frozenset(), *(frozenset({c}) for c in BUILTIN_CHANNELS)]
+                + [frozenset({Channel.SMS, Channel.EMAIL}), frozenset(BUILTIN_CHANNELS)]
             )
         ),
         whatsapp_opt_in=draw(st.booleans()),

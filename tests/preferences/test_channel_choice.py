@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from outreach.domain import Channel, Purpose, SuppressionReason
+from outreach.domain import BUILTIN_CHANNELS, Channel, Purpose, SuppressionReason
 from outreach.preferences import (
     DEFAULT_FALLBACK_ORDER,
     GLOBAL_DEFAULTS,
@@ -28,9 +28,11 @@ R = SuppressionReason
 ALL_IN = ConsentState(
     contact_granted=True,
     granted_at=datetime(2026, 1, 1, tzinfo=UTC),
-    marketing_opt_in=frozenset(Channel),
+    marketing_opt_in=frozenset(BUILTIN_CHANNELS),
     whatsapp_opt_in=True,
 )
+
+ALL_CHANNELS = frozenset(BUILTIN_CHANNELS)
 
 
 def prefs(org: PreferenceLayer | None = None, /, **patient: object) -> EffectivePreferences:
@@ -52,7 +54,7 @@ def consent(**changes: object) -> ConsentState:
 
 def test_every_purpose_has_a_complete_fallback_order() -> None:
     for purpose in Purpose:
-        assert sorted(DEFAULT_FALLBACK_ORDER[purpose]) == sorted(Channel)
+        assert sorted(DEFAULT_FALLBACK_ORDER[purpose]) == sorted(BUILTIN_CHANNELS)
     assert DEFAULT_FALLBACK_ORDER[Purpose.URGENT] == (SMS, WHATSAPP, EMAIL)
     assert DEFAULT_FALLBACK_ORDER[Purpose.CAMPAIGN_EDUCATION] == (EMAIL, SMS, WHATSAPP)
 
@@ -100,7 +102,7 @@ def test_choice_for_an_appointment_reminder(
     ("purpose", "the_consent", "patient", "failed", "expected"),
     [
         # Nothing reachable.
-        (Purpose.APPT_REMINDER, ALL_IN, {}, frozenset(Channel), R.NO_REACHABLE_CHANNEL),
+        (Purpose.APPT_REMINDER, ALL_IN, {}, frozenset(BUILTIN_CHANNELS), R.NO_REACHABLE_CHANNEL),
         (Purpose.APPT_REMINDER, ALL_IN, {"allowed_channels": frozenset()}, frozenset(),
          R.NO_REACHABLE_CHANNEL),
         # Unreachable channels do not dilute the reachable ones' consent reasons.
@@ -113,7 +115,7 @@ def test_choice_for_an_appointment_reminder(
          R.NO_MARKETING_OPT_IN),
         (Purpose.APPT_CONFIRM, ConsentState(), {}, frozenset(), R.NO_CONSENT),
         (Purpose.APPT_CONFIRM, consent(expires_at=NOW), {}, frozenset(), R.CONSENT_EXPIRED),
-        (Purpose.URGENT, consent(opted_out=frozenset(Channel)), {}, frozenset(), R.OPTED_OUT),
+        (Purpose.URGENT, consent(opted_out=ALL_CHANNELS), {}, frozenset(), R.OPTED_OUT),
     ],
 )  # fmt: skip
 def test_suppression_reasons(

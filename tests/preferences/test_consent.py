@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.domain import Channel, Purpose, SuppressionReason
+from outreach.domain import BUILTIN_CHANNELS, Channel, Purpose, SuppressionReason
 from outreach.preferences import ConsentState, channel_permission, consents_expiring
 
 from .strategies import channels, consent_states, instants_2026, purposes
@@ -23,7 +23,7 @@ def full_consent(**changes: object) -> ConsentState:
     values: dict[str, object] = {
         "contact_granted": True,
         "granted_at": GRANTED,
-        "marketing_opt_in": frozenset(Channel),
+        "marketing_opt_in": frozenset(BUILTIN_CHANNELS),
         "whatsapp_opt_in": True,
     }
     values.update(changes)

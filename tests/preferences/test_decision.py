@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.domain import Channel, Purpose, SuppressionReason
+from outreach.domain import BUILTIN_CHANNELS, Channel, Purpose, SuppressionReason
 from outreach.preferences import (
     GLOBAL_DEFAULTS,
     CommRequest,
@@ -50,7 +50,7 @@ EDU, REMINDER = Purpose.CAMPAIGN_EDUCATION, Purpose.APPT_REMINDER
 ALL_IN = ConsentState(
     contact_granted=True,
     granted_at=datetime(2026, 1, 1, tzinfo=UTC),
-    marketing_opt_in=frozenset(Channel),
+    marketing_opt_in=frozenset(BUILTIN_CHANNELS),
     whatsapp_opt_in=True,
 )
 
@@ -105,7 +105,7 @@ def test_urgent_crosses_quiet_hours_but_not_an_opt_out() -> None:
     decision = decide(CommRequest(Purpose.URGENT, now), patient(), with_consent(opted_out={SMS}),
                       [], now)  # fmt: skip
     assert decision == Scheduled(WHATSAPP, OTHER_US_PHONE, now, "en", NY)
-    everything_out = with_consent(opted_out=frozenset(Channel))
+    everything_out = with_consent(opted_out=frozenset(BUILTIN_CHANNELS))
     decision = decide(CommRequest(Purpose.URGENT, now), patient(), everything_out, [], now)
     assert isinstance(decision, Suppressed)
     assert decision.reason is R.OPTED_OUT
@@ -117,7 +117,7 @@ def test_marketing_cap_on_one_channel_falls_back_to_the_next() -> None:
     decision = decide(CommRequest(EDU, now), patient(), ALL_IN, history, now)
     assert isinstance(decision, Scheduled)
     assert decision.channel is SMS
-    capped_everywhere = [SentRecord(c, EDU, now - timedelta(hours=3)) for c in Channel]
+    capped_everywhere = [SentRecord(c, EDU, now - timedelta(hours=3)) for c in BUILTIN_CHANNELS]
     decision = decide(CommRequest(EDU, now), patient(), ALL_IN, capped_everywhere, now)
     assert isinstance(decision, Suppressed)
     assert decision.reason is R.FREQUENCY_CAP
@@ -325,7 +325,7 @@ def test_never_after_consent_lapses_nor_on_a_failed_channel(
         assert decision.send_at < lapsing.expires_at  # type: ignore[operator]
         assert decision.channel not in failed
     elif decision.reason is R.NO_REACHABLE_CHANNEL:
-        assert failed == frozenset(Channel)
+        assert failed == frozenset(BUILTIN_CHANNELS)
 
 
 def test_timing_beats_a_channel_the_patient_never_opted_into() -> None:

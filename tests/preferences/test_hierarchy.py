@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.preferences import (
     GLOBAL_DEFAULTS,
     PreferenceLayer,
@@ -93,7 +93,7 @@ def test_global_defaults() -> None:
     assert prefs.language == "en"
     assert (prefs.quiet_hours_start, prefs.quiet_hours_end) == (time(21), time(8))
     assert prefs.channel_order == (Channel.SMS, Channel.EMAIL, Channel.WHATSAPP)
-    assert prefs.allowed_channels == frozenset(Channel)
+    assert prefs.allowed_channels == frozenset(BUILTIN_CHANNELS)
     assert prefs.healthcare_reminder_profile is False
 
 
@@ -171,7 +171,7 @@ def test_as_dict_is_json_with_values_and_sources() -> None:
         {"quiet_hours_start": time(21, 0, 0, 500)},
         {"work_days": frozenset({7})},
         {"channel_order": (Channel.SMS, Channel.SMS)},
-        {"allowed_channels": frozenset({"pager"})},
+        {"allowed_channels": frozenset({"Pager!"})},
     ],
 )
 def test_bad_configuration_fails_loudly(bad: dict[str, object]) -> None:

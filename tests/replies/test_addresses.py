@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.replies.addresses import (
     ConsentScope,
     StoredContact,
@@ -76,7 +76,7 @@ def test_consent_on_the_reply_channel_reaches_everyone_at_the_address() -> None:
 
 
 def test_stop_all_reaches_other_channels_for_the_sender_only() -> None:
-    scopes = consent_scopes("p1", frozenset(Channel), Channel.SMS, ["p1", "p2"])
+    scopes = consent_scopes("p1", frozenset(BUILTIN_CHANNELS), Channel.SMS, ["p1", "p2"])
     assert scopes == [
         ConsentScope(("p1", "p2"), frozenset({Channel.SMS})),
         ConsentScope(("p1",), frozenset({Channel.EMAIL, Channel.WHATSAPP})),
@@ -84,4 +84,4 @@ def test_stop_all_reaches_other_channels_for_the_sender_only() -> None:
 
 
 def test_an_unknown_sender_changes_nobody() -> None:
-    assert consent_scopes(None, frozenset(Channel), Channel.SMS, []) == []
+    assert consent_scopes(None, frozenset(BUILTIN_CHANNELS), Channel.SMS, []) == []

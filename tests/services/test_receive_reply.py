@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from outreach.domain import Channel, JobStatus, Purpose
+from outreach.domain import BUILTIN_CHANNELS, Channel, JobStatus, Purpose
 from outreach.replies import ReplyParser
 from outreach.services.receive_reply import ReplyService
 from outreach.sql.engine import build_engine
@@ -167,7 +167,7 @@ def test_stopall_opts_out_every_channel(
     result = service.receive([envelope(phone, "STOPALL")])
 
     opt = prefs_row(mariadb_engine, patient)
-    assert all(opt[f"opted_out_{c.value}"] for c in Channel)
+    assert all(opt[f"opted_out_{c.value}"] for c in BUILTIN_CHANNELS)
     assert job_row(mariadb_engine, email_job)["status"] == JobStatus.CANCELLED
     assert job_row(mariadb_engine, whatsapp_job)["status"] == JobStatus.CANCELLED
     assert len(sent_to(sim_client, phone)) == 1

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from outreach.domain import Channel, Purpose
+from outreach.domain import BUILTIN_CHANNELS, Channel, Purpose
 from outreach.templating import (
     PortalResource,
     TemplateRecord,
@@ -47,7 +47,7 @@ def worst_case_context() -> dict[str, object]:
 
 def test_complete_for_every_purpose_channel_and_language() -> None:
     keys = {(t.language, t.purpose, t.channel) for t in SEEDS}
-    assert keys == {(lang, p, c) for lang in LANGUAGES for p in Purpose for c in Channel}
+    assert keys == {(lang, p, c) for lang in LANGUAGES for p in Purpose for c in BUILTIN_CHANNELS}
     assert len(SEEDS) == len(keys) == 4 * 7 * 3
     assert len({t.id for t in SEEDS}) == len(SEEDS)
     assert all(t.org_id is None and t.provider_id is None and t.is_active for t in SEEDS)

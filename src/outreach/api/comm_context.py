@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from outreach.api.dependencies import ClockDep, StoreDep
 from outreach.api.errors import ApiError, ErrorBody
-from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
+from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason, known_channels
 from outreach.preferences import ConsentState, channel_permission, resolve_patients
 from outreach.sql.activity_repository import ActivityMoment, JobSummary, RecentActivity
 
@@ -128,7 +128,7 @@ def _permissions(consent: ConsentState, now: datetime) -> dict[Channel, ChannelP
             transactional=channel_permission(Purpose.APPT_REMINDER, channel, consent, now),
             marketing=channel_permission(Purpose.CAMPAIGN_EDUCATION, channel, consent, now),
         )
-        for channel in Channel
+        for channel in known_channels()
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from outreach.api.channel_names import RegisteredChannel
 from outreach.domain import Channel
 from outreach.events import InboundEnvelope, StatusUpdate
 
@@ -96,10 +97,10 @@ class GenericInboundBody(BaseModel):
     body: str
     timestamp: AwareDatetime = Field(description="When it was received, with a zone.")
     message_id: str = Field(min_length=1, max_length=128)
-    channel: Channel | None = Field(
+    channel: RegisteredChannel | None = Field(
         default=None,
         description="Left out: `whatsapp` for a `whatsapp:` address, `email` for one with `@`, "
-        "else `sms`.",
+        "else `sms`. A channel no registered plugin serves is refused.",
     )
 
     def __repr__(self) -> str:  # personal fields masked

@@ -31,6 +31,7 @@ from outreach.api.publisher import OutgoingRecord
 from outreach.api.webhooks import publish_or_503
 from outreach.channels.base import NORMALISED_STATUSES
 from outreach.config import Settings
+from outreach.domain import known_channels
 from outreach.events import InboundEnvelope, StatusUpdate
 
 router = APIRouter(prefix="/api/v1/comm/webhook", tags=["webhooks"])
@@ -126,6 +127,12 @@ def _status_problems(update: StatusUpdate) -> list[tuple[str, str]]:
     return [("status", "not one of " + ", ".join(sorted(NORMALISED_STATUSES)))]
 
 
+def _inbound_problems(envelope: InboundEnvelope) -> list[tuple[str, str]]:
+    if envelope.channel in known_channels():
+        return []
+    return [("channel", "no registered channel has this name")]
+
+
 def _request_body(*shapes: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a body the route reads raw (to check its signature): one document of any of
     ``shapes``, or an array of them (schemas added to the components by ``create_api_app``)."""
@@ -208,7 +215,7 @@ async def inbound(
     ``message_id``, channel optional); both are published as ``InboundEnvelope``.
     """
     body = await _verified_body(request, settings)
-    envelopes = _items(body, inbound_envelope_of)
+    envelopes = _items(body, inbound_envelope_of, _inbound_problems)
     records: list[OutgoingRecord] = [
         (
             topics.INBOUND,

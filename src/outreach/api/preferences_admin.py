@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from outreach.api.channel_names import RegisteredChannel
 from outreach.api.dependencies import ActorDep, ClockDep, EngineDep
 from outreach.api.errors import ApiError
 from outreach.domain import Channel
@@ -44,9 +45,9 @@ class HierarchyFields(BaseModel):
     work_hours_start: time | None = None
     work_hours_end: time | None = None
     work_days: list[int] | None = Field(default=None, description="0 = Monday ... 6 = Sunday")
-    allowed_channels: list[Channel] | None = None
-    preferred_channel: Channel | None = None
-    channel_order: list[Channel] | None = None
+    allowed_channels: list[RegisteredChannel] | None = None
+    preferred_channel: RegisteredChannel | None = None
+    channel_order: list[RegisteredChannel] | None = None
     best_hour: int | None = None
     marketing_max_per_day: int | None = None
     marketing_max_per_week: int | None = None

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from outreach.api.channel_names import RegisteredChannel
 from outreach.api.delivery_estimate import TYPICAL_DELIVERY_LATENCY
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
 
@@ -76,13 +77,13 @@ class ScheduleRequest(BaseModel):
         "needs contact consent and never goes to an opted-out channel. It cannot be combined "
         "with another purpose; false only confirms a non-urgent purpose.",
     )
-    channel: Channel | None = Field(
+    channel: RegisteredChannel | None = Field(
         default=None,
         description="Send on this channel only (consent still decides: if the patient cannot "
         "be reached there, the request is suppressed, not moved to another channel). Left "
         "out, the patient's preferences choose.",
     )
-    preferred_channel: Channel | None = Field(
+    preferred_channel: RegisteredChannel | None = Field(
         default=None, description="Another name for `channel`; give one or the other."
     )
     template_id: int | None = Field(

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 
+from outreach.api.channel_names import RegisteredChannel
 from outreach.api.dependencies import ActorDep, ClockDep, EngineDep
 from outreach.api.errors import ApiError
 from outreach.domain import Channel, Purpose
@@ -64,7 +65,7 @@ class TemplateCreate(TemplateContent):
     org_id: str | None = Field(default=None, min_length=1, max_length=64)
     provider_id: str | None = Field(default=None, min_length=1, max_length=64)
     purpose: Purpose
-    channel: Channel
+    channel: RegisteredChannel
     language: str = Field(pattern=_LANGUAGE, max_length=16)
     variant: str = Field(default="A", pattern=_VARIANT)
 

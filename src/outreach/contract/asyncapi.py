@@ -21,7 +21,7 @@ from outreach.contract.catalogue import (
     message_type,
 )
 from outreach.contract.json_schemas import ContractSchemaGenerator, plain_description
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS
 from outreach.events import PHI_KEYWORD
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -79,8 +79,9 @@ def _channel(topic: Topic) -> dict[str, Any]:
     if f"{{{SEND_CHANNEL_PARAMETER}}}" in topic.address:
         channel["parameters"] = {
             SEND_CHANNEL_PARAMETER: {
-                "enum": [c.value for c in Channel],
-                "description": "The channel the job is sent on.",
+                "examples": [c.value for c in BUILTIN_CHANNELS],
+                "description": "The channel the job is sent on: a built-in channel's name or a "
+                "plugin's.",
             }
         }
     return channel

@@ -36,12 +36,12 @@ def as_purpose(value: Purpose | str) -> Purpose:
 
 
 def as_channel(value: Channel | str) -> Channel:
-    """The ``Channel`` member for ``value``; ``ValueError`` for an unknown channel."""
+    """The ``Channel`` for ``value``; ``ValueError`` for a string that is no channel name."""
     return value if value.__class__ is Channel else Channel(value)
 
 
 def as_channels(values: frozenset[Channel] | frozenset[str]) -> frozenset[Channel]:
-    """``values`` as a frozenset of ``Channel`` members (the empty set passes untouched)."""
+    """``values`` as a frozenset of ``Channel`` names (the empty set passes untouched)."""
     if not values or all(v.__class__ is Channel for v in values):
         return values  # type: ignore[return-value]
     return frozenset(Channel(v) for v in values)

@@ -23,7 +23,7 @@ from datetime import datetime
 from functools import lru_cache
 from types import MappingProxyType
 
-from outreach.domain import Channel, Purpose, SuppressionReason
+from outreach.domain import AddressKind, Channel, Purpose, SuppressionReason, address_kind_of
 from outreach.preferences.boundary import as_channel, as_channels, as_purpose, as_utc
 from outreach.preferences.consent import ConsentState, consent_refusal
 from outreach.preferences.hierarchy import EffectivePreferences, PreferenceLevel
@@ -90,12 +90,14 @@ def channel_order_for(purpose: Purpose, prefs: EffectivePreferences) -> tuple[Ch
 
 def address_for(channel: Channel, prefs: EffectivePreferences) -> str | None:
     """The validated address a channel would use, or ``None`` when the channel cannot reach."""
-    channel = as_channel(channel)
-    if channel is _EMAIL:
+    kind = address_kind_of(as_channel(channel))
+    if kind is AddressKind.EMAIL:
         return prefs.email
-    if channel is _SMS:
+    if kind is AddressKind.PHONE:
         return prefs.phone
-    return prefs.whatsapp if prefs.whatsapp is not None else prefs.phone
+    if kind is AddressKind.WHATSAPP:
+        return prefs.whatsapp if prefs.whatsapp is not None else prefs.phone
+    return None  # a channel no plugin registered here reaches nobody
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from outreach.domain import Channel, Purpose, SuppressionReason
+from outreach.domain import BUILTIN_CHANNELS, Channel, Purpose, SuppressionReason
 from outreach.preferences.boundary import (
     as_channel,
     as_channels,
@@ -113,7 +113,7 @@ def consent_changes(stored: ConsentState, update: ConsentUpdate) -> dict[str, bo
     if update.contact_granted is not None and update.contact_granted != stored.contact_granted:
         changes["contact_consent"] = update.contact_granted
     if update.marketing_opt_in is not None:
-        for channel in Channel:
+        for channel in BUILTIN_CHANNELS:
             wanted = channel in update.marketing_opt_in
             if wanted != (channel in stored.marketing_opt_in):
                 changes[f"marketing_opt_in_{channel.value}"] = wanted

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.preferences.addresses import (
     mask_email,
     mask_phone,
@@ -169,7 +169,7 @@ GLOBAL_DEFAULTS = PreferenceLayer(
     work_hours_start=time(9, 0),
     work_hours_end=time(17, 0),
     work_days=frozenset({0, 1, 2, 3, 4}),
-    allowed_channels=frozenset(Channel),
+    allowed_channels=frozenset(BUILTIN_CHANNELS),
     channel_order=(Channel.SMS, Channel.EMAIL, Channel.WHATSAPP),
     marketing_max_per_day=1,
     marketing_max_per_week=3,

@@ -26,7 +26,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from outreach.domain import Channel
+from outreach.domain import Channel, known_channels
 from outreach.replies.intents import ParsedReply, ReplyIntent
 from outreach.replies.matching import OutstandingRequest
 
@@ -203,7 +203,7 @@ def _plan_stop(
     already_opted_out: bool,
     carrier_answered: bool,
 ) -> list[Action]:
-    channels = frozenset(Channel) if parsed.is_stop_all else frozenset({channel})
+    channels = frozenset(known_channels()) if parsed.is_stop_all else frozenset({channel})
     actions: list[Action] = [OptOut(channels)]
     if patient is not None:
         actions.append(CancelPendingNonUrgentJobs(patient, channels))

@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import func
 
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
-from outreach.sql.types import BigId, Json, UtcDateTime, str_enum
+from outreach.sql.types import BigId, ChannelName, Json, UtcDateTime, str_enum
 
 # Message bodies and rendered e-mails can exceed TEXT's 64 KiB on MariaDB.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
@@ -89,7 +89,7 @@ class _PreferenceColumns:
     work_hours_end: Mapped[time | None] = mapped_column(Time)
     work_days: Mapped[list[int] | None] = mapped_column(Json)
     allowed_channels: Mapped[list[str] | None] = mapped_column(Json)
-    preferred_channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, 16))
+    preferred_channel: Mapped[Channel | None] = mapped_column(ChannelName())
     channel_order: Mapped[list[str] | None] = mapped_column(Json)
     best_hour: Mapped[int | None] = mapped_column(Integer)
     marketing_max_per_day: Mapped[int | None] = mapped_column(Integer)
@@ -163,7 +163,7 @@ class CommTemplate(Base):
     org_id: Mapped[str | None] = mapped_column(String(64))
     provider_id: Mapped[str | None] = mapped_column(String(64))
     purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
-    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    channel: Mapped[Channel] = mapped_column(ChannelName())
     language: Mapped[str] = mapped_column(String(16))
     variant: Mapped[str] = mapped_column(String(16), default="A")
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -243,7 +243,7 @@ class CommJob(Base):
     source_event_id: Mapped[str | None] = mapped_column(String(64))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("comm_campaigns.id"))
     purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
-    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, 16))
+    channel: Mapped[Channel | None] = mapped_column(ChannelName())
     status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus, 16), default=JobStatus.QUEUED)
     suppression_reason: Mapped[SuppressionReason | None] = mapped_column(
         str_enum(SuppressionReason, 32)
@@ -284,7 +284,7 @@ class CommInbound(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     provider: Mapped[str] = mapped_column(String(32))
     provider_message_id: Mapped[str] = mapped_column(String(128))
-    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    channel: Mapped[Channel] = mapped_column(ChannelName())
     from_address: Mapped[str] = mapped_column(String(254), index=True)
     to_address: Mapped[str | None] = mapped_column(String(254))
     body: Mapped[str] = mapped_column(LongText)
@@ -338,7 +338,7 @@ class CommStats(Base):
     day: Mapped[date] = mapped_column(Date)
     org_id: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
-    channel: Mapped[Channel] = mapped_column(str_enum(Channel, 16))
+    channel: Mapped[Channel] = mapped_column(ChannelName())
     # 0 / "-" instead of NULL so the unique key works on both engines.
     campaign_id: Mapped[int] = mapped_column(Integer, default=0)
     variant: Mapped[str] = mapped_column(String(16), default="-")

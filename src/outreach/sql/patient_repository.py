@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.events import PatientData
 from outreach.preferences import ConsentState, ConsentUpdate, PatientLayers, PreferenceLayer
 from outreach.sql.bulk import insert_ignore, upsert
@@ -32,11 +32,13 @@ _CONSENT_COLUMNS = (
     "consent_granted_at",
     "consent_expires_at",
     "whatsapp_opt_in",
-    *(f"marketing_opt_in_{c.value}" for c in Channel),
-    *(f"opted_out_{c.value}" for c in Channel),
+    *(f"marketing_opt_in_{c.value}" for c in BUILTIN_CHANNELS),
+    *(f"opted_out_{c.value}" for c in BUILTIN_CHANNELS),
 )
 # Per channel, its marketing opt-in column (built once: the upsert loop reads them per patient).
-_MARKETING_COLUMNS = tuple((channel, f"marketing_opt_in_{channel.value}") for channel in Channel)
+_MARKETING_COLUMNS = tuple(
+    (channel, f"marketing_opt_in_{channel.value}") for channel in BUILTIN_CHANNELS
+)
 # NOT NULL flags a candidate row needs even when the event is silent about them.
 _FLAG_COLUMNS = ("contact_consent", "whatsapp_opt_in", *(c for _, c in _MARKETING_COLUMNS))
 

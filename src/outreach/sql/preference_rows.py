@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.preferences import ConsentState, PreferenceLayer
 
 LAYER_COLUMNS = (
@@ -53,8 +53,10 @@ def consent_from_row(row: Mapping[str, Any] | None) -> ConsentState:
         contact_granted=granted,
         granted_at=row.get("consent_granted_at") if granted else None,
         expires_at=row.get("consent_expires_at") if granted else None,
-        marketing_opt_in=frozenset(c for c in Channel if row.get(f"marketing_opt_in_{c.value}")),
-        opted_out=frozenset(c for c in Channel if row.get(f"opted_out_{c.value}")),
+        marketing_opt_in=frozenset(
+            c for c in BUILTIN_CHANNELS if row.get(f"marketing_opt_in_{c.value}")
+        ),
+        opted_out=frozenset(c for c in BUILTIN_CHANNELS if row.get(f"opted_out_{c.value}")),
         whatsapp_opt_in=bool(row.get("whatsapp_opt_in")),
     )
 

@@ -14,7 +14,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
 
-from outreach.domain import FORWARD_PATH, Channel, JobStatus, Purpose, can_transition
+from outreach.domain import (
+    BUILTIN_CHANNELS,
+    FORWARD_PATH,
+    Channel,
+    JobStatus,
+    Purpose,
+    can_transition,
+)
 from outreach.events import InboundEnvelope
 from outreach.replies.addresses import StoredContact
 from outreach.replies.matching import OutstandingRequest
@@ -118,7 +125,7 @@ class ReplyRepository:
                 patient_id=row["patient_id"],
                 org_id=row["org_id"],
                 language=row["language"],
-                opted_out=frozenset(c for c in Channel if row[f"opted_out_{c.value}"]),
+                opted_out=frozenset(c for c in BUILTIN_CHANNELS if row[f"opted_out_{c.value}"]),
                 email=row["email"],
                 phone=row["phone"],
                 whatsapp=row["whatsapp"],

@@ -6,9 +6,11 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, String
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
+
+from outreach.domain import Channel
 
 # BIGINT ids on MariaDB; SQLite only auto-increments INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -43,6 +45,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+class ChannelName(TypeDecorator[Channel]):
+    """A channel's name (``domain.Channel``) in a VARCHAR: any registered channel, no enum."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else Channel(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Channel | None:
+        return None if value is None else Channel(value)
 
 
 def str_enum(enum_cls: type[enum.Enum], length: int = 32) -> Enum:

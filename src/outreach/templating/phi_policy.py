@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 
 
 class Surface(enum.StrEnum):
@@ -131,19 +131,24 @@ class SurfaceRule:
 class PhiPolicy:
     """Which sensitivities each (channel, surface) may carry, over a variable registry.
 
-    A (channel, surface) without a rule allows nothing; a variable outside the registry is refused.
-    Compared and hashed by identity (cheap cache keys): build each policy once, at wiring time.
+    A (channel, surface) without a rule allows nothing, except on a channel the policy names
+    nowhere (a plugin's): its surfaces allow ``other_channels``. A variable outside the registry
+    is refused. Compared and hashed by identity (cheap cache keys): build each policy once, at
+    wiring time.
     """
 
     rules: frozenset[SurfaceRule]
     registry: Mapping[str, VariableSpec] = field(default_factory=lambda: VARIABLE_REGISTRY)
+    other_channels: frozenset[Sensitivity] = frozenset({Sensitivity.MINIMUM_NECESSARY})
     _allowed: Mapping[tuple[Channel, Surface], frozenset[Sensitivity]] = field(
         init=False, repr=False
     )
+    _ruled: frozenset[Channel] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         allowed = {(r.channel, r.surface): r.allowed for r in self.rules}
         object.__setattr__(self, "_allowed", MappingProxyType(allowed))
+        object.__setattr__(self, "_ruled", frozenset(r.channel for r in self.rules))
 
     def spec(self, name: str) -> VariableSpec | None:
         return self.registry.get(name)
@@ -153,7 +158,10 @@ class PhiPolicy:
         spec = self.registry.get(name)
         if spec is None:
             return False
-        return spec.sensitivity in self._allowed.get((channel, surface), frozenset())
+        allowed = self._allowed.get((channel, surface))
+        if allowed is None:
+            allowed = frozenset() if channel in self._ruled else self.other_channels
+        return spec.sensitivity in allowed
 
     def allows_anywhere(self, channel: Channel, name: str) -> bool:
         return any(self.allows(channel, s, name) for s in surfaces_of(channel))
@@ -164,13 +172,13 @@ class PhiPolicy:
         """A copy of this policy with one (channel, surface) rule replaced."""
         kept = {r for r in self.rules if (r.channel, r.surface) != (channel, surface)}
         kept.add(SurfaceRule(channel, surface, frozenset(sensitivities)))
-        return PhiPolicy(frozenset(kept), self.registry)
+        return PhiPolicy(frozenset(kept), self.registry, self.other_channels)
 
 
 def _minimum_necessary_everywhere() -> frozenset[SurfaceRule]:
     return frozenset(
         SurfaceRule(channel, surface, frozenset({Sensitivity.MINIMUM_NECESSARY}))
-        for channel in Channel
+        for channel in BUILTIN_CHANNELS
         for surface in surfaces_of(channel)
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from outreach.domain import Channel
+from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.sim.clinic.catalog import (
     AGE_BANDS,
     CONDITIONS,
@@ -37,7 +37,7 @@ EMAIL_ONLY_SHARE_OF_EMAIL_PREFERRING = 0.25
 QUIET_HOURS_SHARE = 0.07
 RESTRICTED_CHANNELS_SHARE = 0.04
 CONSENT_AGE_DAYS = (30, 700)  # consent granted 1 to 23 months before the simulated day
-_VALUE = {channel: channel.value for channel in Channel}  # Enum.value is slow in bulk
+_VALUE = {channel: channel.value for channel in BUILTIN_CHANNELS}  # plain str, cheap in bulk
 
 
 @dataclass(frozen=True, slots=True)
