@@ -17,12 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
-from outreach.domain import BUILTIN_CHANNELS, Channel, JobStatus, Purpose
+from outreach.domain import Channel, JobStatus, Purpose
 from outreach.events import InboundEnvelope
 from outreach.preferences.addresses import normalise_phone
-from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
+from outreach.sql.models import (
+    CommJob,
+    OrgCommPrefs,
+    Patient,
+    PatientChannelOptOut,
+    PatientCommPrefs,
+)
 
 CLINIC_NAME = "Sunrise Clinic"
 CLINIC_PHONE = "+14155550100"
@@ -75,9 +81,10 @@ class Clinic:
                     contact_consent=True,
                     consent_granted_at=datetime.now(UTC) - timedelta(days=30),
                     whatsapp_opt_in=whatsapp is not None,
-                    **{f"opted_out_{c.value}": c in opted_out for c in BUILTIN_CHANNELS},
                 )
             )
+        if opted_out:
+            opt_out(self.engine, patient_id, *opted_out)
         return patient_id
 
     def job(
@@ -175,9 +182,6 @@ def consenting_prefs_row(
         "marketing_opt_in_sms": False,
         "marketing_opt_in_whatsapp": False,
         "whatsapp_opt_in": False,
-        "opted_out_email": False,
-        "opted_out_sms": False,
-        "opted_out_whatsapp": False,
         **fields,
     }
 
@@ -267,3 +271,28 @@ def booking_event(patient_id: str, now: datetime, starts_at: datetime) -> dict[s
             "provider_display_name": "Dr. Ana Pop",
         },
     }
+
+
+def opt_out(engine: Engine, patient_id: str, *channels: Channel, source: str = "test") -> None:
+    """Record the patient's opt-out of ``channels`` (as a STOP would)."""
+    with engine.begin() as connection:
+        connection.execute(
+            insert(PatientChannelOptOut.__table__),
+            [
+                {
+                    "patient_id": patient_id,
+                    "channel": channel.value,
+                    "opted_out_at": datetime.now(UTC),
+                    "source": source,
+                }
+                for channel in channels
+            ],
+        )
+
+
+def opted_out_channels(engine: Engine, patient_id: str) -> frozenset[Channel]:
+    """The channels the patient is opted out of, as stored."""
+    table = PatientChannelOptOut.__table__
+    with engine.connect() as connection:
+        rows = connection.execute(select(table.c.channel).where(table.c.patient_id == patient_id))
+        return frozenset(Channel(channel) for channel in rows.scalars())

@@ -14,6 +14,7 @@ from outreach.sql.models import (
     CommStatusEvent,
     OrgCommPrefs,
     Patient,
+    PatientChannelOptOut,
     PatientCommPrefs,
     ProviderCommPrefs,
 )
@@ -94,9 +95,19 @@ def create_patient(engine: Engine) -> tuple[str, str, str]:
                     "consent_granted_at": NOW - timedelta(days=30),
                     "consent_expires_at": NOW + timedelta(days=700),
                     "marketing_opt_in_sms": True,
-                    "opted_out_email": True,
                     "whatsapp_opt_in": False,
                     "failed_channels": ["email"],
+                }
+            ],
+        )
+        connection.execute(
+            PatientChannelOptOut.__table__.insert(),
+            [
+                {
+                    "patient_id": patient_id,
+                    "channel": "email",
+                    "opted_out_at": NOW - timedelta(days=3),
+                    "source": "reply",
                 }
             ],
         )

@@ -89,7 +89,6 @@ class Clinic:
                     consent_expires_at=now + timedelta(days=600),
                     whatsapp_opt_in=False,
                     **{f"marketing_opt_in_{c.value}": False for c in BUILTIN_CHANNELS},
-                    **{f"opted_out_{c.value}": False for c in BUILTIN_CHANNELS},
                 )
             )
         return patient_id

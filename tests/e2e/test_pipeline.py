@@ -18,12 +18,13 @@ from sqlalchemy import insert
 
 from outreach.clock import SharedShiftedClock
 from outreach.dead_letters import DeadLetterSealer
+from outreach.domain import Channel
 from outreach.events import DlqEntry
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.models import CommJob, Patient, PatientCommPrefs
 from outreach.topics import CORE_EVENTS, DLQ
 from tests.e2e.pipeline import Pipeline, publish, read_topic, wait_until
-from tests.factories import booking_event, patient_event
+from tests.factories import booking_event, opted_out_channels, patient_event
 
 pytestmark = pytest.mark.services
 
@@ -200,9 +201,6 @@ def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str) -> list[str]:
                 "marketing_opt_in_sms": False,
                 "marketing_opt_in_whatsapp": False,
                 "whatsapp_opt_in": False,
-                "opted_out_email": False,
-                "opted_out_sms": False,
-                "opted_out_whatsapp": False,
             }
         )
         jobs.append(
@@ -258,13 +256,7 @@ def _inbound(pipeline: Pipeline, phone: str, body: str) -> None:
 
 
 def _opted_out_sms(pipeline: Pipeline, patient_id: str) -> bool:
-    table = PatientCommPrefs.__table__
-    with pipeline.engine.connect() as connection:
-        return bool(
-            connection.execute(table.select().where(table.c.patient_id == patient_id))
-            .mappings()
-            .one()["opted_out_sms"]
-        )
+    return Channel.SMS in opted_out_channels(pipeline.engine, patient_id)
 
 
 def test_patient_replies_through_the_provider_webhook(pipeline, worker, scheduler):

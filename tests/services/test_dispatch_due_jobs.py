@@ -12,13 +12,21 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 
+from outreach.domain import Channel
 from outreach.services.dispatch_due_jobs import DueJobDispatcher
 from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
 from outreach.sql.job_repository import JobRepository
-from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
+from outreach.sql.models import CommAuditLog, CommJob
 from outreach.sql.store import Store
-from tests.factories import consenting_prefs_row, insert_rows, job_row, new_tag, patient_row
+from tests.factories import (
+    consenting_prefs_row,
+    insert_rows,
+    job_row,
+    new_tag,
+    opt_out,
+    patient_row,
+)
 
 
 def claim_due_jobs(engine: Engine, now: datetime, limit: int, claimer: str) -> list:
@@ -77,12 +85,7 @@ class Recorder:
 
 def test_a_stop_recorded_after_planning_suppresses_at_send_time(isolated_mariadb) -> None:
     tag = seed(isolated_mariadb, 2)
-    with isolated_mariadb.begin() as connection:  # the patient texted STOP after planning
-        connection.execute(
-            update(PatientCommPrefs.__table__)
-            .where(PatientCommPrefs.__table__.c.patient_id == f"{tag}-0")
-            .values(opted_out_sms=True)
-        )
+    opt_out(isolated_mariadb, f"{tag}-0", Channel.SMS)  # the patient texted STOP after planning
     publish = Recorder()
     dispatcher = DueJobDispatcher(Store(isolated_mariadb), publish, claimer="t", clock=lambda: NOW)
     asyncio.run(dispatcher.run_once())

@@ -14,7 +14,13 @@ from outreach.domain import BUILTIN_CHANNELS, Channel, JobStatus, Purpose
 from outreach.replies import ReplyParser
 from outreach.services.receive_reply import ReplyService
 from outreach.sql.engine import build_engine
-from tests.factories import CLINIC_BOOKING_URL, Clinic, envelope, new_phone
+from tests.factories import (
+    CLINIC_BOOKING_URL,
+    Clinic,
+    envelope,
+    new_phone,
+    opted_out_channels,
+)
 from tests.reply_fixtures import (
     BOOKING_URL,
     MATCH_WINDOW,
@@ -95,8 +101,8 @@ def test_stop_opts_out_cancels_queued_non_urgent_jobs_and_confirms_once(
 
     result = service.receive([envelope(phone, "STOP")])
 
-    opt = prefs_row(mariadb_engine, patient)
-    assert opt["opted_out_sms"] and not opt["opted_out_email"]
+    opt = opted_out_channels(mariadb_engine, patient)
+    assert Channel.SMS in opt and Channel.EMAIL not in opt
     assert job_row(mariadb_engine, reminder)["status"] == JobStatus.CANCELLED
     assert job_row(mariadb_engine, urgent)["status"] == JobStatus.QUEUED
     assert job_row(mariadb_engine, email_reminder)["status"] == JobStatus.QUEUED
@@ -136,8 +142,8 @@ def test_start_restores_the_channel_and_confirms(
     result = service.receive([envelope(phone, "START")])
     again = service.receive([envelope(phone, "START")])
 
-    opt = prefs_row(mariadb_engine, patient)
-    assert not opt["opted_out_sms"] and opt["opted_out_email"]  # only the channel it came on
+    opt = opted_out_channels(mariadb_engine, patient)
+    assert Channel.SMS not in opt and Channel.EMAIL in opt  # only the channel it came on
     [confirmation] = sent_to(sim_client, phone)
     assert confirmation["body"].startswith("Sunrise Clinic: You are resubscribed")
     assert [o.type for o in result.outcomes] == ["patient.opted_in"] and not again.outcomes
@@ -153,7 +159,7 @@ def test_yes_from_an_opted_out_number_resubscribes(
     result = service.receive([envelope(phone, "YES")])
 
     assert result.intents == {"start": 1}
-    assert not prefs_row(mariadb_engine, patient)["opted_out_sms"]
+    assert Channel.SMS not in opted_out_channels(mariadb_engine, patient)
 
 
 def test_stopall_opts_out_every_channel(
@@ -166,8 +172,8 @@ def test_stopall_opts_out_every_channel(
 
     result = service.receive([envelope(phone, "STOPALL")])
 
-    opt = prefs_row(mariadb_engine, patient)
-    assert all(opt[f"opted_out_{c.value}"] for c in BUILTIN_CHANNELS)
+    opt = opted_out_channels(mariadb_engine, patient)
+    assert opt >= set(BUILTIN_CHANNELS)
     assert job_row(mariadb_engine, email_job)["status"] == JobStatus.CANCELLED
     assert job_row(mariadb_engine, whatsapp_job)["status"] == JobStatus.CANCELLED
     assert len(sent_to(sim_client, phone)) == 1
@@ -260,8 +266,8 @@ def test_a_shared_number_answers_for_the_patient_asked_last(
         child_job,
     )
     # Consent belongs to the number: nobody at it is messaged by SMS any more.
-    assert prefs_row(mariadb_engine, parent)["opted_out_sms"]
-    assert prefs_row(mariadb_engine, child)["opted_out_sms"]
+    assert Channel.SMS in opted_out_channels(mariadb_engine, parent)
+    assert Channel.SMS in opted_out_channels(mariadb_engine, child)
     assert {o.patient_id for o in stopped.outcomes} == {parent, child}
     assert stopped.replies_sent == 1
 
@@ -340,8 +346,8 @@ def test_a_failed_answer_is_counted_and_the_batch_goes_on(
     [dead] = result.dead_letters
     assert dead.kind == "send" and dead.key == patient
     assert broken not in dead.error and broken.encode() not in dead.original
-    assert prefs_row(mariadb_engine, patient)["opted_out_sms"]
-    assert prefs_row(mariadb_engine, other)["opted_out_sms"]
+    assert Channel.SMS in opted_out_channels(mariadb_engine, patient)
+    assert Channel.SMS in opted_out_channels(mariadb_engine, other)
 
 
 class _ExplodingParser(ReplyParser):

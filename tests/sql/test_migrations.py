@@ -27,6 +27,7 @@ from outreach.sql.models import (
     MlModel,
     OrgCommPrefs,
     Patient,
+    PatientChannelOptOut,
     PatientCommPrefs,
     PatientSegment,
     ProviderCommPrefs,
@@ -116,7 +117,7 @@ def test_downgrade_and_upgrade_again(tmp_path) -> None:
     downgrade(url, "base")
     assert current_revision(url) is None
     upgrade(url)
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0005"
 
 
 def _every_model(suffix: str) -> list[Base]:
@@ -151,7 +152,6 @@ def _every_model(suffix: str) -> list[Base]:
         contact_consent=True,
         consent_granted_at=WHEN,
         consent_expires_at=WHEN.replace(year=2028),
-        opted_out_whatsapp=True,
         timezone="Europe/Bucharest",
         quiet_hours_start=time(22, 30),
     )
@@ -185,6 +185,15 @@ def test_every_model_round_trips(engine: Engine) -> None:
     with Session.begin() as session:
         org, provider, patient, prefs, template, segment, campaign = _every_model(suffix)
         session.add_all([org, provider, patient, prefs, template, segment])
+        session.flush()
+        session.add(
+            PatientChannelOptOut(
+                patient_id=f"p-{suffix}",
+                channel=Channel.WHATSAPP,
+                opted_out_at=WHEN,
+                source="reply",
+            )
+        )
         session.flush()
         campaign.segment_id = segment.id
         session.add(campaign)
@@ -263,7 +272,9 @@ def test_every_model_round_trips(engine: Engine) -> None:
         assert job.context == {"appointment_at": WHEN.isoformat()}
         prefs = session.get(PatientCommPrefs, f"p-{suffix}")
         assert prefs.quiet_hours_start == time(22, 30)
-        assert prefs.preferred_channel is Channel.SMS and prefs.opted_out_whatsapp
+        assert prefs.preferred_channel is Channel.SMS
+        opt_out = session.get(PatientChannelOptOut, (f"p-{suffix}", Channel.WHATSAPP))
+        assert opt_out is not None and opt_out.channel is Channel.WHATSAPP
         assert prefs.consent_expires_at == WHEN.replace(year=2028)
         assert "zoe@" not in repr(prefs)
         patient = session.get(Patient, f"p-{suffix}")
@@ -336,3 +347,40 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
     with pytest.raises(Exception, match="naive datetime"), Session.begin() as session:
         session.add(CommAuditLog(occurred_at=datetime(2026, 1, 1), actor="t", action="x"))
         session.flush()
+
+
+def test_opt_out_flags_become_rows_and_come_back(tmp_path) -> None:
+    """0005 turns each opted_out_<channel> flag into a row, and its downgrade turns them back."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'opt-outs.sqlite3'}"
+    upgrade(url, "0001")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO patients (id, org_id) VALUES ('p1', 'o'), ('p2', 'o')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO patient_comm_prefs (patient_id, contact_consent, "
+                "marketing_opt_in_email, marketing_opt_in_sms, marketing_opt_in_whatsapp, "
+                "whatsapp_opt_in, opted_out_email, opted_out_sms, opted_out_whatsapp) VALUES "
+                "('p1', 1, 0, 0, 0, 0, 0, 1, 1), ('p2', 1, 0, 0, 0, 0, 0, 0, 0)"
+            )
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT patient_id, channel FROM patient_channel_opt_outs ORDER BY channel")
+        ).all()
+    assert [tuple(r) for r in rows] == [("p1", "sms"), ("p1", "whatsapp")]
+    downgrade(url, "0001")
+    with engine.connect() as connection:
+        flags = connection.execute(
+            text(
+                "SELECT patient_id, opted_out_email, opted_out_sms, opted_out_whatsapp "
+                "FROM patient_comm_prefs ORDER BY patient_id"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in flags] == [("p1", 0, 1, 1), ("p2", 0, 0, 0)]

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Date, Enum, Table, Time
 
-from outreach.sql.types import UtcDateTime
+from outreach.sql.types import ChannelName, UtcDateTime
 
 # PyMySQL's executemany packs rows into statements of about this size (max_allowed_packet is
 # 16 MB by default on MariaDB, so even 4-byte characters stay well inside it).
@@ -63,6 +63,10 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
+def _channel_name(value: Any) -> Any:
+    return None if value is None else str.__str__(value)
+
+
 def _sqlite_utc(value: Any) -> Any:
     # SQLAlchemy's SQLite DATETIME storage format: fixed width, so string comparison orders.
     value = _utc(value)
@@ -90,6 +94,8 @@ def _converter(table: Table, column: str, sqlite: bool) -> Callable[[Any], Any]:
         return _sqlite_time
     if isinstance(column_type, Enum):
         return _plain
+    if isinstance(column_type, ChannelName):
+        return _channel_name
     return _identity
 
 

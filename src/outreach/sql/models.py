@@ -115,9 +115,6 @@ class PatientCommPrefs(_PreferenceColumns, Base):
     marketing_opt_in_sms: Mapped[bool] = mapped_column(Boolean, default=False)
     marketing_opt_in_whatsapp: Mapped[bool] = mapped_column(Boolean, default=False)
     whatsapp_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
-    opted_out_email: Mapped[bool] = mapped_column(Boolean, default=False)
-    opted_out_sms: Mapped[bool] = mapped_column(Boolean, default=False)
-    opted_out_whatsapp: Mapped[bool] = mapped_column(Boolean, default=False)
     # Channels whose address failed permanently (invalid number, hard bounce): skipped next time.
     failed_channels: Mapped[list[str] | None] = mapped_column(Json)
     last_inbound_whatsapp_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -127,6 +124,21 @@ class PatientCommPrefs(_PreferenceColumns, Base):
 
     def __repr__(self) -> str:
         return f"PatientCommPrefs(patient_id={self.patient_id!r}, email=***, phone=***)"
+
+
+class PatientChannelOptOut(Base):
+    """A patient's opt-out of one channel (STOP, a carrier's or a mailbox's report): one row per
+    channel, so a plugin's channel needs no new column. No row: not opted out."""
+
+    __tablename__ = "patient_channel_opt_outs"
+
+    patient_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[Channel] = mapped_column(ChannelName(), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What recorded it: a patient's reply, a carrier's refusal, a mailbox complaint...
+    source: Mapped[str] = mapped_column(String(32))
 
 
 class OrgCommPrefs(_PreferenceColumns, Base):

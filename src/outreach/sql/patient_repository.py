@@ -18,6 +18,7 @@ from outreach.events import PatientData
 from outreach.preferences import ConsentState, ConsentUpdate, PatientLayers, PreferenceLayer
 from outreach.sql.bulk import insert_ignore, upsert
 from outreach.sql.models import OrgCommPrefs, Patient, PatientCommPrefs, ProviderCommPrefs
+from outreach.sql.opt_out_repository import OptOutRepository
 from outreach.sql.preference_rows import consent_from_row, failed_channels_from_row, layer_from_row
 
 patients = Patient.__table__
@@ -33,7 +34,6 @@ _CONSENT_COLUMNS = (
     "consent_expires_at",
     "whatsapp_opt_in",
     *(f"marketing_opt_in_{c.value}" for c in BUILTIN_CHANNELS),
-    *(f"opted_out_{c.value}" for c in BUILTIN_CHANNELS),
 )
 # Per channel, its marketing opt-in column (built once: the upsert loop reads them per patient).
 _MARKETING_COLUMNS = tuple(
@@ -189,6 +189,7 @@ class PatientRepository:
         # costs a fraction of a ``RowMapping`` one.
         keys = tuple(found.keys())
         rows = [dict(zip(keys, row, strict=True)) for row in found]
+        opted_out = OptOutRepository(self.connection).channels_of(ids)
         orgs = self.org_layers({row["org_id"] for row in rows})
         providers = self.provider_layers({row["provider_id"] for row in rows if row["provider_id"]})
         layers: list[PatientLayers] = []
@@ -202,7 +203,7 @@ class PatientRepository:
                     org=orgs.get(row["org_id"]),
                     provider=providers.get(row["provider_id"]) if row["provider_id"] else None,
                     own=layer_from_row(own, with_addresses=True),
-                    consent=consent_from_row(own),
+                    consent=consent_from_row(own, opted_out.get(row["id"], frozenset())),
                     failed_channels=failed_channels_from_row(own),
                     first_name=row["first_name"],
                 )

@@ -45,9 +45,13 @@ def layer_from_row(
     return PreferenceLayer(**values)
 
 
-def consent_from_row(row: Mapping[str, Any] | None) -> ConsentState:
+def consent_from_row(
+    row: Mapping[str, Any] | None, opted_out: frozenset[Channel] = frozenset()
+) -> ConsentState:
+    """Consent from a patient's preference row and the channels they opted out of (rows of
+    their own, ``opt_out_repository``)."""
     if row is None:
-        return ConsentState()
+        return ConsentState(opted_out=opted_out)
     granted = bool(row.get("contact_consent")) and row.get("consent_granted_at") is not None
     return ConsentState(
         contact_granted=granted,
@@ -56,7 +60,7 @@ def consent_from_row(row: Mapping[str, Any] | None) -> ConsentState:
         marketing_opt_in=frozenset(
             c for c in BUILTIN_CHANNELS if row.get(f"marketing_opt_in_{c.value}")
         ),
-        opted_out=frozenset(c for c in BUILTIN_CHANNELS if row.get(f"opted_out_{c.value}")),
+        opted_out=opted_out,
         whatsapp_opt_in=bool(row.get("whatsapp_opt_in")),
     )
 

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, update
 
 from outreach.domain import (
-    BUILTIN_CHANNELS,
     FORWARD_PATH,
     Channel,
     JobStatus,
@@ -27,6 +26,7 @@ from outreach.replies.addresses import StoredContact
 from outreach.replies.matching import OutstandingRequest
 from outreach.sql.bulk import insert_ignore
 from outreach.sql.models import CommInbound, CommJob, Patient, PatientCommPrefs
+from outreach.sql.opt_out_repository import OptOutRepository
 
 inbound = CommInbound.__table__
 patient_prefs = PatientCommPrefs.__table__
@@ -120,12 +120,13 @@ class ReplyRepository:
         )
         if lock:
             query = query.with_for_update()
+        opted_out = OptOutRepository(self.connection).channels_of(found)
         return [
             StoredContact(
                 patient_id=row["patient_id"],
                 org_id=row["org_id"],
                 language=row["language"],
-                opted_out=frozenset(c for c in BUILTIN_CHANNELS if row[f"opted_out_{c.value}"]),
+                opted_out=opted_out.get(row["patient_id"], frozenset()),
                 email=row["email"],
                 phone=row["phone"],
                 whatsapp=row["whatsapp"],
@@ -205,22 +206,22 @@ class ReplyRepository:
         opted_out: bool,
         now: datetime,
     ) -> int:
-        """Set (STOP) or clear (START) the opt-out flag; returns how many flags actually
-        changed, 0 when every one already had that value."""
+        """Opt out (STOP) or back in (START); returns how many opt-outs actually changed, 0 when
+        every one already was as asked."""
         ids = sorted(set(patient_ids))
         if not ids:
             return 0
-        changed = 0
-        for channel in sorted(set(channels)):
-            column = patient_prefs.c[f"opted_out_{Channel(channel).value}"]
-            # NULL counts as "not opted out", like everywhere else that reads the flag.
-            differs = column.is_not(True) if opted_out else column.is_(True)
-            result = self.connection.execute(
+        rows = OptOutRepository(self.connection)
+        if opted_out:
+            changed = rows.record(ids, channels, now, source="reply")
+        else:
+            changed = rows.clear(ids, channels)
+        if changed:
+            self.connection.execute(
                 update(patient_prefs)
-                .where(patient_prefs.c.patient_id.in_(ids), differs)
-                .values({column: opted_out, patient_prefs.c.updated_at: now})
+                .where(patient_prefs.c.patient_id.in_(ids))
+                .values({patient_prefs.c.updated_at: now})
             )
-            changed += result.rowcount
         return changed
 
     def touch_whatsapp_inbound(self, patient_ids: Iterable[str], received_at: datetime) -> None:

@@ -16,6 +16,7 @@ from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
+from outreach.sql.opt_out_repository import OptOutRepository
 from outreach.sql.org_repository import OrgRepository
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
@@ -32,6 +33,7 @@ class Repositories:
         "counts",
         "inbox",
         "jobs",
+        "opt_outs",
         "orgs",
         "patients",
         "replies",
@@ -45,6 +47,7 @@ class Repositories:
         self.counts = CountsRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
+        self.opt_outs = OptOutRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
         self.replies = ReplyRepository(connection)
