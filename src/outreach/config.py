@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None  # verifies X-Hub-Signature-256
     whatsapp_verify_token: SecretStr | None = None  # Meta's webhook subscription handshake
 
+    # Plugin channels' own settings, by channel name (JSON): {"rcs": {"base_url": "...", ...}}.
+    # Values may be secrets: they are never printed or logged.
+    channel_options: dict[str, dict[str, str]] = Field(default_factory=dict)
+
     # Signing of patient portal links
     portal_base_url: str = "https://portal.clinic.example"
     portal_link_secret: SecretStr | None = None

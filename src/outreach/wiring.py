@@ -66,6 +66,14 @@ def channel_workers(
     return load_channels(settings, list(names) if names is not None else None)
 
 
+def register_channel_kinds() -> None:
+    """Import every registered channel class, so the planning rules know each plugin channel's
+    address kind even in a process that sends on none of them (an orchestrator-only worker)."""
+    from outreach.channels.registry import channel_classes
+
+    channel_classes()
+
+
 def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
     def load() -> list[TemplateRecord]:
         with engine.connect() as connection:

@@ -28,6 +28,7 @@ from outreach.channels import ChannelWorker, load_channels
 from outreach.config import Environment, Settings
 from outreach.kafka_publisher import KafkaPublisher
 from outreach.redis_store import connect_redis
+from outreach.sim.provider.config import gateway_channel_options
 from outreach.sim.provider.signing import generate_sendgrid_private_key, public_key_b64
 from outreach.topics import ensure_topics
 
@@ -79,6 +80,8 @@ def api_settings(
         whatsapp_verify_token=WHATSAPP_VERIFY_TOKEN,
         portal_link_secret=PORTAL_SECRET,
         generic_webhook_secret=GENERIC_SECRET,
+        # The test plugin channel (tests/plugins), as a deployment with it installed has it.
+        channel_options={"rcs": gateway_channel_options("http://127.0.0.1:9", None)},
     )
 
 

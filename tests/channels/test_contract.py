@@ -25,7 +25,7 @@ from outreach.channels import (
     available_channels,
 )
 from outreach.channels.registry import channel_classes
-from outreach.domain import JobStatus
+from outreach.domain import AddressKind, JobStatus
 from outreach.sim.provider.recorder import RecordedWebhook, WebhookRecorder
 from outreach.sim.provider.store import address_key
 
@@ -71,6 +71,18 @@ CASES = {
         undelivered_status="failed",
         signature_header="X-Hub-Signature-256",
         echoes_job_id=False,
+        signs_url=False,
+    ),
+    # The plugin of tests/plugins (entry point of another distribution), through the
+    # simulator's generic gateway.
+    "rcs": ContractCase(
+        address="+15551230003",
+        our_address="+15550002222",
+        permanent_code=400,
+        transient_code=429,
+        undelivered_status="failed",
+        signature_header="X-Gateway-Signature",
+        echoes_job_id=True,
         signs_url=False,
     ),
 }
@@ -139,6 +151,7 @@ def parsed_statuses(channel, recorder, webhooks, provider_message_id):
 def test_declares_its_capabilities(name: str) -> None:
     cls = channel_classes([name])[name]
     assert cls.name == name
+    assert cls.address_kind in AddressKind
     assert cls.max_body_chars > 0
     assert isinstance(cls.supports_phi, bool)
     assert cls.default_rate_per_sec > 0
@@ -202,8 +215,14 @@ def test_unreachable_provider_is_transient(name, case, settings) -> None:
     from outreach.sim.provider import free_port
 
     closed = f"http://127.0.0.1:{free_port()}"
+    plugins = {n: {**o, "base_url": closed} for n, o in settings.channel_options.items()}
     offline = settings.model_copy(
-        update={"twilio_base_url": closed, "sendgrid_host": closed, "whatsapp_base_url": closed}
+        update={
+            "twilio_base_url": closed,
+            "sendgrid_host": closed,
+            "whatsapp_base_url": closed,
+            "channel_options": plugins,
+        }
     )
     worker = channel_classes([name])[name].from_settings(offline)
 

@@ -6,6 +6,7 @@ import pytest
 
 from outreach.channels import ChannelWorker, UnknownChannelError, load_channels, registry
 from outreach.config import Settings
+from outreach.domain import AddressKind
 
 
 class FaxChannel(ChannelWorker):
@@ -13,6 +14,7 @@ class FaxChannel(ChannelWorker):
 
     name = "fax"
     provider = "acme-fax"
+    address_kind = AddressKind.PHONE
     max_body_chars = 10_000  # a few pages
     supports_phi = True  # fax lines are point to point
     default_rate_per_sec = 0.5  # one page takes seconds

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -24,6 +25,10 @@ from outreach.embedded.ports import free_loopback_port
 from outreach.launcher import ChildProcess, ProcessGroup
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.models import CommJob
+
+# tests/plugins: a channel plugin from another distribution, served by the simulator's gateway.
+PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
+GATEWAY_PLUGINS = ("rcs",)
 
 
 @dataclass
@@ -85,6 +90,11 @@ def start_pipeline(
         api_port=api_port,
         app_id=f"outreach-test-{uuid.uuid4().hex[:8]}",
         redis_prefix=redis_prefix,
+        gateway_channels=GATEWAY_PLUGINS,
+    )
+    # The children find the test plugin's distribution (and its entry point) as pytest does.
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PLUGINS_DIR), os.environ.get("PYTHONPATH", "")])
     )
     group = ProcessGroup(env, tmp / "logs")
     pipeline = Pipeline(

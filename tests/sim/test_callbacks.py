@@ -252,7 +252,7 @@ def test_inbound_to_an_absent_api_reports_no_delivery(sim_client, blackhole) -> 
     assert answer["delivered"] is False and answer["status_code"] is None
     assert (
         sim_client.post(
-            "/_sim/inbound", json={"channel": "fax", "from": "a", "to": "b", "body": "x"}
+            "/_sim/inbound", json={"channel": "Fax!", "from": "a", "to": "b", "body": "x"}
         ).status_code
         == 422
     )

@@ -8,6 +8,7 @@ import pytest
 
 from outreach.channels import OutboundMessage, load_channels
 from outreach.config import Settings
+from outreach.domain import BUILTIN_CHANNELS
 from outreach.sim.provider import (
     SimServerThread,
     free_port,
@@ -38,7 +39,7 @@ def test_settings_and_simulator_agree_end_to_end(recorder: WebhookRecorder) -> N
         callback_delay_ms=5,
         outcomes={"delivered": 1, "failed": 0, "bounced": 0, "undelivered": 0},
     )
-    channels = load_channels(settings)
+    channels = load_channels(settings, names=BUILTIN_CHANNELS)
 
     with SimServerThread(config, port=port):
         receipts = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, Self
 
-from outreach.domain import PhiFreeError
+from outreach.domain import AddressKind, PhiFreeError
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -215,11 +215,18 @@ class ChannelWorker(abc.ABC):
 
     name: ClassVar[str]  # the channel name, as in the entry point and domain.Channel
     provider: ClassVar[str]  # the provider's name in receipts and statuses
+    address_kind: ClassVar[AddressKind]  # which of a patient's addresses it reaches them at
     max_body_chars: ClassVar[int]  # longest body the provider accepts in one message
     supports_phi: ClassVar[bool]  # whether bodies may carry PHI (else: portal links only)
     default_rate_per_sec: ClassVar[float]  # sends/s to pace at unless configured otherwise
     status_webhook_path: ClassVar[str]  # where the provider posts delivery reports
     inbound_webhook_path: ClassVar[str]  # where the provider posts patients' messages
+    finds_accepted: ClassVar[bool] = False  # whether ``find_accepted`` can ask the provider
+
+    @property
+    def pacing_key(self) -> str:
+        """The provider account and sender whose rate limit this channel's sends share."""
+        return f"{self.provider}:{self.name}"
 
     @classmethod
     @abc.abstractmethod
@@ -241,6 +248,16 @@ class ChannelWorker(abc.ABC):
     @abc.abstractmethod
     def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
         """Patients' messages in a verified webhook."""
+
+    def find_accepted(self, message: OutboundMessage, since: datetime) -> SendReceipt | None:
+        """The provider's own record of ``message`` if it accepted it at or after ``since``,
+        ``None`` if it has no trace of it (only for channels with ``finds_accepted``).
+
+        Used when a send's outcome is unknown (a crash mid-send, a timeout, a 5xx): the job is
+        sent again only if the provider has no trace. Raise ``TransientSendError`` when the
+        provider cannot be asked right now.
+        """
+        raise NotImplementedError(f"channel {self.name!r} cannot look messages up")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most SDK clients need no closing
         """Release the SDK's connections."""

@@ -45,6 +45,7 @@ from outreach.channels.base import (
 )
 from outreach.channels.webhook_bodies import json_body, multipart_form
 from outreach.channels.webhook_paths import SENDGRID_EVENTS_PATH, SENDGRID_INBOUND_PATH
+from outreach.domain import AddressKind
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -111,6 +112,7 @@ def _install_sdk_log_filter() -> None:
 class SendGridEmailChannel(ChannelWorker):
     name = "email"
     provider = "sendgrid"
+    address_kind = AddressKind.EMAIL
     max_body_chars = 1_000_000  # SendGrid takes 30 MB messages; this bounds what we render
     supports_phi = False  # mail is not end-to-end encrypted and SendGrid signs no BAA
     default_rate_per_sec = 100.0  # one request per recipient; SendGrid's API allows far more

@@ -13,6 +13,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from outreach.channels.base import ChannelWorker
+from outreach.domain import AddressKind, register_channel
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -65,6 +66,13 @@ def channel_classes(names: Iterable[str] | None = None) -> dict[str, type[Channe
             raise ChannelPluginError(
                 f"channel {name!r} ({entry_point.value}) declares name {cls.name!r}"
             )
+        try:  # the rules learn which address the channel reaches patients at
+            register_channel(name, getattr(cls, "address_kind", ""))
+        except ValueError as exc:
+            raise ChannelPluginError(
+                f"channel {name!r} ({entry_point.value}): {exc}; declare address_kind as one "
+                f"of {', '.join(kind.value for kind in AddressKind)}"
+            ) from None
         classes[name] = cls
     return classes
 

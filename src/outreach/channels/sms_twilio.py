@@ -33,6 +33,7 @@ from outreach.channels.base import (
 )
 from outreach.channels.webhook_bodies import urlencoded_form
 from outreach.channels.webhook_paths import TWILIO_INBOUND_PATH, TWILIO_STATUS_PATH
+from outreach.domain import AddressKind
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -99,6 +100,7 @@ def classify_twilio_error(http_status: int | None, code: int | None) -> type[Sen
 class TwilioSmsChannel(ChannelWorker):
     name = "sms"
     provider = "twilio"
+    address_kind = AddressKind.PHONE
     max_body_chars = 1600  # Twilio refuses longer bodies (error 21617)
     supports_phi = False  # SMS crosses carrier networks in clear text: portal links only
     default_rate_per_sec = 30.0  # a short code's pace; a long code manages 1/s, toll-free 3/s

@@ -35,6 +35,7 @@ from outreach.channels.base import (
 )
 from outreach.channels.webhook_bodies import json_body
 from outreach.channels.webhook_paths import WHATSAPP_WEBHOOK_PATH
+from outreach.domain import AddressKind
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -101,6 +102,7 @@ def _install_heyoo_log_filter() -> None:
 class WhatsAppCloudChannel(ChannelWorker):
     name = "whatsapp"
     provider = "whatsapp"
+    address_kind = AddressKind.WHATSAPP
     max_body_chars = 4096  # the Cloud API's limit for a text message body
     supports_phi = False  # Meta runs the Cloud API servers and signs no BAA
     default_rate_per_sec = 80.0  # Cloud API throughput per business number (up to 1,000)

@@ -55,6 +55,8 @@ def worker(
     redis = wiring.redis_client(settings)
     names = [c.strip() for c in channels.split(",")] if channels else None
     workers = wiring.channel_workers(settings, names) if "channels" in chosen else {}
+    if "orchestrator" in chosen:
+        wiring.register_channel_kinds()
     deps = WorkerDependencies(
         settings=settings,
         store=wiring.store(engine),

@@ -6,11 +6,14 @@ loopback deployment whose providers are the simulator.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from outreach.dead_letters import DeadLetterSealer
 from outreach.sim.provider import generate_sendgrid_keypair
+from outreach.sim.provider.config import gateway_channel_options
 
 
 def local_deployment_environment(
@@ -22,7 +25,10 @@ def local_deployment_environment(
     api_port: int,
     app_id: str,
     redis_prefix: str,
+    gateway_channels: Iterable[str] = (),
 ) -> dict[str, str]:
+    """The environment of every process; ``gateway_channels`` are plugin channels that speak to
+    the simulator's generic gateway (their channel options point there)."""
     private_pem, public_b64 = generate_sendgrid_keypair()
     sim = f"http://127.0.0.1:{sim_port}"
     return {
@@ -51,6 +57,9 @@ def local_deployment_environment(
         "OUTREACH_SCHEDULER_POLL_SECONDS": "0.2",
         "OUTREACH_LOG_LEVEL": "INFO",
         "OUTREACH_SHARED_CLOCK_KEY": "clock",
+        "OUTREACH_CHANNEL_OPTIONS": json.dumps(
+            {name: gateway_channel_options(sim, None) for name in gateway_channels}
+        ),
     }
 
 

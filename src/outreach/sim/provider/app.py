@@ -7,7 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from outreach.sim.provider import control_api, sendgrid_api, twilio_api, whatsapp_api
+from outreach.sim.provider import (
+    control_api,
+    gateway_api,
+    sendgrid_api,
+    twilio_api,
+    whatsapp_api,
+)
 from outreach.sim.provider.config import SimConfig
 from outreach.sim.provider.state import SimState
 
@@ -34,5 +40,6 @@ def create_sim_app(config: SimConfig | None = None) -> FastAPI:
     app.include_router(control_api.router)
     app.include_router(twilio_api.router)
     app.include_router(sendgrid_api.router)
+    app.include_router(gateway_api.router)
     app.include_router(whatsapp_api.router)  # last: its path pattern is the most general
     return app

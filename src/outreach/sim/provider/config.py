@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from outreach.config import Settings
 
 SIM_CHANNELS = ("sms", "email", "whatsapp")
+# Any other channel name is served by the simulator's generic gateway (a plugin's provider).
+GATEWAY = "gateway"
+
+
+def sim_family(channel: str) -> str:
+    """Which simulated provider serves ``channel``: its own name, or the generic gateway."""
+    return channel if channel in SIM_CHANNELS else GATEWAY
 
 
 class DeliveryOutcomes(BaseModel):
@@ -68,6 +75,9 @@ class SimConfig(BaseModel):
     whatsapp_phone_number_id: str | None = None
     whatsapp_app_secret: str = "sim-whatsapp-app-secret"  # signs X-Hub-Signature-256
     whatsapp_business_number: str = "15550001111"  # our number in WhatsApp webhooks
+    gateway_token: str | None = None  # the generic gateway's bearer token; None: accept any
+    gateway_secret: str = "sim-gateway-secret"  # signs the gateway's X-Gateway-Signature
+    gateway_number: str = "+15550002222"  # our number on gateway channels
 
     # Where callbacks go: Twilio statuses to each message's StatusCallback, the rest here.
     webhook_base_url: str = "http://127.0.0.1:8000"
@@ -75,6 +85,8 @@ class SimConfig(BaseModel):
     sendgrid_inbound_path: str = SENDGRID_INBOUND_PATH
     whatsapp_webhook_path: str = WHATSAPP_WEBHOOK_PATH
     twilio_inbound_path: str = TWILIO_INBOUND_PATH
+    # Where a gateway channel's patients' messages go (its plugin's inbound path, by convention).
+    gateway_inbound_path: str = "/webhooks/{channel}/inbound"
 
     callbacks_enabled: bool = True
     callback_delay_ms: int = Field(50, ge=0)  # between acceptance and each following status
@@ -130,9 +142,18 @@ class SimConfig(BaseModel):
             "whatsapp_app_secret",
             "sendgrid_api_key",
             "whatsapp_token",
+            "gateway_token",
+            "gateway_secret",
         }
         dumped = self.model_dump(mode="json")
         return {k: ("***" if k in secrets and v else v) for k, v in dumped.items()}
+
+
+def gateway_channel_options(
+    base_url: str, token: str | None, secret: str = "sim-gateway-secret"
+) -> dict[str, str]:
+    """``OUTREACH_CHANNEL_OPTIONS`` of a plugin channel written against the generic gateway."""
+    return {"base_url": base_url, "token": token or "sim-gateway-token", "webhook_secret": secret}
 
 
 def sim_config_for(

@@ -3,6 +3,8 @@ verification keys, and patients' replies on demand."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
@@ -12,6 +14,7 @@ from outreach.sim.provider.signing import public_key_b64, public_key_pem
 from outreach.sim.provider.state import SimState
 
 router = APIRouter(prefix="/_sim")
+CHANNEL_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")
 
 
 class InboundRequest(BaseModel):
@@ -113,8 +116,10 @@ async def inbound(request: Request) -> dict:
         spec = InboundRequest.model_validate({**raw, "from_": raw.get("from", raw.get("from_"))})
     except ValidationError as exc:
         raise HTTPException(422, str(exc)) from None
-    if spec.channel not in SIM_CHANNELS:
-        raise HTTPException(422, f"channel must be one of {', '.join(SIM_CHANNELS)}")
+    if spec.channel not in SIM_CHANNELS and not CHANNEL_NAME.fullmatch(spec.channel):
+        raise HTTPException(
+            422, f"channel must be one of {', '.join(SIM_CHANNELS)} or a gateway channel's name"
+        )
     state = _state(request)
     record, job = state.inbound(
         spec.channel,

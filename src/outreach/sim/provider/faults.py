@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from outreach.sim.provider.config import SimConfig
+from outreach.sim.provider.config import GATEWAY, SimConfig, sim_family
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +63,20 @@ WHATSAPP_ERRORS: dict[int, tuple[int, str]] = {
 }
 
 # (outage, random 429, random 500) per channel
-_OUTAGE = {"sms": 20503, "email": 503, "whatsapp": 2}
-_RATE_LIMITED = {"sms": 20429, "email": 429, "whatsapp": 130429}
-_SERVER_ERROR = {"sms": 20500, "email": 500, "whatsapp": 131000}
+_OUTAGE = {"sms": 20503, "email": 503, "whatsapp": 2, GATEWAY: 503}
+_RATE_LIMITED = {"sms": 20429, "email": 429, "whatsapp": 130429, GATEWAY: 429}
+_SERVER_ERROR = {"sms": 20500, "email": 500, "whatsapp": 131000, GATEWAY: 500}
 
 
 def provider_fault(channel: str, code: int) -> Fault:
-    """The provider's answer for one of its error codes (unknown codes answer HTTP 400)."""
+    """The provider's answer for one of its error codes (unknown codes answer HTTP 400).
+
+    SendGrid and the generic gateway have no codes of their own: the code is the HTTP status.
+    """
+    channel = sim_family(channel)
+    if channel == GATEWAY:
+        status = code if 400 <= code <= 599 else 400
+        return Fault(status, status, "gateway error")
     if channel == "sms":
         status, message = TWILIO_ERRORS.get(code, (400, "Error"))
         return Fault(status, code, message)
@@ -101,7 +108,7 @@ def decide_fault(
     """The configured failure for this send, checked in order: outage, forced code for the
     address, forced code for the channel, random transient error."""
     if in_outage(config, channel, now):
-        return provider_fault(channel, _OUTAGE[channel])
+        return provider_fault(channel, _OUTAGE[sim_family(channel)])
     code = forced_by_address.get(to_key)
     if code is None:
         code = config.forced_errors_by_channel.get(channel)
@@ -109,5 +116,5 @@ def decide_fault(
         return provider_fault(channel, code)
     if config.error_rate and rng.random() < config.error_rate:
         table = _RATE_LIMITED if rng.random() < 0.5 else _SERVER_ERROR
-        return provider_fault(channel, table[channel])
+        return provider_fault(channel, table[sim_family(channel)])
     return None

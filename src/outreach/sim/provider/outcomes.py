@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from outreach.sim.provider.config import AutoReply, SimConfig
+from outreach.sim.provider.config import GATEWAY, AutoReply, SimConfig, sim_family
 
 _OUTCOMES = ("delivered", "failed", "bounced", "undelivered")
 
@@ -59,15 +59,16 @@ def choose_reply(config: SimConfig, channel: str, rng: random.Random) -> AutoRep
 
 def plan_message(channel: str, config: SimConfig, rng: random.Random, opted_out: bool) -> Plan:
     """The reports a provider would send for one accepted message."""
+    family = sim_family(channel)
     if opted_out:
-        return Plan("opted_out", _OPTED_OUT[channel])
+        return Plan("opted_out", _OPTED_OUT[family])
     outcome = choose_outcome(config, rng)
-    steps = list(_FIRST[channel])
+    steps = list(_FIRST[family])
     if outcome != "sent":
-        steps.extend(_FINAL[channel][outcome])
-    if outcome == "delivered" and channel != "sms" and rng.random() < config.outcomes.opened:
-        steps.append(_OPENED[channel])
-        if channel == "email" and rng.random() < config.outcomes.clicked:
+        steps.extend(_FINAL[family][outcome])
+    if outcome == "delivered" and family in _OPENED and rng.random() < config.outcomes.opened:
+        steps.append(_OPENED[family])
+        if family == "email" and rng.random() < config.outcomes.clicked:
             steps.append(StatusStep(4, "click", detail={"url": "https://portal.clinic.example/"}))
     reply = choose_reply(config, channel, rng) if outcome == "delivered" else None
     return Plan(outcome, tuple(steps), reply)
@@ -77,6 +78,7 @@ _FIRST = {
     "sms": (StatusStep(1, "sent"),),
     "email": (StatusStep(1, "processed"),),
     "whatsapp": (StatusStep(1, "sent"),),
+    GATEWAY: (StatusStep(1, "sent"),),
 }
 _FINAL: dict[str, dict[str, tuple[StatusStep, ...]]] = {
     "sms": {
@@ -121,6 +123,12 @@ _FINAL: dict[str, dict[str, tuple[StatusStep, ...]]] = {
         "bounced": (StatusStep(2, "failed", "131026"),),
         "undelivered": (StatusStep(2, "failed", "131026"),),
     },
+    GATEWAY: {
+        "delivered": (StatusStep(2, "delivered"),),
+        "failed": (StatusStep(2, "failed", "network_error"),),
+        "bounced": (StatusStep(2, "failed", "invalid_number"),),
+        "undelivered": (StatusStep(2, "failed", "unreachable"),),
+    },
 }
 _OPENED = {"email": StatusStep(3, "open"), "whatsapp": StatusStep(3, "read")}
 _OPTED_OUT = {
@@ -130,4 +138,5 @@ _OPTED_OUT = {
         StatusStep(1, "dropped", "Unsubscribed Address", {"reason": "Unsubscribed Address"}),
     ),
     "whatsapp": (StatusStep(1, "sent"), StatusStep(2, "failed", "131050")),
+    GATEWAY: (StatusStep(1, "failed", "opted_out"),),
 }

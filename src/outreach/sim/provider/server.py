@@ -9,9 +9,10 @@ import time
 import httpx
 import uvicorn
 
+from outreach.channels.registry import available_channels
 from outreach.config import Settings
 from outreach.sim.provider.app import create_sim_app
-from outreach.sim.provider.config import SimConfig
+from outreach.sim.provider.config import SIM_CHANNELS, SimConfig, gateway_channel_options
 from outreach.sim.provider.signing import public_key_b64
 
 
@@ -91,8 +92,18 @@ class SimServerThread:
         }
         if config.whatsapp_phone_number_id:
             values["whatsapp_phone_number_id"] = config.whatsapp_phone_number_id
+        values["channel_options"] = {
+            name: self.gateway_options()
+            for name in available_channels()
+            if name not in SIM_CHANNELS
+        }
         values.update(overrides)
         return Settings(**values)
+
+    def gateway_options(self) -> dict[str, str]:
+        """Channel options of a plugin channel that speaks to this simulator's generic gateway."""
+        config = self.state.config
+        return gateway_channel_options(self.base_url, config.gateway_token, config.gateway_secret)
 
     def client(self) -> httpx.Client:
         """A client for the ``/_sim`` controls."""

@@ -28,6 +28,11 @@ def meta_signature(app_secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
+def gateway_signature(secret: str, body: bytes) -> str:
+    """X-Gateway-Signature of the generic gateway: ``sha256=`` + hex HMAC-SHA256 of the body."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
 def sendgrid_signature(private_key: ec.EllipticCurvePrivateKey, timestamp: str, body: bytes) -> str:
     """X-Twilio-Email-Event-Webhook-Signature: base64 DER ECDSA P-256/SHA-256 over the
     timestamp header's value followed by the raw body."""

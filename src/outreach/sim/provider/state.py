@@ -8,18 +8,22 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from outreach.sim.provider.config import AutoReply, SimConfig
+from outreach.sim.provider.config import GATEWAY, AutoReply, SimConfig, sim_family
 from outreach.sim.provider.dispatcher import CallbackDispatcher, CallbackJob
 from outreach.sim.provider.faults import Fault, decide_fault
 from outreach.sim.provider.outcomes import StatusStep, plan_message
 from outreach.sim.provider.signing import load_private_key
 from outreach.sim.provider.store import MessageStore, SimMessage, address_key
 from outreach.sim.provider.webhooks import (
+    GATEWAY_INBOUND,
+    GATEWAY_STATUS,
     SENDGRID_EVENTS,
     SENDGRID_PARSE,
     TWILIO_FORM,
     WHATSAPP_MESSAGES,
     WHATSAPP_STATUSES,
+    gateway_status,
+    new_gateway_id,
     new_twilio_sid,
     new_wamid,
     sendgrid_event,
@@ -126,6 +130,11 @@ class SimState:
         if message.channel == "email":
             url = config.webhook_base_url.rstrip("/") + config.sendgrid_events_path
             return CallbackJob(SENDGRID_EVENTS, url, sendgrid_event(message, step, now))
+        if sim_family(message.channel) == GATEWAY:
+            url = message.extras.get("callback_url")
+            if not url:
+                return None
+            return CallbackJob(GATEWAY_STATUS, url, gateway_status(message, step, now))
         url = config.webhook_base_url.rstrip("/") + config.whatsapp_webhook_path
         return CallbackJob(
             WHATSAPP_STATUSES,
@@ -193,8 +202,18 @@ class SimState:
             sid = f"{new_twilio_sid()[2:]}@sim.sendgrid.net"
             fields = sendgrid_parse_fields(from_, to, subject or "Re:", body, sid)
             job = CallbackJob(SENDGRID_PARSE, base + config.sendgrid_inbound_path, fields)
-        else:
-            raise ValueError(f"unknown channel {channel!r}")
+        else:  # a plugin's channel, through the generic gateway
+            sid = new_gateway_id()
+            item = {
+                "message_id": sid,
+                "channel": channel,
+                "from": from_,
+                "to": to,
+                "body": body,
+                "timestamp": int(now.timestamp()),
+            }
+            path = config.gateway_inbound_path.format(channel=channel)
+            job = CallbackJob(GATEWAY_INBOUND, base + path, item)
         record = SimMessage(
             id=sid,
             channel=channel,

@@ -102,6 +102,27 @@ class MessageStore:
             ]
         return found[-limit:] if limit else found
 
+    def find(
+        self,
+        *,
+        channel: str,
+        to: str | None = None,
+        job_id: str | None = None,
+        since: datetime | None = None,
+    ) -> list[SimMessage]:
+        """Outbound messages as a provider's lookup finds them (oldest first)."""
+        wanted_to = address_key(to) if to else None
+        with self._lock:
+            return [
+                m
+                for m in self._messages.values()
+                if m.direction == "outbound"
+                and m.channel == channel
+                and (wanted_to is None or address_key(m.to) == wanted_to)
+                and (job_id is None or m.job_id == job_id)
+                and (since is None or m.received_at >= since)
+            ]
+
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()

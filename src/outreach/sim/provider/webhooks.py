@@ -23,7 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from outreach.sim.provider.config import SimConfig
 from outreach.sim.provider.faults import WHATSAPP_ERRORS
 from outreach.sim.provider.outcomes import StatusStep
-from outreach.sim.provider.signing import meta_signature, sendgrid_signature, twilio_signature
+from outreach.sim.provider.signing import (
+    gateway_signature,
+    meta_signature,
+    sendgrid_signature,
+    twilio_signature,
+)
 from outreach.sim.provider.store import SimMessage
 
 TWILIO_FORM = "twilio_form"
@@ -31,6 +36,9 @@ SENDGRID_EVENTS = "sendgrid_events"
 SENDGRID_PARSE = "sendgrid_parse"
 WHATSAPP_STATUSES = "whatsapp_statuses"
 WHATSAPP_MESSAGES = "whatsapp_messages"
+GATEWAY_STATUS = "gateway_status"
+GATEWAY_INBOUND = "gateway_inbound"
+GATEWAY_SIGNATURE_HEADER = "X-Gateway-Signature"
 BATCHABLE_KINDS = frozenset({SENDGRID_EVENTS, WHATSAPP_STATUSES})
 
 TWILIO_API_VERSION = "2010-04-01"
@@ -55,6 +63,10 @@ def new_wamid() -> str:
 
 def new_sendgrid_message_id() -> str:
     return secrets.token_urlsafe(16)
+
+
+def new_gateway_id() -> str:
+    return "gw-" + secrets.token_hex(12)
 
 
 # ---- Twilio ---------------------------------------------------------------------------------
@@ -267,6 +279,33 @@ def meta_json(document: dict) -> bytes:
     return json.dumps(document, separators=(",", ":")).replace("/", "\\/").encode("ascii")
 
 
+# ---- the generic gateway (plugins' channels) -------------------------------------------------
+
+
+def gateway_status(message: SimMessage, step: StatusStep, now: float) -> dict:
+    """One status report of the gateway: the message, its new state, our reference back."""
+    return {
+        "message_id": message.id,
+        "channel": message.channel,
+        "status": step.status,
+        "error_code": step.error_code,
+        "reference": message.job_id,
+        "timestamp": int(now),
+    }
+
+
+def gateway_message_resource(message: SimMessage) -> dict:
+    """A message as the gateway's API shows it (send answer and lookups)."""
+    return {
+        "id": message.id,
+        "channel": message.channel,
+        "to": message.to,
+        "status": message.status,
+        "reference": message.job_id,
+        "created_at": message.received_at.isoformat(),
+    }
+
+
 # ---- signing --------------------------------------------------------------------------------
 
 
@@ -308,6 +347,17 @@ def signed_request(
                 "X-Twilio-Email-Event-Webhook-Signature": sendgrid_signature(
                     sendgrid_key, timestamp, body
                 ),
+            },
+            body,
+        )
+    if kind in (GATEWAY_STATUS, GATEWAY_INBOUND):
+        body = json.dumps(items[0], separators=(",", ":")).encode("utf-8")
+        return SignedRequest(
+            url,
+            {
+                "Content-Type": "application/json",
+                "User-Agent": "sim-gateway",
+                GATEWAY_SIGNATURE_HEADER: gateway_signature(config.gateway_secret, body),
             },
             body,
         )
