@@ -30,8 +30,6 @@ from outreach.events import Outcome, SendRequest, StatusUpdate
 from outreach.orchestrator.batch_consumer import (
     BatchRunner,
     KafkaMessage,
-    Parsed,
-    parse_messages,
     processing_dead_letter,
 )
 from outreach.orchestrator.faust_drain import PromptDeliveryTransport, check_upstream_drain
@@ -231,30 +229,23 @@ def _send_agent(
 ) -> None:
     topic_name = send_topic(channel)
     topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
-    poison = processing_dead_letter(topic_name, "channel.batch")
-
-    def send(batch: Sequence[Parsed[SendRequest]]) -> Any:
-        return sender.handle([item.value for item in batch])
 
     async def send_channel(stream: faust.StreamT) -> None:
         async for events in stream.take_events(
             settings.send_batch_size, within=settings.send_batch_within_seconds
         ):
-            requests, malformed = parse_messages(
+            outcome = await runner.parse_and_run(
                 [(e.message.key, e.message.value) for e in events],
                 SendRequest,
+                sender.handle,
                 topic=topic_name,
-                stage="channel.parse",
-                now=runner.clock(),
+                stage="channel",
+                what=f"{channel.value} send batch",
             )
-            await publish_dead_letters(malformed)
-            outcome = await runner.run(
-                requests, send, what=f"{channel.value} send batch", poison=poison
-            )
+            await publish_dead_letters(outcome.dead_letters)
             for result in outcome.results:
                 await publish_dead_letters(result.dead_letters)
                 await publish_outcomes(result.outcomes)
-            await publish_dead_letters(outcome.dead_letters)
 
     # Send requests are independent (take_sends makes each send exclusive), so two actors per
     # channel let one batch's database work overlap another's provider calls.
@@ -272,25 +263,20 @@ def _status_agent(
     settings = deps.settings
     ingestor = StatusIngestor(deps.store, clock=deps.clock)
     status_topic = app.topic(STATUS, value_serializer="raw", key_serializer="raw")
-    poison = processing_dead_letter(STATUS, "status.batch")
-
-    def ingest(batch: Sequence[Parsed[StatusUpdate]]) -> Any:
-        return ingestor.handle([item.value for item in batch])
 
     @app.agent(status_topic, name="outreach.status")
     async def ingest_statuses(stream: faust.StreamT) -> None:
         async for events in stream.take_events(
             settings.status_batch_size, within=settings.status_batch_within_seconds
         ):
-            updates, malformed = parse_messages(
+            outcome = await runner.parse_and_run(
                 [(e.message.key, e.message.value) for e in events],
                 StatusUpdate,
+                ingestor.handle,
                 topic=STATUS,
-                stage="status.parse",
-                now=runner.clock(),
+                stage="status",
+                what="status batch",
             )
-            await publish_dead_letters(malformed)
-            outcome = await runner.run(updates, ingest, what="status batch", poison=poison)
             await publish_dead_letters(outcome.dead_letters)
 
 
