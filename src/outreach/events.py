@@ -15,6 +15,7 @@ ignored rather than rejected.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -746,6 +748,24 @@ OUTCOME_MODELS: tuple[type[OutcomeEnvelope], ...] = (
     PatientOptedInOutcome,
     CommFailedOutcome,
 )
+TypedOutcome = (
+    AppointmentConfirmedOutcome
+    | AppointmentRescheduleRequestedOutcome
+    | AppointmentCancelRequestedOutcome
+    | PatientOptedOutOutcome
+    | PatientOptedInOutcome
+    | CommFailedOutcome
+)
+_TYPED_OUTCOME: TypeAdapter[TypedOutcome] = TypeAdapter(
+    Annotated[TypedOutcome, Field(discriminator="type")]
+)
+
+
+def typed_outcome(fields: Mapping[str, Any]) -> TypedOutcome:
+    """The per-type outcome model for ``fields`` (chosen by ``type``), validated against the
+    published contract before it is published. Serialise with ``exclude_unset=True``: a field
+    left at its default (``shared_address``) is then absent, as the contract documents."""
+    return _TYPED_OUTCOME.validate_python(dict(fields))
 
 
 class StaffInboxItem(BaseModel):

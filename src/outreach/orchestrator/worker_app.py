@@ -26,7 +26,7 @@ from outreach.clock import Clock
 from outreach.config import Settings
 from outreach.dead_letters import DeadLetter, DeadLetterSealer
 from outreach.domain import Channel
-from outreach.events import Outcome, SendRequest, StatusUpdate
+from outreach.events import SendRequest, StatusUpdate, TypedOutcome
 from outreach.orchestrator.batch_consumer import (
     BatchRunner,
     KafkaMessage,
@@ -128,11 +128,11 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
         if letters:
             logger.warning("%d message(s) sent to %s", len(letters), DLQ)
 
-    async def publish_outcomes(outcomes: Sequence[Outcome]) -> None:
+    async def publish_outcomes(outcomes: Sequence[TypedOutcome]) -> None:
         for outcome in outcomes:
             await outcomes_topic.send(
                 key=outcome.patient_id.encode() if outcome.patient_id else None,
-                value=outcome.model_dump_json().encode(),
+                value=outcome.model_dump_json(exclude_unset=True).encode(),
             )
 
     if "orchestrator" in roles:
@@ -224,7 +224,7 @@ def _send_agent(
     sender: JobSender,
     runner: BatchRunner,
     publish_dead_letters: PublishDeadLetters,
-    publish_outcomes: Callable[[Sequence[Outcome]], Any],
+    publish_outcomes: Callable[[Sequence[TypedOutcome]], Any],
     settings: Settings,
 ) -> None:
     topic_name = send_topic(channel)
