@@ -138,14 +138,47 @@ class Settings(BaseSettings):
     scheduler_batch_size: int = 500
     # A claimed job whose send request never reached a channel worker is queued again after this.
     stale_claim_after_seconds: float = 300.0
-    # A job a channel worker took and never reported on ends failed ("outcome unknown") after this.
-    lost_send_after_seconds: float = 1800.0
-    requeue_stale_every_seconds: float = 60.0
+    # How often the scheduler recovers what stopped processes held (claims, taken sends).
+    requeue_stale_every_seconds: float = 5.0
     # The sweep applying statuses that raced ahead of their send's bookkeeping.
     reconcile_statuses_every_seconds: float = 5.0
     reconcile_statuses_window_seconds: float = 3600.0
     # The daily consent audit flags consents expiring within this many days.
     consent_warning_days: int = 30
+
+    # Delivery under faults.
+    # A send that may have reached the provider (a crash mid-send, a timeout, a 5xx) is checked
+    # with the provider's own record this long after it started, and sent again only if the
+    # provider has no trace of it (WhatsApp, which has no lookup: no status reported by then).
+    send_reconcile_after_seconds: float = Field(default=180.0, gt=0)
+    # Workers and schedulers record that they run this often...
+    process_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    # ...and one silent this long has its claims and sends recovered at once.
+    process_dead_after_seconds: float = Field(default=15.0, gt=0)
+    # Every provider call (connect and read) gives up after this, heyoo's included.
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Transient send errors: quick retries in the sending thread (doubling from the delay)...
+    send_quick_retries: int = Field(default=2, ge=0)
+    send_quick_retry_delay_seconds: float = Field(default=0.2, ge=0)
+    # ...then retries scheduled through the queue, backing off from base to max delay.
+    send_retry_base_seconds: float = Field(default=2.0, gt=0)
+    send_retry_max_delay_seconds: float = Field(default=300.0, gt=0)
+    send_max_retries: int = Field(default=12, ge=0)
+    # A recipient the provider throttles on its own (WhatsApp 131056) is tried again after this.
+    recipient_backoff_seconds: float = Field(default=6.0, gt=0)
+    # Circuit breaker per provider: opens past this share of provider errors in the window...
+    breaker_error_ratio: float = Field(default=0.1, gt=0, lt=1)
+    breaker_window_seconds: float = Field(default=30.0, gt=0)
+    # ...once the window holds this many calls; stays open this long, then lets probes through.
+    breaker_min_calls: int = Field(default=20, ge=1)
+    breaker_open_seconds: float = Field(default=15.0, gt=0)
+    breaker_probes: int = Field(default=3, ge=1)
+    # Sends per second per sender, by pacing key ("twilio:<account>:<from number>",
+    # "sendgrid:<from address>", "whatsapp:<phone number id>", a plugin's own); a sender not
+    # listed paces at its channel's default_rate_per_sec.
+    send_rates: dict[str, float] = Field(default_factory=dict)
+    # A sender may save tokens for a burst of this many seconds at its rate (at least one send).
+    send_rate_burst_seconds: float = Field(default=1.0, gt=0)
 
     # The simulator's private key matching sendgrid_webhook_public_key (development only).
     sim_sendgrid_private_key_pem: SecretStr | None = None

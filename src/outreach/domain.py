@@ -226,6 +226,8 @@ class JobRecord:
     language: str | None
     variant: str | None
     context: Mapping[str, Any] = field(default_factory=dict)
+    retries: int = 0  # transient failures so far
+    unconfirmed_since: datetime | None = None  # an earlier attempt may have reached the provider
 
     def __repr__(self) -> str:
         return (

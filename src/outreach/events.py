@@ -481,7 +481,8 @@ class StatusUpdate(BaseModel):
         description="The provider's id of the message.", json_schema_extra=NOT_PHI
     )
     status: str = Field(
-        description="sent, delivered, opened, clicked, failed or bounced.",
+        description="sent, delivered, opened, clicked, failed or bounced; opted_out when the "
+        "recipient opted out through the provider (a spam report, an unsubscribe).",
         json_schema_extra=NOT_PHI,
     )
     occurred_at: AwareDatetime = Field(

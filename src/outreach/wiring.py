@@ -5,6 +5,8 @@ Nothing connects at import time; each process command builds what it needs from 
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -14,9 +16,13 @@ from sqlalchemy import Engine
 
 from outreach.channels.base import ChannelWorker
 from outreach.channels.message_builder import MessageBuilder, PortalSettings, TemplateCatalog
+from outreach.channels.rate_limiter import RedisRateLimiter
+from outreach.channels.send_ledger import RedisSendLedger, UnsharedSendLedger
 from outreach.clock import Clock, SharedShiftedClock, system_clock
 from outreach.config import EMBEDDED, Settings
 from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
+from outreach.delivery.circuit_breaker import BreakerSettings
+from outreach.delivery.retry_policy import RetryPolicy
 from outreach.redis_store import KeySpace, connect_redis
 from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
@@ -25,6 +31,7 @@ from outreach.templating import TemplateRecord
 
 if TYPE_CHECKING:
     from outreach.services.receive_reply import ReplyService
+    from outreach.services.send_jobs import DeliveryTuning
 
 
 def database_engine(settings: Settings, **kwargs: object) -> Engine:
@@ -64,6 +71,54 @@ def channel_workers(
     from outreach.channels.registry import load_channels
 
     return load_channels(settings, list(names) if names is not None else None)
+
+
+def process_id() -> str:
+    """This process as heartbeats, claims and taken sends name it."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def send_ledger(settings: Settings, client: redis.Redis) -> RedisSendLedger | UnsharedSendLedger:
+    """Where sends are marked started: the deployment's Redis, unless each process has its own
+    stand-in (then recovery asks the provider about every send of a stopped worker)."""
+    if settings.redis_url == EMBEDDED:
+        return UnsharedSendLedger()
+    return RedisSendLedger(client, KeySpace(settings.redis_key_prefix))
+
+
+def rate_limiter(settings: Settings, client: redis.Redis) -> RedisRateLimiter:
+    return RedisRateLimiter(
+        client,
+        KeySpace(settings.redis_key_prefix),
+        settings.send_rates,
+        burst_seconds=settings.send_rate_burst_seconds,
+    )
+
+
+def breaker_settings(settings: Settings) -> BreakerSettings:
+    return BreakerSettings(
+        window=timedelta(seconds=settings.breaker_window_seconds),
+        error_ratio=settings.breaker_error_ratio,
+        min_calls=settings.breaker_min_calls,
+        open_for=timedelta(seconds=settings.breaker_open_seconds),
+        probes=settings.breaker_probes,
+    )
+
+
+def delivery_tuning(settings: Settings) -> DeliveryTuning:
+    from outreach.services.send_jobs import DeliveryTuning
+
+    return DeliveryTuning(
+        retry=RetryPolicy(
+            base_delay=timedelta(seconds=settings.send_retry_base_seconds),
+            max_delay=timedelta(seconds=settings.send_retry_max_delay_seconds),
+            max_retries=settings.send_max_retries,
+            quick_retries=settings.send_quick_retries,
+            quick_delay=timedelta(seconds=settings.send_quick_retry_delay_seconds),
+        ),
+        reconcile_after=timedelta(seconds=settings.send_reconcile_after_seconds),
+        recipient_backoff=timedelta(seconds=settings.recipient_backoff_seconds),
+    )
 
 
 def register_channel_kinds() -> None:

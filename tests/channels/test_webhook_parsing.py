@@ -171,6 +171,9 @@ def test_sendgrid_events_normalise(sendgrid) -> None:
         ("clicked", None),
         ("bounced", "5.7.1"),
         ("failed", "Unsubscribed Address"),
+        # Compliance events: the recipient opted out through SendGrid.
+        ("opted_out", "spamreport"),
+        ("opted_out", "unsubscribe"),
     ]
     assert {s.provider_message_id for s in statuses} == {"14c5d75ce93"}
     assert {s.job_id for s in statuses} == {"job-1"}

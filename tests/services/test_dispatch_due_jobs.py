@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from outreach.domain import Channel
 from outreach.services.dispatch_due_jobs import DueJobDispatcher
-from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
+from outreach.services.housekeeping import audit_expiring_consents, recover_stopped_work
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.models import CommAuditLog, CommJob
@@ -127,27 +127,83 @@ def test_concurrent_dispatchers_claim_each_job_once(isolated_mariadb) -> None:
     assert len({claimer for _, claimer in claims}) >= 2  # shared, not serialised behind one
 
 
-def test_a_lost_send_request_is_requeued_and_a_lost_send_is_failed(isolated_mariadb) -> None:
-    tag = seed(isolated_mariadb, 2)
-    claimed = claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
-    mine = sorted(c.job_id for c in claimed)
-    assert len(mine) == 2 and all(c.patient_id.startswith(tag) for c in claimed)
-    with isolated_mariadb.begin() as connection:
-        taken = JobRepository(connection).take_sends([(mine[1], 1)])
-    assert taken == {mine[1]}
-    later = NOW + timedelta(hours=1)
-    recover_stale_claims(
+class Ledger:
+    """The send ledger as recovery reads it: which (job, attempt) started, and when."""
+
+    def __init__(self, started: dict[tuple[int, int], datetime], *, shared: bool = True):
+        self.started = started
+        self.shared = shared
+
+    def started_at(self, sends):
+        return {send: self.started[send] for send in sends if send in self.started}
+
+
+def recovery_setup(engine) -> dict[str, int]:
+    """Four claimed jobs: one never taken, three taken (by a live worker, and by a stopped
+    worker: one started, one not)."""
+    tag = seed(engine, 4)
+    claimed = sorted(c.job_id for c in claim_due_jobs(engine, NOW, 1000, "scheduler-gone"))
+    assert len(claimed) == 4 and tag
+    names = ["never_taken", "live_worker", "started", "never_started"]
+    ids = dict(zip(names, claimed, strict=True))
+    with Store(engine).transaction() as repos:
+        repos.jobs.take_sends([(ids["live_worker"], 1)], "worker-alive", NOW)
+        repos.jobs.take_sends([(ids["started"], 1), (ids["never_started"], 1)], "worker-gone", NOW)
+        repos.heartbeats.beat("worker-alive", "worker", NOW + timedelta(minutes=1))
+    return ids
+
+
+def test_what_stopped_processes_held_goes_back_at_once_never_twice(isolated_mariadb) -> None:
+    """A scheduler killed between claim and publish, a worker killed mid-send: the claims and
+    the sends that never started go back to the queue at once; one that started is marked
+    unconfirmed (the next attempt asks the provider); a live worker's send is left alone."""
+    ids = recovery_setup(isolated_mariadb)
+    started_at = NOW + timedelta(seconds=1)
+    later = NOW + timedelta(minutes=1)
+    recovery = recover_stopped_work(
         Store(isolated_mariadb),
+        Ledger({(ids["started"], 1): started_at}),
         later,
+        real_now=later,
+        dead_after=timedelta(seconds=15),
         stale_after=timedelta(minutes=5),
-        lost_after=timedelta(minutes=30),
     )
     with isolated_mariadb.connect() as connection:
-        rows = dict(
-            connection.execute(select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(mine))).all()
+        rows = {
+            r.id: (r.status, r.unconfirmed_since)
+            for r in connection.execute(
+                select(jobs.c.id, jobs.c.status, jobs.c.unconfirmed_since).where(
+                    jobs.c.id.in_(ids.values())
+                )
+            )
+        }
+    assert rows[ids["never_taken"]] == ("queued", None)
+    assert rows[ids["never_started"]] == ("queued", None)
+    assert rows[ids["started"]] == ("queued", started_at)
+    assert rows[ids["live_worker"]] == ("processing", None)
+    assert (recovery.requeued_claims, recovery.never_started, recovery.unconfirmed) == (1, 1, 1)
+
+
+def test_without_a_shared_ledger_every_stopped_send_asks_the_provider(isolated_mariadb) -> None:
+    ids = recovery_setup(isolated_mariadb)
+    later = NOW + timedelta(minutes=1)
+    recover_stopped_work(
+        Store(isolated_mariadb),
+        Ledger({}, shared=False),
+        later,
+        real_now=later,
+        dead_after=timedelta(seconds=15),
+        stale_after=timedelta(minutes=5),
+    )
+    with isolated_mariadb.connect() as connection:
+        unconfirmed = dict(
+            connection.execute(
+                select(jobs.c.id, jobs.c.unconfirmed_since).where(
+                    jobs.c.id.in_([ids["started"], ids["never_started"]])
+                )
+            ).all()
         )
-    # Never taken: back to queued. Taken by a worker that went silent: failed, not resent.
-    assert rows == {mine[0]: "queued", mine[1]: "failed"}
+    assert set(unconfirmed.values()) == {NOW}  # since it was taken: nobody can tell more
 
 
 def test_a_redelivered_send_request_takes_nothing(isolated_mariadb) -> None:
@@ -155,9 +211,9 @@ def test_a_redelivered_send_request_takes_nothing(isolated_mariadb) -> None:
     [claimed] = claim_due_jobs(isolated_mariadb, NOW, 1000, "t")
     request = (claimed.job_id, claimed.attempt)
     with isolated_mariadb.begin() as connection:
-        assert JobRepository(connection).take_sends([request]) == {request[0]}
+        assert JobRepository(connection).take_sends([request], "w", NOW) == {request[0]}
     with isolated_mariadb.begin() as connection:
-        assert JobRepository(connection).take_sends([request]) == set()
+        assert JobRepository(connection).take_sends([request], "w", NOW) == set()
 
 
 def test_consent_expiry_audit_flags_once(isolated_mariadb) -> None:

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from outreach.events import SendRequest
-from outreach.services.send_jobs import JobSender
+from outreach.delivery.retry_policy import RetryPolicy
+from outreach.services.send_jobs import DeliveryTuning, JobSender
 from outreach.sql.models import CommJob, OrgCommPrefs, PatientCommPrefs
 from outreach.sql.store import Store
 from outreach.sql.template_store import family_key, seed_templates
@@ -31,11 +32,24 @@ def seeded(isolated_mariadb: Engine) -> Engine:
     return isolated_mariadb
 
 
+TUNING = DeliveryTuning(
+    retry=RetryPolicy(
+        base_delay=timedelta(seconds=1), quick_retries=1, quick_delay=timedelta(milliseconds=10)
+    ),
+    reconcile_after=timedelta(seconds=30),
+)
+
+
 @pytest.fixture
 def handler(seeded: Engine, channels, settings) -> JobSender:
     pool = ThreadPoolExecutor(8)
     yield JobSender(
-        Store(seeded), channels, message_builder(settings, seeded), pool=pool, clock=lambda: NOW
+        Store(seeded),
+        channels,
+        message_builder(settings, seeded),
+        pool=pool,
+        clock=lambda: NOW,
+        tuning=TUNING,
     )
     pool.shutdown()
 
@@ -94,13 +108,15 @@ def test_a_job_is_rendered_sent_and_recorded_once(seeded, handler, sim_client) -
     assert "HIV" not in messages[0]["body"] and "portal" in messages[0]["body"].lower()
 
 
-def test_a_transient_error_is_retried_later(seeded, handler, sim_client) -> None:
+def test_a_transient_error_is_retried_in_the_thread_then_later(seeded, handler, sim_client) -> None:
     job_id, phone, _ = claimed_job(seeded)
     sim_client.post("/_sim/config", json={"forced_errors_by_address": {phone: 20429}})
     result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
     job = row(seeded, job_id)
-    assert result.retried == 1 and job["status"] == "queued"
+    assert result.retried == 1 and (job["status"], job["retries"]) == ("queued", 1)
     assert NOW + timedelta(seconds=0.4) < job["scheduled_for"] <= NOW + timedelta(seconds=1)
+    stats = sim_client.get("/_sim/stats").json()["counters"]
+    assert stats["rejected.sms.20429"] == 2  # the first try and one quick retry
 
 
 def test_a_permanent_error_falls_back_to_the_next_channel(seeded, handler, sim_client) -> None:

@@ -19,7 +19,7 @@ from tests.job_lifecycle import ALLOWED, PROVIDER_REPORTED
 
 from outreach.domain import JobStatus
 from outreach.services.ingest_statuses import job_status_from_provider
-from outreach.sql.job_repository import JobRepository, ReportedStatus
+from outreach.sql.job_repository import JobRepository, ReportedStatus, Requeue
 from outreach.sql.models import CommJob
 from outreach.sql.store import Store
 
@@ -85,7 +85,7 @@ def test_a_claim_bumps_the_attempt_each_time(isolated_mariadb: Engine) -> None:
     [first] = claim_due_jobs(isolated_mariadb, NOW, 10, "a")
     assert (first.job_id, first.attempt) == (job_id, 3)
     with isolated_mariadb.begin() as connection:  # a transient error: back to queued
-        assert JobRepository(connection).retry_later(job_id, NOW, "busy", NOW)
+        assert JobRepository(connection).requeue(job_id, NOW, NOW, Requeue(note="busy"))
     [second] = claim_due_jobs(isolated_mariadb, NOW, 10, "b")
     assert second.attempt == 4
     assert rows(isolated_mariadb, [job_id])[0]["attempt"] == 4
@@ -131,34 +131,61 @@ def test_concurrent_claimers_take_disjoint_jobs_and_leave_none(isolated_mariadb:
         )
 
 
-# requeue_stale_claims and fail_lost_sends
+# requeue_stale_claims and stopped_sends
 
 STALE_BEFORE = NOW - timedelta(minutes=5)
 LONG_AGO = NOW - timedelta(minutes=10)
+RECENTLY = NOW - timedelta(minutes=1)
+ALIVE = {"scheduler-alive", "worker-alive"}
 
 
 def quiet_claims(engine: Engine) -> dict[str, int]:
     """Claimed jobs in every situation the two sweeps tell apart, by name."""
+    claimed = {"claimed_by": "scheduler-alive"}
     names = [
         "never_taken",
         "taken_for_an_earlier_attempt",
         "taken_for_this_attempt",
         "never_taken_but_recent",
         "taken_recently",
+        "claimed_by_a_stopped_scheduler",
         "queued",
         "sent",
     ]
     ids = add_jobs(
         engine,
-        {"status": "processing", "attempt": 1, "claimed_at": LONG_AGO},
-        {"status": "processing", "attempt": 2, "sending_attempt": 1, "claimed_at": LONG_AGO},
-        {"status": "processing", "attempt": 2, "sending_attempt": 2, "claimed_at": LONG_AGO},
-        {"status": "processing", "attempt": 1, "claimed_at": NOW - timedelta(minutes=1)},
+        {"status": "processing", "attempt": 1, "claimed_at": LONG_AGO, **claimed},
+        {
+            "status": "processing",
+            "attempt": 2,
+            "sending_attempt": 1,
+            "claimed_at": LONG_AGO,
+            **claimed,
+        },
+        {
+            "status": "processing",
+            "attempt": 2,
+            "sending_attempt": 2,
+            "claimed_at": LONG_AGO,
+            "taken_by": "worker-gone",
+            "taken_at": LONG_AGO,
+            **claimed,
+        },
+        {"status": "processing", "attempt": 1, "claimed_at": RECENTLY, **claimed},
         {
             "status": "processing",
             "attempt": 1,
             "sending_attempt": 1,
-            "claimed_at": NOW - timedelta(minutes=1),
+            "claimed_at": RECENTLY,
+            "taken_by": "worker-alive",
+            "taken_at": RECENTLY,
+            **claimed,
+        },
+        {
+            "status": "processing",
+            "attempt": 1,
+            "claimed_at": RECENTLY,
+            "claimed_by": "scheduler-gone",
         },
         {"status": "queued", "scheduled_for": LONG_AGO},
         {"status": "sent", "attempt": 1, "sending_attempt": 1, "claimed_at": LONG_AGO},
@@ -173,15 +200,13 @@ def by_name(engine: Engine, jobs_by_name: dict[str, int]) -> dict[str, dict]:
 def test_requeue_returns_only_claims_no_worker_took(isolated_mariadb: Engine) -> None:
     jobs_by_name = quiet_claims(isolated_mariadb)
     with isolated_mariadb.begin() as connection:
-        requeued = JobRepository(connection).requeue_stale_claims(STALE_BEFORE, NOW)
-    after = dict(
-        zip(jobs_by_name, rows(isolated_mariadb, list(jobs_by_name.values())), strict=True)
-    )
+        requeued = JobRepository(connection).requeue_stale_claims(STALE_BEFORE, NOW, alive=ALIVE)
+    after = by_name(isolated_mariadb, jobs_by_name)
 
-    assert requeued == 2
-    for name in ("never_taken", "taken_for_an_earlier_attempt"):
-        assert (after[name]["status"], after[name]["scheduled_for"]) == ("queued", NOW)
-    # A worker took this attempt: it may have reached the provider, so it is not resent.
+    assert requeued == 3
+    for name in ("never_taken", "taken_for_an_earlier_attempt", "claimed_by_a_stopped_scheduler"):
+        assert (after[name]["status"], after[name]["scheduled_for"]) == ("queued", NOW), name
+    # A worker took this attempt: it may have reached the provider, so it is not resent here.
     assert after["taken_for_this_attempt"]["status"] == "processing"
     assert after["never_taken_but_recent"]["status"] == "processing"
     assert after["taken_recently"]["status"] == "processing"
@@ -189,38 +214,31 @@ def test_requeue_returns_only_claims_no_worker_took(isolated_mariadb: Engine) ->
     assert after["sent"]["status"] == "sent"
 
 
-def test_a_lost_send_is_failed_with_a_reason_not_resent(isolated_mariadb: Engine) -> None:
+def test_sends_of_a_stopped_worker_are_found_not_those_of_a_live_one(
+    isolated_mariadb: Engine,
+) -> None:
     jobs_by_name = quiet_claims(isolated_mariadb)
     with isolated_mariadb.begin() as connection:
-        failed = JobRepository(connection).fail_lost_sends(STALE_BEFORE, NOW)
-    after = dict(
-        zip(jobs_by_name, rows(isolated_mariadb, list(jobs_by_name.values())), strict=True)
+        stopped = JobRepository(connection).stopped_sends(ALIVE, NOW)
+    found = {send.job_id for send in stopped} & set(jobs_by_name.values())
+    assert found == {jobs_by_name["taken_for_this_attempt"]}
+    [send] = [s for s in stopped if s.job_id in found]
+    assert (send.attempt, send.taken_at, send.unconfirmed_since) == (2, LONG_AGO, None)
+
+
+def test_a_stopped_send_goes_back_marked_unconfirmed_once(isolated_mariadb: Engine) -> None:
+    jobs_by_name = quiet_claims(isolated_mariadb)
+    job_id = jobs_by_name["taken_for_this_attempt"]
+    with isolated_mariadb.begin() as connection:
+        repository = JobRepository(connection)
+        assert repository.requeue_stopped_send(job_id, 2, NOW, NOW, LONG_AGO)
+        assert not repository.requeue_stopped_send(job_id, 2, NOW, NOW, LONG_AGO)  # once
+    row = by_name(isolated_mariadb, jobs_by_name)["taken_for_this_attempt"]
+    assert (row["status"], row["unconfirmed_since"], row["last_error"]) == (
+        "queued",
+        LONG_AGO,
+        "recovered: the worker that took it stopped",
     )
-
-    assert failed == 1
-    lost = after["taken_for_this_attempt"]
-    assert lost["status"] == "failed" and lost["last_error"]  # operators can see why
-    assert lost["updated_at"] == NOW
-    for name in ("never_taken", "taken_for_an_earlier_attempt", "taken_recently"):
-        assert after[name]["status"] == "processing", name
-    assert after["sent"]["status"] == "sent"
-
-
-def test_after_both_sweeps_no_quiet_claim_is_left_waiting(isolated_mariadb: Engine) -> None:
-    jobs_by_name = quiet_claims(isolated_mariadb)
-    with isolated_mariadb.begin() as connection:
-        JobRepository(connection).requeue_stale_claims(STALE_BEFORE, NOW)
-        JobRepository(connection).fail_lost_sends(STALE_BEFORE, NOW)
-    after = {name: row["status"] for name, row in by_name(isolated_mariadb, jobs_by_name).items()}
-    assert after == {
-        "never_taken": "queued",
-        "taken_for_an_earlier_attempt": "queued",
-        "taken_for_this_attempt": "failed",
-        "never_taken_but_recent": "processing",
-        "taken_recently": "processing",
-        "queued": "queued",
-        "sent": "sent",
-    }
 
 
 # apply_job_statuses

@@ -73,7 +73,8 @@ def test_email_body_phi_reaches_jinja_only_when_the_policy_allows_it() -> None:
         locale="en",
         policy=EMAIL_BODY_PHI_POLICY,
     )
-    assert message.body == "<p>Ana: SECRET-TEST-HIV-PCR</p>"
+    assert message.html_body == "<p>Ana: SECRET-TEST-HIV-PCR</p>"
+    assert message.body == "Ana: SECRET-TEST-HIV-PCR"
     assert message.subject == "Hello Ana"
     with pytest.raises(PhiPolicyViolation):
         render(template, patient_context(), now=NOW, timezone="UTC", locale="en")
@@ -88,7 +89,10 @@ def test_email_bodies_are_escaped_and_subjects_are_one_line() -> None:
     )
     hostile = patient_context(first_name="<script>x</script>\r\nBcc: evil@example.com")
     message = render(template, hostile, now=NOW, timezone="UTC", locale="en")
-    assert "<script>" not in message.body and "&lt;script&gt;" in message.body
+    assert message.html_body is not None
+    assert "<script>" not in message.html_body and "&lt;script&gt;" in message.html_body
+    # The text part is text: the name as typed, no markup of the template's.
+    assert message.body.startswith("Hi <script>x</script>") and "<p>" not in message.body
     assert "\n" not in message.subject and "\r" not in message.subject
     assert message.sms_segments is None and message.encoding is None
 

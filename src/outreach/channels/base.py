@@ -20,8 +20,11 @@ from outreach.domain import AddressKind, PhiFreeError
 if TYPE_CHECKING:
     from outreach.config import Settings
 
-# The normalised statuses a provider report may carry (a subset of domain.JobStatus values).
-NORMALISED_STATUSES = frozenset({"sent", "delivered", "opened", "clicked", "failed", "bounced"})
+# The normalised statuses a provider report may carry: a subset of domain.JobStatus values, and
+# ``opted_out`` (the recipient opted out through the provider: a spam report, an unsubscribe).
+NORMALISED_STATUSES = frozenset(
+    {"sent", "delivered", "opened", "clicked", "failed", "bounced", "opted_out"}
+)
 
 
 def mask_address(address: str | None) -> str:
@@ -56,7 +59,8 @@ class OutboundMessage:
     channel: str
     to: str  # E.164 phone number or e-mail address
     subject: str | None = None  # e-mail only
-    body: str
+    body: str  # plain text (e-mail: the text part)
+    html_body: str | None = None  # e-mail: the HTML part, escaped for HTML
     whatsapp_template: WhatsAppTemplate | None = None  # WhatsApp: an approved template instead
     idempotency_key: str | None = None
 
@@ -193,6 +197,24 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Retrying cannot help: unsubscribed or invalid recipient, rejected content."""
+
+
+def request_failure_code(exc: BaseException) -> str:
+    """``connection`` when a request could not go out (refused, no route, connect timeout),
+    ``timeout`` when it went out and no answer came (the provider may have acted on it)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    names = {type(e).__name__ for e in chain}
+    for e in chain:
+        names.update(type(a).__name__ for a in getattr(e, "args", ()) if isinstance(a, Exception))
+        reason = getattr(e, "reason", None)
+        if isinstance(reason, BaseException):
+            names.add(type(reason).__name__)
+    refused = {"ConnectTimeout", "NewConnectionError", "ConnectionRefusedError", "gaierror"}
+    return "connection" if names & refused else "timeout"
 
 
 class InvalidSignature(Exception):

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import http.client
+import json
 import logging
 from datetime import UTC, datetime
 from email.utils import getaddresses, parseaddr
@@ -42,9 +43,11 @@ from outreach.channels.base import (
     SendReceipt,
     TransientSendError,
     WebhookRequest,
+    request_failure_code,
 )
 from outreach.channels.webhook_bodies import json_body, multipart_form
 from outreach.channels.webhook_paths import SENDGRID_EVENTS_PATH, SENDGRID_INBOUND_PATH
+from outreach.delivery.provider_errors import classify_send_error
 from outreach.domain import AddressKind
 
 if TYPE_CHECKING:
@@ -54,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = EventWebhookHeader.SIGNATURE  # X-Twilio-Email-Event-Webhook-Signature
 TIMESTAMP_HEADER = EventWebhookHeader.TIMESTAMP  # X-Twilio-Email-Event-Webhook-Timestamp
-HTTP_TIMEOUT_SECONDS = 10.0
 _MAX_SIGNATURE_CHARS = 200  # base64 of a DER ECDSA P-256 signature is at most 96 characters
 _MAX_TIMESTAMP_CHARS = 20
 
@@ -70,12 +72,15 @@ _EVENT_MAP = {
     "bounce": "bounced",
     "dropped": "failed",
 }
-PERMANENT_STATUSES = frozenset({400, 403, 404, 413})
+# Compliance events: not delivery states, but the recipient opting out through SendGrid.
+_OPT_OUT_EVENTS = frozenset({"spamreport", "unsubscribe", "group_unsubscribe"})
 
 
 def classify_sendgrid_error(http_status: int) -> type[SendError]:
-    """400/403/413 say the mail itself is refused; 429, 5xx (and 401 credentials) may pass later."""
-    return PermanentSendError if http_status in PERMANENT_STATUSES else TransientSendError
+    """By ``delivery.provider_errors``: 400/403/413 say the mail itself is refused; 429, 5xx (and
+    401 credentials) may pass later."""
+    kind = classify_send_error("sendgrid", str(http_status), final=400 <= http_status < 500)
+    return PermanentSendError if kind.is_final else TransientSendError
 
 
 def load_sendgrid_public_key(value: str) -> ec.EllipticCurvePublicKey:
@@ -138,7 +143,7 @@ class SendGridEmailChannel(ChannelWorker):
         kwargs = {"host": settings.sendgrid_host.rstrip("/")} if settings.sendgrid_host else {}
         client = SendGridAPIClient(settings.sendgrid_api_key.get_secret_value(), **kwargs)
         # The SDK's urllib client waits forever unless told otherwise.
-        client.client.timeout = HTTP_TIMEOUT_SECONDS
+        client.client.timeout = settings.provider_timeout_seconds
         public_key = None
         if settings.sendgrid_webhook_public_key:
             public_key = load_sendgrid_public_key(settings.sendgrid_webhook_public_key)
@@ -148,12 +153,20 @@ class SendGridEmailChannel(ChannelWorker):
             client=client, from_email=settings.sendgrid_from_email, webhook_public_key=public_key
         )
 
+    finds_accepted = True  # the Email Activity API finds a message by its custom args
+
+    @property
+    def pacing_key(self) -> str:
+        return f"{self.provider}:{self._from_email}"
+
     def send(self, message: OutboundMessage) -> SendReceipt:
+        # A text part and an HTML part, each escaped for its own format by the renderer.
         mail = Mail(
             from_email=self._from_email,
             to_emails=message.to,
             subject=message.subject or "",
             plain_text_content=message.body,
+            html_content=message.html_body,
         )
         custom_args = [CustomArg("job_id", message.job_id)]
         if message.idempotency_key:
@@ -167,11 +180,28 @@ class SendGridEmailChannel(ChannelWorker):
             error = classify_sendgrid_error(exc.status_code)
             raise error(str(exc.status_code), f"SendGrid HTTP {exc.status_code}") from None
         except (URLError, OSError, http.client.HTTPException) as exc:
-            raise TransientSendError("connection", type(exc).__name__) from None
+            raise TransientSendError(request_failure_code(exc), type(exc).__name__) from None
         message_id = response.headers.get("X-Message-Id") if response.headers else None
         if not message_id:
             raise TransientSendError(str(response.status_code), "SendGrid gave no X-Message-Id")
         return SendReceipt(self.provider, message_id, datetime.now(UTC))
+
+    def find_accepted(self, message: OutboundMessage, since: datetime) -> SendReceipt | None:
+        """SendGrid's record of the mail, by the job id it carries as a custom argument (ids
+        only: SendGrid keeps custom args unredacted), through the Email Activity API."""
+        query = f"unique_args['job_id']=\"{message.job_id}\""
+        try:
+            response = self._client.client.messages.get(query_params={"query": query, "limit": 10})
+            found = json.loads(response.body or b"{}").get("messages") or []
+        except SendGridHTTPError as exc:
+            raise TransientSendError(str(exc.status_code), "SendGrid lookup failed") from None
+        except (URLError, OSError, http.client.HTTPException, ValueError) as exc:
+            raise TransientSendError(request_failure_code(exc), type(exc).__name__) from None
+        for record in found:
+            message_id = str(record.get("msg_id") or "").split(".", 1)[0]
+            if message_id:
+                return SendReceipt(self.provider, message_id, datetime.now(UTC))
+        return None
 
     def verify(self, request: WebhookRequest) -> None:
         """ECDSA P-256 / SHA-256 over the timestamp header followed by the raw body.
@@ -208,7 +238,8 @@ class SendGridEmailChannel(ChannelWorker):
         for event in events:
             if not isinstance(event, dict):
                 continue
-            status = _EVENT_MAP.get(str(event.get("event", "")))
+            name = str(event.get("event", ""))
+            status = "opted_out" if name in _OPT_OUT_EVENTS else _EVENT_MAP.get(name)
             message_id = str(event.get("sg_message_id") or "").split(".", 1)[0]
             if status is None or not message_id:
                 continue
@@ -263,6 +294,8 @@ def _event_error(event: dict) -> str | None:
         return str(event.get("status") or event.get("type") or event["event"])
     if event.get("event") == "dropped":
         return str(event.get("reason") or "dropped")
+    if event.get("event") in _OPT_OUT_EVENTS:
+        return str(event["event"])
     return None
 
 

@@ -233,6 +233,7 @@ class MessageBuilder:
             to=address,
             subject=rendered.subject,
             body=body,
+            html_body=rendered.html_body,
             whatsapp_template=whatsapp_template,
             idempotency_key=job.idempotency_key,
         )

@@ -7,7 +7,7 @@ is otherwise the production one.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -30,9 +30,11 @@ from outreach.channels.base import (
     SendReceipt,
     TransientSendError,
     WebhookRequest,
+    request_failure_code,
 )
 from outreach.channels.webhook_bodies import urlencoded_form
 from outreach.channels.webhook_paths import TWILIO_INBOUND_PATH, TWILIO_STATUS_PATH
+from outreach.delivery.provider_errors import classify_send_error
 from outreach.domain import AddressKind
 
 if TYPE_CHECKING:
@@ -41,39 +43,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
-HTTP_TIMEOUT_SECONDS = 10.0
 # Connections kept per host: one per sending thread of a worker's pool, with room to spare.
 HTTP_POOL_SIZE = 32
 _MAX_SIGNATURE_CHARS = 128  # base64 of an HMAC-SHA1/SHA256 is far shorter
-
-# Recipient or content problems: retrying the same message cannot succeed.
-PERMANENT_CODES = frozenset(
-    {
-        21211,  # invalid 'To' number
-        21408,  # region not enabled for this account
-        21602,  # body required
-        21610,  # recipient unsubscribed (replied STOP)
-        21612,  # 'To' not reachable from this 'From'
-        21614,  # 'To' is not a mobile number
-        21617,  # body exceeds 1600 characters
-        30003,  # unreachable handset
-        30004,  # message blocked
-        30005,  # unknown destination
-        30006,  # landline or unreachable carrier
-        30007,  # carrier filtered as spam
-    }
-)
-# Throttling and provider trouble: retry with backoff.
-TRANSIENT_CODES = frozenset(
-    {
-        20003,  # authentication: an operator fixes credentials, jobs must survive that
-        20429,  # too many requests
-        20500,  # internal error
-        20503,  # service unavailable
-        30001,  # queue overflow
-        30008,  # unknown error
-    }
-)
+# A message found by a lookup was created within this of when our send started.
+_LOOKUP_WINDOW = timedelta(minutes=30)
 
 # Twilio MessageStatus -> normalised status; queued/accepted/sending/scheduled say nothing new.
 _STATUS_MAP = {
@@ -87,14 +61,15 @@ _STATUS_MAP = {
 
 
 def classify_twilio_error(http_status: int | None, code: int | None) -> type[SendError]:
-    """Transient or permanent, from Twilio's error code first and the HTTP status second."""
-    if code in PERMANENT_CODES:
-        return PermanentSendError
-    if code in TRANSIENT_CODES or http_status is None:
-        return TransientSendError
-    if http_status == 429 or http_status >= 500 or http_status in (401, 403):
-        return TransientSendError
-    return PermanentSendError if 400 <= http_status < 500 else TransientSendError
+    """Transient or permanent, by ``delivery.provider_errors``: Twilio's error code first, the
+    HTTP status second (an unknown 4xx refuses the request itself)."""
+    if code is not None:
+        key = str(code)
+    else:
+        key = str(http_status) if http_status is not None else "connection"
+    final = http_status is not None and 400 <= http_status < 500
+    kind = classify_send_error("twilio", key, final=final)
+    return PermanentSendError if kind.is_final else TransientSendError
 
 
 class TwilioSmsChannel(ChannelWorker):
@@ -117,6 +92,7 @@ class TwilioSmsChannel(ChannelWorker):
     ):
         self._client = client
         self._from_number = from_number
+        self._account_sid = client.account_sid or ""
         self._validator = RequestValidator(auth_token) if auth_token else None
         self._status_callback_base = (
             public_base_url.rstrip("/") + TWILIO_STATUS_PATH if public_base_url else None
@@ -127,7 +103,7 @@ class TwilioSmsChannel(ChannelWorker):
         if settings.twilio_auth_token is None:
             raise ChannelConfigError("sms channel needs OUTREACH_TWILIO_AUTH_TOKEN")
         auth_token = settings.twilio_auth_token.get_secret_value()
-        http_client = TwilioHttpClient(timeout=HTTP_TIMEOUT_SECONDS)
+        http_client = TwilioHttpClient(timeout=settings.provider_timeout_seconds)
         # The SDK pools only https connections, 6 of them; a thread pool needs more, and the
         # simulator speaks plain http.
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=HTTP_POOL_SIZE)
@@ -143,6 +119,13 @@ class TwilioSmsChannel(ChannelWorker):
             auth_token=auth_token,
             public_base_url=settings.public_base_url,
         )
+
+    finds_accepted = True  # the Messages list filters by To, From and DateSent
+
+    @property
+    def pacing_key(self) -> str:
+        """One bucket per account and sending number (1/s long code, 3/s toll-free...)."""
+        return f"{self.provider}:{self._account_sid}:{self._from_number}"
 
     def status_callback_url(self, job_id: str) -> str | None:
         """Our status webhook for one job; the job id rides along so reports can match early."""
@@ -167,7 +150,7 @@ class TwilioSmsChannel(ChannelWorker):
             # from None: Twilio's message text may quote the recipient's number.
             raise error(str(exc.code or exc.status), f"Twilio HTTP {exc.status}") from None
         except requests.RequestException as exc:
-            raise TransientSendError("connection", type(exc).__name__) from None
+            raise TransientSendError(request_failure_code(exc), type(exc).__name__) from None
         if not created.sid:
             raise TransientSendError(None, "Twilio accepted the message without a sid")
         return SendReceipt(
@@ -175,6 +158,28 @@ class TwilioSmsChannel(ChannelWorker):
             provider_message_id=created.sid,
             accepted_at=created.date_created or datetime.now(UTC),
         )
+
+    def find_accepted(self, message: OutboundMessage, since: datetime) -> SendReceipt | None:
+        """Twilio's record of the message: the Messages list filtered by recipient, our number
+        and date, then the one with this body created since ``since`` (creating a message is not
+        idempotent, so a retry after a 5xx or a crash asks here first)."""
+        try:
+            found = self._client.messages.list(
+                to=message.to, from_=self._from_number, date_sent_after=since, limit=100
+            )
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise TransientSendError(str(exc.code or exc.status), "Twilio lookup failed") from None
+        except requests.RequestException as exc:
+            raise TransientSendError(request_failure_code(exc), type(exc).__name__) from None
+        for record in found:
+            created = record.date_created
+            if (
+                record.sid
+                and record.body == message.body
+                and (created is None or since <= created <= since + _LOOKUP_WINDOW)
+            ):
+                return SendReceipt(self.provider, record.sid, created or datetime.now(UTC))
+        return None
 
     def verify(self, request: WebhookRequest) -> None:
         signature = request.headers.get(SIGNATURE_HEADER)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import heyoo
 import requests
+from requests.adapters import HTTPAdapter
 
 from outreach.channels.base import (
     ChannelConfigError,
@@ -32,9 +33,11 @@ from outreach.channels.base import (
     SendReceipt,
     TransientSendError,
     WebhookRequest,
+    request_failure_code,
 )
 from outreach.channels.webhook_bodies import json_body
 from outreach.channels.webhook_paths import WHATSAPP_WEBHOOK_PATH
+from outreach.delivery.provider_errors import classify_send_error
 from outreach.domain import AddressKind
 
 if TYPE_CHECKING:
@@ -47,37 +50,57 @@ GRAPH_API_URL = "https://graph.facebook.com"
 _SIGNATURE_PREFIX = "sha256="
 _SIGNATURE_CHARS = len(_SIGNATURE_PREFIX) + 64
 
-# Meta error codes that no retry can fix: the recipient or the message is the problem.
-PERMANENT_CODES = frozenset(
-    {
-        100,  # invalid parameter
-        131008,  # required parameter missing
-        131009,  # parameter value invalid
-        131021,  # recipient is the sender
-        131026,  # message undeliverable (no WhatsApp, old app, terms not accepted)
-        131047,  # re-engagement: more than 24 h since the patient's last message
-        131050,  # the user stopped marketing messages
-        131051,  # unsupported message type
-        132000,  # template parameter count mismatch
-        132001,  # template does not exist
-        132005,  # translated text too long
-        132007,  # template format policy violated
-        132012,  # template parameter format mismatch
-        132015,  # template paused
-        132016,  # template disabled
-    }
-)
-# Throttling and Meta-side trouble; also anything unknown, so an operator's fix can still land.
-TRANSIENT_CODES = frozenset(
-    {1, 2, 4, 17, 341, 80007, 130429, 131000, 131016, 131048, 131056, 133004}
-)
-
 # Cloud API status -> normalised status ("deleted" and "warning" are not delivery states).
 _STATUS_MAP = {"sent": "sent", "delivered": "delivered", "read": "opened", "failed": "failed"}
+# Connections kept to the Graph API: one per sending thread, with room to spare.
+HTTP_POOL_SIZE = 32
 
 
 def classify_whatsapp_error(code: int | None) -> type[SendError]:
-    return PermanentSendError if code in PERMANENT_CODES else TransientSendError
+    """By ``delivery.provider_errors``; an unknown code counts as transient, so an operator's fix
+    can still land."""
+    kind = classify_send_error("whatsapp", str(code) if code is not None else "unknown")
+    return PermanentSendError if kind.is_final else TransientSendError
+
+
+class BoundedRequests:
+    """Stands in for the ``requests`` module inside heyoo, which calls ``requests.post`` with no
+    timeout (a hung Graph API call would hold its thread for ever) and no session: every call
+    goes through one pooled session, bounded by the timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=HTTP_POOL_SIZE)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        return self._session.post(url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        return self._session.get(url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        return self._session.delete(url, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # exceptions and the rest of the module
+        return getattr(requests, name)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _bound_heyoo(timeout: float) -> BoundedRequests:
+    """Give heyoo its bounded ``requests`` (module-wide: every heyoo client in the process)."""
+    bounded = getattr(heyoo, "requests", None)
+    if not isinstance(bounded, BoundedRequests) or bounded._timeout != timeout:
+        bounded = BoundedRequests(timeout)
+        heyoo.requests = bounded  # type: ignore[attr-defined]
+    return bounded
 
 
 class _HeyooRootLogFilter(logging.Filter):
@@ -117,6 +140,7 @@ class WhatsAppCloudChannel(ChannelWorker):
         verify_token: str | None = None,
     ):
         self._client = client
+        self._phone_number_id = str(client.url.rstrip("/").split("/")[-2])
         self._app_secret = app_secret.encode("utf-8") if app_secret else None
         self._verify_token = verify_token
 
@@ -125,6 +149,7 @@ class WhatsAppCloudChannel(ChannelWorker):
         if settings.whatsapp_token is None:
             raise ChannelConfigError("whatsapp channel needs OUTREACH_WHATSAPP_TOKEN")
         _install_heyoo_log_filter()
+        _bound_heyoo(settings.provider_timeout_seconds)
         client = heyoo.WhatsApp(
             settings.whatsapp_token.get_secret_value(), settings.whatsapp_phone_number_id
         )
@@ -148,6 +173,11 @@ class WhatsAppCloudChannel(ChannelWorker):
             ),
         )
 
+    @property
+    def pacing_key(self) -> str:
+        """One bucket per business phone number (80/s, up to 1,000 with Meta's approval)."""
+        return f"{self.provider}:{self._phone_number_id}"
+
     def send(self, message: OutboundMessage) -> SendReceipt:
         recipient = message.to.lstrip("+")  # the Cloud API wants digits with country code
         template = message.whatsapp_template
@@ -170,9 +200,11 @@ class WhatsAppCloudChannel(ChannelWorker):
                 )
             else:
                 response = self._client.send_message(message.body, recipient, preview_url=False)
-        except (requests.RequestException, ValueError) as exc:
-            # ValueError: heyoo decodes every response as JSON, an HTML 502 page included.
-            raise TransientSendError("connection", type(exc).__name__) from None
+        except requests.RequestException as exc:
+            raise TransientSendError(request_failure_code(exc), type(exc).__name__) from None
+        except ValueError as exc:
+            # heyoo decodes every response as JSON, an HTML 502 page included: it may have gone.
+            raise TransientSendError("timeout", type(exc).__name__) from None
         message_id = _first_message_id(response)
         if message_id:
             return SendReceipt(self.provider, message_id, datetime.now(UTC))
@@ -259,7 +291,7 @@ class WhatsAppCloudChannel(ChannelWorker):
         return inbound
 
     def close(self) -> None:
-        """heyoo posts through ``requests.post`` without a session: nothing to release."""
+        """The pooled session is heyoo's, shared by the process: nothing of this channel's."""
 
 
 def _first_message_id(response: Any) -> str | None:

@@ -65,6 +65,9 @@ def worker(
         builder=wiring.message_builder(settings, engine),
         sealer=wiring.dead_letter_sealer(settings),
         channel_subset=tuple(names) if names is not None else None,
+        process_id=wiring.process_id(),
+        ledger=wiring.send_ledger(settings, redis),
+        pacer=wiring.rate_limiter(settings, redis),
     )
     if "replies" in chosen:
         deps.reply_handler = wiring.reply_handler(settings, engine, deps.clock)
@@ -87,7 +90,14 @@ def scheduler() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_scheduler(wiring.store(engine), settings, wiring.clock(settings), stop=stop)
+        redis = wiring.redis_client(settings)
+        await run_scheduler(
+            wiring.store(engine),
+            settings,
+            wiring.clock(settings, redis),
+            ledger=wiring.send_ledger(settings, redis),
+            stop=stop,
+        )
 
     asyncio.run(main())
     engine.dispose()

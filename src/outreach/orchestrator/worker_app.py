@@ -14,7 +14,7 @@ import gc
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -37,12 +37,21 @@ from outreach.orchestrator.partitions import partition_groups
 from outreach.orchestrator.replies_agent import register_replies_agent
 from outreach.planning import reminder_offsets_from_hours
 from outreach.retrying import RetrySchedule
+from outreach.services.housekeeping import record_heartbeat
 from outreach.services.ingest_statuses import StatusIngestor
 from outreach.services.plan_events import EventPlanner
 from outreach.services.receive_reply import ReplyService
-from outreach.services.send_jobs import JobSender
+from outreach.services.send_jobs import (
+    JobSender,
+    NoLedger,
+    NoPacing,
+    Pacer,
+    ProviderBreakers,
+    SendLedger,
+)
 from outreach.sql.store import Store
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STATUS, send_topic
+from outreach.wiring import breaker_settings, delivery_tuning
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +75,10 @@ class WorkerDependencies:
     # The channels this worker was told to serve (``--channels``); None: every one loaded.
     channel_subset: tuple[str, ...] | None = None
     reply_handler: ReplyService | None = None
+    # This process as its heartbeat and the sends it takes name it.
+    process_id: str = "worker"
+    ledger: SendLedger = field(default_factory=NoLedger)
+    pacer: Pacer = field(default_factory=NoPacing)
 
 
 def consumer_group_id(
@@ -146,7 +159,16 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
         _orchestrator_agent(app, deps, runner, publish_dead_letters)
     if "channels" in roles:
         sender = JobSender(
-            deps.store, deps.channels, deps.builder, pool=send_pool, clock=deps.clock
+            deps.store,
+            deps.channels,
+            deps.builder,
+            pool=send_pool,
+            clock=deps.clock,
+            process_id=deps.process_id,
+            ledger=deps.ledger,
+            pacer=deps.pacer,
+            breakers=ProviderBreakers(breaker_settings(settings)),
+            tuning=delivery_tuning(settings),
         )
         for channel_name in deps.channels:
             _send_agent(
@@ -164,6 +186,15 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
         register_replies_agent(
             app, deps.reply_handler, run_blocking, publish_dead_letters, settings, deps.clock
         )
+
+    if "channels" in roles:
+
+        @app.timer(settings.process_heartbeat_seconds)
+        async def _heartbeat() -> None:
+            # The scheduler recovers the sends of a worker that stops beating.
+            await run_blocking(
+                record_heartbeat, deps.store, deps.process_id, "worker", datetime.now(UTC)
+            )
 
     @app.on_rebalance_complete.connect
     async def _announce_ready(sender: faust.App, **_kwargs: Any) -> None:
@@ -269,6 +300,7 @@ def _status_agent(
 ) -> None:
     settings = deps.settings
     ingestor = StatusIngestor(deps.store, clock=deps.clock)
+    outcomes_topic = app.topic(OUTCOMES, value_serializer="raw", key_serializer="raw")
     status_topic = app.topic(STATUS, value_serializer="raw", key_serializer="raw")
 
     @app.agent(status_topic, name="outreach.status")
@@ -285,6 +317,12 @@ def _status_agent(
                 what="status batch",
             )
             await publish_dead_letters(outcome.dead_letters)
+            for result in outcome.results:
+                for failed in result.outcomes:  # no channel left after a later failure
+                    await outcomes_topic.send(
+                        key=failed.patient_id.encode() if failed.patient_id else None,
+                        value=failed.model_dump_json(exclude_unset=True).encode(),
+                    )
 
 
 def run_worker(deps: WorkerDependencies, roles: Sequence[str], *, loglevel: str = "INFO") -> None:

@@ -12,7 +12,7 @@ Rules, checked in this order (the first that fails gives the reason):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -64,6 +64,10 @@ class ConsentState:
         object.__setattr__(self, "expires_at", expires_at)
         object.__setattr__(self, "marketing_opt_in", as_channels(frozenset(self.marketing_opt_in)))
         object.__setattr__(self, "opted_out", as_channels(frozenset(self.opted_out)))
+
+    def with_opt_out(self, channel: Channel) -> ConsentState:
+        """This consent with the patient also opted out of ``channel``."""
+        return replace(self, opted_out=self.opted_out | {as_channel(channel)})
 
     def is_expired(self, now: datetime) -> bool:
         """Whether the contact consent has lapsed at ``now`` (expiry instant included)."""

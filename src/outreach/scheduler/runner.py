@@ -8,59 +8,89 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from outreach.clock import Clock
 from outreach.config import Settings
 from outreach.kafka_publisher import KafkaPublisher
-from outreach.services.dispatch_due_jobs import DueJobDispatcher
-from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
+from outreach.services.dispatch_due_jobs import DueJobDispatcher, PublishMany
+from outreach.services.housekeeping import (
+    StartedSends,
+    audit_expiring_consents,
+    record_heartbeat,
+    recover_stopped_work,
+)
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
 from outreach.sql.store import Store
+from outreach.topics import OUTCOMES
 
 logger = logging.getLogger(__name__)
 
 
 def claimer_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+    from outreach.wiring import process_id
+
+    return process_id()
 
 
 def housekeeping_jobs(
-    cron: AsyncIOScheduler, store: Store, clock: Clock, settings: Settings
+    cron: AsyncIOScheduler,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+    *,
+    claimer: str,
+    ledger: StartedSends,
+    publish_many: PublishMany,
 ) -> None:
-    """Add the timed housekeeping to ``cron``: each runs in a thread (blocking SQL), one at a
-    time, and a run missed while the previous one was busy is dropped, not queued."""
+    """Add the timed housekeeping to ``cron``: each runs one at a time, blocking SQL in a thread,
+    and a run missed while the previous one was busy is dropped, not queued."""
 
-    def every(seconds: float, name: str, function: object, *args: object) -> None:
-        cron.add_job(
-            asyncio.to_thread,
-            "interval",
-            args=[function, *args],
-            seconds=seconds,
-            id=name,
-            max_instances=1,
-            coalesce=True,
-        )
+    def every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        cron.add_job(job, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True)
+
+    async def heartbeat() -> None:
+        # Real time: a claim of a scheduler that stops beating goes back to the queue at once.
+        await asyncio.to_thread(record_heartbeat, store, claimer, "scheduler", datetime.now(UTC))
 
     stale_after = timedelta(seconds=settings.stale_claim_after_seconds)
-    lost_after = timedelta(seconds=settings.lost_send_after_seconds)
-    every(
-        settings.requeue_stale_every_seconds,
-        "requeue-stale-claims",
-        lambda: recover_stale_claims(
-            store, clock(), stale_after=stale_after, lost_after=lost_after
-        ),
-    )
+    dead_after = timedelta(seconds=settings.process_dead_after_seconds)
+
+    async def recover() -> None:
+        await asyncio.to_thread(
+            lambda: recover_stopped_work(
+                store,
+                ledger,
+                clock(),
+                real_now=datetime.now(UTC),
+                dead_after=dead_after,
+                stale_after=stale_after,
+            )
+        )
+
     window = timedelta(seconds=settings.reconcile_statuses_window_seconds)
-    every(
-        settings.reconcile_statuses_every_seconds,
-        "reconcile-statuses",
-        lambda: reconcile_unattached_statuses(store, clock(), window),
-    )
+
+    async def reconcile_statuses() -> None:
+        result = await asyncio.to_thread(
+            lambda: reconcile_unattached_statuses(store, clock(), window)
+        )
+        await publish_many(
+            [
+                (
+                    OUTCOMES,
+                    outcome.patient_id.encode() if outcome.patient_id else None,
+                    outcome.model_dump_json(exclude_unset=True).encode(),
+                )
+                for outcome in result.outcomes
+            ]
+        )
+
+    every(settings.process_heartbeat_seconds, "heartbeat", heartbeat)
+    every(settings.requeue_stale_every_seconds, "recover-stopped-work", recover)
+    every(settings.reconcile_statuses_every_seconds, "reconcile-statuses", reconcile_statuses)
     warning = timedelta(days=settings.consent_warning_days)
     cron.add_job(
         asyncio.to_thread,
@@ -79,6 +109,7 @@ async def run_scheduler(
     settings: Settings,
     clock: Clock,
     *,
+    ledger: StartedSends,
     stop: asyncio.Event | None = None,
 ) -> None:
     stop = stop or asyncio.Event()
@@ -89,7 +120,18 @@ async def run_scheduler(
         store, publisher.publish_many, claimer=claimer_id(), batch_size=batch_size, clock=clock
     )
     cron = AsyncIOScheduler(timezone="UTC")
-    housekeeping_jobs(cron, store, clock, settings)
+    housekeeping_jobs(
+        cron,
+        store,
+        clock,
+        settings,
+        claimer=dispatcher.claimer,
+        ledger=ledger,
+        publish_many=publisher.publish_many,
+    )
+    await asyncio.to_thread(
+        record_heartbeat, store, dispatcher.claimer, "scheduler", datetime.now(UTC)
+    )
     cron.start()
     logger.info(
         "scheduler %s polling every %.2fs", dispatcher.claimer, settings.scheduler_poll_seconds

@@ -1,9 +1,12 @@
 """Use case "dispatch due jobs": due jobs -> ``outreach.send.<channel>``, each claimed by exactly
 one dispatcher.
 
-Claiming and the consent re-check run in a worker thread (blocking SQL); publishing is async.
-A job claimed but whose send request never reached Kafka stays ``processing`` until the
-housekeeping requeues it: nothing is lost, and nothing is sent twice.
+Claiming and the re-checks run in a worker thread (blocking SQL); publishing is async. At the
+claim, consent is checked again and so is the send window: a job held past its window (a
+backlog, an outage, retries) is re-planned to the next allowed moment, one past its deadline is
+suppressed with the reason. A job claimed but whose send request never reached Kafka stays
+``processing`` until the housekeeping requeues it (at once if this scheduler stopped): nothing is
+lost, and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from outreach.delivery.send_window import Replan, TooLate, check_send_window
 from outreach.domain import JobStatus
 from outreach.events import SendRequest
-from outreach.preferences import recheck_at_send_time, resolve_patients
-from outreach.sql.job_repository import ClaimedJob
+from outreach.preferences import address_for, recheck_at_send_time, resolve_patients
+from outreach.sql.job_repository import ClaimedJob, Requeue
 from outreach.sql.store import Store
 from outreach.topics import send_topic
 
@@ -32,6 +36,7 @@ class DispatchRound:
     claimed: int = 0
     published: int = 0
     suppressed: int = 0
+    replanned: int = 0
 
 
 class DueJobDispatcher:
@@ -50,34 +55,51 @@ class DueJobDispatcher:
         self.batch_size = batch_size
         self.clock = clock
 
-    def _claim_and_recheck(self) -> tuple[list[ClaimedJob], int]:
+    def _claim_and_recheck(self) -> tuple[list[ClaimedJob], DispatchRound]:
         now = self.clock()
+        round_ = DispatchRound()
         # The claim commits on its own: a job is this dispatcher's before anything else happens.
         with self.store.transaction() as repos:
             claimed = repos.jobs.claim_due(now, self.batch_size, self.claimer)
         if not claimed:
-            return [], 0
-        suppressed = 0
+            return [], round_
+        round_.claimed = len(claimed)
         ready: list[ClaimedJob] = []
         with self.store.transaction() as repos:
             inputs = resolve_patients(repos.patients.decision_layers(c.patient_id for c in claimed))
             for job in claimed:
                 patient = inputs.get(job.patient_id)
-                refusal = (
-                    recheck_at_send_time(job.purpose, job.channel, patient.consent, now)
-                    if patient
-                    else None
-                )
+                if patient is None:
+                    ready.append(job)  # the channel worker suppresses it, with the reason
+                    continue
+                refusal = recheck_at_send_time(job.purpose, job.channel, patient.consent, now)
                 if refusal is not None:
                     repos.jobs.end(job.job_id, JobStatus.SUPPRESSED, now, reason=refusal.value)
-                    suppressed += 1
+                    round_.suppressed += 1
+                    continue
+                verdict = check_send_window(
+                    job.purpose,
+                    job.deadline,
+                    job.channel,
+                    address_for(job.channel, patient.prefs),
+                    patient.prefs,
+                    now,
+                )
+                if isinstance(verdict, TooLate):
+                    repos.jobs.end(
+                        job.job_id, JobStatus.SUPPRESSED, now, reason=verdict.reason.value
+                    )
+                    round_.suppressed += 1
+                elif isinstance(verdict, Replan):
+                    note = Requeue(note="re-planned: outside the send window when claimed")
+                    repos.jobs.requeue(job.job_id, verdict.at, now, note)
+                    round_.replanned += 1
                 else:
                     ready.append(job)
-        return ready, suppressed
+        return ready, round_
 
     async def run_once(self) -> DispatchRound:
-        ready, suppressed = await asyncio.to_thread(self._claim_and_recheck)
-        round_ = DispatchRound(claimed=len(ready) + suppressed, suppressed=suppressed)
+        ready, round_ = await asyncio.to_thread(self._claim_and_recheck)
         await self.publish_many(
             [
                 (

@@ -1,48 +1,136 @@
 """Use case "send jobs": send requests -> rendered messages -> provider -> bookkeeping.
 
-Per batch: one transaction takes the sends (so a redelivered request sends nothing), consent is
-checked one last time, messages go out concurrently on a thread pool (the SDKs block), and one
-transaction records the results. Retries follow ``scheduler.retry_policy``; a permanent provider
-error marks the channel failed for the patient and falls back to the next allowed channel.
+Per batch: one transaction takes the sends (so a redelivered request sends nothing) and re-checks
+consent and the send window; messages go out concurrently on a thread pool (the SDKs block), and
+one transaction records the results. Around each provider call, in its thread:
+
+1. a send whose earlier attempt may have reached the provider asks the provider first (its own
+   record, or for WhatsApp the statuses it reported) and is not sent twice;
+2. the window is checked again (pacing may have held the job), the provider's circuit breaker
+   is asked, and the sender's rate limit paced;
+3. the send is marked started in the ledger, then the provider is called, with a timeout;
+4. the error, if any, is read from ``delivery.provider_errors``: quick retries in the thread,
+   then backoff through the queue, opt-outs recorded, fallback to the next allowed channel, and
+   ``comm.failed`` only when no channel remains.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from outreach.channels.base import ChannelWorker, PermanentSendError, SendError, SendReceipt
+from outreach.channels.base import (
+    ChannelWorker,
+    OutboundMessage,
+    PermanentSendError,
+    SendError,
+    SendReceipt,
+)
 from outreach.channels.message_builder import MessageBuilder, MessageBuildError
 from outreach.dead_letters import DeadLetter, dead_letter, describe_error
-from outreach.delivery.retry_policy import compute_backoff, should_retry
+from outreach.delivery.circuit_breaker import BreakerSettings, CircuitBreaker
+from outreach.delivery.fallback import may_fall_back
+from outreach.delivery.provider_errors import ErrorAction, ErrorClass, classify_send_error
+from outreach.delivery.retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy
+from outreach.delivery.send_window import Replan, SendNow, TooLate, check_send_window
 from outreach.domain import Channel, JobRecord, JobStatus, SuppressionReason
 from outreach.events import CommFailedData, CommFailedOutcome, SendRequest, TypedOutcome
 from outreach.preferences import (
     PatientDecisionInputs,
     Suppressed,
+    address_for,
     choose_channel,
     recheck_at_send_time,
     resolve_patients,
 )
 from outreach.services.ingest_statuses import replay_statuses
-from outreach.sql.job_repository import SentJob
+from outreach.sql.job_repository import Requeue, SentJob
 from outreach.sql.store import Repositories, Store
 from outreach.topics import send_topic
 
 logger = logging.getLogger(__name__)
 
+# A provider's record may be stamped a little before our own clock said the send started.
+LOOKUP_SKEW = timedelta(seconds=30)
+# Longest single sleep while pacing, so the window is checked again at least this often.
+MAX_PACING_SLEEP_SECONDS = 5.0
 
-class SendOutcome(enum.Enum):
+
+class SendLedger(Protocol):
+    """Where a send is marked started, just before the provider call (``channels.send_ledger``)."""
+
+    shared: bool
+
+    def mark_started(self, job_id: int, attempt: int, at: datetime) -> None: ...
+
+
+class Pacer(Protocol):
+    """Sender rate limits (``channels.rate_limiter``): 0 when a send may go, else seconds to
+    wait."""
+
+    def try_take(self, pacing_key: str, default_rate: float) -> float: ...
+
+
+class NoPacing:
+    def try_take(self, pacing_key: str, default_rate: float) -> float:
+        return 0.0
+
+
+class NoLedger:
+    shared = False
+
+    def mark_started(self, job_id: int, attempt: int, at: datetime) -> None:
+        """Nothing recorded."""
+
+
+class ProviderBreakers:
+    """One circuit breaker per provider, shared by a worker's sending threads."""
+
+    def __init__(self, settings: BreakerSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def _of(self, provider: str) -> CircuitBreaker:
+        breaker = self._breakers.get(provider)
+        if breaker is None:
+            breaker = self._breakers[provider] = CircuitBreaker(self._settings)
+        return breaker
+
+    def allow(self, provider: str, now: datetime) -> datetime | None:
+        """None when a call may go now, else when to try again."""
+        with self._lock:
+            breaker = self._of(provider)
+            return None if breaker.allow(now) else breaker.retry_at(now)
+
+    def record(self, provider: str, now: datetime, *, failed: bool) -> None:
+        with self._lock:
+            before = self._of(provider).state
+            self._of(provider).record(now, failed=failed)
+            after = self._of(provider).state
+        if after != before:
+            logger.warning("circuit breaker for %s: %s -> %s", provider, before, after)
+
+    def state(self, provider: str) -> str:
+        with self._lock:
+            return self._of(provider).state.value
+
+
+class Fate(enum.Enum):
     """How a job that did not go out ends this attempt."""
 
-    SUPPRESS = "suppress"  # consent said no at the last moment
-    RETRY = "retry"  # worth trying again later (transient provider error, not served here)
-    PERMANENT = "permanent"  # the provider refused for good: mark the channel, fall back
+    SUPPRESS = "suppress"  # consent or the window said no for good
+    WAIT = "wait"  # not a failure: back in the queue for later, no retry spent
+    RETRY = "retry"  # a transient failure: back off through the queue (or fall back when spent)
+    FALL_BACK = "fall_back"  # refused for good on this channel: the next allowed channel
     FAIL = "fail"  # it can never become a message (no template, policy refusal)
 
 
@@ -51,9 +139,20 @@ class Unsent:
     """A job that did not go out, how it ends, and why."""
 
     job: JobRecord
-    outcome: SendOutcome
-    reason: SuppressionReason | None = None  # for SUPPRESS
-    error: BaseException | str | None = None  # for the others
+    fate: Fate
+    reason: SuppressionReason | None = None  # SUPPRESS
+    until: datetime | None = None  # WAIT
+    error: BaseException | str | None = None
+    error_class: ErrorClass | None = None  # RETRY / FALL_BACK: what the provider said
+    started_at: datetime | None = None  # the send may have reached the provider from then on
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    job: JobRecord
+    receipt: SendReceipt
+    template_id: int | None
+    found: bool = False  # the provider had it already: found, not sent again
 
 
 @dataclass
@@ -61,6 +160,8 @@ class SendBatchResult:
     requested: int = 0
     taken: int = 0
     sent: int = 0
+    found_at_provider: int = 0
+    waited: int = 0
     retried: int = 0
     failed: int = 0
     suppressed: int = 0
@@ -68,6 +169,13 @@ class SendBatchResult:
     suppressions: Counter[str] = field(default_factory=Counter)
     outcomes: list[TypedOutcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTuning:
+    retry: RetryPolicy = DEFAULT_RETRY_POLICY
+    reconcile_after: timedelta = timedelta(minutes=3)
+    recipient_backoff: timedelta = timedelta(seconds=6)
 
 
 class JobSender:
@@ -79,43 +187,84 @@ class JobSender:
         *,
         pool: ThreadPoolExecutor,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        real_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        process_id: str = "worker",
+        ledger: SendLedger | None = None,
+        pacer: Pacer | None = None,
+        breakers: ProviderBreakers | None = None,
+        tuning: DeliveryTuning | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.channels = channels
         self.builder = builder
         self.pool = pool
+        # ``clock`` is the pipeline's time (send windows, schedules; shifted in the demo);
+        # ``real_clock`` the providers' and the processes' (breakers, liveness, provider records).
         self.clock = clock
+        self.real_clock = real_clock
+        self.process_id = process_id
+        self.ledger = ledger or NoLedger()
+        self.pacer = pacer or NoPacing()
+        self.breakers = breakers or ProviderBreakers(BreakerSettings())
+        self.tuning = tuning or DeliveryTuning()
+        self.sleep = sleep
 
     def handle(self, requests: Sequence[SendRequest]) -> SendBatchResult:
         now = self.clock()
         result = SendBatchResult(requested=len(requests))
         with self.store.transaction() as repos:
-            owned = repos.jobs.take_sends([(r.job_id, r.attempt) for r in requests])
+            owned = repos.jobs.take_sends(
+                [(r.job_id, r.attempt) for r in requests], self.process_id, self.real_clock()
+            )
             jobs = repos.jobs.load(owned)
             patient_ids = {j.patient_id for j in jobs.values()}
             patients = resolve_patients(repos.patients.decision_layers(patient_ids))
             orgs = repos.orgs.clinic_contacts({j.org_id for j in jobs.values()})
             whatsapp_windows = repos.patients.last_inbound_whatsapp(patient_ids)
+            # WhatsApp has no lookup: its statuses tell whether an unconfirmed send went out.
+            reported = repos.statuses.first_reported_to(
+                [
+                    (j.id, self._provider_of(j), address, j.unconfirmed_since - LOOKUP_SKEW)
+                    for j in jobs.values()
+                    if j.unconfirmed_since is not None
+                    and not self._finds_accepted(j)
+                    and (patient := patients.get(j.patient_id)) is not None
+                    and (address := address_for(channel_of(j), patient.prefs)) is not None
+                ]
+            )
         result.taken = len(jobs)
 
-        to_send = []
+        futures: list[Future[Sent | Unsent] | _Resolved] = []
         unsent: list[Unsent] = []
         for job in jobs.values():
-            patient = patients.get(job.patient_id)
             channel = channel_of(job)
+            patient = patients.get(job.patient_id)
             refusal = (
                 recheck_at_send_time(job.purpose, channel, patient.consent, now)
                 if patient
                 else SuppressionReason.NO_CONSENT
             )
             if refusal is not None or patient is None:
-                unsent.append(Unsent(job, SendOutcome.SUPPRESS, reason=refusal))
+                unsent.append(Unsent(job, Fate.SUPPRESS, reason=refusal))
                 continue
-            if channel.value not in self.channels:
-                unsent.append(
-                    Unsent(job, SendOutcome.RETRY, error=f"channel {channel.value} not served here")
-                )
+            worker = self.channels.get(channel.value)
+            if worker is None:
+                unsent.append(Unsent(job, Fate.WAIT, until=now, error="channel not served here"))
                 continue
+            if job.unconfirmed_since is not None and not worker.finds_accepted:
+                known = reported.get(job.id)
+                if known is not None:
+                    receipt = SendReceipt(worker.provider, known, now)
+                    futures.append(_done(Sent(job, receipt, None, found=True)))
+                    continue
+                # Its statuses have had no time to come back yet: ask again once they would have.
+                remaining = job.unconfirmed_since + self.tuning.reconcile_after - self.real_clock()
+                if remaining > timedelta(0):
+                    unsent.append(
+                        Unsent(job, Fate.WAIT, until=now + remaining, error="unconfirmed")
+                    )
+                    continue
             try:
                 message, template_id = self.builder.build(
                     job,
@@ -125,41 +274,109 @@ class JobSender:
                     last_inbound_whatsapp_at=whatsapp_windows.get(job.patient_id),
                 )
             except MessageBuildError as error:
-                unsent.append(Unsent(job, SendOutcome.FAIL, error=error))
+                unsent.append(Unsent(job, Fate.FAIL, error=error))
                 continue
-            to_send.append((job, message, template_id))
+            futures.append(
+                self.pool.submit(self._deliver, worker, job, patient, message, template_id)
+            )
 
-        futures = [
-            (job, template_id, self.pool.submit(self.channels[channel_of(job)].send, message))
-            for job, message, template_id in to_send
-        ]
-        sent: list[SentJob] = []
-        for job, template_id, future in futures:
-            try:
-                receipt: SendReceipt = future.result()
-            except SendError as error:
-                outcome = (
-                    SendOutcome.PERMANENT
-                    if isinstance(error, PermanentSendError)
-                    else SendOutcome.RETRY
-                )
-                unsent.append(Unsent(job, outcome, error=error))
-                continue
-            except Exception as error:  # an SDK bug or network oddity: treat as transient
-                logger.warning("job %s: unexpected send error %s", job.id, type(error).__name__)
-                unsent.append(Unsent(job, SendOutcome.RETRY, error=error))
-                continue
-            sent.append(SentJob(job.id, receipt.provider_message_id, template_id))
+        sent: list[Sent] = []
+        for future in futures:
+            outcome = future.result()
+            if isinstance(outcome, Sent):
+                sent.append(outcome)
+            else:
+                unsent.append(outcome)
 
         done = self.clock()
         with self.store.transaction() as repos:
-            repos.jobs.mark_sent(sent, done)
+            repos.jobs.mark_sent(
+                [SentJob(s.job.id, s.receipt.provider_message_id, s.template_id) for s in sent],
+                done,
+            )
             # Statuses that raced ahead of this bookkeeping (fast providers) are applied now.
-            replay_statuses(repos, [s.provider_message_id for s in sent], done)
-            result.sent = len(sent)
+            replayed = replay_statuses(repos, [s.receipt.provider_message_id for s in sent], done)
+            result.outcomes.extend(replayed.outcomes)
+            result.sent = sum(not s.found for s in sent)
+            result.found_at_provider = sum(s.found for s in sent)
             for item in unsent:
                 self._finish(repos, item, patients, done, result)
         return result
+
+    # ---- in a sending thread ----
+
+    def _deliver(
+        self,
+        worker: ChannelWorker,
+        job: JobRecord,
+        patient: PatientDecisionInputs,
+        message: OutboundMessage,
+        template_id: int | None,
+    ) -> Sent | Unsent:
+        provider = worker.provider
+        if job.unconfirmed_since is not None and worker.finds_accepted:
+            try:
+                found = worker.find_accepted(message, job.unconfirmed_since - LOOKUP_SKEW)
+            except SendError as error:  # the provider cannot be asked now: ask again later
+                return Unsent(
+                    job, Fate.WAIT, until=self.clock() + self.tuning.recipient_backoff, error=error
+                )
+            if found is not None:
+                return Sent(job, found, template_id, found=True)
+            if not self.tuning.retry.may_retry(job.retries):
+                return Unsent(job, Fate.FAIL, error="unconfirmed and out of retries: not resent")
+        quick_tries = 0
+        while True:
+            now = self.clock()
+            verdict = check_send_window(
+                job.purpose, job.deadline, channel_of(job), message.to, patient.prefs, now
+            )
+            if isinstance(verdict, Replan):
+                return Unsent(job, Fate.WAIT, until=verdict.at, error="outside the send window")
+            if isinstance(verdict, TooLate):
+                return Unsent(job, Fate.SUPPRESS, reason=verdict.reason)
+            assert isinstance(verdict, SendNow)
+            real_now = self.real_clock()
+            closed_until = self.breakers.allow(provider, real_now)
+            if closed_until is not None:
+                until = now + (closed_until - real_now)
+                return Unsent(job, Fate.WAIT, until=until, error=f"{provider} circuit open")
+            wait = self.pacer.try_take(worker.pacing_key, worker.default_rate_per_sec)
+            if wait > 0:
+                self.sleep(min(wait, MAX_PACING_SLEEP_SECONDS))
+                continue
+            started_at = self.real_clock()
+            self.ledger.mark_started(job.id, job.attempt, started_at)
+            try:
+                receipt = worker.send(message)
+            except SendError as error:
+                kind = classify_send_error(
+                    provider, error.provider_code, final=isinstance(error, PermanentSendError)
+                )
+                self.breakers.record(provider, self.real_clock(), failed=kind.trips_breaker)
+                if kind.uncertain:
+                    return Unsent(
+                        job, Fate.RETRY, error=error, error_class=kind, started_at=started_at
+                    )
+                if kind.is_final:
+                    return Unsent(job, Fate.FALL_BACK, error=error, error_class=kind)
+                if (
+                    kind.action in (ErrorAction.BACK_OFF, ErrorAction.RATE_LIMITED)
+                    and quick_tries < self.tuning.retry.quick_retries
+                ):
+                    quick_tries += 1
+                    self.sleep(self.tuning.retry.quick_delay_for(quick_tries))
+                    continue
+                return Unsent(job, Fate.RETRY, error=error, error_class=kind)
+            except Exception as error:  # an SDK bug or network oddity: it may have gone out
+                logger.warning("job %s: unexpected send error %s", job.id, type(error).__name__)
+                self.breakers.record(provider, self.real_clock(), failed=True)
+                kind = classify_send_error(provider, "timeout")
+                return Unsent(job, Fate.RETRY, error=error, error_class=kind, started_at=started_at)
+            self.breakers.record(provider, self.real_clock(), failed=False)
+            return Sent(job, receipt, template_id)
+
+    # ---- bookkeeping ----
 
     def _finish(
         self,
@@ -170,36 +387,84 @@ class JobSender:
         result: SendBatchResult,
     ) -> None:
         job = item.job
-        if item.outcome is SendOutcome.SUPPRESS:
+        if item.fate is Fate.SUPPRESS:
             reason = item.reason or SuppressionReason.NO_CONSENT
             if repos.jobs.end(job.id, JobStatus.SUPPRESSED, now, reason=reason.value):
                 result.suppressed += 1
                 result.suppressions[reason.value] += 1
             return
-        error_text = describe_error(item.error or item.outcome.value)
-        if item.outcome is SendOutcome.RETRY:
-            if should_retry(job.attempt):
-                run_at = now + compute_backoff(job.attempt)
-                if repos.jobs.retry_later(job.id, run_at, error_text, now):
+        error_text = describe_error(item.error or item.fate.value)
+        if item.fate is Fate.WAIT:
+            if repos.jobs.requeue(job.id, item.until or now, now, Requeue(note=error_text)):
+                result.waited += 1
+            return
+        if item.fate is Fate.FAIL:
+            self._fail(repos, job, error_text, now, result)
+            return
+        kind = item.error_class
+        assert kind is not None
+        if item.fate is Fate.RETRY:
+            if kind.action is ErrorAction.RECIPIENT_BACK_OFF:
+                run_at = now + self.tuning.recipient_backoff
+            else:
+                run_at = now + self.tuning.retry.backoff(job.retries + 1)
+            if self.tuning.retry.may_retry(job.retries):
+                change = Requeue(
+                    note=error_text, retries=job.retries + 1, unconfirmed_since=item.started_at
+                )
+                if repos.jobs.requeue(job.id, run_at, now, change):
                     result.retried += 1
                 return
-            self._fail(
-                repos, job, f"gave up after {job.attempt} attempts: {error_text}", now, result
+            if item.started_at is not None:
+                # It may have gone out: ask the provider once more instead of falling back.
+                change = Requeue(note=error_text, unconfirmed_since=item.started_at)
+                if repos.jobs.requeue(job.id, run_at, now, change):
+                    result.retried += 1
+                return
+            error_text = f"gave up after {job.retries + 1} attempts: {error_text}"
+        elif kind.action is ErrorAction.OPT_OUT:
+            repos.opt_outs.record(
+                [job.patient_id], [channel_of(job)], now, source=f"provider:{kind.action.value}"
             )
+        elif kind.action is ErrorAction.ADDRESS_FAILED:
+            repos.patients.mark_channel_failed(job.patient_id, channel_of(job))
+        if self._fall_back(repos, job, item, patients, error_text, now):
+            result.fell_back += 1
             return
-        if item.outcome is SendOutcome.PERMANENT:
-            channel = channel_of(job)
-            repos.patients.mark_channel_failed(job.patient_id, channel)
-            patient = patients.get(job.patient_id)
-            if patient is not None:
-                failed = patient.failed_channels | {channel}
-                choice = choose_channel(job.purpose, patient.prefs, patient.consent, now, failed)
-                if not isinstance(choice, Suppressed):
-                    fallback, _address = choice
-                    if repos.jobs.retry_later(job.id, now, error_text, now, channel=fallback):
-                        result.fell_back += 1
-                        return
+        if kind.action is ErrorAction.OPT_OUT:
+            if repos.jobs.end(
+                job.id, JobStatus.SUPPRESSED, now, reason=SuppressionReason.OPTED_OUT.value
+            ):
+                result.suppressed += 1
+                result.suppressions[SuppressionReason.OPTED_OUT.value] += 1
+            return
         self._fail(repos, job, error_text, now, result)
+
+    def _fall_back(
+        self,
+        repos: Repositories,
+        job: JobRecord,
+        item: Unsent,
+        patients: Mapping[str, PatientDecisionInputs],
+        error_text: str,
+        now: datetime,
+    ) -> bool:
+        """The same job on the next allowed channel, if its purpose allows and one remains."""
+        patient = patients.get(job.patient_id)
+        if patient is None or not may_fall_back(job.purpose):
+            return False
+        channel = channel_of(job)
+        consent = patient.consent
+        if item.error_class is not None and item.error_class.action is ErrorAction.OPT_OUT:
+            consent = consent.with_opt_out(channel)
+        choice = choose_channel(
+            job.purpose, patient.prefs, consent, now, patient.failed_channels | {channel}
+        )
+        if isinstance(choice, Suppressed):
+            return False
+        fallback, _address = choice
+        change = Requeue(note=error_text, channel=fallback, retries=0, confirmed_unsent=True)
+        return repos.jobs.requeue(job.id, now, now, change)
 
     def _fail(
         self,
@@ -212,19 +477,7 @@ class JobSender:
         if not repos.jobs.end(job.id, JobStatus.FAILED, now, error=error):
             return
         result.failed += 1
-        result.outcomes.append(
-            CommFailedOutcome(
-                type="comm.failed",
-                occurred_at=now,
-                patient_id=job.patient_id,
-                org_id=job.org_id,
-                appointment_id=job.appointment_id,
-                job_id=job.id,
-                data=CommFailedData(
-                    purpose=job.purpose, channel=channel_of(job), error=error[:300]
-                ),
-            )
-        )
+        result.outcomes.append(comm_failed(job, error, now))
         result.dead_letters.append(
             dead_letter(
                 source_topic=send_topic(channel_of(job)),
@@ -236,6 +489,41 @@ class JobSender:
                 key=job.patient_id,
             )
         )
+
+    def _finds_accepted(self, job: JobRecord) -> bool:
+        worker = self.channels.get(channel_of(job).value)
+        return worker is not None and worker.finds_accepted
+
+    def _provider_of(self, job: JobRecord) -> str:
+        worker = self.channels.get(channel_of(job).value)
+        return worker.provider if worker is not None else channel_of(job).value
+
+
+def comm_failed(job: JobRecord, error: str, now: datetime) -> CommFailedOutcome:
+    """The core platform's notice that a job ended without reaching the patient on any channel."""
+    return CommFailedOutcome(
+        type="comm.failed",
+        occurred_at=now,
+        patient_id=job.patient_id,
+        org_id=job.org_id,
+        appointment_id=job.appointment_id,
+        job_id=job.id,
+        data=CommFailedData(purpose=job.purpose, channel=channel_of(job), error=error[:300]),
+    )
+
+
+def _done(value: Sent | Unsent) -> _Resolved:
+    return _Resolved(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A result known without a provider call, beside the futures of those that need one."""
+
+    value: Sent | Unsent
+
+    def result(self) -> Sent | Unsent:
+        return self.value
 
 
 def channel_of(job: JobRecord) -> Channel:

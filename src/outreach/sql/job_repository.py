@@ -72,7 +72,32 @@ _JOB_RECORD_COLUMNS = (
     jobs.c.language,
     jobs.c.variant,
     jobs.c.context,
+    jobs.c.retries,
+    jobs.c.unconfirmed_since,
 )
+
+
+def _job_record(row: Any) -> JobRecord:
+    return JobRecord(
+        id=row.id,
+        idempotency_key=row.idempotency_key,
+        org_id=row.org_id,
+        patient_id=row.patient_id,
+        provider_id=row.provider_id,
+        appointment_id=row.appointment_id,
+        campaign_id=row.campaign_id,
+        purpose=Purpose(row.purpose),
+        channel=Channel(row.channel) if row.channel is not None else None,
+        status=JobStatus(row.status),
+        attempt=row.attempt,
+        scheduled_for=row.scheduled_for,
+        deadline=row.deadline,
+        language=row.language,
+        variant=row.variant,
+        context=row.context or {},
+        retries=row.retries or 0,
+        unconfirmed_since=row.unconfirmed_since,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +128,29 @@ class ClaimedJob:
     purpose: Purpose
     channel: Channel
     attempt: int
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoppedSend:
+    """A send taken by a worker that stopped: when it was taken, and since when (if ever) an
+    earlier attempt may already have reached the provider."""
+
+    job_id: int
+    attempt: int
+    taken_at: datetime
+    unconfirmed_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """What changes when a taken job goes back to the queue (``None``: unchanged)."""
+
+    note: str | None = None  # PHI-free, shown in last_error
+    channel: Channel | None = None  # falling back to another channel
+    retries: int | None = None  # the retry budget spent so far
+    unconfirmed_since: datetime | None = None  # the send may have reached the provider
+    confirmed_unsent: bool = False  # the provider was asked: it has no trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +310,12 @@ class JobRepository:
         )
         rows = self.connection.execute(
             select(
-                jobs.c.id, jobs.c.patient_id, jobs.c.purpose, jobs.c.channel, jobs.c.attempt
+                jobs.c.id,
+                jobs.c.patient_id,
+                jobs.c.purpose,
+                jobs.c.channel,
+                jobs.c.attempt,
+                jobs.c.deadline,
             ).where(
                 jobs.c.id.in_(ids),
                 jobs.c.claimed_by == claimer,
@@ -270,56 +323,60 @@ class JobRepository:
             )
         ).all()
         return [
-            ClaimedJob(r.id, r.patient_id, Purpose(r.purpose), Channel(r.channel), r.attempt)
+            ClaimedJob(
+                r.id, r.patient_id, Purpose(r.purpose), Channel(r.channel), r.attempt, r.deadline
+            )
             for r in rows
         ]
 
-    def requeue_stale_claims(self, older_than: datetime, now: datetime) -> int:
-        """Jobs claimed but never taken by a channel worker (a lost send request) go back to
-        queued.
+    def requeue_stale_claims(
+        self, older_than: datetime, now: datetime, *, alive: Iterable[str] = ()
+    ) -> int:
+        """Jobs claimed but never taken by a channel worker go back to queued: those whose
+        claimer stopped (not in ``alive``) at once, any other once claimed before ``older_than``
+        (its send request was lost on the way).
 
         Only jobs no worker has taken (``sending_attempt`` below ``attempt``) are requeued: a job
-        taken and then silent may have reached the provider, and resending it could duplicate.
+        taken may have reached the provider, and ``stopped_sends`` handles it.
         """
+        living = sorted(set(alive))
+        claimer_stopped = jobs.c.claimed_by.is_(None) | jobs.c.claimed_by.not_in(living or [""])
         result = self.connection.execute(
             update(jobs)
             .where(
                 jobs.c.status == JobStatus.PROCESSING.value,
-                jobs.c.claimed_at < older_than,
                 (jobs.c.sending_attempt.is_(None)) | (jobs.c.sending_attempt < jobs.c.attempt),
+                (jobs.c.claimed_at < older_than) | claimer_stopped,
             )
             .values(status=JobStatus.QUEUED.value, scheduled_for=now, updated_at=now)
         )
         return result.rowcount
 
-    def fail_lost_sends(self, older_than: datetime, now: datetime) -> int:
-        """Jobs a channel worker took but never reported on (it died mid-send) end ``failed``.
-
-        The provider may or may not have the message; sending again could message the patient
-        twice, so the job is closed with a reason operators can see instead of being retried.
-        """
-        result = self.connection.execute(
-            update(jobs)
-            .where(
+    def stopped_sends(self, alive: Iterable[str], taken_before: datetime) -> list[StoppedSend]:
+        """Sends taken by a worker process that stopped (not in ``alive``), taken before
+        ``taken_before``: their outcome is known only to the provider."""
+        living = sorted(set(alive))
+        rows = self.connection.execute(
+            select(jobs.c.id, jobs.c.attempt, jobs.c.taken_at, jobs.c.unconfirmed_since).where(
                 jobs.c.status == JobStatus.PROCESSING.value,
-                jobs.c.claimed_at < older_than,
                 jobs.c.sending_attempt == jobs.c.attempt,
-            )
-            .values(
-                status=JobStatus.FAILED.value,
-                updated_at=now,
-                last_error="send outcome unknown: the channel worker stopped mid-send",
+                jobs.c.taken_at < taken_before,
+                jobs.c.taken_by.is_(None) | jobs.c.taken_by.not_in(living or [""]),
             )
         )
-        return result.rowcount
+        return [StoppedSend(r.id, r.attempt, r.taken_at, r.unconfirmed_since) for r in rows]
 
     # ---- sending ----
 
-    def take_sends(self, requests: Sequence[tuple[int, int]]) -> set[int]:
+    def take_sends(
+        self, requests: Sequence[tuple[int, int]], taker: str, now: datetime
+    ) -> set[int]:
         """Take (job id, attempt) pairs for sending; returns the job ids this caller now owns.
 
         A redelivered request, or one for an attempt that is no longer current, takes nothing.
-        The UPDATE stamps a fresh token, and only rows carrying it are read back as owned.
+        The UPDATE stamps a fresh token, and only rows carrying it are read back as owned;
+        ``taker`` (the worker process) and the time let the scheduler recover the sends of a
+        worker that stops.
         """
         if not requests:
             return set()
@@ -332,7 +389,7 @@ class JobRepository:
                 jobs.c.status == JobStatus.PROCESSING.value,
                 (jobs.c.sending_attempt.is_(None)) | (jobs.c.sending_attempt < jobs.c.attempt),
             )
-            .values(sending_attempt=jobs.c.attempt, send_token=token)
+            .values(sending_attempt=jobs.c.attempt, send_token=token, taken_by=taker, taken_at=now)
         )
         rows = self.connection.execute(
             select(jobs.c.id).where(
@@ -346,30 +403,10 @@ class JobRepository:
         if not ids:
             return {}
         rows = self.connection.execute(select(*_JOB_RECORD_COLUMNS).where(jobs.c.id.in_(ids)))
-        return {
-            row.id: JobRecord(
-                id=row.id,
-                idempotency_key=row.idempotency_key,
-                org_id=row.org_id,
-                patient_id=row.patient_id,
-                provider_id=row.provider_id,
-                appointment_id=row.appointment_id,
-                campaign_id=row.campaign_id,
-                purpose=Purpose(row.purpose),
-                channel=Channel(row.channel) if row.channel is not None else None,
-                status=JobStatus(row.status),
-                attempt=row.attempt,
-                scheduled_for=row.scheduled_for,
-                deadline=row.deadline,
-                language=row.language,
-                variant=row.variant,
-                context=row.context or {},
-            )
-            for row in rows
-        }
+        return {row.id: _job_record(row) for row in rows}
 
     def mark_sent(self, sent: Sequence[SentJob], now: datetime) -> None:
-        """processing -> sent for the jobs a provider accepted.
+        """processing -> sent for the jobs a provider accepted (or was found to have).
 
         One UPDATE for the whole batch (CASE on the id): the driver would otherwise send one
         statement per job, and this runs at the send rate.
@@ -391,30 +428,66 @@ class JobRepository:
                 sent_at=now,
                 updated_at=now,
                 last_error=None,
+                unconfirmed_since=None,
             )
         )
 
-    def retry_later(
-        self,
-        job_id: int,
-        run_at: datetime,
-        error: str,
-        now: datetime,
-        *,
-        channel: Channel | None = None,
-    ) -> bool:
-        """processing -> queued again for ``run_at`` (on ``channel`` when falling back)."""
+    def requeue(self, job_id: int, run_at: datetime, now: datetime, change: Requeue) -> bool:
+        """processing -> queued again for ``run_at``, with what changed (see ``Requeue``)."""
         values: dict[str, Any] = {
             "status": JobStatus.QUEUED.value,
             "scheduled_for": run_at,
-            "last_error": error[:500],
             "updated_at": now,
         }
-        if channel is not None:
-            values["channel"] = channel.value
+        if change.note is not None:
+            values["last_error"] = change.note[:500]
+        if change.channel is not None:
+            values["channel"] = change.channel.value
+        if change.retries is not None:
+            values["retries"] = change.retries
+        if change.unconfirmed_since is not None:
+            # The earliest start is what the provider lookup must cover.
+            values["unconfirmed_since"] = case(
+                (jobs.c.unconfirmed_since.is_(None), change.unconfirmed_since),
+                else_=jobs.c.unconfirmed_since,
+            )
+        if change.confirmed_unsent:
+            values["unconfirmed_since"] = None
         result = self.connection.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status == JobStatus.PROCESSING.value)
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def requeue_stopped_send(
+        self,
+        job_id: int,
+        attempt: int,
+        run_at: datetime,
+        now: datetime,
+        started_at: datetime | None,
+    ) -> bool:
+        """A send whose worker stopped goes back to the queue: at once if it never started
+        (``started_at`` None), else marked unconfirmed so the next attempt asks the provider."""
+        values: dict[str, Any] = {
+            "status": JobStatus.QUEUED.value,
+            "scheduled_for": run_at,
+            "updated_at": now,
+            "last_error": "recovered: the worker that took it stopped",
+        }
+        if started_at is not None:
+            values["unconfirmed_since"] = case(
+                (jobs.c.unconfirmed_since.is_(None), started_at), else_=jobs.c.unconfirmed_since
+            )
+        result = self.connection.execute(
+            update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.attempt == attempt,
+                jobs.c.sending_attempt == attempt,
+                jobs.c.status == JobStatus.PROCESSING.value,
+            )
             .values(**values)
         )
         return result.rowcount == 1
@@ -443,6 +516,45 @@ class JobRepository:
         )
         return result.rowcount == 1
 
+    def insert_fallback(
+        self, job: JobRecord, channel: Channel, run_at: datetime, now: datetime
+    ) -> int | None:
+        """A new job carrying ``job``'s message to ``channel`` after ``job`` failed there once
+        sent; once per (job, channel), whatever is replayed. Returns its id if it is new."""
+        key = f"fallback:{job.id}:{channel.value}"
+        inserted = insert_ignore(
+            self.connection,
+            jobs,
+            [
+                {
+                    "idempotency_key": key,
+                    "org_id": job.org_id,
+                    "patient_id": job.patient_id,
+                    "provider_id": job.provider_id,
+                    "appointment_id": job.appointment_id,
+                    "campaign_id": job.campaign_id,
+                    "variant": job.variant,
+                    "purpose": job.purpose.value,
+                    "requested_at": now,
+                    "deadline": job.deadline,
+                    "context": dict(job.context),
+                    "attempt": 0,
+                    "channel": channel.value,
+                    "status": JobStatus.QUEUED.value,
+                    "scheduled_for": run_at,
+                    "language": job.language,
+                    "fallback_of": job.id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        if not inserted:
+            return None
+        return self.connection.execute(
+            select(jobs.c.id).where(jobs.c.idempotency_key == key)
+        ).scalar_one()
+
     # ---- provider statuses ----
 
     def ids_by_provider_message(self, provider_message_ids: Iterable[str]) -> dict[str, int]:
@@ -454,6 +566,25 @@ class JobRepository:
             select(jobs.c.provider_message_id, jobs.c.id).where(jobs.c.provider_message_id.in_(ids))
         )
         return {row.provider_message_id: row.id for row in rows}
+
+    def failing(self, reports: Sequence[ReportedStatus]) -> list[tuple[JobRecord, ReportedStatus]]:
+        """The jobs that these failure reports (failed, bounced) are about to end, each with its
+        report: read before ``apply_statuses``, so that only the report that ends a job acts
+        (fallback, opt-outs), not a redelivered one."""
+        by_message = {
+            r.provider_message_id: r
+            for r in sorted(reports, key=lambda r: r.occurred_at, reverse=True)
+            if r.status in (JobStatus.FAILED, JobStatus.BOUNCED)
+        }
+        if not by_message:
+            return []
+        rows = self.connection.execute(
+            select(*_JOB_RECORD_COLUMNS, jobs.c.provider_message_id).where(
+                jobs.c.provider_message_id.in_(list(by_message)),
+                jobs.c.status.in_(_predecessors(JobStatus.FAILED)),
+            )
+        )
+        return [(_job_record(row), by_message[row.provider_message_id]) for row in rows]
 
     def apply_statuses(self, reports: Sequence[ReportedStatus], now: datetime) -> Counter[str]:
         """Move jobs forward to the reported statuses, one UPDATE per status value.

@@ -243,6 +243,7 @@ class CommJob(Base):
         Index("ix_comm_jobs_patient_status", "patient_id", "status"),
         Index("ix_comm_jobs_provider_message", "provider_message_id"),
         Index("ix_comm_jobs_appointment", "appointment_id"),
+        Index("ix_comm_jobs_fallback_of", "fallback_of"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -269,6 +270,16 @@ class CommJob(Base):
     sending_attempt: Mapped[int | None] = mapped_column(Integer)
     # Which take_sends call won the send (read back to know which rows it owns).
     send_token: Mapped[str | None] = mapped_column(String(32))
+    # The worker process that took the send, and when: its heartbeat says whether it still runs.
+    taken_by: Mapped[str | None] = mapped_column(String(64))
+    taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Transient failures so far (the retry budget); waits that are no failure do not count.
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A send that may have reached the provider, since when: the next attempt asks the provider
+    # before sending again.
+    unconfirmed_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The job on an earlier channel whose later failure this job falls back from.
+    fallback_of: Mapped[int | None] = mapped_column(ForeignKey("comm_jobs.id", ondelete="SET NULL"))
     language: Mapped[str | None] = mapped_column(String(16))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("comm_templates.id"))
     variant: Mapped[str | None] = mapped_column(String(16))
@@ -283,6 +294,28 @@ class CommJob(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class ProcessHeartbeat(Base):
+    """A running worker or scheduler process, as it last said so: a claim or a send held by a
+    process that stopped beating is recovered at once instead of after a long timeout."""
+
+    __tablename__ = "process_heartbeats"
+
+    process_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DeadLetterDecision(Base):
+    """What an operator did with an ``outreach.dlq`` entry (replayed or discarded), once each."""
+
+    __tablename__ = "dead_letter_decisions"
+
+    entry_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
 
 
 class CommInbound(Base):

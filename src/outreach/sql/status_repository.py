@@ -92,6 +92,52 @@ class StatusRepository:
             .values(job_id=case(dict(owners), value=status_events.c.provider_message_id))
         )
 
+    def first_reported_to(
+        self, queries: Sequence[tuple[int, str, str, datetime]]
+    ) -> dict[int, str]:
+        """For (job id, provider, recipient address, since): the provider message id of an
+        unattached status the provider reported to that recipient since then, if any.
+
+        The reconciliation rule for a provider with no message lookup (WhatsApp): a send that
+        may have gone out did, if the provider reported on a message to the same recipient after
+        it started that no job owns. Each status answers one job at most.
+        """
+        if not queries:
+            return {}
+        rows = self.connection.execute(
+            select(
+                status_events.c.provider,
+                status_events.c.provider_message_id,
+                status_events.c.occurred_at,
+                status_events.c.raw,
+            )
+            .where(
+                status_events.c.job_id.is_(None),
+                status_events.c.provider.in_(sorted({q[1] for q in queries})),
+                status_events.c.occurred_at >= min(q[3] for q in queries),
+            )
+            .order_by(status_events.c.occurred_at)
+        )
+        candidates = [
+            (r.provider, r.provider_message_id, r.occurred_at, _digits(_recipient(r.raw or {})))
+            for r in rows
+        ]
+        taken: set[str] = set()
+        found: dict[int, str] = {}
+        for job_id, provider, address, since in queries:
+            wanted = _digits(address)
+            for cand_provider, message_id, at, recipient in candidates:
+                if (
+                    cand_provider == provider
+                    and recipient == wanted
+                    and at >= since
+                    and message_id not in taken
+                ):
+                    found[job_id] = message_id
+                    taken.add(message_id)
+                    break
+        return found
+
     def unattached_with_known_job(self, received_since: datetime) -> list[str]:
         """Provider message ids received since then whose statuses wait for a job that now
         knows its provider id (the send/status race the reconcile sweep closes)."""
@@ -102,3 +148,16 @@ class StatusRepository:
             .distinct()
         )
         return list(rows.scalars())
+
+
+def _recipient(raw: Mapping[str, Any]) -> str:
+    """The recipient a provider's raw status names (WhatsApp, Twilio, SendGrid spellings)."""
+    for key in ("recipient_id", "To", "email", "to"):
+        value = raw.get(key)
+        if value:
+            return str(value)
+    return ""
+
+
+def _digits(address: str) -> str:
+    return address.lower() if "@" in address else "".join(c for c in address if c.isdigit())

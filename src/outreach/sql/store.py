@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.counts_repository import CountsRepository
+from outreach.sql.heartbeat_repository import HeartbeatRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.opt_out_repository import OptOutRepository
@@ -31,6 +32,7 @@ class Repositories:
         "activity",
         "audit",
         "counts",
+        "heartbeats",
         "inbox",
         "jobs",
         "opt_outs",
@@ -45,6 +47,7 @@ class Repositories:
         self.activity = ActivityRepository(connection)
         self.audit = AuditRepository(connection)
         self.counts = CountsRepository(connection)
+        self.heartbeats = HeartbeatRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
         self.opt_outs = OptOutRepository(connection)

@@ -21,6 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from outreach.domain import Channel, Purpose
 from outreach.templating.analysis import analyse_source
+from outreach.templating.email_parts import html_to_text
 from outreach.templating.environment import build_environment
 from outreach.templating.errors import (
     InvalidContextValue,
@@ -68,6 +69,8 @@ class RenderedMessage:
     whatsapp_parameters: tuple[
         str, ...
     ] = ()  # WhatsApp only: {{1}}..{{n}} of the approved template
+    # E-mail only: the HTML part (values escaped for HTML); ``body`` is then its text part.
+    html_body: str | None = None
 
     def __repr__(self) -> str:
         # The text holds the patient's name and appointment: never in a log line.
@@ -301,6 +304,9 @@ class TemplateRenderer:
             )
             subject = _one_line(raw_subject)
         body, values = self._render_surface(record, Surface.BODY, record.body, context, binding)
+        html_body: str | None = None
+        if record.channel is Channel.EMAIL:
+            html_body, body = body, html_to_text(body)
         segments: int | None = None
         encoding: SmsEncoding | None = None
         parameters: tuple[str, ...] = ()
@@ -325,6 +331,7 @@ class TemplateRenderer:
             sms_segments=segments,
             encoding=encoding,
             whatsapp_parameters=parameters,
+            html_body=html_body,
         )
 
     def preview(

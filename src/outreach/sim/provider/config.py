@@ -4,7 +4,7 @@ the failure modes it injects. Changed at run time through ``POST /_sim/config``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -101,11 +101,21 @@ class SimConfig(BaseModel):
 
     # Failure modes.
     seed: int | None = 1234  # seeds the RNG behind every random choice; None: not reproducible
-    error_rate: float = Field(0.0, ge=0, le=1)  # random transient errors (HTTP 429 or 500)
+    error_rate: float = Field(0.0, ge=0, le=1)  # random transient errors
+    # Which random errors: "mixed" (429 or 500, half each), "server" (500 only), "rate_limited".
+    error_kind: Literal["mixed", "server", "rate_limited"] = "mixed"
     forced_errors_by_address: dict[str, int] = Field(default_factory=dict)  # address -> code
     forced_errors_by_channel: dict[str, int] = Field(default_factory=dict)  # channel -> code
     opted_out: list[str] = Field(default_factory=list)  # addresses that replied STOP earlier
     latency_ms: int = Field(0, ge=0)
+    latency_jitter_ms: int = Field(0, ge=0)  # each call waits latency_ms plus up to this
+    latency_spike_rate: float = Field(0.0, ge=0, le=1)  # share of calls that wait far longer...
+    latency_spike_ms: int = Field(0, ge=0)  # ...this much more (the message is still accepted)
+    # Sends per second each sender may make ("<channel>:<sender>": the From number, the from
+    # address, the phone number id, a gateway channel's name); beyond it the provider's 429.
+    rate_limits: dict[str, float] = Field(default_factory=dict)
+    duplicate_callback_rate: float = Field(0.0, ge=0, le=1)  # status callbacks posted twice
+    callback_jitter_ms: int = Field(0, ge=0)  # random extra delay per status: out of order
     outage_from: datetime | None = None
     outage_until: datetime | None = None
     outage_channels: list[str] | None = None  # None: every channel is down during the outage

@@ -87,6 +87,11 @@ def provider_fault(channel: str, code: int) -> Fault:
     return Fault(status, code, message)
 
 
+def rate_limited_fault(channel: str) -> Fault:
+    """The provider's answer to a sender going faster than its rate."""
+    return provider_fault(channel, _RATE_LIMITED[sim_family(channel)])
+
+
 def in_outage(config: SimConfig, channel: str, now: datetime) -> bool:
     if config.outage_from is None and config.outage_until is None:
         return False
@@ -115,6 +120,9 @@ def decide_fault(
     if code is not None:
         return provider_fault(channel, code)
     if config.error_rate and rng.random() < config.error_rate:
-        table = _RATE_LIMITED if rng.random() < 0.5 else _SERVER_ERROR
+        if config.error_kind == "mixed":
+            table = _RATE_LIMITED if rng.random() < 0.5 else _SERVER_ERROR
+        else:
+            table = _SERVER_ERROR if config.error_kind == "server" else _RATE_LIMITED
         return provider_fault(channel, table[sim_family(channel)])
     return None

@@ -7,7 +7,6 @@ seam (any name, its own webhooks, its own lookup) without a real provider.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -47,9 +46,8 @@ async def send_message(channel: str, request: Request) -> JSONResponse:
     to, body = str(payload.get("to") or ""), str(payload.get("body") or "")
     if not to or not body:
         return gateway_error(Fault(400, 400, "to and body are required"))
-    if state.config.latency_ms:
-        await asyncio.sleep(state.config.latency_ms / 1000)
-    fault = state.fault_for(channel, to)
+    await state.wait_latency()
+    fault = state.fault_for(channel, to, channel)
     if fault is None and state.is_opted_out(to):
         fault = Fault(400, 400, "recipient opted out")
     if fault is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -55,6 +54,7 @@ async def mail_send(request: Request) -> Response:
         return _invalid("The from email does not contain a valid address.", "from.email")
     template_id = payload.get("template_id")
     text = _text_content(payload.get("content") or [])
+    html = _html_content(payload.get("content") or [])
     if not template_id and text is None:
         return _invalid(
             "Unless a valid template_id is provided, the content parameter is required.", "content"
@@ -72,8 +72,10 @@ async def mail_send(request: Request) -> Response:
         return _invalid(
             "The to array is required for all personalization objects.", "personalizations.0.to"
         )
-    if config.latency_ms:
-        await asyncio.sleep(config.latency_ms / 1000)
+    await state.wait_latency()
+    limited = state.over_rate("email", str(sender))
+    if limited is not None:
+        return sendgrid_error(limited)
     for _, address in recipients:
         fault = state.fault_for("email", address)
         if fault is not None:
@@ -107,6 +109,7 @@ async def mail_send(request: Request) -> Response:
                     else None
                 ),
                 extras={
+                    "html": html,
                     "custom_args": custom_args,
                     "sg_message_id": (
                         f"{message_id}.filter0001.{secrets.randbelow(99999)}."
@@ -116,6 +119,53 @@ async def mail_send(request: Request) -> Response:
             )
         )
     return Response(status_code=202, headers={"X-Message-Id": message_id})
+
+
+_UNIQUE_ARG = re.compile(r"unique_args\['([A-Za-z0-9_]+)'\]\s*=\s*\"([^\"]*)\"")
+
+
+@router.get("/v3/messages")
+async def email_activity(request: Request, query: str = "", limit: int = 10) -> Response:
+    """The Email Activity API, for the one query outreach makes: messages by a custom arg
+    (``unique_args['job_id']="123"``)."""
+    state: SimState = request.app.state.sim
+    auth = request.headers.get("authorization", "")
+    if not auth.startswith("Bearer ") or (
+        state.config.sendgrid_api_key and auth[7:] != state.config.sendgrid_api_key
+    ):
+        return sendgrid_error(provider_fault("email", 401))
+    match = _UNIQUE_ARG.search(query)
+    if match is None:
+        return _invalid("unsupported query", "query")
+    name, value = match.groups()
+    found = [
+        m
+        for m in state.store.find(channel="email")
+        if str(m.extras.get("custom_args", {}).get(name)) == value
+    ][: max(1, min(limit, 1000))]
+    return JSONResponse(
+        {
+            "messages": [
+                {
+                    "msg_id": m.extras.get("sg_message_id", m.id),
+                    "from_email": m.from_,
+                    "subject": m.subject,
+                    "to_email": m.to,
+                    "status": "delivered" if m.status == "delivered" else "processing",
+                    "opens_count": 0,
+                    "clicks_count": 0,
+                    "last_event_time": m.received_at.isoformat(),
+                }
+                for m in found
+            ]
+        }
+    )
+
+
+def _html_content(content: list) -> str | None:
+    by_type = {c.get("type"): c.get("value") for c in content if isinstance(c, dict)}
+    value = by_type.get("text/html")
+    return str(value) if value else None
 
 
 def _text_content(content: list) -> str | None:

@@ -3,14 +3,17 @@ after a provider accepted it (status reports, patients' replies)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from outreach.delivery.token_bucket import Bucket, bucket_capacity, take_token
 from outreach.sim.provider.config import GATEWAY, AutoReply, SimConfig, sim_family
 from outreach.sim.provider.dispatcher import CallbackDispatcher, CallbackJob
-from outreach.sim.provider.faults import Fault, decide_fault
+from outreach.sim.provider.faults import Fault, decide_fault, rate_limited_fault
 from outreach.sim.provider.outcomes import StatusStep, plan_message
 from outreach.sim.provider.signing import load_private_key
 from outreach.sim.provider.store import MessageStore, SimMessage, address_key
@@ -49,6 +52,8 @@ class SimState:
 
     def apply(self, config: SimConfig) -> None:
         assert config.sendgrid_private_key_pem is not None
+        self._buckets: dict[str, Bucket] = {}
+        self._buckets_lock = threading.Lock()
         self.sendgrid_key = load_private_key(config.sendgrid_private_key_pem)
         self.rng = random.Random(config.seed)
         self.forced_by_address = {
@@ -84,7 +89,41 @@ class SimState:
         self.store.clear()
         self.dispatcher.counters.clear()
 
-    def fault_for(self, channel: str, to: str) -> Fault | None:
+    def latency_seconds(self) -> float:
+        """How long this call takes the provider: base, jitter and the odd spike."""
+        config = self.config
+        latency = config.latency_ms
+        if config.latency_jitter_ms:
+            latency += self.rng.random() * config.latency_jitter_ms
+        if config.latency_spike_rate and self.rng.random() < config.latency_spike_rate:
+            latency += config.latency_spike_ms
+        return latency / 1000
+
+    async def wait_latency(self) -> None:
+        delay = self.latency_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def over_rate(self, channel: str, sender: str) -> Fault | None:
+        """The provider's rate limit for this sender, if one is configured and exceeded."""
+        key = f"{channel}:{sender}"
+        rate = self.config.rate_limits.get(key)
+        if rate is None:
+            return None
+        now = time.monotonic()
+        with self._buckets_lock:
+            taken = take_token(self._buckets.get(key), now, rate, bucket_capacity(rate, 1.0))
+            self._buckets[key] = taken.bucket
+        if taken.granted:
+            return None
+        self.store.count(f"rate_limited.{channel}")
+        return rate_limited_fault(channel)
+
+    def fault_for(self, channel: str, to: str, sender: str | None = None) -> Fault | None:
+        if sender is not None:
+            limited = self.over_rate(channel, sender)
+            if limited is not None:
+                return limited
         return decide_fault(
             self.config,
             channel,
@@ -106,7 +145,10 @@ class SimState:
         plan = plan_message(message.channel, config, self.rng, self.is_opted_out(message.to))
         step_s = config.callback_delay_ms / 1000
         for step in plan.steps:
-            self.dispatcher.later(step.after_steps * step_s, self._report, message, step)
+            delay = step.after_steps * step_s
+            if config.callback_jitter_ms:  # reports may overtake each other
+                delay += self.rng.random() * config.callback_jitter_ms / 1000
+            self.dispatcher.later(delay, self._report, message, step)
         if plan.reply is not None:
             delay = plan.delivered_after_steps * step_s + plan.reply.delay_ms / 1000
             self.dispatcher.later(delay, self._auto_reply, message, plan.reply)
@@ -118,6 +160,11 @@ class SimState:
         job = self._status_job(message, step)
         if job is not None:
             self.dispatcher.submit(job)
+            duplicate = self.config.duplicate_callback_rate
+            if duplicate and self.rng.random() < duplicate:  # providers redeliver at will
+                copy = self._status_job(message, step)
+                if copy is not None:
+                    self.dispatcher.submit(copy, delay_s=self.rng.random() * 0.2)
 
     def _status_job(self, message: SimMessage, step: StatusStep) -> CallbackJob | None:
         config, now = self.config, time.time()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import re
@@ -61,9 +60,8 @@ async def create_message(account_sid: str, request: Request) -> JSONResponse:
     sender = form.get("From", form.get("MessagingServiceSid", [""]))[0]
     body = form.get("Body", [""])[0]
     status_callback = form.get("StatusCallback", [None])[0]
-    if config.latency_ms:
-        await asyncio.sleep(config.latency_ms / 1000)
-    fault = state.fault_for("sms", to)
+    await state.wait_latency()
+    fault = state.fault_for("sms", to, sender)
     if fault is None:
         fault = _validate(to, body)
     if fault is None and state.is_opted_out(to):
@@ -86,6 +84,57 @@ async def create_message(account_sid: str, request: Request) -> JSONResponse:
     )
     state.accept(message)
     return JSONResponse(twilio_message_resource(message, account_sid, now), status_code=201)
+
+
+@router.get("/2010-04-01/Accounts/{account_sid}/Messages.json")
+async def list_messages(account_sid: str, request: Request) -> JSONResponse:
+    """Twilio's Messages list, filtered by ``To``, ``From`` and ``DateSent`` (``DateSent>`` and
+    ``DateSent<`` too; dates or date-times), newest first, one page."""
+    state: SimState = request.app.state.sim
+    user, password = _basic_auth(request.headers.get("authorization"))
+    if user != account_sid or password != state.config.twilio_auth_token:
+        return twilio_error(provider_fault("sms", 20003))
+    params = request.query_params
+    after = _date_param(params.get("DateSent>") or params.get("DateSent>="))
+    before = _date_param(params.get("DateSent<") or params.get("DateSent<="))
+    on = _date_param(params.get("DateSent"))
+    sender = params.get("From")
+    found = [
+        m
+        for m in state.store.find(channel="sms", to=params.get("To"), since=after or on)
+        if (sender is None or m.from_ == sender)
+        and (before is None or m.received_at <= before)
+        and (on is None or m.received_at.date() == on.date())
+    ]
+    found.reverse()
+    size = int(params.get("PageSize") or 50)
+    uri = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+    return JSONResponse(
+        {
+            "messages": [
+                twilio_message_resource(m, account_sid, m.received_at) for m in found[:size]
+            ],
+            "end": min(size, len(found)) - 1,
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
+    )
+
+
+def _date_param(value: str | None) -> datetime | None:
+    """Twilio's date filters: a date (``2026-12-01``) or an ISO 8601 date-time, UTC."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _validate(to: str, body: str) -> Fault | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -86,9 +85,8 @@ async def send_message(version: str, phone_number_id: str, request: Request) -> 
         }
     else:
         return _invalid(f"Unsupported message type {kind!r} in the simulator")
-    if config.latency_ms:
-        await asyncio.sleep(config.latency_ms / 1000)
-    fault = state.fault_for("whatsapp", to)
+    await state.wait_latency()
+    fault = state.fault_for("whatsapp", to, phone_number_id)
     if fault is not None:
         state.store.count(f"rejected.whatsapp.{fault.code}")
         return graph_error(fault)

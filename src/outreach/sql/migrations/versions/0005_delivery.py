@@ -1,4 +1,5 @@
-"""delivery: opt-outs as rows per channel
+"""delivery: opt-outs as rows per channel, send bookkeeping, process heartbeats, dead-letter
+decisions
 
 Revision ID: 0005
 Revises: 0001
@@ -46,9 +47,49 @@ def upgrade() -> None:
     with op.batch_alter_table("patient_comm_prefs") as batch:
         for channel in _BUILTIN_CHANNELS:
             batch.drop_column(f"opted_out_{channel}")
+    with op.batch_alter_table("comm_jobs") as batch:
+        batch.add_column(sa.Column("taken_by", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("taken_at", outreach.sql.types.UtcDateTime(), nullable=True))
+        batch.add_column(sa.Column("retries", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(
+            sa.Column("unconfirmed_since", outreach.sql.types.UtcDateTime(), nullable=True)
+        )
+        batch.add_column(
+            sa.Column(
+                "fallback_of",
+                sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                nullable=True,
+            )
+        )
+        batch.create_index("ix_comm_jobs_fallback_of", ["fallback_of"])
+        batch.create_foreign_key(
+            "fk_comm_jobs_fallback_of", "comm_jobs", ["fallback_of"], ["id"], ondelete="SET NULL"
+        )
+    op.create_table(
+        "process_heartbeats",
+        sa.Column("process_id", sa.String(length=64), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("seen_at", outreach.sql.types.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("process_id"),
+    )
+    op.create_table(
+        "dead_letter_decisions",
+        sa.Column("entry_id", sa.String(length=32), nullable=False),
+        sa.Column("decision", sa.String(length=16), nullable=False),
+        sa.Column("decided_at", outreach.sql.types.UtcDateTime(), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("entry_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("dead_letter_decisions")
+    op.drop_table("process_heartbeats")
+    with op.batch_alter_table("comm_jobs") as batch:
+        batch.drop_constraint("fk_comm_jobs_fallback_of", type_="foreignkey")
+        batch.drop_index("ix_comm_jobs_fallback_of")
+        for column in ("fallback_of", "unconfirmed_since", "retries", "taken_at", "taken_by"):
+            batch.drop_column(column)
     with op.batch_alter_table("patient_comm_prefs") as batch:
         for channel in _BUILTIN_CHANNELS:
             batch.add_column(
