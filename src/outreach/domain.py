@@ -228,6 +228,7 @@ class JobRecord:
     context: Mapping[str, Any] = field(default_factory=dict)
     retries: int = 0  # transient failures so far
     unconfirmed_since: datetime | None = None  # an earlier attempt may have reached the provider
+    tried_channels: frozenset[Channel] = frozenset()  # channels this message already failed on
 
     def __repr__(self) -> str:
         return (

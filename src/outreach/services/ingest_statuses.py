@@ -96,7 +96,7 @@ def act_on_delivery_failure(
                 patient.prefs,
                 patient.consent,
                 now,
-                patient.failed_channels | {channel},
+                patient.failed_channels | job.tried_channels | {channel},
             )
             if not isinstance(choice, Suppressed):
                 if repos.jobs.insert_fallback(job, choice[0], now, now) is not None:

@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 # A provider's record may be stamped a little before our own clock said the send started.
 LOOKUP_SKEW = timedelta(seconds=30)
+_OUTSIDE_WINDOW = "re-planned: outside the send window (quiet hours or the legal floor)"
 # Longest single sleep while pacing, so the window is checked again at least this often.
 MAX_PACING_SLEEP_SECONDS = 5.0
 
@@ -248,6 +249,20 @@ class JobSender:
             if refusal is not None or patient is None:
                 unsent.append(Unsent(job, Fate.SUPPRESS, reason=refusal))
                 continue
+            verdict = check_send_window(
+                job.purpose,
+                job.deadline,
+                channel,
+                address_for(channel, patient.prefs),
+                patient.prefs,
+                now,
+            )
+            if isinstance(verdict, Replan):
+                unsent.append(Unsent(job, Fate.WAIT, until=verdict.at, error=_OUTSIDE_WINDOW))
+                continue
+            if isinstance(verdict, TooLate):
+                unsent.append(Unsent(job, Fate.SUPPRESS, reason=verdict.reason))
+                continue
             worker = self.channels.get(channel.value)
             if worker is None:
                 unsent.append(Unsent(job, Fate.WAIT, until=now, error="channel not served here"))
@@ -332,7 +347,7 @@ class JobSender:
                 job.purpose, job.deadline, channel_of(job), message.to, patient.prefs, now
             )
             if isinstance(verdict, Replan):
-                return Unsent(job, Fate.WAIT, until=verdict.at, error="outside the send window")
+                return Unsent(job, Fate.WAIT, until=verdict.at, error=_OUTSIDE_WINDOW)
             if isinstance(verdict, TooLate):
                 return Unsent(job, Fate.SUPPRESS, reason=verdict.reason)
             assert isinstance(verdict, SendNow)
@@ -457,13 +472,16 @@ class JobSender:
         consent = patient.consent
         if item.error_class is not None and item.error_class.action is ErrorAction.OPT_OUT:
             consent = consent.with_opt_out(channel)
+        tried = job.tried_channels | {channel}
         choice = choose_channel(
-            job.purpose, patient.prefs, consent, now, patient.failed_channels | {channel}
+            job.purpose, patient.prefs, consent, now, patient.failed_channels | tried
         )
         if isinstance(choice, Suppressed):
             return False
         fallback, _address = choice
-        change = Requeue(note=error_text, channel=fallback, retries=0, confirmed_unsent=True)
+        change = Requeue(
+            note=error_text, channel=fallback, retries=0, confirmed_unsent=True, tried=tried
+        )
         return repos.jobs.requeue(job.id, now, now, change)
 
     def _fail(

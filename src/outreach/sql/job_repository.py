@@ -74,6 +74,7 @@ _JOB_RECORD_COLUMNS = (
     jobs.c.context,
     jobs.c.retries,
     jobs.c.unconfirmed_since,
+    jobs.c.tried_channels,
 )
 
 
@@ -97,6 +98,7 @@ def _job_record(row: Any) -> JobRecord:
         context=row.context or {},
         retries=row.retries or 0,
         unconfirmed_since=row.unconfirmed_since,
+        tried_channels=frozenset(Channel(c) for c in row.tried_channels or ()),
     )
 
 
@@ -151,6 +153,7 @@ class Requeue:
     retries: int | None = None  # the retry budget spent so far
     unconfirmed_since: datetime | None = None  # the send may have reached the provider
     confirmed_unsent: bool = False  # the provider was asked: it has no trace
+    tried: frozenset[Channel] | None = None  # channels this message already failed on
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +456,8 @@ class JobRepository:
             )
         if change.confirmed_unsent:
             values["unconfirmed_since"] = None
+        if change.tried is not None:
+            values["tried_channels"] = sorted(c.value for c in change.tried)
         result = self.connection.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status == JobStatus.PROCESSING.value)
@@ -522,6 +527,7 @@ class JobRepository:
         """A new job carrying ``job``'s message to ``channel`` after ``job`` failed there once
         sent; once per (job, channel), whatever is replayed. Returns its id if it is new."""
         key = f"fallback:{job.id}:{channel.value}"
+        tried = job.tried_channels | ({job.channel} if job.channel is not None else set())
         inserted = insert_ignore(
             self.connection,
             jobs,
@@ -544,6 +550,7 @@ class JobRepository:
                     "scheduled_for": run_at,
                     "language": job.language,
                     "fallback_of": job.id,
+                    "tried_channels": sorted(c.value for c in tried),
                     "created_at": now,
                     "updated_at": now,
                 }

@@ -278,6 +278,8 @@ class CommJob(Base):
     # A send that may have reached the provider, since when: the next attempt asks the provider
     # before sending again.
     unconfirmed_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Channels this message already failed on (fallback never goes back to them).
+    tried_channels: Mapped[list[str] | None] = mapped_column(Json)
     # The job on an earlier channel whose later failure this job falls back from.
     fallback_of: Mapped[int | None] = mapped_column(ForeignKey("comm_jobs.id", ondelete="SET NULL"))
     language: Mapped[str | None] = mapped_column(String(16))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 import outreach.sql.types
 
@@ -56,6 +57,13 @@ def upgrade() -> None:
         )
         batch.add_column(
             sa.Column(
+                "tried_channels",
+                sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql"),
+                nullable=True,
+            )
+        )
+        batch.add_column(
+            sa.Column(
                 "fallback_of",
                 sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
                 nullable=True,
@@ -88,7 +96,14 @@ def downgrade() -> None:
     with op.batch_alter_table("comm_jobs") as batch:
         batch.drop_constraint("fk_comm_jobs_fallback_of", type_="foreignkey")
         batch.drop_index("ix_comm_jobs_fallback_of")
-        for column in ("fallback_of", "unconfirmed_since", "retries", "taken_at", "taken_by"):
+        for column in (
+            "fallback_of",
+            "tried_channels",
+            "unconfirmed_since",
+            "retries",
+            "taken_at",
+            "taken_by",
+        ):
             batch.drop_column(column)
     with op.batch_alter_table("patient_comm_prefs") as batch:
         for channel in _BUILTIN_CHANNELS:
