@@ -53,7 +53,7 @@ TUNING = DeliveryTuning(
     retry=RetryPolicy(
         base_delay=timedelta(seconds=1), quick_retries=1, quick_delay=timedelta(milliseconds=10)
     ),
-    reconcile_after=timedelta(seconds=30),
+    reconcile_after=timedelta(seconds=0.5),
 )
 
 
@@ -281,6 +281,7 @@ def test_a_timeout_is_reconciled_with_the_provider_not_sent_twice(
     while not sim_messages(sim_client, to=phone) and time.monotonic() < deadline:
         time.sleep(0.05)  # the provider finishes taking it after we gave up
     sim_client.post("/_sim/config", json={"latency_spike_rate": 0.0})
+    time.sleep(TUNING.reconcile_after.total_seconds())  # asked once its record can show it
     attempt = reclaim(seeded, job["scheduled_for"])
 
     second = sender.handle([SendRequest(job_id=job_id, attempt=attempt)])
@@ -301,6 +302,7 @@ def test_a_5xx_that_left_no_trace_is_sent_again_once(seeded, handler, sim_client
     stats = sim_client.get("/_sim/stats").json()["counters"]
     assert stats["rejected.sms.20500"] == 1  # never retried blindly in the thread
     sim_client.post("/_sim/config", json={"forced_errors_by_address": {}})
+    time.sleep(TUNING.reconcile_after.total_seconds())  # asked once its record can show it
 
     again = handler.handle(
         [SendRequest(job_id=job_id, attempt=reclaim(seeded, NOW + timedelta(hours=1)))]
@@ -329,7 +331,8 @@ def test_a_whatsapp_send_is_reconciled_by_the_statuses_it_reported(
         connection.execute(
             jobs.update().where(jobs.c.id == job_id).values(unconfirmed_since=started)
         )
-    sender = sender_with(seeded, channels, settings)
+    patient = DeliveryTuning(reconcile_after=timedelta(seconds=30))
+    sender = sender_with(seeded, channels, settings, tuning=patient)
 
     waiting = sender.handle([SendRequest(job_id=job_id, attempt=1)])
     assert waiting.waited == 1 and sim_messages(sim_client, to=phone) == []

@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 # A provider's record may be stamped a little before our own clock said the send started.
 LOOKUP_SKEW = timedelta(seconds=30)
+_UNCONFIRMED = "unconfirmed: the provider may have it; asked once its record can show it"
 _OUTSIDE_WINDOW = "re-planned: outside the send window (quiet hours or the legal floor)"
 # Longest single sleep while pacing, so the window is checked again at least this often.
 MAX_PACING_SLEEP_SECONDS = 5.0
@@ -267,18 +268,17 @@ class JobSender:
             if worker is None:
                 unsent.append(Unsent(job, Fate.WAIT, until=now, error="channel not served here"))
                 continue
-            if job.unconfirmed_since is not None and not worker.finds_accepted:
+            if job.unconfirmed_since is not None:
                 known = reported.get(job.id)
-                if known is not None:
+                if known is not None:  # its statuses say it went (providers with no lookup)
                     receipt = SendReceipt(worker.provider, known, now)
                     futures.append(_done(Sent(job, receipt, None, found=True)))
                     continue
-                # Its statuses have had no time to come back yet: ask again once they would have.
+                # The provider may still be taking it, or its record or statuses may lag: ask
+                # only once OUTREACH_SEND_RECONCILE_AFTER_SECONDS have passed since it started.
                 remaining = job.unconfirmed_since + self.tuning.reconcile_after - self.real_clock()
                 if remaining > timedelta(0):
-                    unsent.append(
-                        Unsent(job, Fate.WAIT, until=now + remaining, error="unconfirmed")
-                    )
+                    unsent.append(Unsent(job, Fate.WAIT, until=now + remaining, error=_UNCONFIRMED))
                     continue
             try:
                 message, template_id = self.builder.build(

@@ -80,6 +80,12 @@ class WebhookRecorder:
             self.respond_with.clear()
             self.count = 0
 
+    def take(self) -> list[RecordedWebhook]:
+        """What was received so far, forgotten here at once (none lost in between)."""
+        with self._lock:
+            taken, self.received = self.received, []
+            return taken
+
     def snapshot(self) -> list[RecordedWebhook]:
         with self._lock:
             return list(self.received)
