@@ -39,9 +39,11 @@ if tokens >= 1 then
 else
   wait = (1 - tokens) / rate
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+-- %.17g: full double precision, so the stored bucket is the computed one
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'ts', string.format('%.17g', now))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
-return tostring(wait)
+return string.format('%.17g', wait)
 """
 
 
@@ -73,6 +75,7 @@ class RedisRateLimiter:
         # The bucket forgets itself once it would be full again anyway.
         ttl = max(1, int(capacity / rate) + 60)
         wait = self._script(
-            keys=[self._keys.key("pace", pacing_key)], args=[self._clock(), rate, capacity, ttl]
+            keys=[self._keys.key("pace", pacing_key)],
+            args=[repr(self._clock()), repr(rate), repr(capacity), ttl],
         )
         return float(wait)

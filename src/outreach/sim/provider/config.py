@@ -114,6 +114,9 @@ class SimConfig(BaseModel):
     # Sends per second each sender may make ("<channel>:<sender>": the From number, the from
     # address, the phone number id, a gateway channel's name); beyond it the provider's 429.
     rate_limits: dict[str, float] = Field(default_factory=dict)
+    # Requests a provider lets pass beyond the rate at once: this many seconds' worth (arrival
+    # jitter: requests paced at the rate do not reach it evenly spaced).
+    rate_limit_burst_seconds: float = Field(1.0, gt=0)
     duplicate_callback_rate: float = Field(0.0, ge=0, le=1)  # status callbacks posted twice
     callback_jitter_ms: int = Field(0, ge=0)  # random extra delay per status: out of order
     outage_from: datetime | None = None

@@ -112,7 +112,8 @@ class SimState:
             return None
         now = time.monotonic()
         with self._buckets_lock:
-            taken = take_token(self._buckets.get(key), now, rate, bucket_capacity(rate, 1.0))
+            capacity = bucket_capacity(rate, self.config.rate_limit_burst_seconds)
+            taken = take_token(self._buckets.get(key), now, rate, capacity)
             self._buckets[key] = taken.bucket
         if taken.granted:
             return None
