@@ -31,6 +31,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from outreach.clock import SharedShiftedClock
+from outreach.domain import Actor
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
 from outreach.embedded.tansu import EmbeddedBroker
@@ -62,6 +63,7 @@ DEMO_REPLIES = [
     {"body": "no puedo ir", "rate": 0.01},
 ]
 SIM_STEP = timedelta(minutes=15)
+DEMO_ACTOR = Actor("system:demo")
 
 
 @dataclass
@@ -109,7 +111,7 @@ def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
                     "clinic_phone": org.clinic_phone,
                     "booking_url": f"https://portal.clinic.example/{org.org_id}/book",
                 },
-                actor="demo",
+                actor=DEMO_ACTOR,
                 now=now,
             )
         for provider in clinic.providers:
@@ -117,7 +119,7 @@ def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
                 connection,
                 provider.provider_id,
                 {"org_id": provider.org_id, "display_name": provider.display_name},
-                actor="demo",
+                actor=DEMO_ACTOR,
                 now=now,
             )
     return engine
