@@ -225,8 +225,6 @@ async def schedule_communication(
     patient_org, template, campaign = await run_in_threadpool(
         _references, services.store, request.patient_id, request.template_id, request.campaign_id
     )
-    if patient_org != org_id:  # another organisation's patient looks exactly like a missing one
-        raise ApiError(404, "not_found", "unknown patient")
     data = _comm_request_data(request, org_id, template, campaign)
     event = CoreEvent(
         event_id=request.event_id,
@@ -242,6 +240,8 @@ async def schedule_communication(
         planned = plan_comm_request(event, data)
     except MalformedEvent as error:
         raise ApiError(422, "validation_error", [_error("body", str(error))]) from None
+    if patient_org != org_id:  # another organisation's patient looks exactly like a missing one
+        raise ApiError(404, "not_found", "unknown patient")
 
     keys = request_job_keys(request.event_id)
     found = await find_jobs(services.store, keys)
