@@ -273,3 +273,22 @@ async def test_metrics_count_requests_and_time_webhooks(
     assert f'outreach_webhook_seconds_count{{route="{SENDGRID_EVENTS_PATH}",status="200"}}' in (
         exposition
     )
+
+
+async def test_a_template_that_could_render_megabytes_is_refused_at_save(api: ApiHarness) -> None:
+    org_id = unique("org")
+    api.act_as(Role.MARKETER, org_id)
+    response = await api.client.post(
+        "/api/v1/templates",
+        json={
+            "org_id": org_id,
+            "purpose": "appt_reminder",
+            "channel": "sms",
+            "language": "en",
+            "body": "Hi {{ first_name" + "|replace('','xxxxxxxxxx')" * 7 + " }}",
+            "declared_variables": ["first_name"],
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "template_policy_violation"
+    assert any(v["code"] == "structure" for v in response.json()["detail"])
