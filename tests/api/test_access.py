@@ -245,9 +245,7 @@ async def test_another_organisations_objects_are_404s_like_missing_ones(
     assert listed.json() == {"templates": []}
 
 
-async def test_only_admins_change_global_templates(
-    api: ApiHarness, mariadb_engine: Engine
-) -> None:
+async def test_only_admins_change_global_templates(api: ApiHarness, mariadb_engine: Engine) -> None:
     language = "en-" + unique("g")[-8:]
     body = {
         "purpose": "appt_reminder",
@@ -344,7 +342,11 @@ async def sso_api(
     kafka_topics: str,
 ) -> AsyncIterator[ApiHarness]:
     settings = api_settings.model_copy(
-        update={"jwt_issuer": JWT_ISSUER, "jwt_key": SecretStr(JWT_SECRET), "jwt_audience": "outreach"}
+        update={
+            "jwt_issuer": JWT_ISSUER,
+            "jwt_key": SecretStr(JWT_SECRET),
+            "jwt_audience": "outreach",
+        }
     )
     async with running_api(settings, mariadb_engine, channels, None) as harness:
         yield harness

@@ -20,7 +20,9 @@ PRIVATE_VALUE = "+15551234567 diagnosis=SECRET-DX"
 
 
 @pytest.mark.parametrize(("health", "ready"), [("/health", "/ready"), ("/healthz", "/readyz")])
-async def test_health_and_ready_need_no_credential(api: ApiHarness, health: str, ready: str) -> None:
+async def test_health_and_ready_need_no_credential(
+    api: ApiHarness, health: str, ready: str
+) -> None:
     assert (await api.client.get(health)).json() == {"status": "ok"}
     answer = await api.client.get(ready)
     assert answer.status_code == 200
@@ -97,9 +99,7 @@ async def test_a_database_failure_is_a_500_without_details(
         async with running_api(api_settings, broken, {}, None) as harness:
             # A well-formed key: checking it is the first thing that needs the database.
             key = {"X-API-Key": "ork_abcdefgh_" + "k" * 43}
-            response = await harness.client.get(
-                "/api/v1/patients/pat-1/comm-context", headers=key
-            )
+            response = await harness.client.get("/api/v1/patients/pat-1/comm-context", headers=key)
             assert response.status_code == 500
             assert response.json() == INTERNAL_ERROR
             assert "outreach_no_such_db" not in response.text

@@ -76,9 +76,7 @@ def _request(**overrides: object) -> dict[str, object]:
     return {name: value for name, value in body.items() if value is not ...}
 
 
-def create_reachable_patient(
-    engine: Engine, *, consent: bool = True, org_id: str = "org-1"
-) -> str:
+def create_reachable_patient(engine: Engine, *, consent: bool = True, org_id: str = "org-1") -> str:
     """A patient with a phone (and contact consent, unless not), where it is mid-morning now."""
     patient_id = unique("pat")
     now = datetime.now(UTC)

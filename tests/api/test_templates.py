@@ -120,7 +120,9 @@ async def test_phi_in_an_sms_is_refused_with_the_violation(
 
 
 async def test_a_new_version_is_held_to_the_policy_too(api: ApiHarness) -> None:
-    created = (await api.client.post("/api/v1/templates", json=_sms(_editor_of_new_org(api)))).json()
+    created = (
+        await api.client.post("/api/v1/templates", json=_sms(_editor_of_new_org(api)))
+    ).json()
     sneaky = await api.client.post(
         f"/api/v1/templates/{created['id']}/versions",
         json={
@@ -149,7 +151,9 @@ async def test_an_email_needs_a_subject_and_the_error_says_so(api: ApiHarness) -
 
 async def test_preview_renders_samples_and_masks_phi(api: ApiHarness) -> None:
     created = (
-        await api.client.post("/api/v1/templates", json=_sms(_editor_of_new_org(api), language="fr"))
+        await api.client.post(
+            "/api/v1/templates", json=_sms(_editor_of_new_org(api), language="fr")
+        )
     ).json()
     response = await api.client.post(
         f"/api/v1/templates/{created['id']}/preview",
@@ -176,7 +180,9 @@ async def test_preview_renders_samples_and_masks_phi(api: ApiHarness) -> None:
 
 
 async def test_preview_refuses_bad_input_cleanly(api: ApiHarness) -> None:
-    created = (await api.client.post("/api/v1/templates", json=_sms(_editor_of_new_org(api)))).json()
+    created = (
+        await api.client.post("/api/v1/templates", json=_sms(_editor_of_new_org(api)))
+    ).json()
     bad_zone = await api.client.post(
         f"/api/v1/templates/{created['id']}/preview", json={"timezone": "Nowhere/Land"}
     )

@@ -20,7 +20,7 @@ from outreach.channels.base import ChannelWorker, PermanentSendError, SendError,
 from outreach.channels.message_builder import MessageBuilder, MessageBuildError
 from outreach.dead_letters import DeadLetter, dead_letter, describe_error
 from outreach.delivery.retry_policy import compute_backoff, should_retry
-from outreach.domain import Channel, JobRecord, JobStatus, SuppressionReason
+from outreach.domain import Actor, AuditRecord, Channel, JobRecord, JobStatus, SuppressionReason
 from outreach.events import Outcome, SendRequest
 from outreach.preferences import (
     PatientDecisionInputs,
@@ -154,6 +154,7 @@ class JobSender:
         done = self.clock()
         with self.store.transaction() as repos:
             repos.jobs.mark_sent(sent, done)
+            repos.audit.record([_sent_audit(jobs[s.job_id], s, done) for s in sent])
             # Statuses that raced ahead of this bookkeeping (fast providers) are applied now.
             replay_statuses(repos, [s.provider_message_id for s in sent], done)
             result.sent = len(sent)
@@ -238,6 +239,25 @@ class JobSender:
                 key=job.patient_id,
             )
         )
+
+
+SENDER = Actor("system:channels")
+
+
+def _sent_audit(job: JobRecord, sent: SentJob, at: datetime) -> AuditRecord:
+    """Every message a provider accepted is in the audit log (identifiers only)."""
+    return SENDER.audit(
+        "message_sent",
+        at,
+        patient_id=job.patient_id,
+        org_id=job.org_id,
+        detail={
+            "job_id": job.id,
+            "channel": channel_of(job).value,
+            "purpose": job.purpose.value,
+            "provider_message_id": sent.provider_message_id,
+        },
+    )
 
 
 def channel_of(job: JobRecord) -> Channel:

@@ -4,9 +4,10 @@ Jinja's ``meta.find_undeclared_variables`` answers a different question (what th
 provide) and misses reads through attribute access, ``|attr``, ``self``, loops and macros. Here
 the rule is a whitelist: a template may only consist of text, output, ``if``, literals, plain
 names, ``~``, ``and``/``or``/``not``, ``==``/``!=`` and whitelisted filters and tests with
-literal arguments, within the size limits of ``budget.py``. Anything else is reported, and every plain name is reported as a read wherever
-it appears (a name tested in ``{% if %}`` leaks as surely as one printed). The analysis is
-policy-free; ``validation.py`` judges the reads against the PHI policy.
+literal arguments, within the size limits of ``budget.py``. Anything else is reported, and
+every plain name is reported as a read wherever it appears (a name tested in ``{% if %}`` leaks
+as surely as one printed). The analysis is policy-free; ``validation.py`` judges the reads
+against the PHI policy.
 """
 
 from __future__ import annotations
