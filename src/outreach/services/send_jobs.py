@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from outreach.channels.base import ChannelWorker, PermanentSendError, SendError, SendReceipt
+from outreach.channels.base import (
+    ChannelWorker,
+    OutboundMessage,
+    PermanentSendError,
+    SendError,
+    SendReceipt,
+)
 from outreach.channels.message_builder import MessageBuilder, MessageBuildError
 from outreach.dead_letters import DeadLetter, dead_letter, describe_error
 from outreach.delivery.retry_policy import compute_backoff, should_retry
@@ -70,6 +77,10 @@ class SendBatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
+# (channel, seconds the provider call took, the provider's error code or None)
+SendObserver = Callable[[str, float, str | None], None]
+
+
 class JobSender:
     def __init__(
         self,
@@ -79,12 +90,14 @@ class JobSender:
         *,
         pool: ThreadPoolExecutor,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_send: SendObserver | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.builder = builder
         self.pool = pool
         self.clock = clock
+        self.on_send = on_send
 
     def handle(self, requests: Sequence[SendRequest]) -> SendBatchResult:
         now = self.clock()
@@ -130,7 +143,11 @@ class JobSender:
             to_send.append((job, message, template_id))
 
         futures = [
-            (job, template_id, self.pool.submit(self.channels[channel_of(job)].send, message))
+            (
+                job,
+                template_id,
+                self.pool.submit(self._send, self.channels[channel_of(job)], message),
+            )
             for job, message, template_id in to_send
         ]
         sent: list[SentJob] = []
@@ -161,6 +178,22 @@ class JobSender:
             for item in unsent:
                 self._finish(repos, item, patients, done, result)
         return result
+
+    def _send(self, worker: ChannelWorker, message: OutboundMessage) -> SendReceipt:
+        """One provider call, its time and refusal reported to ``on_send`` (metrics)."""
+        started = time.perf_counter()
+        code: str | None = None
+        try:
+            return worker.send(message)
+        except SendError as error:
+            code = error.provider_code or type(error).__name__
+            raise
+        except Exception as error:
+            code = type(error).__name__
+            raise
+        finally:
+            if self.on_send is not None:
+                self.on_send(worker.name, time.perf_counter() - started, code)
 
     def _finish(
         self,
