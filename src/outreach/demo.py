@@ -30,12 +30,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
+from outreach.api.access import API_KEY_HEADER
 from outreach.clock import SharedShiftedClock
-from outreach.domain import Actor
+from outreach.domain import Actor, Role
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
+from outreach.services.api_keys import issue_api_key
 from outreach.sim.clinic import (
     SyntheticClinic,
     event_key,
@@ -201,11 +203,13 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             redis_prefix="demo:",
         )
         env["OUTREACH_ENV"] = "development"
+        env["OUTREACH_JOBS_GAUGE_REFRESH_SECONDS"] = "5"  # the demo's day lasts under a minute
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
         )
         clock.set_now(day_start)
+        worker_metrics, scheduler_metrics = free_loopback_port(), free_loopback_port()
         with ProcessGroup(env, work / "logs") as group:
             group.start("sim", ["sim", "--port", str(sim_port)], port=sim_port)
             group.start("api", ["api", "--port", str(api_port)], port=api_port)
@@ -220,13 +224,17 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 timeout=10,
             ).raise_for_status()
             with console.status("starting the worker and the scheduler"):
-                worker = group.start("worker", ["worker"])
+                worker = group.start("worker", ["worker", "--metrics-port", str(worker_metrics)])
                 group.wait_for_log(worker, "worker ready", timeout=120)
-                scheduler = group.start("scheduler", ["scheduler"])
+                scheduler = group.start(
+                    "scheduler", ["scheduler", "--metrics-port", str(scheduler_metrics)]
+                )
                 group.wait_for_log(scheduler, "polling every", timeout=60)
             _simulate_day(options, run, broker.bootstrap_servers, clock, engine, console)
             _settle(engine, clock, sim_url, console)
             _summarise(run, engine, broker.bootstrap_servers, sim_url, console)
+            access = _show_access(engine, clinic, f"http://127.0.0.1:{api_port}", console)
+            _show_operations(access, (api_port, worker_metrics, scheduler_metrics), console)
     finally:
         redis_server.stop()
         broker.stop()
@@ -291,6 +299,98 @@ def _simulate_day(
                 _publish(bootstrap, [(event_key(e), event_value(e)) for e in events[cursor:]])
             )
             run.published += len(events) - cursor
+
+
+@dataclass
+class DemoAccess:
+    """The keys the demo made, and what its sample calls answered."""
+
+    api_url: str
+    keys: dict[Role, str]
+    anonymous_status: int
+    platform_status: int
+    sample_patient: str
+
+
+def _show_access(
+    engine: Engine, clinic: SyntheticClinic, api_url: str, console: Console
+) -> DemoAccess:
+    """Issue one key per role for the first organisation, show how to call the API with them,
+    and show that a call without a key is refused."""
+    org_id = clinic.orgs[0].org_id
+    keys = {
+        role: issue_api_key(
+            Store(engine),
+            org_id=org_id,
+            role=role,
+            name=f"demo {role.value}",
+            actor=DEMO_ACTOR,
+            now=datetime.now(UTC),
+        ).plaintext
+        for role in Role
+    }
+    patient = next(p for p in clinic.patients if p.org_id == org_id).patient_id
+    context_url = f"{api_url}/api/v1/patients/{patient}/comm-context"
+    anonymous = httpx.get(context_url, timeout=10)
+    platform = httpx.get(context_url, headers={API_KEY_HEADER: keys[Role.PLATFORM]}, timeout=10)
+    table = Table(title=f"API keys for {org_id} (shown once)", title_justify="left")
+    for column in ("role", "key", "for example"):
+        table.add_column(column)
+    examples = {
+        Role.PLATFORM: f"curl -H '{API_KEY_HEADER}: $KEY' {context_url}",
+        Role.MARKETER: f"curl -H '{API_KEY_HEADER}: $KEY' '{api_url}/api/v1/templates?active=true'",
+        Role.ANALYST: "reports (read only), when they land",
+        Role.ADMIN: f"curl -H '{API_KEY_HEADER}: $KEY' {api_url}/api/v1/orgs/{org_id}/comm-prefs",
+    }
+    for role, key in keys.items():
+        table.add_row(role.value, key, examples[role])
+    console.print(table)
+    console.print(
+        f"GET comm-context without a key: [bold]{anonymous.status_code}[/] "
+        f"{anonymous.json().get('error')}; with the platform key: "
+        f"[bold]{platform.status_code}[/] (and a comm_context_read row in the audit log)"
+    )
+    return DemoAccess(api_url, keys, anonymous.status_code, platform.status_code, patient)
+
+
+def _show_operations(access: DemoAccess, ports: tuple[int, int, int], console: Console) -> None:
+    api_port, worker_port, scheduler_port = ports
+    scraped = {}
+    for name, port, path in (
+        ("api", api_port, "/metrics"),
+        ("worker", worker_port, "/"),
+        ("scheduler", scheduler_port, "/"),
+    ):
+        text = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10).text
+        scraped[name] = sum(
+            1 for line in text.splitlines() if line.startswith("outreach_") and " " in line
+        )
+    ready = httpx.get(f"{access.api_url}/ready", timeout=10)
+    console.print(
+        _table(
+            "Operations",
+            ["what", "where", "now"],
+            [
+                ("readiness", f"{access.api_url}/ready", f"{ready.status_code} {ready.json()}"),
+                ("api metrics", f"{access.api_url}/metrics", f"{scraped['api']} samples"),
+                (
+                    "worker metrics",
+                    f"http://127.0.0.1:{worker_port}/",
+                    f"{scraped['worker']} samples",
+                ),
+                (
+                    "scheduler metrics",
+                    f"http://127.0.0.1:{scheduler_port}/",
+                    f"{scraped['scheduler']} samples",
+                ),
+                (
+                    "refused without a key",
+                    "GET comm-context",
+                    str(access.anonymous_status),
+                ),
+            ],
+        )
+    )
 
 
 def _settle(
