@@ -85,7 +85,7 @@ def test_no_operation_answers_a_server_error(served_api: str, mariadb_engine: En
             suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy())
-        def no_server_error(case: schemathesis.Case) -> None:
+        def no_server_error(case: schemathesis.Case, headers: dict[str, str] = headers) -> None:
             response = case.call(base_url=served_api, headers=headers, timeout=30)
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")

@@ -61,7 +61,10 @@ def test_a_render_that_skipped_validation_stops_at_its_budget() -> None:
 
 
 def test_ordinary_filters_and_every_shipped_template_stay_within_the_limits() -> None:
-    body = "{{ first_name|default('there')|trim|title }}, {{ clinic_name|replace('Clinic', 'Centre') }}"
+    body = (
+        "{{ first_name|default('there')|trim|title }}, "
+        "{{ clinic_name|replace('Clinic', 'Centre') }}"
+    )
     assert find_violations(sms(body, ("first_name", "clinic_name"))) == ()
     assert all(find_violations(seed) == () for seed in load_seed_templates())
 

@@ -70,6 +70,7 @@ def worker(
         channels=workers,
         builder=wiring.message_builder(settings, engine),
         sealer=wiring.dead_letter_sealer(settings),
+        channel_subset=tuple(names) if names is not None else None,
         metrics=metrics,
     )
     if "replies" in chosen:
