@@ -39,12 +39,14 @@ from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
 from outreach.services.api_keys import issue_api_key
 from outreach.sim.clinic import (
+    CANARY_REPLY,
     SyntheticClinic,
     event_key,
     event_value,
     expected_counts,
     generate_clinic,
     malformed_events,
+    plant_canaries,
 )
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
@@ -77,6 +79,9 @@ class DemoOptions:
     real_seconds: float = 50.0
     work_dir: Path = Path("var/demo")
     keep_running: bool = False
+    # Plant recognisable personal values (sim.clinic.canaries) in names, addresses, conditions,
+    # lab tests, medications and a reply body: the PHI canary test looks for them afterwards.
+    canaries: bool = False
 
 
 @dataclass
@@ -137,7 +142,9 @@ async def _publish(bootstrap: str, records: Sequence[tuple[bytes | None, bytes]]
         await producer.stop()
 
 
-async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None) -> Counter[str]:
+async def _count_topic(
+    bootstrap: str, topic: str, field_name: str | None = None, keep_to: Path | None = None
+) -> Counter[str]:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -147,6 +154,7 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
     )
     await consumer.start()
     counts: Counter[str] = Counter()
+    kept = keep_to.open("wb") if keep_to is not None else None
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=1500, max_records=5000)
@@ -154,6 +162,8 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
                 break
             for messages in batch.values():
                 for message in messages:
+                    if kept is not None:
+                        kept.write(message.value + b"\n")
                     key = "messages"
                     if field_name:
                         try:
@@ -162,6 +172,8 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
                             key = "?"
                     counts[key] += 1
     finally:
+        if kept is not None:
+            kept.close()
         await consumer.stop()
     return counts
 
@@ -179,6 +191,12 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     work.mkdir(parents=True)
     day_start = next_weekday_morning(datetime.now(UTC))
     clinic = generate_clinic(patients=options.patients, seed=options.seed, day_start=day_start)
+    replies = DEMO_REPLIES
+    if options.canaries:
+        clinic, planted = plant_canaries(clinic)
+        # Listed so that anyone can look for them in the logs and dead letters afterwards.
+        (work / "canaries.txt").write_text("\n".join(planted) + "\n", encoding="utf-8")
+        replies = [*DEMO_REPLIES, {"body": CANARY_REPLY, "rate": 0.2}]
     run = DemoRun(clinic)
     console.print(
         f"[bold]outreach demo[/]: {len(clinic.patients)} patients, {len(clinic.orgs)} "
@@ -218,7 +236,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 f"{sim_url}/_sim/config",
                 json={
                     "error_rate": 0.02,
-                    "auto_replies": DEMO_REPLIES,
+                    "auto_replies": replies,
                     "callback_delay_ms": 20,
                 },
                 timeout=10,
@@ -232,7 +250,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 group.wait_for_log(scheduler, "polling every", timeout=60)
             _simulate_day(options, run, broker.bootstrap_servers, clock, engine, console)
             _settle(engine, clock, sim_url, console)
-            _summarise(run, engine, broker.bootstrap_servers, sim_url, console)
+            _summarise(run, engine, broker.bootstrap_servers, sim_url, console, work)
             access = _show_access(engine, clinic, f"http://127.0.0.1:{api_port}", console)
             _show_operations(access, (api_port, worker_metrics, scheduler_metrics), console)
     finally:
@@ -439,7 +457,7 @@ def _pivot(rows: Sequence[tuple[str, str, int]], first: str) -> Table:
 
 
 def _summarise(
-    run: DemoRun, engine: Engine, bootstrap: str, sim_url: str, console: Console
+    run: DemoRun, engine: Engine, bootstrap: str, sim_url: str, console: Console, work: Path
 ) -> None:
     with Store(engine).reading() as repos:
         consumed = repos.counts.events_by_type()
@@ -448,7 +466,10 @@ def _summarise(
         suppressions = repos.counts.suppressions_by_reason()
         intents = repos.counts.replies_by_intent()
         provider_statuses = repos.counts.provider_statuses()
-    dead_letters = asyncio.run(_count_topic(bootstrap, DLQ, "stage"))
+    # The entries themselves stay in the work directory for a look (originals sealed).
+    dead_letters = asyncio.run(
+        _count_topic(bootstrap, DLQ, "stage", keep_to=work / "dead-letters.jsonl")
+    )
     outcomes = asyncio.run(_count_topic(bootstrap, OUTCOMES, "type"))
     staff = asyncio.run(_count_topic(bootstrap, STAFF_INBOX))
     sim_stats = httpx.get(f"{sim_url}/_sim/stats", timeout=10).json()

@@ -154,6 +154,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic clinic.")] = 7,
     hours: Annotated[float, typer.Option(help="Simulated hours to run.")] = 72.0,
     seconds: Annotated[float, typer.Option(help="Real seconds the simulated day takes.")] = 50.0,
+    canaries: Annotated[
+        bool, typer.Option(help="Plant recognisable personal values (listed in canaries.txt).")
+    ] = False,
 ) -> None:
     """Run everything on embedded defaults over one simulated clinic day and summarise it."""
     from outreach.demo import DemoOptions, run_demo
@@ -165,5 +168,6 @@ def demo(
         simulated_hours=hours,
         real_seconds=seconds,
         work_dir=settings.var_dir / "demo",
+        canaries=canaries,
     )
     raise typer.Exit(code=run_demo(options))
