@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from outreach.delivery.send_window import Replan, TooLate, check_send_window
@@ -37,6 +38,7 @@ class DispatchRound:
     published: int = 0
     suppressed: int = 0
     replanned: int = 0
+    suppressions: Counter[str] = field(default_factory=Counter)  # by reason
 
 
 class DueJobDispatcher:
@@ -76,6 +78,7 @@ class DueJobDispatcher:
                 if refusal is not None:
                     repos.jobs.end(job.job_id, JobStatus.SUPPRESSED, now, reason=refusal.value)
                     round_.suppressed += 1
+                    round_.suppressions[refusal.value] += 1
                     continue
                 verdict = check_send_window(
                     job.purpose,
@@ -90,6 +93,7 @@ class DueJobDispatcher:
                         job.job_id, JobStatus.SUPPRESSED, now, reason=verdict.reason.value
                     )
                     round_.suppressed += 1
+                    round_.suppressions[verdict.reason.value] += 1
                 elif isinstance(verdict, Replan):
                     note = Requeue(note="re-planned: outside the send window when claimed")
                     repos.jobs.requeue(job.job_id, verdict.at, now, note)

@@ -41,7 +41,7 @@ from outreach.delivery.fallback import may_fall_back
 from outreach.delivery.provider_errors import ErrorAction, ErrorClass, classify_send_error
 from outreach.delivery.retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy
 from outreach.delivery.send_window import Replan, SendNow, TooLate, check_send_window
-from outreach.domain import Channel, JobRecord, JobStatus, SuppressionReason
+from outreach.domain import Actor, AuditRecord, Channel, JobRecord, JobStatus, SuppressionReason
 from outreach.events import CommFailedData, CommFailedOutcome, SendRequest, TypedOutcome
 from outreach.preferences import (
     PatientDecisionInputs,
@@ -173,6 +173,10 @@ class SendBatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
+# (channel, seconds the provider call took, the provider's error code or None)
+SendObserver = Callable[[str, float, str | None], None]
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryTuning:
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
@@ -196,6 +200,7 @@ class JobSender:
         breakers: ProviderBreakers | None = None,
         tuning: DeliveryTuning | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_send: SendObserver | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -211,6 +216,7 @@ class JobSender:
         self.breakers = breakers or ProviderBreakers(BreakerSettings())
         self.tuning = tuning or DeliveryTuning()
         self.sleep = sleep
+        self.on_send = on_send
 
     def handle(self, requests: Sequence[SendRequest]) -> SendBatchResult:
         now = self.clock()
@@ -309,6 +315,7 @@ class JobSender:
                 [SentJob(s.job.id, s.receipt.provider_message_id, s.template_id) for s in sent],
                 done,
             )
+            repos.audit.record([_sent_audit(s.job, s.receipt, done) for s in sent])
             # Statuses that raced ahead of this bookkeeping (fast providers) are applied now.
             replayed = replay_statuses(repos, [s.receipt.provider_message_id for s in sent], done)
             result.outcomes.extend(replayed.outcomes)
@@ -363,7 +370,7 @@ class JobSender:
             started_at = self.real_clock()
             self.ledger.mark_started(job.id, job.attempt, started_at)
             try:
-                receipt = worker.send(message)
+                receipt = self._send(worker, message)
             except SendError as error:
                 kind = classify_send_error(
                     provider, error.provider_code, final=isinstance(error, PermanentSendError)
@@ -392,6 +399,22 @@ class JobSender:
             return Sent(job, receipt, template_id)
 
     # ---- bookkeeping ----
+
+    def _send(self, worker: ChannelWorker, message: OutboundMessage) -> SendReceipt:
+        """One provider call, its time and refusal reported to ``on_send`` (metrics)."""
+        started = time.perf_counter()
+        code: str | None = None
+        try:
+            return worker.send(message)
+        except SendError as error:
+            code = error.provider_code or type(error).__name__
+            raise
+        except Exception as error:
+            code = type(error).__name__
+            raise
+        finally:
+            if self.on_send is not None:
+                self.on_send(worker.name, time.perf_counter() - started, code)
 
     def _finish(
         self,
@@ -542,6 +565,25 @@ class _Resolved:
 
     def result(self) -> Sent | Unsent:
         return self.value
+
+
+SENDER = Actor("system:channels")
+
+
+def _sent_audit(job: JobRecord, receipt: SendReceipt, at: datetime) -> AuditRecord:
+    """Every message a provider accepted is in the audit log (identifiers only)."""
+    return SENDER.audit(
+        "message_sent",
+        at,
+        patient_id=job.patient_id,
+        org_id=job.org_id,
+        detail={
+            "job_id": job.id,
+            "channel": channel_of(job).value,
+            "purpose": job.purpose.value,
+            "provider_message_id": receipt.provider_message_id,
+        },
+    )
 
 
 def channel_of(job: JobRecord) -> Channel:

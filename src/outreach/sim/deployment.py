@@ -60,6 +60,10 @@ def local_deployment_environment(
         "OUTREACH_CHANNEL_OPTIONS": json.dumps(
             {name: gateway_channel_options(sim, None) for name in gateway_channels}
         ),
+        # Several workers and schedulers share this machine: each is given its own metrics
+        # port (--metrics-port) where one is wanted.
+        "OUTREACH_WORKER_METRICS_PORT": "0",
+        "OUTREACH_SCHEDULER_METRICS_PORT": "0",
     }
 
 
