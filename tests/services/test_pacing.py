@@ -95,7 +95,9 @@ def test_shared_pacing_holds_the_rate_with_no_429(
     assert sum(r.sent for r in results) == JOBS
     counters = sim_client.get("/_sim/stats").json()["counters"]
     assert counters.get("rate_limited.sms", 0) == 0  # no 429 from the provider
-    # Held, not outrun: after the first burst the pace is the configured rate.
+    # Held, not outrun: after the first burst the pace is the configured rate. (Allowing two
+    # more bursts: a Redis shared with other test runs may be flushed, and a lost bucket starts
+    # full again. Unpaced, these sends take a fraction of a second.)
     burst = RATE * 0.5
-    assert elapsed >= (JOBS - burst) / RATE * 0.95
+    assert elapsed >= (JOBS - 3 * burst) / RATE
     assert elapsed <= (JOBS - burst) / RATE * 1.5  # and the workers kept up with it
