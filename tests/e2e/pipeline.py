@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,15 @@ from outreach.sql.models import CommJob
 # tests/plugins: a channel plugin from another distribution, served by the simulator's gateway.
 PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
 GATEWAY_PLUGINS = ("rcs",)
+E2E_DELIVERY_TIMERS = {
+    "OUTREACH_PROCESS_HEARTBEAT_SECONDS": "0.5",
+    "OUTREACH_PROCESS_DEAD_AFTER_SECONDS": "3",
+    "OUTREACH_REQUEUE_STALE_EVERY_SECONDS": "1",
+    "OUTREACH_SEND_RECONCILE_AFTER_SECONDS": "3",
+    "OUTREACH_SEND_RETRY_BASE_SECONDS": "0.5",
+    "OUTREACH_SEND_RETRY_MAX_DELAY_SECONDS": "5",
+    "OUTREACH_BREAKER_OPEN_SECONDS": "2",
+}
 
 
 @dataclass
@@ -50,8 +60,10 @@ class Pipeline:
         self.group.wait_for_log(child, "worker ready", timeout=90)
         return child
 
-    def start_scheduler(self, name: str = "scheduler") -> ChildProcess:
-        child = self.group.start(name, ["scheduler"])
+    def start_scheduler(
+        self, name: str = "scheduler", extra_env: dict[str, str] | None = None
+    ) -> ChildProcess:
+        child = self.group.start(name, ["scheduler"], extra_env=extra_env)
         self.group.wait_for_log(child, "polling every", timeout=30)
         return child
 
@@ -60,6 +72,23 @@ class Pipeline:
         response.raise_for_status()
         body = response.json()
         return body["messages"] if isinstance(body, dict) else body
+
+    def api_headers(self, role: str = "marketer", org_id: str = "org-e2e") -> dict[str, str]:
+        """Credentials for the API: an API key of ``role`` in ``org_id``, issued here."""
+        from outreach.api.access import API_KEY_HEADER
+        from outreach.domain import Actor, Role
+        from outreach.services.api_keys import issue_api_key
+        from outreach.sql.store import Store
+
+        issued = issue_api_key(
+            Store(self.engine),
+            org_id=org_id,
+            role=Role(role),
+            name=f"e2e {role}",
+            actor=Actor("system:tests"),
+            now=datetime.now(UTC),
+        )
+        return {API_KEY_HEADER: issued.plaintext}
 
     def configure_sim(self, **changes: Any) -> None:
         httpx.post(f"{self.sim_url}/_sim/config", json=changes, timeout=10).raise_for_status()
@@ -92,6 +121,8 @@ def start_pipeline(
         redis_prefix=redis_prefix,
         gateway_channels=GATEWAY_PLUGINS,
     )
+    # Short timers: recovering a killed process, reconciling a send, retrying, the breaker.
+    env.update(E2E_DELIVERY_TIMERS)
     # The children find the test plugin's distribution (and its entry point) as pytest does.
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(PLUGINS_DIR), os.environ.get("PYTHONPATH", "")])

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from redis import Redis
@@ -178,8 +179,9 @@ def test_integer_ids_from_the_core_platform_become_jobs(pipeline, worker):
     assert {(j["org_id"], j["appointment_id"]) for j in jobs} == {("42", str(appointment_number))}
 
 
-def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str) -> list[str]:
-    """Patients with consent and due queued SMS jobs, written straight to the database."""
+def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str, **job_fields: Any) -> list[str]:
+    """Patients with consent and due queued SMS jobs (unless ``job_fields`` say otherwise),
+    written straight to the database."""
     now = datetime.now(UTC)
     zone = daytime_zone(now)
     patients, prefs, jobs = [], [], []
@@ -217,6 +219,7 @@ def _seed_due_jobs(pipeline: Pipeline, count: int, tag: str) -> list[str]:
                 "attempt": 0,
                 "context": {},
                 "language": "en",
+                **job_fields,
             }
         )
     with pipeline.engine.begin() as connection:
