@@ -526,8 +526,34 @@ class JobRepository:
     ) -> int | None:
         """A new job carrying ``job``'s message to ``channel`` after ``job`` failed there once
         sent; once per (job, channel), whatever is replayed. Returns its id if it is new."""
-        key = f"fallback:{job.id}:{channel.value}"
         tried = job.tried_channels | ({job.channel} if job.channel is not None else set())
+        return self._insert_again(
+            job,
+            f"fallback:{job.id}:{channel.value}",
+            channel,
+            run_at,
+            now,
+            fallback_of=job.id,
+            tried=tried,
+        )
+
+    def insert_replay(self, job: JobRecord, entry_id: str, now: datetime) -> int | None:
+        """``job`` planned again, as a new job due now, for a replayed dead letter (once per
+        entry). Its channels are open again: an operator fixed what failed."""
+        assert job.channel is not None
+        return self._insert_again(job, f"replay:{entry_id}", job.channel, now, now)
+
+    def _insert_again(
+        self,
+        job: JobRecord,
+        key: str,
+        channel: Channel,
+        run_at: datetime,
+        now: datetime,
+        *,
+        fallback_of: int | None = None,
+        tried: frozenset[Channel] = frozenset(),
+    ) -> int | None:
         inserted = insert_ignore(
             self.connection,
             jobs,
@@ -549,7 +575,7 @@ class JobRepository:
                     "status": JobStatus.QUEUED.value,
                     "scheduled_for": run_at,
                     "language": job.language,
-                    "fallback_of": job.id,
+                    "fallback_of": fallback_of,
                     "tried_channels": sorted(c.value for c in tried),
                     "created_at": now,
                     "updated_at": now,

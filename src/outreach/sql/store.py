@@ -15,6 +15,7 @@ from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.api_key_repository import ApiKeyRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.counts_repository import CountsRepository
+from outreach.sql.dead_letter_repository import DeadLetterRepository
 from outreach.sql.heartbeat_repository import HeartbeatRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
@@ -34,6 +35,7 @@ class Repositories:
         "api_keys",
         "audit",
         "counts",
+        "dead_letters",
         "heartbeats",
         "inbox",
         "jobs",
@@ -50,6 +52,7 @@ class Repositories:
         self.api_keys = ApiKeyRepository(connection)
         self.audit = AuditRepository(connection)
         self.counts = CountsRepository(connection)
+        self.dead_letters = DeadLetterRepository(connection)
         self.heartbeats = HeartbeatRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
