@@ -10,6 +10,7 @@ from outreach.replies import ReplyIntent, parse_reply
 from outreach.replies.compliance import (
     ALL_KEYWORDS,
     HELP_KEYWORDS,
+    LANGUAGE_STOP_KEYWORDS,
     START_KEYWORDS,
     STOP_KEYWORDS,
     match_compliance_keyword,
@@ -206,3 +207,43 @@ def test_words_near_unsubscribe_but_not_it_are_not_opt_outs(text: str) -> None:
     from outreach.replies import ReplyIntent, parse_reply
 
     assert parse_reply(text).intent is not ReplyIntent.STOP
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("PARE", "pt"),  # the held-out reply once read as "other"
+        ("pare!", "pt"),
+        ("Sair", "pt"),
+        ("Descadastrar", "pt"),
+        ("BAJA", "es"),
+        ("Alto.", "es"),
+        ("ARRÊT", "fr"),
+        ("arret", "fr"),
+        ("Désinscrire", "fr"),
+        ("Dezabonare", "ro"),
+        ("OPREȘTE", "ro"),
+        ("STOPP", "de"),
+        ("Ende", "de"),
+        ("Abmelden", "de"),
+        ("BASTA", "it"),
+        ("Disiscrivi", "it"),
+    ],
+)
+def test_each_languages_carrier_opt_out_words_are_exact_rules(text: str, language: str) -> None:
+    parsed = parse_reply(text)
+    assert parsed.intent is ReplyIntent.STOP
+    assert (parsed.matched_rule or "").startswith(f"compliance:{language}:")
+    assert parsed.language == language
+
+
+def test_a_language_keyword_needs_the_whole_message() -> None:
+    assert parse_reply("pare na farmácia amanhã").intent is not ReplyIntent.STOP
+    assert parse_reply("CANCELAR").intent is ReplyIntent.CANCEL  # the appointment, not a STOP
+
+
+def test_every_language_keyword_is_in_the_compliance_suite() -> None:
+    texts = {case.text for case in compliance_cases()}
+    for words in LANGUAGE_STOP_KEYWORDS.values():
+        for word in words:
+            assert {word, word.upper(), f" {word.upper()} "} <= texts

@@ -9,6 +9,13 @@ count as keywords):
 * START, UNSTOP -> opt back in; YES too, but only from a number that is opted out
 * HELP, INFO -> help
 
+Each supported language's carrier opt-out words are exact keywords too, matched the same way
+(accents optional): Portuguese PARE, PARAR, SAIR, CHEGA, DESCADASTRAR, REMOVER; Spanish BAJA,
+PARAR, ALTO, DETENER; French ARRET, DESABONNER, DESINSCRIRE; Romanian DEZABONARE, OPRESTE;
+German STOPP, ABMELDEN, ENDE; Italian BASTA, FERMA, DISISCRIVI. Words that also mean "cancel
+the appointment" in a language (CANCELAR, ANNULLA) are not among them: alone they stay the
+appointment answer they are read as (the English CANCEL is the carriers' own keyword).
+
 The single word CANCEL is an opt-out keyword, not an appointment cancellation: the carrier opts
 the number out when it sees it, so treating it otherwise would leave us believing we may still
 text someone the network already blocks. Appointment cancellation needs more words
@@ -24,10 +31,12 @@ opt-outs too. They are written as narrow phrases: a longer message that merely c
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from outreach.replies.intents import ReplyIntent
-from outreach.replies.normalise import NormalisedReply, keyword_form
+from outreach.replies.normalise import NormalisedReply, keyword_form, strip_accents
 
 STOP_KEYWORDS: frozenset[str] = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
@@ -37,6 +46,17 @@ HELP_KEYWORDS: frozenset[str] = frozenset({"help", "info"})
 # Only an opted-out number's YES re-subscribes; from anyone else YES answers the question asked.
 OPTED_OUT_START_KEYWORDS: frozenset[str] = frozenset({"yes"})
 STOP_ALL_KEYWORD = "stopall"
+# Carrier opt-out words per supported language, as ``keyword_form`` gives them without accents.
+LANGUAGE_STOP_KEYWORDS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "pt": frozenset({"pare", "parar", "sair", "chega", "descadastrar", "remover"}),
+        "es": frozenset({"baja", "parar", "alto", "detener"}),
+        "fr": frozenset({"arret", "desabonner", "desinscrire"}),
+        "ro": frozenset({"dezabonare", "opreste"}),
+        "de": frozenset({"stopp", "abmelden", "ende"}),
+        "it": frozenset({"basta", "ferma", "disiscrivi"}),
+    }
+)
 
 ALL_KEYWORDS: frozenset[str] = (
     STOP_KEYWORDS | START_KEYWORDS | HELP_KEYWORDS | OPTED_OUT_START_KEYWORDS
@@ -60,6 +80,12 @@ def match_compliance_keyword(text: str, *, opted_out: bool = False) -> Complianc
         return ComplianceMatch(
             ReplyIntent.STOP, f"compliance:{word.upper()}", is_stop_all=word == STOP_ALL_KEYWORD
         )
+    plain = strip_accents(word)
+    for language, words in LANGUAGE_STOP_KEYWORDS.items():
+        if plain in words:
+            return ComplianceMatch(
+                ReplyIntent.STOP, f"compliance:{language}:{plain.upper()}", language=language
+            )
     if word in START_KEYWORDS:
         return ComplianceMatch(ReplyIntent.START, f"compliance:{word.upper()}")
     if opted_out and word in OPTED_OUT_START_KEYWORDS:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from outreach.replies.compliance import (
     HELP_KEYWORDS,
+    LANGUAGE_STOP_KEYWORDS,
     OPTED_OUT_START_KEYWORDS,
     START_KEYWORDS,
     STOP_ALL_KEYWORD,
@@ -184,8 +185,10 @@ class ComplianceCase:
 def compliance_cases() -> tuple[ComplianceCase, ...]:
     """Every keyword in every casing and padding, plus YES from opted-in and opted-out numbers."""
     cases: list[ComplianceCase] = []
+    language_stops = frozenset(w for words in LANGUAGE_STOP_KEYWORDS.values() for w in words)
     groups = (
         (STOP_KEYWORDS, ReplyIntent.STOP),
+        (language_stops, ReplyIntent.STOP),
         (START_KEYWORDS, ReplyIntent.START),
         (HELP_KEYWORDS, ReplyIntent.HELP),
     )

@@ -221,7 +221,8 @@ KNOWN_WORDS: frozenset[str] = frozenset(
 )
 
 
-def _strip_accents(text: str) -> str:
+def strip_accents(text: str) -> str:
+    """``text`` without its accents ("arrêt" -> "arret", "opreşte" -> "oprește" -> "opreste")."""
     decomposed = unicodedata.normalize("NFKD", text)
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", kept)
@@ -350,7 +351,7 @@ def normalise(text: str) -> NormalisedReply:
     folded = unicodedata.normalize("NFKC", text).casefold()
     folded = _EMOJI_NOISE.sub("", folded)
     emoji = tuple(ch for ch in folded if unicodedata.category(ch) == "So")
-    plain = _strip_accents(_APOSTROPHES.sub(" ", folded))
+    plain = strip_accents(_APOSTROPHES.sub(" ", folded))
     raw_tokens = _TOKEN.findall(plain)
     tokens = tuple(correct_typo(token) for token in raw_tokens)
     return NormalisedReply(

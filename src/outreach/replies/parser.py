@@ -99,7 +99,8 @@ class ReplyParser:
         hint = normalise_language_hint(language_hint)
         keyword = match_compliance_keyword(text, opted_out=opted_out)
         if keyword is not None:
-            return ParsedReply(keyword.intent, 1.0, hint, keyword.rule, keyword.is_stop_all)
+            language = hint or keyword.language  # a language's own keyword says the language
+            return ParsedReply(keyword.intent, 1.0, language, keyword.rule, keyword.is_stop_all)
 
         reply = normalise(text)
         if reply.is_empty:
