@@ -32,12 +32,14 @@ from sqlalchemy import Engine
 
 from outreach.api.access import API_KEY_HEADER
 from outreach.clock import SharedShiftedClock
+from outreach.delivery.send_window import AFTER_DEADLINE, IN_QUIET_HOURS, OUTSIDE_LEGAL_FLOOR
 from outreach.domain import Actor, Role
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
 from outreach.services.api_keys import issue_api_key
+from outreach.services.send_time_audit import audit_send_times
 from outreach.sim.clinic import (
     CANARY_REPLY,
     SyntheticClinic,
@@ -222,6 +224,10 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         )
         env["OUTREACH_ENV"] = "development"
         env["OUTREACH_JOBS_GAUGE_REFRESH_SECONDS"] = "5"  # the demo's day lasts under a minute
+        # Its day passes in under a minute of real time: unconfirmed sends are asked about
+        # (and retries come back) within seconds, not the minutes a real deployment waits.
+        env["OUTREACH_SEND_RECONCILE_AFTER_SECONDS"] = "2"
+        env["OUTREACH_SEND_RETRY_MAX_DELAY_SECONDS"] = "10"
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
@@ -519,3 +525,18 @@ def _summarise(
     )
     counters = sim_stats.get("counters", {})
     console.print(_table("Provider simulator", ["counter", "value"], sorted(counters.items())))
+    timing = audit_send_times(Store(engine), run.clinic.day_start)
+    console.print(
+        _table(
+            f"Send times ({timing.checked} sends checked in each patient's own zone)",
+            ["sends", "count"],
+            [
+                (
+                    "outside 08:00-21:00 local (20:00 for Florida numbers)",
+                    timing.breaches.get(OUTSIDE_LEGAL_FLOOR, 0),
+                ),
+                ("inside the patient's quiet hours", timing.breaches.get(IN_QUIET_HOURS, 0)),
+                ("after the job's deadline", timing.breaches.get(AFTER_DEADLINE, 0)),
+            ],
+        )
+    )

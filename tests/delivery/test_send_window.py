@@ -8,7 +8,16 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.delivery.send_window import Replan, SendNow, TooLate, check_send_window
+from outreach.delivery.send_window import (
+    AFTER_DEADLINE,
+    IN_QUIET_HOURS,
+    OUTSIDE_LEGAL_FLOOR,
+    Replan,
+    SendNow,
+    TooLate,
+    check_send_window,
+    send_time_breaches,
+)
 from outreach.domain import Channel, Purpose, SuppressionReason
 from outreach.preferences import (
     GLOBAL_DEFAULTS,
@@ -122,3 +131,18 @@ def test_never_sends_outside_the_window_nor_replans_past_the_deadline(
     else:  # no allowed moment: before the deadline, or in the week searched (quiet all day)
         assert isinstance(verdict, TooLate)
         assert deadline is not None or verdict.reason is SuppressionReason.QUIET_HOURS_DEADLINE
+
+
+def test_a_send_audit_names_what_a_late_send_broke() -> None:
+    quiet = prefs(quiet_hours_start=time(12), quiet_hours_end=time(14))
+
+    def breaches(at, purpose=Purpose.APPT_REMINDER, deadline=None, phone=OTHER_US_PHONE):
+        channel = Channel.EMAIL if "@" in phone else Channel.SMS
+        return send_time_breaches(at, purpose, deadline, channel, phone, quiet)
+
+    assert breaches(local(10)) == set()
+    assert breaches(local(21, 5)) == {OUTSIDE_LEGAL_FLOOR}
+    assert breaches(local(12, 30)) == {IN_QUIET_HOURS}
+    assert breaches(local(20, 30), phone=FLORIDA_PHONE) == {OUTSIDE_LEGAL_FLOOR}
+    assert breaches(local(11), deadline=local(10, 59), phone="a@b.example") == {AFTER_DEADLINE}
+    assert breaches(local(23), purpose=Purpose.URGENT) == set()

@@ -77,3 +77,32 @@ def check_send_window(
             "no local time allowed by quiet hours and the legal floor is left before the deadline",
         )
     return Replan(slot)
+
+
+OUTSIDE_LEGAL_FLOOR = "outside_legal_floor"  # before 08:00 or after 21:00 (20:00 Florida) local
+IN_QUIET_HOURS = "in_quiet_hours"  # inside the patient's own quiet hours
+AFTER_DEADLINE = "after_deadline"
+
+
+def send_time_breaches(
+    sent_at: datetime,
+    purpose: Purpose,
+    deadline: datetime | None,
+    channel: Channel,
+    address: str | None,
+    prefs: EffectivePreferences,
+) -> frozenset[str]:
+    """Which of the hard rules a send made at ``sent_at`` broke (none, for a lawful send):
+    what the demo's summary and an operator's audit count."""
+    sent_at = as_utc(sent_at, "sent_at")
+    breaches: set[str] = set()
+    if deadline is not None and sent_at > as_utc(deadline, "deadline"):
+        breaches.add(AFTER_DEADLINE)
+    if purpose is not Purpose.URGENT:
+        florida = channel is not Channel.EMAIL and is_florida_number(address)
+        zone = prefs.zone
+        if not is_allowed(sent_at, zone, week_plan(florida, (0, 0), None)):
+            breaches.add(OUTSIDE_LEGAL_FLOOR)
+        elif not is_allowed(sent_at, zone, week_plan(florida, prefs.quiet_window, None)):
+            breaches.add(IN_QUIET_HOURS)
+    return frozenset(breaches)

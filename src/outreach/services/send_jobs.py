@@ -155,6 +155,7 @@ class Sent:
     receipt: SendReceipt
     template_id: int | None
     found: bool = False  # the provider had it already: found, not sent again
+    at: datetime | None = None  # the pipeline's time of the last check before the call
 
 
 @dataclass
@@ -312,7 +313,10 @@ class JobSender:
         done = self.clock()
         with self.store.transaction() as repos:
             repos.jobs.mark_sent(
-                [SentJob(s.job.id, s.receipt.provider_message_id, s.template_id) for s in sent],
+                [
+                    SentJob(s.job.id, s.receipt.provider_message_id, s.template_id, s.at)
+                    for s in sent
+                ],
                 done,
             )
             repos.audit.record([_sent_audit(s.job, s.receipt, done) for s in sent])
@@ -396,7 +400,7 @@ class JobSender:
                 kind = classify_send_error(provider, "timeout")
                 return Unsent(job, Fate.RETRY, error=error, error_class=kind, started_at=started_at)
             self.breakers.record(provider, self.real_clock(), failed=False)
-            return Sent(job, receipt, template_id)
+            return Sent(job, receipt, template_id, at=now)
 
     # ---- bookkeeping ----
 

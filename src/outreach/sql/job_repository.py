@@ -134,6 +134,16 @@ class ClaimedJob:
 
 
 @dataclass(frozen=True, slots=True)
+class SentRecordForAudit:
+    job_id: int
+    patient_id: str
+    purpose: Purpose
+    channel: Channel
+    deadline: datetime | None
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoppedSend:
     """A send taken by a worker that stopped: when it was taken, and since when (if ever) an
     earlier attempt may already have reached the provider."""
@@ -163,6 +173,9 @@ class SentJob:
     job_id: int
     provider_message_id: str
     template_id: int | None
+    # When it went, in the pipeline's time: the last check before the provider call (the
+    # batch's bookkeeping comes later). None: when it is recorded.
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +441,7 @@ class JobRepository:
                     {s.job_id: s.provider_message_id for s in sent}, value=jobs.c.id
                 ),
                 template_id=case({s.job_id: s.template_id for s in sent}, value=jobs.c.id),
-                sent_at=now,
+                sent_at=case({s.job_id: s.sent_at or now for s in sent}, value=jobs.c.id),
                 updated_at=now,
                 last_error=None,
                 unconfirmed_since=None,
@@ -587,6 +600,25 @@ class JobRepository:
         return self.connection.execute(
             select(jobs.c.id).where(jobs.c.idempotency_key == key)
         ).scalar_one()
+
+    def sent_since(self, since: datetime) -> list[SentRecordForAudit]:
+        """Jobs that went out at or after ``since`` (``sent_at``), for the send-time audit."""
+        rows = self.connection.execute(
+            select(
+                jobs.c.id,
+                jobs.c.patient_id,
+                jobs.c.purpose,
+                jobs.c.channel,
+                jobs.c.deadline,
+                jobs.c.sent_at,
+            ).where(jobs.c.sent_at >= since, jobs.c.channel.is_not(None))
+        )
+        return [
+            SentRecordForAudit(
+                r.id, r.patient_id, Purpose(r.purpose), Channel(r.channel), r.deadline, r.sent_at
+            )
+            for r in rows
+        ]
 
     # ---- provider statuses ----
 
