@@ -55,13 +55,16 @@ class ProcessGroup:
         port: int | None = None,
         extra_env: Mapping[str, str] | None = None,
         timeout: float = 30.0,
+        argv: Sequence[str] | None = None,
     ) -> ChildProcess:
+        """Start ``outreach <args>`` (or ``argv``, another program, e.g. a benchmark's baseline)
+        as a child; with ``port``, wait until it listens."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         env = {**os.environ, **self.env, **(extra_env or {})}
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "outreach.cli", *args],
+                list(argv) if argv else [sys.executable, "-m", "outreach.cli", *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
