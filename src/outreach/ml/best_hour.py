@@ -28,6 +28,7 @@ histories are (patients x 24) matrices built with ``numpy.bincount``.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 from dataclasses import dataclass
@@ -51,6 +52,13 @@ LATER_WEIGHTS = (0.0, 1.0, 2.0, 4.0)
 ARTIFACT_FORMAT = 1
 _PROBABILITY_FLOOR = 1e-4
 _KNUTH = np.uint64(2654435761)
+
+
+class BestHourSource(enum.StrEnum):
+    """Where a patient's best hour came from."""
+
+    MODEL = "model"  # their own messages weighed in
+    COHORT_PRIOR = "cohort_prior"  # the model had no history of them: their cohort's best hour
 
 
 class NotEnoughEngagement(ValueError):

@@ -25,12 +25,14 @@ from outreach.planning import EventPlan, PlannedJob, plan_event
 from outreach.preferences import (
     CommRequest,
     ConsentState,
+    FatiguePolicy,
     PatientDecisionInputs,
     Scheduled,
     SentRecord,
     consent_changes,
     consent_update_from_record,
     decide,
+    exploration_for,
     resolve_patients,
 )
 from outreach.sql.patient_repository import PatientUpsert
@@ -69,8 +71,13 @@ def decide_job(
     inputs: PatientDecisionInputs | None,
     history: Sequence[Any],
     now: datetime,
+    exploration_share: float = 0.0,
 ) -> dict[str, Any]:
-    """A planned job as a comm_jobs row: queued on a channel at a time, or suppressed with why."""
+    """A planned job as a comm_jobs row: queued on a channel at a time, or suppressed with why.
+
+    A share ``exploration_share`` of flexible jobs goes at a random allowed hour; which ones is
+    drawn from the idempotency key, so a replay decides the same.
+    """
     row: dict[str, Any] = {
         "idempotency_key": job.idempotency_key,
         "org_id": job.org_id,
@@ -86,6 +93,8 @@ def decide_job(
         "context": job.context,
         "attempt": 0,
         "language": None,
+        "send_time_source": None,
+        "send_time_propensity": None,
         "created_at": now,
         "updated_at": now,
     }
@@ -111,6 +120,7 @@ def decide_job(
         history,
         now,
         inputs.failed_channels,
+        exploration_for(job.idempotency_key, exploration_share) if exploration_share else None,
     )
     if isinstance(decision, Scheduled):
         row["channel"] = decision.channel.value
@@ -118,6 +128,8 @@ def decide_job(
         row["suppression_reason"] = None
         row["scheduled_for"] = decision.send_at
         row["language"] = decision.language
+        row["send_time_source"] = decision.send_time_source.value
+        row["send_time_propensity"] = decision.send_time_propensity
         row["last_error"] = None
     else:
         row["channel"] = None
@@ -149,10 +161,14 @@ class EventPlanner:
         *,
         reminder_offsets: Sequence[timedelta],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        exploration_share: float = 0.0,
+        fatigue: FatiguePolicy | None = None,
     ) -> None:
         self.store = store
         self.reminder_offsets = tuple(reminder_offsets)
         self.clock = clock
+        self.exploration_share = exploration_share
+        self.fatigue = fatigue
 
     def parse_and_plan(
         self, messages: Sequence[tuple[bytes | None, bytes]], now: datetime, result: BatchResult
@@ -214,14 +230,20 @@ class EventPlanner:
             )
 
             repos.patients.ensure_exist({(j.patient_id, j.org_id) for j in pending})
-            inputs = resolve_patients(repos.patients.decision_layers(j.patient_id for j in pending))
+            inputs = resolve_patients(
+                repos.patients.decision_layers(j.patient_id for j in pending), self.fatigue
+            )
             capped = {j.patient_id for j in pending if j.purpose in _CAPPED_PURPOSES}
             history = repos.jobs.recent_history(capped, now - CAP_HISTORY_WINDOW)
 
             rows = []
             for job in pending:
                 row = decide_job(
-                    job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
+                    job,
+                    inputs.get(job.patient_id),
+                    history.get(job.patient_id, ()),
+                    now,
+                    self.exploration_share,
                 )
                 rows.append(row)
                 if row["status"] == _QUEUED and job.purpose in _CAPPED_PURPOSES:

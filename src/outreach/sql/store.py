@@ -14,8 +14,10 @@ from sqlalchemy import Connection, Engine
 from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.counts_repository import CountsRepository
+from outreach.sql.engagement_repository import EngagementRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
+from outreach.sql.model_repository import ModelRepository
 from outreach.sql.org_repository import OrgRepository
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
@@ -30,8 +32,10 @@ class Repositories:
         "activity",
         "audit",
         "counts",
+        "engagement",
         "inbox",
         "jobs",
+        "models",
         "orgs",
         "patients",
         "replies",
@@ -43,8 +47,10 @@ class Repositories:
         self.activity = ActivityRepository(connection)
         self.audit = AuditRepository(connection)
         self.counts = CountsRepository(connection)
+        self.engagement = EngagementRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
+        self.models = ModelRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
         self.replies = ReplyRepository(connection)
