@@ -161,7 +161,8 @@ class Settings(BaseSettings):
     ml_fatigued_marketing_max_per_day: int = Field(default=1, ge=0)
     # ... and per rolling 7 days.
     ml_fatigued_marketing_max_per_week: int = Field(default=1, ge=0)
-    # The scheduler retrains and reassigns best hours and fatigue daily at this UTC hour (-1: never).
+    # The scheduler retrains, reassigns best hours and rescores fatigue daily at this UTC hour
+    # (-1: never).
     ml_nightly_hour_utc: int = Field(default=2, ge=-1, le=23)
 
     # The simulator's private key matching sendgrid_webhook_public_key (development only).

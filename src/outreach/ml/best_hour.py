@@ -22,8 +22,11 @@ approximate posterior probability that the true best hour is within an hour of i
 
 Training holds out a fifth of the sends (chosen by job id, so the split is stable from one run to
 the next), fits the prior on the rest, and picks the kernel width, prior strength and weight of
-later engagement with the lowest weighted log loss of prompt engagement on the held-out sends. Nothing loops over patients in Python: per-patient
-histories are (patients x 24) matrices built with ``numpy.bincount``.
+later engagement with the best held-out policy value: the weighted prompt-engagement rate of the
+held-out sends that went within an hour of the best hour it gives their patient (an
+inverse-propensity estimate of what timing sends by the model achieves). Nothing loops over
+patients in Python: per-patient histories are (patients x 24) matrices built with
+``numpy.bincount``.
 """
 
 from __future__ import annotations
@@ -303,9 +306,7 @@ class _Heldout:
         if bandwidth not in self._smoothed:
             kernel = smoothing_kernel(bandwidth)
             at_candidates = [m @ kernel[:, CANDIDATE_HOURS] for m in self._evidence]
-            at_sends = [
-                (m @ kernel)[self.send_patient, self.hours] for m in self._evidence
-            ]
+            at_sends = [(m @ kernel)[self.send_patient, self.hours] for m in self._evidence]
             self._smoothed[bandwidth] = (at_candidates, at_sends)
         return self._smoothed[bandwidth]
 

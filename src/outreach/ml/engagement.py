@@ -75,7 +75,10 @@ def engagement_table(
     sent_at = pd.to_datetime(known["sent_at"], utc=True)
     hours, weekdays = local_clock(sent_at, patient_rows["timezone"])
     engaged_at = pd.concat(
-        [pd.to_datetime(known[name], utc=True) for name in ("opened_at", "clicked_at", "replied_at")],
+        [
+            pd.to_datetime(known[name], utc=True)
+            for name in ("opened_at", "clicked_at", "replied_at")
+        ],
         axis=1,
     ).min(axis=1)
     latency = ((engaged_at - sent_at).dt.total_seconds() / 3600.0).clip(lower=0.0)

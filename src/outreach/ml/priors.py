@@ -68,8 +68,10 @@ class CohortPrior:
     ) -> np.ndarray:
         """Logit of engagement for each row's cohort, hour and weekend flag."""
         hours = np.asarray(hours, dtype=np.int64)
-        logit = self.intercept + self.hour_effects[hours] + self.weekend_effect * np.asarray(
-            weekend, dtype=float
+        logit = (
+            self.intercept
+            + self.hour_effects[hours]
+            + self.weekend_effect * np.asarray(weekend, dtype=float)
         )
         basis = _ALL_HOURS_BASIS[hours]
         for feature in COHORT_FEATURES:
@@ -129,7 +131,9 @@ class CohortPrior:
             hour_effects=np.array(document["hour_effects"], dtype=float),
             weekend_effect=float(document["weekend_effect"]),
             levels={f: tuple(features[f]["levels"]) for f in COHORT_FEATURES},
-            level_effects={f: np.array(features[f]["effects"], dtype=float) for f in COHORT_FEATURES},
+            level_effects={
+                f: np.array(features[f]["effects"], dtype=float) for f in COHORT_FEATURES
+            },
             level_curves={
                 f: np.array(features[f]["curves"], dtype=float).reshape(-1, BASIS_SIZE)
                 for f in COHORT_FEATURES

@@ -106,10 +106,11 @@ def train_send_time_model(
         if decision.promote:
             repos.models.activate(BEST_HOUR_MODEL, version)
     logger.info(
-        "send-time model version %d trained on %d sends: %s (%s)",
+        "send-time model version %d trained on %d sends: %s; version in use: %s (%s)",
         version,
         len(table),
-        "promoted" if decision.promote else "kept version %s" % active_version,
+        "promoted" if decision.promote else "not promoted",
+        version if decision.promote else active_version,
         decision.reason,
     )
     return TrainingReport(

@@ -8,8 +8,8 @@ the truth the synthetic clinic planted.
    when their event happened (clinic and booking hours). Flexible ones (a ``flexible_share`` of
    them) went at their default time in the older half of the past and at the best hour of a
    model trained on that half in the recent one; a share of them at a random allowed hour
-   (exploration), each with the propensity the planner records. Whether and when each was opened, clicked or answered is drawn
-   from the planted truth.
+   (exploration), each with the propensity the planner records. Whether and when each was
+   opened, clicked or answered is drawn from the planted truth.
 3. The model is trained by the production code path (``patient_cohorts``, ``engagement_table``,
    ``fit_best_hour_model``, ``predict_best_hours``) on those sends and the patients' attributes
    only. The planted hours are read once more, at the end, to score it.

@@ -78,7 +78,10 @@ class ModelRepository:
     def versions(self, name: str, limit: int) -> list[StoredModel]:
         """The latest versions of ``name``, newest first."""
         rows = self.connection.execute(
-            select(models).where(models.c.name == name).order_by(models.c.version.desc()).limit(limit)
+            select(models)
+            .where(models.c.name == name)
+            .order_by(models.c.version.desc())
+            .limit(limit)
         ).all()
         return [_stored(row) for row in rows]
 

@@ -163,8 +163,8 @@ def draw_engagement(
     later = ~prompt & (rng.random(count) < later_chance)
     prompt_minutes = np.minimum(rng.exponential(PROMPT_LATENCY_MINUTES, count), 59.0)
     # The next time the clock shows the preferred hour (give or take), at least an hour on.
-    target = np.asarray(preferred_hour, dtype=float) + 0.5 + rng.normal(
-        0.0, LATER_SPREAD_HOURS, count
+    target = (
+        np.asarray(preferred_hour, dtype=float) + 0.5 + rng.normal(0.0, LATER_SPREAD_HOURS, count)
     )
     wait_hours = (target - local_hour) % 24.0
     wait_hours = np.where(wait_hours * 60.0 < _PROMPT_WINDOW_MINUTES, wait_hours + 24.0, wait_hours)
