@@ -104,5 +104,5 @@ def local_clock(instants: pd.Series, zones: pd.Series) -> tuple[np.ndarray, np.n
     for zone, positions in pd.Series(zones.to_numpy()).groupby(zones.to_numpy()).indices.items():
         local = pd.DatetimeIndex(values[positions]).tz_localize("UTC").tz_convert(str(zone))
         hours[positions] = local.hour.to_numpy()
-        weekdays[positions] = local.weekday.to_numpy()
+        weekdays[positions] = local.day_of_week.to_numpy()
     return hours, weekdays

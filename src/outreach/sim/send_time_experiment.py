@@ -251,7 +251,7 @@ def _sent_frame(
     start = (options.as_of.date() - date(1970, 1, 1)).days
     days = start - sends.days_ago
     sent_at = _utc_instants(days, hour, sends.minute, truth.timezone[sends.patient])
-    weekend = pd.to_datetime(days, unit="D").weekday.to_numpy() >= 5
+    weekend = pd.to_datetime(days, unit="D").day_of_week.to_numpy() >= 5
     latency = _draw_engagement(
         generator, truth, sends.patient, sends.channel, hour + sends.minute / 60.0, weekend
     )
@@ -351,13 +351,28 @@ def _holdout_arm(
     )
 
 
-def run_send_time_experiment(options: ExperimentOptions) -> ExperimentReport:
+@dataclass(frozen=True)
+class SimulatedPast:
+    """A synthetic population, what outreach would know of it, and its engagement table."""
+
+    patients: list[SyntheticPatient]
+    cohorts: pd.DataFrame
+    table: pd.DataFrame
+
+
+def simulated_past(options: ExperimentOptions) -> SimulatedPast:
     patients = synthetic_patients(options)
+    cohorts = patient_cohorts(patient_frame(patients), options.as_of.date())
+    ids = np.array([p.patient_id for p in patients], dtype=object)
+    sent = simulate_past(options, ids, _truth(patients), cohorts)
+    return SimulatedPast(patients, cohorts, _table(options, sent, cohorts))
+
+
+def run_send_time_experiment(options: ExperimentOptions) -> ExperimentReport:
+    past = simulated_past(options)
+    patients, cohorts, table = past.patients, past.cohorts, past.table
     truth = _truth(patients)
     ids = [p.patient_id for p in patients]
-    cohorts = patient_cohorts(patient_frame(patients), options.as_of.date())
-    sent = simulate_past(options, np.array(ids, dtype=object), truth, cohorts)
-    table = _table(options, sent, cohorts)
     fitted = fit_best_hour_model(table)
     summary = summarise_history(table, fitted.model.prior)
     learnt = predict_best_hours(fitted.model, cohorts, summary).loc[ids]

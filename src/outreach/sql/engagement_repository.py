@@ -199,10 +199,10 @@ class EngagementRepository:
         return StoredSendTimeProfile(*row)
 
     def learnt_best_hours(self) -> dict[str, int]:
-        """How many patients have a best hour, by where it came from (source)."""
+        """How many patients have a learnt best hour, by where it came from (source)."""
         rows = self.connection.execute(
             select(patient_prefs.c.best_hour_source, func.count())
-            .where(patient_prefs.c.best_hour.is_not(None))
+            .where(patient_prefs.c.best_hour_model_version.is_not(None))
             .group_by(patient_prefs.c.best_hour_source)
         )
         return {source or "unknown": count for source, count in rows}
