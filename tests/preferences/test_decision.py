@@ -374,10 +374,11 @@ FATIGUE = FatiguePolicy(threshold=0.6, marketing_max_per_day=1, marketing_max_pe
 def test_fatigue_lowers_marketing_sends_and_leaves_transactional_ones_alone() -> None:
     now = local(2026, 6, 1, 10)
     prefs = patient()  # the global caps: 1 marketing message a day, 3 a week, per channel
-    # Two days ago the patient got a campaign message and a reminder by SMS.
+    # A campaign message two days ago; reminders two days and three hours ago.
     history = [
         SentRecord(SMS, EDU, now - timedelta(days=2)),
         SentRecord(SMS, REMINDER, now - timedelta(days=2)),
+        SentRecord(SMS, REMINDER, now - timedelta(hours=3)),
     ]
     rested = with_fatigue(prefs, 0.3, FATIGUE)
     tired = with_fatigue(prefs, 0.7, FATIGUE)
@@ -394,9 +395,9 @@ def test_fatigue_lowers_marketing_sends_and_leaves_transactional_ones_alone() ->
 
     for purpose in (REMINDER, Purpose.APPT_CONFIRM, Purpose.LAB_READY, Purpose.URGENT):
         request = CommRequest(purpose, now, now + timedelta(days=2))
-        assert decide(request, tired, ALL_IN, history, now) == decide(
-            request, rested, ALL_IN, history, now
-        )
+        decision = decide(request, tired, ALL_IN, history, now)
+        assert isinstance(decision, Scheduled)
+        assert decision == decide(request, rested, ALL_IN, history, now)
 
 
 def test_fatigue_never_raises_a_cap() -> None:

@@ -121,15 +121,17 @@ def patient_frame(patients: list[SyntheticPatient]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class _Truth:
+class PlantedTruth:
+    """The planted truth as arrays, in the order of the population."""
+
     preferred_hour: np.ndarray
     responsiveness: np.ndarray
     preferred_channel: np.ndarray  # channel codes
     timezone: np.ndarray
 
 
-def _truth(patients: list[SyntheticPatient]) -> _Truth:
-    return _Truth(
+def planted_truth(patients: list[SyntheticPatient]) -> PlantedTruth:
+    return PlantedTruth(
         preferred_hour=np.array([p.preferred_hour for p in patients]),
         responsiveness=np.array([p.responsiveness for p in patients]),
         preferred_channel=channel_codes([p.preferred_channel for p in patients]),
@@ -165,7 +167,7 @@ def _utc_instants(
 
 def _draw_engagement(
     generator: np.random.Generator,
-    truth: _Truth,
+    truth: PlantedTruth,
     patient: np.ndarray,
     channel: np.ndarray,
     local_time: np.ndarray,
@@ -200,7 +202,7 @@ class _PastSends:
 
 
 def _draw_past_sends(
-    options: ExperimentOptions, generator: np.random.Generator, truth: _Truth
+    options: ExperimentOptions, generator: np.random.Generator, truth: PlantedTruth
 ) -> _PastSends:
     count = len(truth.preferred_hour)
     history = np.floor(np.exp(generator.random(count) * np.log(options.max_history + 1))) - 1
@@ -226,7 +228,7 @@ def _draw_past_sends(
 def _sent_frame(
     options: ExperimentOptions,
     generator: np.random.Generator,
-    truth: _Truth,
+    truth: PlantedTruth,
     patient_ids: np.ndarray,
     sends: _PastSends,
     model_hours: np.ndarray | None,
@@ -297,7 +299,7 @@ def _table(options: ExperimentOptions, sent: pd.DataFrame, cohorts: pd.DataFrame
 
 
 def simulate_past(
-    options: ExperimentOptions, patient_ids: np.ndarray, truth: _Truth, cohorts: pd.DataFrame
+    options: ExperimentOptions, patient_ids: np.ndarray, truth: PlantedTruth, cohorts: pd.DataFrame
 ) -> pd.DataFrame:
     """The sent-message frame of the past, as the repository would read it.
 
@@ -333,7 +335,7 @@ def _holdout_arm(
     name: str,
     hours: np.ndarray,
     generator: np.random.Generator,
-    truth: _Truth,
+    truth: PlantedTruth,
     channel: np.ndarray,
     repeats: int,
 ) -> ArmResult:
@@ -364,14 +366,14 @@ def simulated_past(options: ExperimentOptions) -> SimulatedPast:
     patients = synthetic_patients(options)
     cohorts = patient_cohorts(patient_frame(patients), options.as_of.date())
     ids = np.array([p.patient_id for p in patients], dtype=object)
-    sent = simulate_past(options, ids, _truth(patients), cohorts)
+    sent = simulate_past(options, ids, planted_truth(patients), cohorts)
     return SimulatedPast(patients, cohorts, _table(options, sent, cohorts))
 
 
 def run_send_time_experiment(options: ExperimentOptions) -> ExperimentReport:
     past = simulated_past(options)
     patients, cohorts, table = past.patients, past.cohorts, past.table
-    truth = _truth(patients)
+    truth = planted_truth(patients)
     ids = [p.patient_id for p in patients]
     fitted = fit_best_hour_model(table)
     summary = summarise_history(table, fitted.model.prior)
