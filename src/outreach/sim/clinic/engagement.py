@@ -117,7 +117,8 @@ def prompt_probabilities(
 
     ``channel_code`` indexes ``Channel`` in declaration order (``channel_codes``).
     """
-    distance = hours_apart(local_hour, preferred_hour)
+    # The preferred hour h is the hour from h:00 to h+1:00: the bell is centred on its middle.
+    distance = hours_apart(local_hour, np.asarray(preferred_hour, dtype=float) + 0.5)
     bell = OFF_PEAK_SHARE + (1.0 - OFF_PEAK_SHARE) * np.exp(
         -(distance**2) / (2.0 * PEAK_WIDTH_HOURS**2)
     )
