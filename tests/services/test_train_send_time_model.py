@@ -3,6 +3,7 @@ and fatigue scores written back."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -57,22 +58,28 @@ def _models(engine: Engine) -> list[tuple[int, bool, dict]]:
     return [(row.version, bool(row.is_active), row.metrics) for row in rows]
 
 
-def _misleading_sends(patients, sent: pd.DataFrame) -> pd.DataFrame:
-    """Training-split sends that say the opposite of the truth: every patient engages at once
-    with messages sent far from their preferred hour, and never near it. The held-out sends
-    (chosen by job id) stay as they were."""
+def _decoys(patients) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Twice as many new patients, in the same cohorts, whose messages teach the cohorts the
+    wrong hours: each engages at once only with messages sent six hours off their cohort-mate's
+    preferred hour. Their sends all fall in the training split, so the held-out sends stay
+    those of the real patients, and the real patients' own histories are unchanged: only what
+    the model learns of cohorts is misled."""
     rng = np.random.default_rng(3)
+    decoys = [
+        replace(patient, patient_id=f"decoy-{copy}-{patient.patient_id}")
+        for copy in range(2)
+        for patient in patients
+    ]
     rows = []
-    job_id = int(sent["job_id"].max()) + 1
-    for patient in patients:
-        zone = patient.timezone
+    job_id = 10_000_000
+    for patient in decoys:
+        wrong_hour = 8 + (patient.preferred_hour - 8 + 6) % 13
         for day in range(1, 30):
             while heldout_mask(np.array([job_id]))[0]:
                 job_id += 1
             hour = int(rng.integers(8, 21))
-            local = pd.Timestamp(NOW - timedelta(days=day)).tz_convert(zone).normalize()
-            sent_at = (local + pd.Timedelta(hours=hour, minutes=5)).tz_convert("UTC")
-            far = abs(hour - patient.preferred_hour) >= 4
+            local = pd.Timestamp(NOW - timedelta(days=day)).tz_convert(patient.timezone)
+            sent_at = (local.normalize() + pd.Timedelta(hours=hour, minutes=5)).tz_convert("UTC")
             rows.append(
                 {
                     "job_id": job_id,
@@ -80,7 +87,9 @@ def _misleading_sends(patients, sent: pd.DataFrame) -> pd.DataFrame:
                     "channel": patient.preferred_channel.value,
                     "purpose": "campaign_education",
                     "sent_at": sent_at,
-                    "opened_at": sent_at + pd.Timedelta(minutes=5) if far else pd.NaT,
+                    "opened_at": sent_at + pd.Timedelta(minutes=5)
+                    if abs(hour - wrong_hour) <= 1
+                    else pd.NaT,
                     "clicked_at": pd.NaT,
                     "replied_at": pd.NaT,
                     "send_time_source": "default",
@@ -91,7 +100,7 @@ def _misleading_sends(patients, sent: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for name in ("opened_at", "clicked_at", "replied_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
-    return frame
+    return patient_frame(decoys), frame
 
 
 def test_a_model_that_does_worse_on_held_out_data_is_not_promoted(history) -> None:
@@ -101,11 +110,9 @@ def test_a_model_that_does_worse_on_held_out_data_is_not_promoted(history) -> No
     first = train_send_time_model(store, NOW, LEARNING)
     assert (first.version, first.promoted, first.active_version) == (1, True, 1)
 
-    # New training data teaches the wrong hours; the held-out sends still tell the truth.
-    misleading = _misleading_sends(patients, sent)
-    store_engagement_history(
-        engine, patient_frame(patients).iloc[:0], misleading, org_id="org", now=NOW
-    )
+    # New training data teaches the cohorts the wrong hours; the held-out sends tell the truth.
+    decoy_patients, decoy_sends = _decoys(patients)
+    store_engagement_history(engine, decoy_patients, decoy_sends, org_id="org", now=NOW)
     second = train_send_time_model(store, NOW, LEARNING)
 
     assert (second.version, second.promoted, second.active_version) == (2, False, 1)
