@@ -9,6 +9,7 @@ runs per patient or per send (only per time zone, of which there are few).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -96,13 +97,20 @@ def patient_cohorts(patients: pd.DataFrame, as_of: date) -> pd.DataFrame:
     return cohorts[~cohorts.index.duplicated()]
 
 
-def local_clock(instants: pd.Series, zones: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(local hour 0-23, local weekday 0 = Monday) of each UTC instant in its own zone."""
-    values = pd.to_datetime(instants, utc=True).dt.tz_localize(None).to_numpy()
-    hours = np.zeros(len(values), dtype=np.int8)
-    weekdays = np.zeros(len(values), dtype=np.int8)
-    for zone, positions in pd.Series(zones.to_numpy()).groupby(zones.to_numpy()).indices.items():
-        local = pd.DatetimeIndex(values[positions]).tz_localize("UTC").tz_convert(str(zone))
+def local_clock(
+    instants: np.ndarray, zone_codes: np.ndarray, zone_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(local hour 0-23, local weekday 0 = Monday) of naive-UTC ``datetime64`` instants, each
+    in the zone ``zone_names[zone_codes[i]]``: one vectorised conversion per zone."""
+    hours = np.zeros(len(instants), dtype=np.int8)
+    weekdays = np.zeros(len(instants), dtype=np.int8)
+    order = np.argsort(zone_codes, kind="stable")
+    bounds = np.searchsorted(zone_codes[order], np.arange(len(zone_names) + 1))
+    for code, name in enumerate(zone_names):
+        positions = order[bounds[code] : bounds[code + 1]]
+        if not len(positions):
+            continue
+        local = pd.DatetimeIndex(instants[positions]).tz_localize("UTC").tz_convert(str(name))
         hours[positions] = local.hour.to_numpy()
         weekdays[positions] = local.day_of_week.to_numpy()
     return hours, weekdays

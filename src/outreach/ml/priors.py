@@ -57,9 +57,7 @@ class CohortPrior:
     def codes(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Per feature, each row's level index (-1 for a level the prior never saw)."""
         return {
-            feature: pd.Categorical(frame[feature], categories=self.levels[feature]).codes.astype(
-                np.int32
-            )
+            feature: level_codes(frame[feature], self.levels[feature])
             for feature in COHORT_FEATURES
         }
 
@@ -73,15 +71,17 @@ class CohortPrior:
             + self.hour_effects[hours]
             + self.weekend_effect * np.asarray(weekend, dtype=float)
         )
-        basis = _ALL_HOURS_BASIS[hours]
         for feature in COHORT_FEATURES:
-            code = codes[feature]
-            known = code >= 0
-            safe = np.where(known, code, 0)
-            contribution = self.level_effects[feature][safe] + np.einsum(
-                "ij,ij->i", self.level_curves[feature][safe], basis
+            # (levels + 1, 24): each level's effect at every hour; the last row, for unknown
+            # levels (code -1), is zero.
+            by_hour = np.vstack(
+                [
+                    self.level_effects[feature][:, None]
+                    + self.level_curves[feature] @ _ALL_HOURS_BASIS.T,
+                    np.zeros((1, HOURS)),
+                ]
             )
-            logit = logit + np.where(known, contribution, 0.0)
+            logit = logit + by_hour[codes[feature], hours]
         return logit
 
     def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
@@ -141,9 +141,24 @@ class CohortPrior:
         )
 
 
+def level_codes(column: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
+    """Each value's index in ``levels`` (-1 for others); a categorical column is mapped once
+    per category."""
+    known = pd.Index(levels)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        lookup = np.append(known.get_indexer(column.cat.categories.astype(str)), -1)
+        return lookup[codes].astype(np.int32)
+    return known.get_indexer(column.astype(str)).astype(np.int32)
+
+
 def _distinct_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The distinct rows of ``frame`` and, for each row, the index of its distinct row."""
-    inverse = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    inverse = (
+        frame.groupby(list(frame.columns), sort=False, dropna=False, observed=True)
+        .ngroup()
+        .to_numpy()
+    )
     _, first = np.unique(inverse, return_index=True)
     return frame.iloc[first].reset_index(drop=True), inverse
 
@@ -153,23 +168,26 @@ def fit_cohort_prior(table: pd.DataFrame, regularisation: float = REGULARISATION
     levels: dict[str, tuple[str, ...]] = {}
     codes: dict[str, np.ndarray] = {}
     for feature in COHORT_FEATURES:
-        code, uniques = pd.factorize(table[feature].astype(str), sort=True)
-        codes[feature] = code.astype(np.int32)
-        levels[feature] = tuple(str(u) for u in uniques)
+        values = pd.Categorical(table[feature])
+        codes[feature] = values.codes.astype(np.int32)
+        levels[feature] = tuple(str(level) for level in values.categories)
     weight = table["weight"].to_numpy(dtype=float)
-    grouped = (
-        pd.DataFrame(
-            {
-                "hour": table["local_hour"].to_numpy(dtype=np.int64),
-                "weekend": table["weekend"].to_numpy(dtype=np.int8),
-                **codes,
-                "engaged": weight * table["engaged"].to_numpy(dtype=float),
-                "ignored": weight * (1.0 - table["engaged"].to_numpy(dtype=float)),
-            }
-        )
-        .groupby(["hour", "weekend", *COHORT_FEATURES], sort=False, observed=True)
-        .sum()
-        .reset_index()
+    engaged = table["engaged"].to_numpy(dtype=float)
+    # One integer key per (hour, weekend, cohort): summing by key is the aggregation.
+    columns = {
+        "hour": table["local_hour"].to_numpy(dtype=np.int64),
+        "weekend": table["weekend"].to_numpy(dtype=np.int64),
+        **{feature: codes[feature].astype(np.int64) for feature in COHORT_FEATURES},
+    }
+    shape = (HOURS, 2, *(max(len(levels[f]), 1) for f in COHORT_FEATURES))
+    key = np.ravel_multi_index(tuple(columns.values()), shape)
+    distinct, cell = np.unique(key, return_inverse=True)
+    grouped = pd.DataFrame(
+        dict(zip(columns, np.unravel_index(distinct, shape), strict=True))
+        | {
+            "engaged": np.bincount(cell, weights=weight * engaged),
+            "ignored": np.bincount(cell, weights=weight * (1.0 - engaged)),
+        }
     )
     design, layout = _design(grouped, levels)
     stacked = sparse.vstack([design, design]).tocsr()
