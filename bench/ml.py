@@ -74,7 +74,9 @@ def _population(rng: np.random.Generator, count: int) -> tuple[pd.DataFrame, dic
     for floor, mixture in TYPICAL_HOURS.items():
         members = band_floor == floor
         cumulative = np.cumsum([share for _, share in mixture])
-        choice = np.minimum(np.searchsorted(cumulative, roll[members], side="right"), len(mixture) - 1)
+        choice = np.minimum(
+            np.searchsorted(cumulative, roll[members], side="right"), len(mixture) - 1
+        )
         hour[members] = np.array([h for h, _ in mixture])[choice]
     preferred = np.clip(
         np.round(hour + rng.normal(0, INDIVIDUAL_SPREAD_HOURS, count)),
@@ -210,7 +212,9 @@ def main() -> None:
         f"{metrics['heldout_policy_value']:.3f} vs cohort prior "
         f"{metrics['cohort_prior_policy_value']:.3f})"
     )
-    print(f"summarise {len(summary.patient_ids):,} patients' histories: {summarised - trained:.1f} s")
+    print(
+        f"summarise {len(summary.patient_ids):,} patients' histories: {summarised - trained:.1f} s"
+    )
     print(
         f"predict_1m: {predicted - summarised:.1f} s for {len(learnt):,} patients "
         f"(within 1 h of the planted hour: {hits[often].mean():.3f} of those with 10+ messages)"
