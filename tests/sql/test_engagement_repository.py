@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 from tests.factories import consenting_prefs_row, insert_rows, job_row, patient_row
 
 from outreach.sql.engagement_repository import SendTimeProfile
-from outreach.sql.models import CommInbound, CommStatusEvent, OrgCommPrefs
+from outreach.sql.models import CommInbound, CommStatusEvent, MlModel, OrgCommPrefs
 from outreach.sql.store import Store
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -166,7 +166,7 @@ def test_profiles_and_models_round_trip(engine: Engine) -> None:
         scored = repos.engagement.send_time_profile("p2")
         counts = repos.engagement.learnt_best_hours()
         active = repos.models.active("best_hour")
-        versions = [(m.version, m.is_active) for m in repos.models.versions("best_hour", 5)]
+        latest = repos.models.latest_version("best_hour")
         missing = repos.engagement.send_time_profile("nobody")
 
     assert learnt is not None and scored is not None
@@ -176,5 +176,10 @@ def test_profiles_and_models_round_trip(engine: Engine) -> None:
     assert (scored.best_hour, scored.fatigue_score, scored.fatigue_scored_at) == (None, 0.7, NOW)
     assert counts == {"model": 1}
     assert active is not None and active.version == 2
-    assert versions == [(2, True), (1, False)]
+    with engine.connect() as connection:
+        in_use = connection.execute(
+            select(MlModel.version).where(MlModel.is_active.is_(True))
+        ).scalars()
+        assert list(in_use) == [2]  # activating version 2 retired version 1
+    assert latest == 2
     assert missing is None

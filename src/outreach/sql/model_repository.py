@@ -75,16 +75,6 @@ class ModelRepository:
             .values(is_active=True)
         )
 
-    def versions(self, name: str, limit: int) -> list[StoredModel]:
-        """The latest versions of ``name``, newest first."""
-        rows = self.connection.execute(
-            select(models)
-            .where(models.c.name == name)
-            .order_by(models.c.version.desc())
-            .limit(limit)
-        ).all()
-        return [_stored(row) for row in rows]
-
 
 def _stored(row: Any) -> StoredModel:
     return StoredModel(

@@ -126,21 +126,6 @@ def prompt_probabilities(
     return np.minimum(peak * bell, MAX_ENGAGEMENT)
 
 
-def engagement_probabilities(
-    preferred_hour: np.ndarray,
-    responsiveness: np.ndarray,
-    channel_code: np.ndarray,
-    local_hour: np.ndarray,
-    weekend: np.ndarray,
-) -> np.ndarray:
-    """P(engaged at all, promptly or at the next preferred hour)."""
-    prompt = prompt_probabilities(preferred_hour, responsiveness, channel_code, local_hour, weekend)
-    later = np.minimum(
-        LATER_SHARE * _peak_probability(responsiveness, channel_code, weekend), MAX_ENGAGEMENT
-    )
-    return prompt + (1.0 - prompt) * later
-
-
 def draw_engagement(
     rng: np.random.Generator,
     preferred_hour: np.ndarray,
