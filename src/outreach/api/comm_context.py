@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from outreach.api.access import PlatformCaller
 from outreach.api.dependencies import ClockDep, SettingsDep, StoreDep
 from outreach.api.errors import ApiError, ErrorBody
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
@@ -244,21 +245,27 @@ def comm_context(
     store: StoreDep,
     clock: ClockDep,
     settings: SettingsDep,
+    caller: PlatformCaller,
     patient_id: str = Path(min_length=1, max_length=64),
 ) -> CommContext:
     """The patient's effective preferences and their sources, consent, jobs, latest activity,
-    learnt best hour and fatigue score."""
+    learnt best hour and fatigue score.
+
+    Only for a patient of the caller's organisation (another one is a 404, like an unknown
+    one); every read is recorded in the audit log with the caller.
+    """
     now = clock()
     fatigue = fatigue_policy(settings)
-    with store.reading() as repos:
+    with store.transaction() as repos:
         inputs = resolve_patients(repos.patients.decision_layers([patient_id]), fatigue).get(
             patient_id
         )
-        if inputs is None:
+        if inputs is None or inputs.org_id != caller.org_id:
             raise ApiError(404, "not_found", "unknown patient")
         jobs = repos.activity.jobs_of_patient(patient_id, now, JOBS_SHOWN)
         activity = repos.activity.recent_activity(patient_id)
         profile = repos.engagement.send_time_profile(patient_id)
+        repos.audit.record([caller.audit("comm_context_read", now, patient_id=patient_id)])
     return CommContext(
         patient_id=inputs.patient_id,
         org_id=inputs.org_id,

@@ -1,7 +1,7 @@
 """send-time model: learnt best hour provenance, fatigue score, how each job's hour was chosen
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0006
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import outreach.sql.types
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
