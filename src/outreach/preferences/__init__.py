@@ -42,15 +42,24 @@ from outreach.preferences.frequency_caps import (
 )
 from outreach.preferences.hierarchy import (
     GLOBAL_DEFAULTS,
+    LEVEL_FIELDS,
     EffectivePreferences,
     PreferenceLayer,
     PreferenceLevel,
+    json_ready,
     resolve_effective_preferences,
 )
 from outreach.preferences.legal_floor import (
     FLORIDA_AREA_CODES,
     FLORIDA_MARKETING_MAX,
     is_florida_number,
+)
+from outreach.preferences.organisation_settings import (
+    FieldChange,
+    OrgSettings,
+    ProviderSettings,
+    settings_audit_detail,
+    settings_changes,
 )
 from outreach.preferences.outcomes import Decision, Scheduled, Suppressed
 from outreach.preferences.patient_profile import (
@@ -75,6 +84,7 @@ __all__ = [
     "FLORIDA_AREA_CODES",
     "FLORIDA_MARKETING_MAX",
     "GLOBAL_DEFAULTS",
+    "LEVEL_FIELDS",
     "REASON_PRECEDENCE",
     "REMINDER_PROFILE_MAX_PER_DAY",
     "REMINDER_PROFILE_MAX_PER_WEEK",
@@ -87,10 +97,13 @@ __all__ = [
     "ExpiringConsent",
     "Exploration",
     "FatiguePolicy",
+    "FieldChange",
+    "OrgSettings",
     "PatientDecisionInputs",
     "PatientLayers",
     "PreferenceLayer",
     "PreferenceLevel",
+    "ProviderSettings",
     "Scheduled",
     "SendTime",
     "SentRecord",
@@ -108,6 +121,7 @@ __all__ = [
     "frequency_refusal",
     "is_fatigued",
     "is_florida_number",
+    "json_ready",
     "mask_email",
     "mask_phone",
     "most_telling_reason",
@@ -120,4 +134,6 @@ __all__ = [
     "resolve_patient",
     "resolve_patients",
     "with_fatigue",
+    "settings_audit_detail",
+    "settings_changes",
 ]

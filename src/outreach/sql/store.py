@@ -20,10 +20,15 @@ from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.model_repository import ModelRepository
 from outreach.sql.org_repository import OrgRepository
+from outreach.sql.organisation_settings_repository import (
+    OrgSettingsRepository,
+    ProviderSettingsRepository,
+)
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.request_repository import RequestRepository
 from outreach.sql.status_repository import StatusRepository
+from outreach.sql.template_repository import TemplateRepository
 
 
 class Repositories:
@@ -38,11 +43,14 @@ class Repositories:
         "inbox",
         "jobs",
         "models",
+        "org_settings",
         "orgs",
         "patients",
+        "provider_settings",
         "replies",
         "requests",
         "statuses",
+        "templates",
     )
 
     def __init__(self, connection: Connection) -> None:
@@ -54,11 +62,14 @@ class Repositories:
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
         self.models = ModelRepository(connection)
+        self.org_settings = OrgSettingsRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
+        self.provider_settings = ProviderSettingsRepository(connection)
         self.replies = ReplyRepository(connection)
         self.requests = RequestRepository(connection)
         self.statuses = StatusRepository(connection)
+        self.templates = TemplateRepository(connection)
 
 
 class Store:
