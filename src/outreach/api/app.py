@@ -24,6 +24,7 @@ from outreach.api import (
     portal,
     preferences_admin,
     schedule,
+    segments,
     templates,
     webhooks,
 )
@@ -90,6 +91,7 @@ def create_api_app(
         comm_context.router,
         preferences_admin.router,
         templates.router,
+        segments.router,
         portal.router,
         generic_webhooks.router,
         webhooks.webhook_router(services.channels),
