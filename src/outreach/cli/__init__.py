@@ -7,13 +7,31 @@ from __future__ import annotations
 
 import typer
 
-from outreach.cli import database, processes, replies, schema, segments, show_config, topics
+from outreach.cli import (
+    database,
+    keys,
+    processes,
+    replies,
+    schema,
+    segments,
+    show_config,
+    topics,
+)
 from outreach.cli.app import app
 
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
 app.add_typer(schema.app, name="schema")
 
-__all__ = ["app", "database", "main", "processes", "segments", "show_config", "topics"]
+__all__ = [
+    "app",
+    "database",
+    "keys",
+    "main",
+    "processes",
+    "segments",
+    "show_config",
+    "topics",
+]
 
 
 def main() -> None:
