@@ -301,7 +301,11 @@ def insert_patient_facts(engine: Engine, facts: Sequence[PatientFacts], now: dat
                     "opted_out_email": False,
                     "opted_out_sms": False,
                     "opted_out_whatsapp": False,
-                    **patient.preferences,
+                    "language": None,
+                    "timezone": None,
+                    "preferred_channel": None,
+                    # A stored row has every flag: a flag given as None keeps its default.
+                    **{k: v for k, v in patient.preferences.items() if v is not None},
                 }
             )
         for number, appointment in enumerate(patient.appointments):
