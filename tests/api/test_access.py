@@ -46,6 +46,14 @@ ROLES_BY_ROUTE: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/keys"): {Role.ADMIN},
     ("GET", "/api/v1/keys"): {Role.ADMIN},
     ("DELETE", "/api/v1/keys/{prefix}"): {Role.ADMIN},
+    ("GET", "/api/v1/segments/catalogue"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments/validate"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments/preview"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments"): {Role.MARKETER, Role.ADMIN},
+    ("GET", "/api/v1/segments"): {Role.MARKETER, Role.ADMIN},
+    ("GET", "/api/v1/segments/{segment_id}"): {Role.MARKETER, Role.ADMIN},
+    ("PUT", "/api/v1/segments/{segment_id}"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments/{segment_id}/preview"): {Role.MARKETER, Role.ADMIN},
 }
 
 
@@ -106,6 +114,7 @@ def _sample_request(method: str, path: str) -> tuple[str, dict[str, Any] | None]
         .replace("{provider_id}", "prov-none")
         .replace("{template_id}", "1")
         .replace("{prefix}", "ork_nonenone")
+        .replace("{segment_id}", "1")
     )
     return concrete, ({} if method in ("POST", "PUT") else None)
 

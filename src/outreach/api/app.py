@@ -31,6 +31,7 @@ from outreach.api import (
     portal,
     preferences_admin,
     schedule,
+    segments,
     templates,
     webhooks,
 )
@@ -116,6 +117,7 @@ def create_api_app(
         comm_context.router,
         preferences_admin.router,
         templates.router,
+        segments.router,
         keys.router,
         portal.router,
         generic_webhooks.router,

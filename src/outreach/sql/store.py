@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.api_key_repository import ApiKeyRepository
+from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.engagement_repository import EngagementRepository
@@ -27,6 +28,7 @@ from outreach.sql.organisation_settings_repository import (
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.request_repository import RequestRepository
+from outreach.sql.segment_repository import SegmentRepository
 from outreach.sql.status_repository import StatusRepository
 from outreach.sql.template_repository import TemplateRepository
 
@@ -37,6 +39,7 @@ class Repositories:
     __slots__ = (
         "activity",
         "api_keys",
+        "appointments",
         "audit",
         "counts",
         "engagement",
@@ -49,6 +52,7 @@ class Repositories:
         "provider_settings",
         "replies",
         "requests",
+        "segments",
         "statuses",
         "templates",
     )
@@ -56,6 +60,7 @@ class Repositories:
     def __init__(self, connection: Connection) -> None:
         self.activity = ActivityRepository(connection)
         self.api_keys = ApiKeyRepository(connection)
+        self.appointments = AppointmentRepository(connection)
         self.audit = AuditRepository(connection)
         self.counts = CountsRepository(connection)
         self.engagement = EngagementRepository(connection)
@@ -68,6 +73,7 @@ class Repositories:
         self.provider_settings = ProviderSettingsRepository(connection)
         self.replies = ReplyRepository(connection)
         self.requests = RequestRepository(connection)
+        self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
         self.templates = TemplateRepository(connection)
 
