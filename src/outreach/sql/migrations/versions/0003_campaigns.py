@@ -17,7 +17,7 @@ from sqlalchemy.dialects import mysql
 import outreach.sql.types
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
