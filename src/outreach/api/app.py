@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy import Engine
 
 from outreach.api import (
+    campaigns,
     comm_context,
     generic_webhooks,
     health,
@@ -25,6 +26,7 @@ from outreach.api import (
     preferences_admin,
     schedule,
     templates,
+    unsubscribe,
     webhooks,
 )
 from outreach.api.dependencies import ApiServices
@@ -78,7 +80,8 @@ def create_api_app(
 
     app = FastAPI(
         title="outreach",
-        summary="Patient communication engine: scheduling, comm-context, templates, webhooks.",
+        summary="Patient communication engine: scheduling, comm-context, templates, campaigns, "
+        "webhooks.",
         version="1",
         lifespan=lifespan,
     )
@@ -90,6 +93,8 @@ def create_api_app(
         comm_context.router,
         preferences_admin.router,
         templates.router,
+        campaigns.router,
+        unsubscribe.router,
         portal.router,
         generic_webhooks.router,
         webhooks.webhook_router(services.channels),

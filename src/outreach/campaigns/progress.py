@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from outreach.campaigns.states import EnrolmentState
 from outreach.domain import JobStatus
@@ -62,6 +63,17 @@ class CampaignProgress:
     completed: int = 0
     variants: dict[str, VariantProgress] = field(default_factory=dict)
     suppressed: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures as the API and the CLI show them."""
+        return {
+            "enrolled": self.enrolled,
+            "held_out": self.held_out,
+            "completed": self.completed,
+            "exited": dict(sorted(self.exited.items())),
+            "variants": {name: asdict(v) for name, v in sorted(self.variants.items())},
+            "suppressed": dict(sorted(self.suppressed.items())),
+        }
 
 
 def progress(

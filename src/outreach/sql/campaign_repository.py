@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    Connection,
     ColumnElement,
+    Connection,
     Integer,
     Select,
     Table,
     and_,
     case,
-    cast as sql_cast,
     exists,
     func,
     insert,
@@ -30,6 +29,9 @@ from sqlalchemy import (
     null,
     select,
     update,
+)
+from sqlalchemy import (
+    cast as sql_cast,
 )
 
 from outreach.campaigns import (
@@ -159,7 +161,9 @@ class CampaignRepository:
         return int(campaign_id)
 
     def get(self, campaign_id: int) -> CampaignRecord | None:
-        row = self.connection.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+        row = self.connection.execute(
+            select(campaigns).where(campaigns.c.id == campaign_id)
+        ).first()
         return _record(row) if row is not None else None
 
     def in_states(self, states: Iterable[CampaignState]) -> list[CampaignRecord]:
@@ -325,9 +329,7 @@ class CampaignRepository:
             )
         raise ValueError(f"no query for condition {condition}")
 
-    def exit_where(
-        self, campaign_id: int, condition: Condition, now: datetime
-    ) -> int:
+    def exit_where(self, campaign_id: int, condition: Condition, now: datetime) -> int:
         """Active enrolments for which ``condition`` holds end ``exited`` with it as reason."""
         result = self.connection.execute(
             update(enrolments)
@@ -340,9 +342,7 @@ class CampaignRepository:
         )
         return result.rowcount
 
-    def exit_patient(
-        self, campaign_id: int, patient_id: str, reason: str, now: datetime
-    ) -> bool:
+    def exit_patient(self, campaign_id: int, patient_id: str, reason: str, now: datetime) -> bool:
         """End one patient's active enrolment (an unsubscribe from this campaign's e-mail)."""
         result = self.connection.execute(
             update(enrolments)

@@ -64,9 +64,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("exit_on", _JSON, nullable=True))
         batch_op.add_column(sa.Column("holdout_percent", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("recurring", sa.Boolean(), nullable=True))
-        batch_op.add_column(
-            sa.Column("ends_at", outreach.sql.types.UtcDateTime(), nullable=True)
-        )
+        batch_op.add_column(sa.Column("ends_at", outreach.sql.types.UtcDateTime(), nullable=True))
         batch_op.add_column(
             sa.Column("enrolled_through", outreach.sql.types.UtcDateTime(), nullable=True)
         )
@@ -115,9 +113,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "state",
-                _campaign_state(
-                    "active", "held_out", "completed", "exited", name="enrolmentstate"
-                ),
+                _campaign_state("active", "held_out", "completed", "exited", name="enrolmentstate"),
                 nullable=True,
             )
         )
@@ -177,9 +173,7 @@ def downgrade() -> None:
     campaigns = sa.table("comm_campaigns", sa.column("status", sa.String))
     for old, new in _OLD_STATES.items():
         op.execute(campaigns.update().where(campaigns.c.status == new).values(status=old))
-    op.execute(
-        campaigns.update().where(campaigns.c.status == "paused").values(status="running")
-    )
+    op.execute(campaigns.update().where(campaigns.c.status == "paused").values(status="running"))
     op.execute(
         campaigns.update().where(campaigns.c.status == "archived").values(status="cancelled")
     )
