@@ -267,3 +267,33 @@ def booking_event(patient_id: str, now: datetime, starts_at: datetime) -> dict[s
             "provider_display_name": "Dr. Ana Pop",
         },
     }
+
+
+def add_segment(engine: Engine, org_id: str, definition: dict[str, Any] | None = None) -> int:
+    """A stored segment of ``org_id`` (its rule taken as given: no validation here)."""
+    from outreach.sql.models import PatientSegment
+
+    with engine.begin() as connection:
+        result = connection.execute(
+            insert(PatientSegment.__table__).values(
+                org_id=org_id,
+                name=new_id("segment"),
+                definition=definition if definition is not None else {"==": [1, 1]},
+                is_active=True,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def campaign_document(org_id: str, segment_id: int, **fields: Any) -> dict[str, Any]:
+    """A campaign definition on the shipped recall families: invitation now, reminder in a week."""
+    return {
+        "org_id": org_id,
+        "name": new_id("campaign"),
+        "segment_id": segment_id,
+        "steps": [
+            {"offset_hours": 0, "template_family": "dental_recall"},
+            {"offset_hours": 168, "template_family": "dental_recall_reminder"},
+        ],
+        **fields,
+    }

@@ -56,6 +56,7 @@ from outreach.sql.models import (
     CommStatusEvent,
     CommTemplate,
     Patient,
+    PatientSegment,
 )
 from outreach.sql.template_store import record_from_row
 from outreach.sql.types import UtcDateTime
@@ -65,6 +66,7 @@ campaigns = cast(Table, CommCampaign.__table__)
 enrolments = cast(Table, CampaignEnrollment.__table__)
 jobs = cast(Table, CommJob.__table__)
 patients = cast(Table, Patient.__table__)
+segments = cast(Table, PatientSegment.__table__)
 inbound = cast(Table, CommInbound.__table__)
 status_events = cast(Table, CommStatusEvent.__table__)
 templates = cast(Table, CommTemplate.__table__)
@@ -209,6 +211,14 @@ class CampaignRepository:
             )
         )
         return [record_from_row(row) for row in rows]
+
+    # ---- segments ----
+
+    def segment_org(self, segment_id: int) -> str | None:
+        """The organisation a segment belongs to (None: no such segment)."""
+        return self.connection.execute(
+            select(segments.c.org_id).where(segments.c.id == segment_id)
+        ).scalar()
 
     # ---- enrolment ----
 
