@@ -3,7 +3,8 @@
 Each condition is read from what outreach already stores (the database side is in
 ``sql/campaign_repository.py``):
 
-- ``booked``: an appointment of the patient was booked after the enrolment;
+- ``booked``: an appointment of the patient was booked (or moved) after the enrolment and is
+  still on;
 - ``confirmed``: the patient confirmed an appointment by reply after the enrolment;
 - ``replied_stop``: the patient replied STOP (or another opt-out keyword) after the enrolment;
 - ``clicked``: the patient clicked a link in a message of this campaign.

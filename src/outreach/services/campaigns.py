@@ -26,6 +26,7 @@ from outreach.campaigns import (
 )
 from outreach.campaigns.readiness import ReadinessProblem, readiness
 from outreach.domain import AuditRecord, PhiFreeError
+from outreach.segments.catalogue import Catalogue
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.store import Repositories, Store
 
@@ -98,7 +99,9 @@ def create_campaign(
         return _load(repos, campaign_id)
 
 
-def activate_campaign(store: Store, campaign_id: int, *, actor: str, now: datetime) -> StateChange:
+def activate_campaign(
+    store: Store, campaign_id: int, catalogue: Catalogue, *, actor: str, now: datetime
+) -> StateChange:
     """draft -> active, once its templates and segment pass; the runner enrols on its next round.
 
     ``CampaignRefused`` (``phi_policy_violation``, ``template_policy``, ``empty_segment``) leaves
@@ -121,7 +124,9 @@ def activate_campaign(store: Store, campaign_id: int, *, actor: str, now: dateti
                 + "; ".join(p.message for p in verdict.problems),
                 verdict.problems,
             )
-        size = repos.campaigns.segment_size(definition.segment_id, definition.org_id, now)
+        size = repos.campaigns.segment_size(
+            definition.segment_id, definition.org_id, catalogue, now
+        )
         if size == 0:
             raise CampaignRefused(
                 "empty_segment", f"segment {definition.segment_id} matches no patient today"

@@ -39,6 +39,7 @@ from outreach.campaigns import (
 from outreach.campaigns.readiness import StepChannels, step_channels
 from outreach.domain import AuditRecord, JobStatus, SuppressionReason
 from outreach.preferences import resolve_patients
+from outreach.segments.catalogue import Catalogue
 from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.store import Store
@@ -68,12 +69,14 @@ class CampaignRunner:
     def __init__(
         self,
         store: Store,
+        catalogue: Catalogue,
         *,
         enrol_chunk_size: int = 20_000,
         plan_chunk_size: int = 2_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.catalogue = catalogue
         self.enrol_chunk_size = enrol_chunk_size
         self.plan_chunk_size = plan_chunk_size
         self.clock = clock
@@ -186,10 +189,13 @@ class CampaignRunner:
         after: str | None = None
         while True:
             with self.store.transaction() as repos:
+                members = repos.campaigns.segment_members(
+                    definition.segment_id, definition.org_id, self.catalogue, now
+                )
                 added, after = repos.campaigns.enrol_chunk(
                     record.id,
                     definition.org_id,
-                    definition.segment_id,
+                    members,
                     thresholds,
                     now,
                     after=after,

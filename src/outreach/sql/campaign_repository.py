@@ -2,7 +2,7 @@
 their exit and wait-until conditions read, step progress and the counts progress reports show.
 
 Enrolment is one ``INSERT ... SELECT`` per chunk of patient ids, straight from the segment's
-query: the variant and hold-out are computed in the statement from the bucket bounds of
+query (``sql/segment_query.compile_segment``): the variant and hold-out are computed in the statement from the bucket bounds of
 ``campaigns.assignment`` (SHA2 and CONV on MariaDB, a registered function on SQLite), and the
 unique (campaign, patient) key makes a rerun add nothing.
 """
@@ -46,9 +46,11 @@ from outreach.campaigns import (
     variant_salt,
 )
 from outreach.campaigns.assignment import HASH_HEX_DIGITS
-from outreach.domain import JobStatus, Purpose
+from outreach.domain import AppointmentStatus, JobStatus, Purpose
+from outreach.segments.catalogue import Catalogue
 from outreach.sql.engine import ASSIGNMENT_BUCKET_FUNCTION
 from outreach.sql.models import (
+    Appointment,
     CampaignEnrollment,
     CommCampaign,
     CommInbound,
@@ -58,10 +60,12 @@ from outreach.sql.models import (
     Patient,
     PatientSegment,
 )
+from outreach.sql.segment_query import compile_segment, count_statement
 from outreach.sql.template_store import record_from_row
 from outreach.sql.types import UtcDateTime
 from outreach.templating import TemplateRecord
 
+appointments = cast(Table, Appointment.__table__)
 campaigns = cast(Table, CommCampaign.__table__)
 enrolments = cast(Table, CampaignEnrollment.__table__)
 jobs = cast(Table, CommJob.__table__)
@@ -220,6 +224,28 @@ class CampaignRepository:
             select(segments.c.org_id).where(segments.c.id == segment_id)
         ).scalar()
 
+    def segment_members(
+        self, segment_id: int, org_id: str, catalogue: Catalogue, now: datetime
+    ) -> Select[Any]:
+        """The query of the patient ids the stored segment selects at ``now`` (its rule may
+        reach the organisation's other segments through ``in_segment``)."""
+        saved = {
+            row.id: row.definition
+            for row in self.connection.execute(
+                select(segments.c.id, segments.c.definition).where(segments.c.org_id == org_id)
+            )
+        }
+        if segment_id not in saved:
+            raise LookupError(f"segment {segment_id} is not one of organisation {org_id}'s")
+        return compile_segment(saved[segment_id], catalogue, org_id, now=now, segments=saved)
+
+    def segment_size(
+        self, segment_id: int, org_id: str, catalogue: Catalogue, now: datetime
+    ) -> int:
+        """How many patients the segment selects at ``now``."""
+        members = self.segment_members(segment_id, org_id, catalogue, now)
+        return int(self.connection.execute(count_statement(members)).scalar_one())
+
     # ---- enrolment ----
 
     def _bucket(self, salt: str, patient_id: ColumnElement[Any], buckets: int) -> Any:
@@ -229,7 +255,7 @@ class CampaignRepository:
         number = sql_cast(func.conv(func.left(digest, HASH_HEX_DIGITS), 16, 10), Integer)
         return func.mod(number, buckets)
 
-    def enrol(
+    def enrol_chunk(
         self,
         campaign_id: int,
         org_id: str,
@@ -237,11 +263,15 @@ class CampaignRepository:
         thresholds: AssignmentThresholds,
         now: datetime,
         *,
-        chunk_size: int = 20_000,
-    ) -> int:
-        """Enrol the organisation's patients ``members`` selects (one column: ``patients.id``),
-        chunk by chunk of patient ids; returns how many were new. Commit between calls as the
-        caller likes: each chunk is one statement and a rerun inserts nothing twice."""
+        after: str | None,
+        size: int,
+    ) -> tuple[int, str | None]:
+        """Enrol the next chunk of ``size`` patient ids after ``after`` that ``members`` selects
+        (one column, ``patients.id``, from ``segment_members``): one ``INSERT ... SELECT``.
+
+        Returns how many were new and where the next chunk starts (None: this was the last).
+        Enrolments already there stay as they are, so a rerun adds nothing.
+        """
         patient_id = patients.c.id
         variant_bucket = self._bucket(
             variant_salt(campaign_id), patient_id, thresholds.variant_buckets
@@ -266,34 +296,29 @@ class CampaignRepository:
             case((held_out, enrolled_at), else_=null()),
             maintain_column_froms=True,
         ).where(patients.c.org_id == org_id)
-        statement_columns = [
-            "campaign_id",
-            "patient_id",
-            "variant",
-            "state",
-            "next_step",
-            "enrolled_at",
-            "finished_at",
-        ]
-        added = 0
-        after: str | None = None
-        while True:
-            upper = self._chunk_upper_bound(org_id, after, chunk_size)
-            chunk = rows
-            if after is not None:
-                chunk = chunk.where(patient_id > after)
-            if upper is not None:
-                chunk = chunk.where(patient_id <= upper)
-            statement = (
-                insert(enrolments)
-                .from_select(statement_columns, chunk)
-                .prefix_with("IGNORE", dialect=("mysql", "mariadb"))
-                .prefix_with("OR IGNORE", dialect="sqlite")
+        upper = self._chunk_upper_bound(org_id, after, size)
+        if after is not None:
+            rows = rows.where(patient_id > after)
+        if upper is not None:
+            rows = rows.where(patient_id <= upper)
+        statement = (
+            insert(enrolments)
+            .from_select(
+                [
+                    "campaign_id",
+                    "patient_id",
+                    "variant",
+                    "state",
+                    "next_step",
+                    "enrolled_at",
+                    "finished_at",
+                ],
+                rows,
             )
-            added += max(self.connection.execute(statement).rowcount, 0)
-            if upper is None:
-                return added
-            after = upper
+            .prefix_with("IGNORE", dialect=("mysql", "mariadb"))
+            .prefix_with("OR IGNORE", dialect="sqlite")
+        )
+        return max(self.connection.execute(statement).rowcount, 0), upper
 
     def _chunk_upper_bound(self, org_id: str, after: str | None, size: int) -> str | None:
         """The last patient id of the next chunk of ``size`` ids after ``after``; None when the
@@ -330,11 +355,12 @@ class CampaignRepository:
                 )
             )
         if condition is Condition.BOOKED:
+            # Booked (or moved) since the enrolment, and still on.
             return exists(
                 select(1).where(
-                    jobs.c.patient_id == e.patient_id,
-                    jobs.c.purpose == Purpose.APPT_CONFIRM.value,
-                    jobs.c.created_at >= e.enrolled_at,
+                    appointments.c.patient_id == e.patient_id,
+                    appointments.c.status == AppointmentStatus.BOOKED.value,
+                    appointments.c.last_event_at >= e.enrolled_at,
                 )
             )
         raise ValueError(f"no query for condition {condition}")
