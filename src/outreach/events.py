@@ -15,6 +15,7 @@ ignored rather than rejected.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -76,6 +78,9 @@ class _AcceptsIntegers:
             return {**json_schema, "type": ["string", "integer"]}
         return json_schema  # what we publish is always the string
 
+
+# A local time of day, HH:MM or HH:MM:SS on the 24-hour clock.
+_LOCAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 
 StrId = Annotated[str, _AcceptsIntegers()]
 """A string id that may arrive as a JSON integer (``1`` is read as ``"1"``)."""
@@ -211,12 +216,14 @@ class PatientData(BaseModel):
     )
     quiet_hours_start: str | None = Field(
         default=None,
-        description="Start of the patient's quiet hours, local HH:MM.",
+        pattern=_LOCAL_TIME,
+        description="Start of the patient's quiet hours, local HH:MM (24-hour clock).",
         json_schema_extra=NOT_PHI,
     )
     quiet_hours_end: str | None = Field(
         default=None,
-        description="End of the patient's quiet hours, local HH:MM.",
+        pattern=_LOCAL_TIME,
+        description="End of the patient's quiet hours, local HH:MM (24-hour clock).",
         json_schema_extra=NOT_PHI,
     )
     contact_consent: bool | None = Field(
@@ -763,6 +770,24 @@ OUTCOME_MODELS: tuple[type[OutcomeEnvelope], ...] = (
     PatientOptedInOutcome,
     CommFailedOutcome,
 )
+TypedOutcome = (
+    AppointmentConfirmedOutcome
+    | AppointmentRescheduleRequestedOutcome
+    | AppointmentCancelRequestedOutcome
+    | PatientOptedOutOutcome
+    | PatientOptedInOutcome
+    | CommFailedOutcome
+)
+_TYPED_OUTCOME: TypeAdapter[TypedOutcome] = TypeAdapter(
+    Annotated[TypedOutcome, Field(discriminator="type")]
+)
+
+
+def typed_outcome(fields: Mapping[str, Any]) -> TypedOutcome:
+    """The per-type outcome model for ``fields`` (chosen by ``type``), validated against the
+    published contract before it is published. Serialise with ``exclude_unset=True``: a field
+    left at its default (``shared_address``) is then absent, as the contract documents."""
+    return _TYPED_OUTCOME.validate_python(dict(fields))
 
 
 class StaffInboxItem(BaseModel):

@@ -1,9 +1,9 @@
 """What the publishers really write fits the contract, byte for byte.
 
-The replies service and the channel worker still build generic ``Outcome`` values; these tests
-run them against MariaDB and the provider simulator, and check each published value (and the
-replies' ``StaffInboxItem``) against the generated schema and against the per-type model, which
-must serialise it to the very same JSON.
+The replies service and the channel worker build the per-type outcome models; these tests run
+them against MariaDB and the provider simulator, serialise what they return as the agents do, and
+check each value (and the replies' ``StaffInboxItem``) against the generated schema and against
+the per-type model, which must read it back to the very same JSON.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from outreach.events import (
     OUTCOME_MODELS,
     DlqEntry,
     InboundEnvelope,
-    Outcome,
     SendRequest,
     StaffInboxItem,
+    TypedOutcome,
 )
 from outreach.preferences.addresses import normalise_phone
 from outreach.replies.parser import default_parser
@@ -157,7 +157,7 @@ def published(mariadb_engine: Engine, channels, settings, pool) -> dict[str, lis
         clinic.job(clinic.patient(phone), channel=Channel.SMS, status="sent")
         envelopes.append(_reply(phone, answer))
     envelopes.append(_reply(_new_phone(), "Can you call me back about my bill?"))
-    outcomes: list[Outcome] = []
+    outcomes: list[TypedOutcome] = []
     staff_items = []
     for envelope in envelopes:  # one by one: STOP must be handled before START
         result = replies.receive([envelope])
@@ -175,7 +175,7 @@ def published(mariadb_engine: Engine, channels, settings, pool) -> dict[str, lis
     # Serialised exactly as the faust agents do before handing the bytes to Kafka.
     sealer = DeadLetterSealer(DeadLetterSealer.new_key())
     return {
-        "outcomes": [outcome.model_dump_json() for outcome in outcomes],
+        "outcomes": [outcome.model_dump_json(exclude_unset=True) for outcome in outcomes],
         "staff_items": [item.model_dump_json() for item in staff_items],
         "dead_letters": [sealer.seal(letter).model_dump_json() for letter in sent.dead_letters],
     }

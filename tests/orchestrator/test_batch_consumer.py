@@ -106,3 +106,28 @@ def test_malformed_messages_become_dead_letters_without_their_values() -> None:
     assert [m.original for m in malformed] == [bad, b"\xff\xfe"]
     assert malformed[0].key == "k2" and malformed[1].key is None
     assert "job_id" in malformed[0].error and "Ana" not in malformed[0].error
+
+
+async def test_parse_and_run_hands_over_values_and_dead_letters_both_kinds() -> None:
+    handled: list[list[int]] = []
+
+    def handle(requests: Sequence[SendRequest]) -> int:
+        ids = [r.job_id for r in requests]
+        handled.append(ids)
+        if 13 in ids:
+            raise RuntimeError("unlucky")
+        return len(ids)
+
+    messages = [
+        (b"a", SendRequest(job_id=1, attempt=1).model_dump_json().encode()),
+        (b"b", b"not json"),
+        (b"c", SendRequest(job_id=13, attempt=1).model_dump_json().encode()),
+    ]
+    outcome = await runner(attempts=1).parse_and_run(
+        messages, SendRequest, handle, topic="outreach.send.sms", stage="channel", what="x"
+    )
+    assert outcome.results == [1]
+    assert [(d.stage, d.kind, d.key) for d in outcome.dead_letters] == [
+        ("channel.parse", "malformed", "b"),
+        ("channel.batch", "processing", "c"),
+    ]

@@ -172,8 +172,8 @@ def test_stopall_opts_out_every_channel(
     assert job_row(mariadb_engine, whatsapp_job)["status"] == JobStatus.CANCELLED
     assert len(sent_to(sim_client, phone)) == 1
     [outcome] = result.outcomes
-    assert outcome.data["stop_all"] is True
-    assert sorted(outcome.data["channels"]) == ["email", "sms", "whatsapp"]
+    assert outcome.data.stop_all is True
+    assert sorted(outcome.data.channels) == ["email", "sms", "whatsapp"]
 
 
 def test_help_answers_with_the_clinic_phone_even_when_opted_out(

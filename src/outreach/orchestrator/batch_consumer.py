@@ -1,4 +1,4 @@
-"""The one way every agent handles a batch of Kafka messages.
+"""The one way every agent handles a batch of Kafka messages (``BatchRunner.parse_and_run``).
 
 1. Parse each message into its typed value; one that does not parse becomes a dead letter and
    the others go on.
@@ -117,6 +117,31 @@ class BatchRunner:
                 outcome.dead_letters += part.dead_letters
             return outcome
         outcome.results.append(result)
+        return outcome
+
+    async def parse_and_run(
+        self,
+        messages: Sequence[KafkaMessage],
+        model: type[ModelT],
+        handle: Callable[[Sequence[ModelT]], ResultT],
+        *,
+        topic: str,
+        stage: str,
+        what: str,
+    ) -> BatchOutcome[ResultT]:
+        """Steps 1 to 3 for a topic of ``model`` messages: ``handle`` gets the parsed values; the
+        outcome's dead letters hold the malformed messages and the poison ones (``<stage>`` and
+        ``<topic's role>.batch``)."""
+        parsed, malformed = parse_messages(
+            messages, model, topic=topic, stage=f"{stage}.parse", now=self.clock()
+        )
+        outcome = await self.run(
+            parsed,
+            lambda batch: handle([item.value for item in batch]),
+            what=what,
+            poison=processing_dead_letter(topic, f"{stage}.batch"),
+        )
+        outcome.dead_letters[:0] = malformed
         return outcome
 
 

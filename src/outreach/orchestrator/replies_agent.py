@@ -75,7 +75,8 @@ def register_replies_agent(
     async def publish(result: ReplyBatchResult) -> None:
         for outcome in result.outcomes:
             await outcomes_topic.send(
-                key=_key(outcome.patient_id), value=outcome.model_dump_json().encode()
+                key=_key(outcome.patient_id),
+                value=outcome.model_dump_json(exclude_unset=True).encode(),
             )
         for item in result.staff_items:
             await staff_topic.send(key=_key(item.patient_id), value=item.model_dump_json().encode())

@@ -26,12 +26,10 @@ from outreach.clock import Clock
 from outreach.config import Settings
 from outreach.dead_letters import DeadLetter, DeadLetterSealer
 from outreach.domain import Channel
-from outreach.events import Outcome, SendRequest, StatusUpdate
+from outreach.events import SendRequest, StatusUpdate, TypedOutcome
 from outreach.orchestrator.batch_consumer import (
     BatchRunner,
     KafkaMessage,
-    Parsed,
-    parse_messages,
     processing_dead_letter,
 )
 from outreach.orchestrator.faust_drain import PromptDeliveryTransport, check_upstream_drain
@@ -65,26 +63,33 @@ class WorkerDependencies:
     channels: Mapping[str, ChannelWorker]
     builder: MessageBuilder
     sealer: DeadLetterSealer
+    # The channels this worker was told to serve (``--channels``); None: every one loaded.
+    channel_subset: tuple[str, ...] | None = None
     reply_handler: ReplyService | None = None
 
 
-def consumer_group_id(app_id: str, roles: Sequence[str]) -> str:
-    """One consumer group per role set: workers with the same roles share partitions.
+def consumer_group_id(
+    app_id: str, roles: Sequence[str], channel_subset: Sequence[str] | None = None
+) -> str:
+    """One consumer group per role set (and chosen channels): workers that consume the same
+    topics share partitions.
 
     Faust's assignor expects every member of a group to consume the same topics, so a worker
-    running only ``channels`` must not join the group of one running everything.
+    running only ``channels`` must not join the group of one running everything, nor one
+    serving only SMS the group of one serving e-mail.
     """
     chosen = sorted(set(roles))
-    if chosen == sorted(ALL_ROLES):
-        return app_id
-    return f"{app_id}.{'+'.join(chosen)}"
+    group = app_id if chosen == sorted(ALL_ROLES) else f"{app_id}.{'+'.join(chosen)}"
+    if channel_subset is not None and "channels" in chosen:
+        group += "@" + "+".join(sorted(set(channel_subset)))
+    return group
 
 
 def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES) -> faust.App:
     settings = deps.settings
     bootstrap = settings.resolved_kafka_bootstrap()
     app = faust.App(
-        consumer_group_id(settings.faust_app_id, roles),
+        consumer_group_id(settings.faust_app_id, roles, deps.channel_subset),
         broker=[f"kafka://{server}" for server in bootstrap.split(",")],
         value_serializer="raw",
         key_serializer="raw",
@@ -130,11 +135,11 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
         if letters:
             logger.warning("%d message(s) sent to %s", len(letters), DLQ)
 
-    async def publish_outcomes(outcomes: Sequence[Outcome]) -> None:
+    async def publish_outcomes(outcomes: Sequence[TypedOutcome]) -> None:
         for outcome in outcomes:
             await outcomes_topic.send(
                 key=outcome.patient_id.encode() if outcome.patient_id else None,
-                value=outcome.model_dump_json().encode(),
+                value=outcome.model_dump_json(exclude_unset=True).encode(),
             )
 
     if "orchestrator" in roles:
@@ -226,35 +231,28 @@ def _send_agent(
     sender: JobSender,
     runner: BatchRunner,
     publish_dead_letters: PublishDeadLetters,
-    publish_outcomes: Callable[[Sequence[Outcome]], Any],
+    publish_outcomes: Callable[[Sequence[TypedOutcome]], Any],
     settings: Settings,
 ) -> None:
     topic_name = send_topic(channel)
     topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
-    poison = processing_dead_letter(topic_name, "channel.batch")
-
-    def send(batch: Sequence[Parsed[SendRequest]]) -> Any:
-        return sender.handle([item.value for item in batch])
 
     async def send_channel(stream: faust.StreamT) -> None:
         async for events in stream.take_events(
             settings.send_batch_size, within=settings.send_batch_within_seconds
         ):
-            requests, malformed = parse_messages(
+            outcome = await runner.parse_and_run(
                 [(e.message.key, e.message.value) for e in events],
                 SendRequest,
+                sender.handle,
                 topic=topic_name,
-                stage="channel.parse",
-                now=runner.clock(),
+                stage="channel",
+                what=f"{channel.value} send batch",
             )
-            await publish_dead_letters(malformed)
-            outcome = await runner.run(
-                requests, send, what=f"{channel.value} send batch", poison=poison
-            )
+            await publish_dead_letters(outcome.dead_letters)
             for result in outcome.results:
                 await publish_dead_letters(result.dead_letters)
                 await publish_outcomes(result.outcomes)
-            await publish_dead_letters(outcome.dead_letters)
 
     # Send requests are independent (take_sends makes each send exclusive), so two actors per
     # channel let one batch's database work overlap another's provider calls.
@@ -272,25 +270,20 @@ def _status_agent(
     settings = deps.settings
     ingestor = StatusIngestor(deps.store, clock=deps.clock)
     status_topic = app.topic(STATUS, value_serializer="raw", key_serializer="raw")
-    poison = processing_dead_letter(STATUS, "status.batch")
-
-    def ingest(batch: Sequence[Parsed[StatusUpdate]]) -> Any:
-        return ingestor.handle([item.value for item in batch])
 
     @app.agent(status_topic, name="outreach.status")
     async def ingest_statuses(stream: faust.StreamT) -> None:
         async for events in stream.take_events(
             settings.status_batch_size, within=settings.status_batch_within_seconds
         ):
-            updates, malformed = parse_messages(
+            outcome = await runner.parse_and_run(
                 [(e.message.key, e.message.value) for e in events],
                 StatusUpdate,
+                ingestor.handle,
                 topic=STATUS,
-                stage="status.parse",
-                now=runner.clock(),
+                stage="status",
+                what="status batch",
             )
-            await publish_dead_letters(malformed)
-            outcome = await runner.run(updates, ingest, what="status batch", poison=poison)
             await publish_dead_letters(outcome.dead_letters)
 
 

@@ -14,12 +14,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pydantic import ValidationError
 
 from outreach.dead_letters import DeadLetter, dead_letter
-from outreach.domain import AuditRecord, Channel, JobStatus, Purpose, SuppressionReason
+from outreach.domain import AuditRecord, JobStatus, Purpose, SuppressionReason
 from outreach.events import CoreEvent, MalformedEvent, parse_core_event
 from outreach.planning import EventPlan, PlannedJob, plan_event
 from outreach.preferences import (
@@ -33,6 +32,7 @@ from outreach.preferences import (
     decide,
     resolve_patients,
 )
+from outreach.sql.job_repository import JobDecision, NewJob
 from outreach.sql.patient_repository import PatientUpsert
 from outreach.sql.store import Repositories, Store
 from outreach.topics import CORE_EVENTS
@@ -58,45 +58,23 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
-# Enum values read per job: a member's ``.value`` is a Python-level descriptor call.
-_QUEUED = JobStatus.QUEUED.value
-_SUPPRESSED = JobStatus.SUPPRESSED.value
-_NO_CONSENT_REASON = SuppressionReason.NO_CONSENT.value
 _NO_CONSENT = ConsentState()
 
 
 def decide_job(
     job: PlannedJob,
     inputs: PatientDecisionInputs | None,
-    history: Sequence[Any],
+    history: Sequence[SentRecord],
     now: datetime,
-) -> dict[str, Any]:
-    """A planned job as a comm_jobs row: queued on a channel at a time, or suppressed with why."""
-    row: dict[str, Any] = {
-        "idempotency_key": job.idempotency_key,
-        "org_id": job.org_id,
-        "patient_id": job.patient_id,
-        "provider_id": job.provider_id,
-        "appointment_id": job.appointment_id,
-        "source_event_id": job.source_event_id,
-        "campaign_id": job.campaign_id,
-        "variant": job.variant,
-        "purpose": job.purpose.value,
-        "requested_at": job.requested_at,
-        "deadline": job.deadline,
-        "context": job.context,
-        "attempt": 0,
-        "language": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+) -> JobDecision:
+    """Queued on a channel at a time, or suppressed with why."""
     if inputs is None:
-        row["channel"] = None
-        row["status"] = _SUPPRESSED
-        row["suppression_reason"] = _NO_CONSENT_REASON
-        row["scheduled_for"] = max(job.requested_at, now)
-        row["last_error"] = "patient unknown when the event was planned"
-        return row
+        return JobDecision(
+            status=JobStatus.SUPPRESSED,
+            scheduled_for=max(job.requested_at, now),
+            suppression_reason=SuppressionReason.NO_CONSENT,
+            detail="patient unknown when the event was planned",
+        )
     prefs = inputs.prefs
     if job.channel_hint is not None:
         # An explicit channel request narrows the choice; consent rules still apply in decide().
@@ -119,19 +97,18 @@ def decide_job(
         inputs.failed_channels,
     )
     if isinstance(decision, Scheduled):
-        row["channel"] = decision.channel.value
-        row["status"] = _QUEUED
-        row["suppression_reason"] = None
-        row["scheduled_for"] = decision.send_at
-        row["language"] = decision.language
-        row["last_error"] = None
-    else:
-        row["channel"] = None
-        row["status"] = _SUPPRESSED
-        row["suppression_reason"] = decision.reason.value
-        row["scheduled_for"] = max(job.requested_at, now)
-        row["last_error"] = decision.detail[:500]
-    return row
+        return JobDecision(
+            status=JobStatus.QUEUED,
+            scheduled_for=decision.send_at,
+            channel=decision.channel,
+            language=decision.language,
+        )
+    return JobDecision(
+        status=JobStatus.SUPPRESSED,
+        scheduled_for=max(job.requested_at, now),
+        suppression_reason=decision.reason,
+        detail=decision.detail,
+    )
 
 
 def _parse_event(value: bytes) -> CoreEvent:
@@ -230,22 +207,22 @@ class EventPlanner:
             capped = {j.patient_id for j in pending if j.purpose in _CAPPED_PURPOSES}
             history = repos.jobs.recent_history(capped, now - CAP_HISTORY_WINDOW)
 
-            rows = []
+            new_jobs = []
             for job in pending:
-                row = decide_job(
+                decision = decide_job(
                     job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
                 )
-                rows.append(row)
-                if row["status"] == _QUEUED and job.purpose in _CAPPED_PURPOSES:
+                new_jobs.append(NewJob(job, decision))
+                if decision.channel is not None and job.purpose in _CAPPED_PURPOSES:
                     # Later jobs of this batch see this one in the patient's history.
                     history.setdefault(job.patient_id, []).append(
-                        SentRecord(Channel(row["channel"]), job.purpose, row["scheduled_for"])
+                        SentRecord(decision.channel, job.purpose, decision.scheduled_for)
                     )
-            result.jobs_created = repos.jobs.insert(rows)
-            for row in rows:
-                result.by_status[row["status"]] += 1
-                if row["suppression_reason"]:
-                    result.suppressions[row["suppression_reason"]] += 1
+            result.jobs_created = repos.jobs.insert(new_jobs, now)
+            for new_job in new_jobs:
+                result.by_status[new_job.decision.status.value] += 1
+                if new_job.decision.suppression_reason is not None:
+                    result.suppressions[new_job.decision.suppression_reason.value] += 1
             repos.inbox.record_processed((p.event for p in plans), now)
         return result
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from outreach.dead_letters import DeadLetter, dead_letter
 from outreach.domain import AuditRecord, Channel, ClinicContact
-from outreach.events import InboundEnvelope, Outcome, StaffInboxItem
+from outreach.events import InboundEnvelope, StaffInboxItem, TypedOutcome, typed_outcome
 from outreach.replies.actions import (
     Action,
     AuditEntry,
@@ -88,7 +88,7 @@ class ReplyBatchResult:
     jobs_cancelled: int = 0
     replies_sent: int = 0
     reply_failures: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[TypedOutcome] = field(default_factory=list)
     staff_items: list[StaffInboxItem] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     unprocessed: list[InboundEnvelope] = field(default_factory=list)
@@ -121,7 +121,7 @@ class _Run:
     job_replied: bool = False
     contact: ClinicContact | None = None
     contact_loaded: bool = False
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[TypedOutcome] = field(default_factory=list)
     staff_items: list[StaffInboxItem] = field(default_factory=list)
     answers: list[_Answer] = field(default_factory=list)
     audits: list[AuditRecord] = field(default_factory=list)
@@ -463,7 +463,7 @@ def _language_hint(holder: AddressHolder | None) -> str | None:
         return None
 
 
-def _outcomes(action: PublishOutcome, run: _Run) -> list[Outcome]:
+def _outcomes(action: PublishOutcome, run: _Run) -> list[TypedOutcome]:
     """The outcome an action publishes; a consent change at a shared address also tells the
     core platform about each other patient there."""
     payload = dict(action.payload)
@@ -471,30 +471,31 @@ def _outcomes(action: PublishOutcome, run: _Run) -> list[Outcome]:
     appointment_id = payload.pop("appointment_id", None)
     job_id = payload.pop("job_id", None)
     data = {**payload, "inbound_id": run.inbound_id, "channel": run.channel.value}
-    outcome = Outcome(
-        type=action.type.value,
-        occurred_at=run.received_at,
-        patient_id=str(patient_id) if patient_id is not None else None,
-        org_id=run.org_of(str(patient_id)) if patient_id is not None else None,
-        appointment_id=str(appointment_id) if appointment_id is not None else None,
-        job_id=int(str(job_id)) if job_id is not None else None,  # the plan holds it as text
-        data=data,
-    )
-    outcomes = [outcome]
+    envelope = {
+        "type": action.type.value,
+        "occurred_at": run.received_at,
+        "patient_id": str(patient_id) if patient_id is not None else None,
+        "org_id": run.org_of(str(patient_id)) if patient_id is not None else None,
+        "appointment_id": str(appointment_id) if appointment_id is not None else None,
+        "job_id": int(str(job_id)) if job_id is not None else None,  # the plan holds it as text
+    }
+    outcomes = [typed_outcome({**envelope, "data": data})]
     if action.type in _CONSENT_OUTCOMES:
         for holder in run.holders:
-            if holder.patient_id != outcome.patient_id:
+            if holder.patient_id != envelope["patient_id"]:
+                shared = {
+                    **data,
+                    "channels": [run.channel.value],
+                    "stop_all": False,
+                    "shared_address": True,
+                }
                 outcomes.append(
-                    outcome.model_copy(
-                        update={
+                    typed_outcome(
+                        {
+                            **envelope,
                             "patient_id": holder.patient_id,
                             "org_id": holder.org_id,
-                            "data": {
-                                **data,
-                                "channels": [run.channel.value],
-                                "stop_all": False,
-                                "shared_address": True,
-                            },
+                            "data": shared,
                         }
                     )
                 )

@@ -38,17 +38,18 @@ from outreach.campaigns import (
 )
 from outreach.campaigns.readiness import StepChannels, step_channels
 from outreach.domain import AuditRecord, JobStatus, SuppressionReason
+from outreach.planning import PlannedJob
 from outreach.preferences import resolve_patients
 from outreach.segments.catalogue import Catalogue
 from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
 from outreach.sql.campaign_repository import CampaignRecord
+from outreach.sql.job_repository import JobDecision, NewJob
 from outreach.sql.store import Store
 from outreach.templating import TemplateRecord
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "scheduler:campaigns"
-_SUPPRESSED = JobStatus.SUPPRESSED.value
 
 
 @dataclass
@@ -263,26 +264,29 @@ class CampaignRunner:
                 patient_ids = [job.patient_id for job in planned]
                 inputs = resolve_patients(repos.patients.decision_layers(patient_ids))
                 history = repos.jobs.recent_history(patient_ids, now - CAP_HISTORY_WINDOW)
-                rows = []
+                new_jobs = []
                 for job in planned:
-                    row = decide_job(
-                        job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
-                    )
-                    if not channels.usable:
-                        _refuse(row, channels, step.template_family)
-                    rows.append(row)
-                result.jobs_created += repos.jobs.insert(rows)
+                    if channels.usable:
+                        decision = decide_job(
+                            job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
+                        )
+                    else:
+                        decision = _refused(job, channels, step.template_family, now)
+                    new_jobs.append(NewJob(job, decision))
+                result.jobs_created += repos.jobs.insert(new_jobs, now)
                 repos.campaigns.advance(
                     [item.enrolment_id for item in due], index, len(definition.steps), now
                 )
-            for row in rows:
-                result.by_status[row["status"]] += 1
-                if row["suppression_reason"]:
-                    result.suppressions[row["suppression_reason"]] += 1
+            for new_job in new_jobs:
+                result.by_status[new_job.decision.status.value] += 1
+                if new_job.decision.suppression_reason is not None:
+                    result.suppressions[new_job.decision.suppression_reason.value] += 1
             after = due[-1].enrolment_id
 
 
-def _refuse(row: dict, channels: StepChannels, family: str) -> None:
+def _refused(
+    job: PlannedJob, channels: StepChannels, family: str, now: datetime
+) -> JobDecision:
     """No template of the step's family may be used: the job is suppressed with why."""
     if channels.refused:
         reason = SuppressionReason.PHI_POLICY
@@ -290,10 +294,9 @@ def _refuse(row: dict, channels: StepChannels, family: str) -> None:
     else:
         reason = SuppressionReason.NO_REACHABLE_CHANNEL
         detail = f"family {family!r} has no active template for the step's channel"
-    row.update(
-        channel=None,
-        status=_SUPPRESSED,
-        suppression_reason=reason.value,
-        language=None,
-        last_error=detail,
+    return JobDecision(
+        status=JobStatus.SUPPRESSED,
+        scheduled_for=max(job.requested_at, now),
+        suppression_reason=reason,
+        detail=detail,
     )

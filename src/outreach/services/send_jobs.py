@@ -21,7 +21,7 @@ from outreach.channels.message_builder import MessageBuilder, MessageBuildError
 from outreach.dead_letters import DeadLetter, dead_letter, describe_error
 from outreach.delivery.retry_policy import compute_backoff, should_retry
 from outreach.domain import Channel, JobRecord, JobStatus, SuppressionReason
-from outreach.events import Outcome, SendRequest
+from outreach.events import CommFailedData, CommFailedOutcome, SendRequest, TypedOutcome
 from outreach.preferences import (
     PatientDecisionInputs,
     Suppressed,
@@ -66,7 +66,7 @@ class SendBatchResult:
     suppressed: int = 0
     fell_back: int = 0
     suppressions: Counter[str] = field(default_factory=Counter)
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[TypedOutcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
@@ -213,18 +213,16 @@ class JobSender:
             return
         result.failed += 1
         result.outcomes.append(
-            Outcome(
+            CommFailedOutcome(
                 type="comm.failed",
                 occurred_at=now,
                 patient_id=job.patient_id,
                 org_id=job.org_id,
                 appointment_id=job.appointment_id,
                 job_id=job.id,
-                data={
-                    "purpose": job.purpose.value,
-                    "channel": channel_of(job).value,
-                    "error": error[:300],
-                },
+                data=CommFailedData(
+                    purpose=job.purpose, channel=channel_of(job), error=error[:300]
+                ),
             )
         )
         result.dead_letters.append(

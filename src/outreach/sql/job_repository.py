@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,16 @@ from typing import Any
 from sqlalchemy import Connection, case, select, tuple_, update
 
 from outreach.campaigns.states import CampaignState
-from outreach.domain import FORWARD_PATH, Channel, JobRecord, JobStatus, Purpose, can_transition
+from outreach.domain import (
+    FORWARD_PATH,
+    Channel,
+    JobRecord,
+    JobStatus,
+    Purpose,
+    SuppressionReason,
+    can_transition,
+)
+from outreach.planning import PlannedJob
 from outreach.preferences import SentRecord
 from outreach.sql.bulk import insert_ignore
 from outreach.sql.models import CommCampaign, CommJob
@@ -42,7 +51,9 @@ _STATUS_TIMESTAMPS = {
     JobStatus.REPLIED: "replied_at",
 }
 # Order in which a batch's statuses are applied: forward path first, then side exits. Status
-# only moves forward, so this gives the same end state as applying them one by one in time order.
+# only moves forward, so for any story the job life allows this ends where applying the reports
+# one by one in time order ends. Contradictory reports (an open after a bounce) end on the
+# forward move, since the patient evidently got the message.
 _APPLY_ORDER = [s for s in FORWARD_PATH if s not in (JobStatus.QUEUED, JobStatus.PROCESSING)] + [
     JobStatus.FAILED,
     JobStatus.BOUNCED,
@@ -65,6 +76,27 @@ _JOB_RECORD_COLUMNS = (
     jobs.c.variant,
     jobs.c.context,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class JobDecision:
+    """What the preferences decided for a planned job: queued on a channel at a time, or
+    suppressed with the reason (``detail`` says more, without personal data)."""
+
+    status: JobStatus
+    scheduled_for: datetime
+    channel: Channel | None = None
+    language: str | None = None
+    suppression_reason: SuppressionReason | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to create: what was planned and what was decided about it."""
+
+    planned: PlannedJob
+    decision: JobDecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +127,35 @@ class ReportedStatus:
     error_code: str | None = None
 
 
+def _job_row(job: NewJob, now: datetime) -> dict[str, Any]:
+    planned, decision = job.planned, job.decision
+    return {
+        "idempotency_key": planned.idempotency_key,
+        "org_id": planned.org_id,
+        "patient_id": planned.patient_id,
+        "provider_id": planned.provider_id,
+        "appointment_id": planned.appointment_id,
+        "source_event_id": planned.source_event_id,
+        "campaign_id": planned.campaign_id,
+        "variant": planned.variant,
+        "purpose": planned.purpose.value,
+        "requested_at": planned.requested_at,
+        "deadline": planned.deadline,
+        "context": planned.context,
+        "attempt": 0,
+        "channel": decision.channel.value if decision.channel is not None else None,
+        "status": decision.status.value,
+        "suppression_reason": (
+            decision.suppression_reason.value if decision.suppression_reason else None
+        ),
+        "scheduled_for": decision.scheduled_for,
+        "language": decision.language,
+        "last_error": decision.detail[:500] if decision.detail else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _predecessors(status: JobStatus) -> list[str]:
     return [s.value for s in JobStatus if can_transition(s, status)]
 
@@ -105,10 +166,9 @@ class JobRepository:
 
     # ---- planning ----
 
-    def insert(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Create jobs (``comm_jobs`` rows); a row whose idempotency key exists is skipped.
-        Returns how many were new."""
-        return insert_ignore(self.connection, jobs, rows)
+    def insert(self, new_jobs: Sequence[NewJob], now: datetime) -> int:
+        """Create jobs; one whose idempotency key exists is skipped. Returns how many were new."""
+        return insert_ignore(self.connection, jobs, [_job_row(job, now) for job in new_jobs])
 
     def cancel_queued_for_appointments(self, appointment_ids: Iterable[str], now: datetime) -> int:
         ids = list(set(appointment_ids))
