@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from outreach.api.dependencies import ServicesDep
 from outreach.api.errors import ApiError
 from outreach.api.publisher import PublishFailed, hand_over
-from outreach.events import Outcome
+from outreach.events import PatientOptedOutOutcome
 from outreach.services.unsubscribe import unsubscribe
 from outreach.templating import (
     UNSUBSCRIBE_PATH,
@@ -83,11 +83,11 @@ async def unsubscribe_now(token: Token, services: ServicesDep) -> HTMLResponse:
     """Opt the patient out of e-mail (and out of the campaign that sent it); idempotent."""
     claim = _claim(token, services)
 
-    def publish(outcome: Outcome) -> None:
+    def publish(outcome: PatientOptedOutOutcome) -> None:
         record = (
             OUTCOMES,
             outcome.patient_id.encode() if outcome.patient_id else None,
-            outcome.model_dump_json().encode(),
+            outcome.model_dump_json(exclude_unset=True).encode(),
         )
         anyio.from_thread.run(hand_over, services.publisher, [record])
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.domain import AuditRecord
-from outreach.events import Outcome
+from outreach.events import OptedOutData, PatientOptedOutOutcome
 from outreach.sql.store import Store
 from outreach.templating import UnsubscribeClaim
 
@@ -30,7 +30,7 @@ class Unsubscribed:
     patient_known: bool
     changed: bool
     jobs_cancelled: int
-    outcome: Outcome | None
+    outcome: PatientOptedOutOutcome | None
 
 
 def unsubscribe(
@@ -38,7 +38,7 @@ def unsubscribe(
     claim: UnsubscribeClaim,
     *,
     now: datetime,
-    publish: Callable[[Outcome], None],
+    publish: Callable[[PatientOptedOutOutcome], None],
 ) -> Unsubscribed:
     """Opt the patient out of ``claim.channel``; ``publish`` hands the outcome to Kafka (and
     raises when it could not)."""
@@ -71,22 +71,21 @@ def unsubscribe(
                 )
             ]
         )
-        outcome = None
+        outcome: PatientOptedOutOutcome | None = None
         if changed:
-            outcome = Outcome(
+            outcome = PatientOptedOutOutcome(
                 type="patient.opted_out",
                 occurred_at=now,
                 patient_id=claim.patient_id,
                 org_id=org_id,
                 job_id=claim.job_id,
-                data={
-                    "channels": [claim.channel.value],
-                    "stop_all": False,
-                    "matched_rule": None,
-                    "channel": claim.channel.value,
-                    "via": "unsubscribe_link",
-                    "campaign_id": claim.campaign_id,
-                },
+                data=OptedOutData(
+                    channels=[claim.channel],
+                    stop_all=False,
+                    channel=claim.channel,
+                    via="unsubscribe_link",
+                    campaign_id=claim.campaign_id,
+                ),
             )
             publish(outcome)
     return Unsubscribed(True, changed, cancelled, outcome)
