@@ -315,7 +315,8 @@ class CampaignRepository:
                 ],
                 rows,
             )
-            .prefix_with("IGNORE", dialect=("mysql", "mariadb"))
+            .prefix_with("IGNORE", dialect="mysql")
+            .prefix_with("IGNORE", dialect="mariadb")
             .prefix_with("OR IGNORE", dialect="sqlite")
         )
         return max(self.connection.execute(statement).rowcount, 0), upper
