@@ -4,7 +4,10 @@ SQLite, the tansu broker, an in-process Redis stand-in and the provider simulato
 ``outreach`` processes (api, worker, scheduler, sim) run as children. A synthetic clinic's day of
 core events is published through Kafka while a shared simulated clock moves forward, so
 confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
-patients answer. The summary shows what happened at every step.
+patients answer. A marketer's recall runs beside it: the patients' past visits are published
+first, then a recall segment and an A/B campaign with a hold-out are created and activated
+through the API, and the scheduler enrols and sends it. The summary shows what happened at every
+step, the campaign's included.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
+from outreach.campaigns.recall import dental_recall_campaign, dental_recall_segment
 from outreach.clock import SharedShiftedClock
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
@@ -42,6 +46,7 @@ from outreach.sim.clinic import (
     expected_counts,
     generate_clinic,
     malformed_events,
+    visit_history,
 )
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
@@ -62,6 +67,19 @@ DEMO_REPLIES = [
     {"body": "no puedo ir", "rate": 0.01},
 ]
 SIM_STEP = timedelta(minutes=15)
+# Of delivered e-mail, the share opened, and of those the share with a link clicked.
+DEMO_OUTCOMES = {
+    "delivered": 0.95,
+    "failed": 0.02,
+    "bounced": 0.02,
+    "undelivered": 0.01,
+    "opened": 0.5,
+    "clicked": 0.4,
+}
+# The marketer's recall starts an hour into the day, once the past visits are in.
+CAMPAIGN_STARTS_AFTER = timedelta(hours=1)
+RECALL_ORG = "org-1"
+MARKETER = {"X-Actor": "demo-marketer"}
 
 
 @dataclass
@@ -78,9 +96,14 @@ class DemoOptions:
 @dataclass
 class DemoRun:
     clinic: SyntheticClinic
+    api_url: str = ""
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     malformed: int = 0
+    history: int = 0
+    segment_size: int = 0
+    campaign_id: int | None = None
+    campaign_warnings: list[str] = field(default_factory=list)
 
 
 def next_weekday_morning(now: datetime) -> datetime:
@@ -199,6 +222,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             redis_prefix="demo:",
         )
         env["OUTREACH_ENV"] = "development"
+        # Campaign rounds every 2 s: about three simulated hours at the demo's pace.
+        env["OUTREACH_CAMPAIGN_ROUND_EVERY_SECONDS"] = "2"
+        run.api_url = f"http://127.0.0.1:{api_port}"
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
@@ -213,6 +239,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 json={
                     "error_rate": 0.02,
                     "auto_replies": DEMO_REPLIES,
+                    "outcomes": DEMO_OUTCOMES,
                     "callback_delay_ms": 20,
                 },
                 timeout=10,
@@ -251,6 +278,7 @@ def _simulate_day(
     bad = malformed_events(options.seed, 7, day_start=start)
     asyncio.run(_publish(bootstrap, [(b"malformed", raw) for raw in bad]))
     run.malformed = len(bad)
+    history = [(event_key(e), event_value(e)) for e in visit_history(run.clinic)]
     cursor = 0
     progress = Progress(
         TextColumn("[bold]simulated {task.fields[now]}"),
@@ -275,6 +303,12 @@ def _simulate_day(
             if batch:
                 asyncio.run(_publish(bootstrap, batch))
                 run.published += len(batch)
+            if step == 1:
+                # The patients exist (their upserts come first): now their past visits.
+                asyncio.run(_publish(bootstrap, history))
+                run.history = len(history)
+            if sim_now - start == CAMPAIGN_STARTS_AFTER:
+                _start_recall(run, engine, console)
             queued = _queued_due(engine, sim_now) if step % 8 == 0 else None
             progress.update(
                 task,
@@ -289,6 +323,42 @@ def _simulate_day(
                 _publish(bootstrap, [(event_key(e), event_value(e)) for e in events[cursor:]])
             )
             run.published += len(events) - cursor
+
+
+def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
+    """The marketer's part: the recall segment, then the A/B campaign with a hold-out, through
+    the API once the past visits are stored; the scheduler's next round enrols it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with Store(engine).reading() as repos:
+            if repos.counts.events_by_type().get("appointment.attended", 0) >= run.history:
+                break
+        time.sleep(0.2)
+    segment = httpx.post(
+        f"{run.api_url}/api/v1/segments",
+        json={**dental_recall_segment(), "org_id": RECALL_ORG},
+        headers=MARKETER,
+        timeout=30,
+    )
+    segment.raise_for_status()
+    created = httpx.post(
+        f"{run.api_url}/api/v1/campaigns",
+        json=dental_recall_campaign(RECALL_ORG, segment.json()["id"]),
+        headers=MARKETER,
+        timeout=30,
+    )
+    created.raise_for_status()
+    run.campaign_id = created.json()["id"]
+    activated = httpx.post(
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/activate", headers=MARKETER, timeout=60
+    )
+    activated.raise_for_status()
+    run.segment_size = activated.json()["segment_size"]
+    run.campaign_warnings = activated.json()["warnings"]
+    console.print(
+        f"marketer: recall segment of {run.segment_size} patients; A/B campaign "
+        f"{run.campaign_id} with a 10% hold-out activated"
+    )
 
 
 def _settle(
@@ -396,3 +466,44 @@ def _summarise(
     )
     counters = sim_stats.get("counters", {})
     console.print(_table("Provider simulator", ["counter", "value"], sorted(counters.items())))
+    if run.campaign_id is not None:
+        _summarise_campaign(run, console)
+
+
+def _summarise_campaign(run: DemoRun, console: Console) -> None:
+    status = httpx.get(f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/status", timeout=30)
+    status.raise_for_status()
+    progress = status.json()
+    exited = ", ".join(f"{reason} {n}" for reason, n in progress["exited"].items()) or "none"
+    console.print(
+        _table(
+            f"Recall campaign {run.campaign_id} ({RECALL_ORG}, state {progress['state']})",
+            ["", "patients"],
+            [
+                ("segment size at activation", run.segment_size),
+                ("enrolled", progress["enrolled"]),
+                ("held out (never messaged)", progress["held_out"]),
+                ("exited (" + exited + ")", sum(progress["exited"].values())),
+            ],
+        )
+    )
+    stages = ("enrolled", "sent", "delivered", "clicked", "replied", "suppressed", "cancelled")
+    console.print(
+        _table(
+            "Recall campaign by variant (jobs; enrolled: patients)",
+            ["variant", *stages],
+            [
+                (name, *(counts[stage] for stage in stages))
+                for name, counts in progress["variants"].items()
+            ],
+        )
+    )
+    console.print(
+        _table(
+            "Recall campaign suppressions",
+            ["reason", "jobs"],
+            sorted(progress["suppressed"].items()),
+        )
+    )
+    for warning in run.campaign_warnings:
+        console.print(f"[yellow]campaign warning:[/] {warning}")

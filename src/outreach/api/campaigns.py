@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from outreach.api.dependencies import ActorDep, ClockDep, StoreDep
+from outreach.api.dependencies import ActorDep, ClockDep, SettingsDep, StoreDep
 from outreach.api.errors import ApiError
 from outreach.campaigns import (
     BEST_CHANNEL,
@@ -36,6 +36,7 @@ from outreach.services.campaigns import (
     create_campaign,
 )
 from outreach.sql.campaign_repository import CampaignRecord
+from outreach.wiring import segment_catalogue
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
@@ -202,11 +203,18 @@ def progress(campaign_id: CampaignId, store: StoreDep) -> dict[str, Any]:
 
 @router.post("/{campaign_id}/activate")
 def activate(
-    campaign_id: CampaignId, store: StoreDep, clock: ClockDep, actor: ActorDep
+    campaign_id: CampaignId,
+    store: StoreDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    actor: ActorDep,
 ) -> dict[str, Any]:
     """draft -> active: the templates and the segment are checked first (422 with reasons)."""
+    catalogue = segment_catalogue(settings)
     try:
-        return _change_view(activate_campaign(store, campaign_id, actor=actor, now=clock()))
+        return _change_view(
+            activate_campaign(store, campaign_id, catalogue, actor=actor, now=clock())
+        )
     except (CampaignNotFound, InvalidTransition, CampaignRefused) as error:
         raise _translated(error) from None
 

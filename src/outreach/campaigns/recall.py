@@ -14,7 +14,6 @@ from importlib import resources
 from typing import Any
 
 
-
 def _example(name: str) -> dict[str, Any]:
     folder = resources.files("outreach.campaigns") / "examples"
     document: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))

@@ -27,11 +27,15 @@ def _echo(document: dict[str, Any]) -> None:
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-def _store() -> Any:
+def _services() -> Any:
     from outreach import wiring
 
     settings = load_settings()
-    return wiring.store(wiring.database_engine(settings)), wiring.clock(settings)
+    return (
+        wiring.store(wiring.database_engine(settings)),
+        wiring.clock(settings),
+        wiring.segment_catalogue(settings),
+    )
 
 
 def _fail(code: str, message: str, problems: Any = ()) -> None:
@@ -54,7 +58,7 @@ def create_command(
         document = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as error:
         _fail("invalid_json", str(error))
-    store, clock = _store()
+    store, clock, _catalogue = _services()
     try:
         record = create_campaign(store, document, actor=actor, now=clock())
     except CampaignDefinitionError as error:
@@ -73,10 +77,10 @@ def _change(campaign_id: int, action: str, actor: str) -> None:
         change_campaign_state,
     )
 
-    store, clock = _store()
+    store, clock, catalogue = _services()
     try:
         if action == CampaignAction.ACTIVATE:
-            change = activate_campaign(store, campaign_id, actor=actor, now=clock())
+            change = activate_campaign(store, campaign_id, catalogue, actor=actor, now=clock())
         else:
             change = change_campaign_state(
                 store, campaign_id, CampaignAction(action), actor=actor, now=clock()
@@ -132,7 +136,7 @@ def status_command(campaign_id: CampaignArgument) -> None:
     """The campaign's state and progress: enrolled, hold-out, per variant funnel, suppressions."""
     from outreach.services.campaigns import CampaignNotFound, campaign_status
 
-    store, _clock = _store()
+    store, _clock, _catalogue = _services()
     try:
         found = campaign_status(store, campaign_id)
     except CampaignNotFound as error:

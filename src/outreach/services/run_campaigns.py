@@ -284,9 +284,7 @@ class CampaignRunner:
             after = due[-1].enrolment_id
 
 
-def _refused(
-    job: PlannedJob, channels: StepChannels, family: str, now: datetime
-) -> JobDecision:
+def _refused(job: PlannedJob, channels: StepChannels, family: str, now: datetime) -> JobDecision:
     """No template of the step's family may be used: the job is suppressed with why."""
     if channels.refused:
         reason = SuppressionReason.PHI_POLICY

@@ -2,9 +2,9 @@
 their exit and wait-until conditions read, step progress and the counts progress reports show.
 
 Enrolment is one ``INSERT ... SELECT`` per chunk of patient ids, straight from the segment's
-query (``sql/segment_query.compile_segment``): the variant and hold-out are computed in the statement from the bucket bounds of
-``campaigns.assignment`` (SHA2 and CONV on MariaDB, a registered function on SQLite), and the
-unique (campaign, patient) key makes a rerun add nothing.
+query (``sql/segment_query.compile_segment``): the variant and hold-out are computed in the
+statement from the bucket bounds of ``campaigns.assignment`` (SHA2 and CONV on MariaDB, a
+registered function on SQLite), and the unique (campaign, patient) key makes a rerun add nothing.
 """
 
 from __future__ import annotations
