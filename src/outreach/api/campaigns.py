@@ -112,7 +112,6 @@ def campaign_view(record: CampaignRecord) -> dict[str, Any]:
         "enrolled_through": _iso(record.enrolled_through),
         "created_by": record.created_by,
         "created_at": _iso(record.created_at),
-        "updated_at": _iso(record.updated_at),
     }
 
 

@@ -89,7 +89,6 @@ class CampaignRecord:
     enrolled_through: datetime | None
     created_by: str | None
     created_at: datetime
-    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +140,6 @@ def _record(row: Any) -> CampaignRecord:
         enrolled_through=row.enrolled_through,
         created_by=row.created_by,
         created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 
@@ -158,7 +156,6 @@ class CampaignRepository:
                 status=CampaignState.DRAFT.value,
                 created_by=created_by,
                 created_at=now,
-                updated_at=now,
             )
         )
         (campaign_id,) = result.inserted_primary_key or (None,)
@@ -187,15 +184,13 @@ class CampaignRepository:
         result = self.connection.execute(
             update(campaigns)
             .where(campaigns.c.id == campaign_id, campaigns.c.status == from_state.value)
-            .values(status=to_state.value, updated_at=now)
+            .values(status=to_state.value)
         )
         return result.rowcount == 1
 
     def mark_enrolled(self, campaign_id: int, through: datetime) -> None:
         self.connection.execute(
-            update(campaigns)
-            .where(campaigns.c.id == campaign_id)
-            .values(enrolled_through=through, updated_at=through)
+            update(campaigns).where(campaigns.c.id == campaign_id).values(enrolled_through=through)
         )
 
     def family_templates(

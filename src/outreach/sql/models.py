@@ -238,22 +238,22 @@ class CommCampaign(Base):
         str_enum(CampaignState, 16), default=CampaignState.DRAFT
     )
     # [{offset_hours, template_family, channel, wait_until, wait_timeout_hours}, ...]
-    steps: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    # Server defaults: campaigns saved before these columns existed got them (see 0003).
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list, server_default="[]")
     # Conditions that end an enrolment: ["booked", "replied_stop", ...].
-    exit_on: Mapped[list[str]] = mapped_column(Json, default=list)
+    exit_on: Mapped[list[str]] = mapped_column(Json, default=list, server_default="[]")
     # A/B split: {"A": 50, "B": 50}; variants name template variants.
     variants: Mapped[dict[str, int]] = mapped_column(Json, default=dict)
     # Share of the segment enrolled but never messaged (the control group); 0: none.
-    holdout_percent: Mapped[float] = mapped_column(Float, default=0.0)
+    holdout_percent: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # Recurring: the daily run enrols patients who newly match the segment.
-    recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the segment was last expanded into enrolments (NULL: not yet).
     enrolled_through: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
 
 class CampaignEnrollment(Base):

@@ -23,20 +23,11 @@ depends_on: str | Sequence[str] | None = None
 
 _JSON = sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql")
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_NOW = sa.text("(CURRENT_TIMESTAMP)")
 _OLD_STATES = {"running": "active", "scheduled": "draft", "cancelled": "archived"}
 
 
 def _campaign_state(*values: str, name: str) -> sa.Enum:
     return sa.Enum(*values, name=name, native_enum=False, length=16)
-
-
-def _renamed_datetime() -> dict[str, object]:
-    """``existing_type`` for renaming a ``UtcDateTime`` column: MariaDB restates the column's
-    type (DATETIME(6)); SQLite's batch copy keeps it, and cannot take the decorator type."""
-    if op.get_bind().dialect.name in ("mysql", "mariadb"):
-        return {"existing_type": mysql.DATETIME(fsp=6)}
-    return {}
 
 
 def _foreign_key_on(table: str, column: str) -> str | None:
@@ -50,58 +41,29 @@ def upgrade() -> None:
     with op.batch_alter_table("comm_templates", schema=None) as batch_op:
         batch_op.add_column(sa.Column("family", sa.String(length=64), nullable=True))
 
-    # New NOT NULL columns go in nullable, get their value, then become NOT NULL (no server
-    # default stays behind: the models have none).
+    # comm_campaigns is altered in place, never copied: on SQLite a copy drops the old table,
+    # which would cascade to its enrolments (and fail on jobs naming a campaign). So the rename
+    # is a plain RENAME COLUMN and the new NOT NULL columns come with server defaults.
+    op.execute("ALTER TABLE comm_campaigns RENAME COLUMN scheduled_at TO starts_at")
     with op.batch_alter_table("comm_campaigns", schema=None) as batch_op:
-        batch_op.alter_column(
-            "scheduled_at",
-            new_column_name="starts_at",
-            existing_nullable=True,
-            **_renamed_datetime(),
-        )
         batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("steps", _JSON, nullable=True))
-        batch_op.add_column(sa.Column("exit_on", _JSON, nullable=True))
-        batch_op.add_column(sa.Column("holdout_percent", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("recurring", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("steps", _JSON, server_default="[]", nullable=False))
+        batch_op.add_column(sa.Column("exit_on", _JSON, server_default="[]", nullable=False))
+        batch_op.add_column(
+            sa.Column("holdout_percent", sa.Float(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("recurring", sa.Boolean(), server_default="0", nullable=False)
+        )
         batch_op.add_column(sa.Column("ends_at", outreach.sql.types.UtcDateTime(), nullable=True))
         batch_op.add_column(
             sa.Column("enrolled_through", outreach.sql.types.UtcDateTime(), nullable=True)
         )
         batch_op.add_column(sa.Column("created_by", sa.String(length=100), nullable=True))
-        batch_op.add_column(
-            sa.Column(
-                "updated_at", outreach.sql.types.UtcDateTime(), server_default=_NOW, nullable=False
-            )
-        )
-    campaigns = sa.table(
-        "comm_campaigns",
-        sa.column("status", sa.String),
-        sa.column("steps", _JSON),
-        sa.column("exit_on", _JSON),
-        sa.column("holdout_percent", sa.Float),
-        sa.column("recurring", sa.Boolean),
-    )
-    op.execute(
-        campaigns.update().values(steps=[], exit_on=[], holdout_percent=0.0, recurring=False)
-    )
+    # The states' names changed; the column (VARCHAR(16)) did not.
+    campaigns = sa.table("comm_campaigns", sa.column("status", sa.String))
     for old, new in _OLD_STATES.items():
         op.execute(campaigns.update().where(campaigns.c.status == old).values(status=new))
-    with op.batch_alter_table("comm_campaigns", schema=None) as batch_op:
-        batch_op.alter_column("steps", existing_type=_JSON, nullable=False)
-        batch_op.alter_column("exit_on", existing_type=_JSON, nullable=False)
-        batch_op.alter_column("holdout_percent", existing_type=sa.Float(), nullable=False)
-        batch_op.alter_column("recurring", existing_type=sa.Boolean(), nullable=False)
-        batch_op.alter_column(
-            "status",
-            existing_type=_campaign_state(
-                "draft", "scheduled", "running", "completed", "cancelled", name="campaignstatus"
-            ),
-            type_=_campaign_state(
-                "draft", "active", "paused", "completed", "archived", name="campaignstate"
-            ),
-            existing_nullable=False,
-        )
 
     # An enrolment has one job per step now: the jobs carry its campaign and patient instead.
     job_key = _foreign_key_on("campaign_enrollments", "job_id")
@@ -178,31 +140,18 @@ def downgrade() -> None:
         campaigns.update().where(campaigns.c.status == "archived").values(status="cancelled")
     )
     with op.batch_alter_table("comm_campaigns", schema=None) as batch_op:
-        batch_op.alter_column(
-            "status",
-            existing_type=_campaign_state(
-                "draft", "active", "paused", "completed", "archived", name="campaignstate"
-            ),
-            type_=_campaign_state(
-                "draft", "scheduled", "running", "completed", "cancelled", name="campaignstatus"
-            ),
-            existing_nullable=False,
-        )
-        batch_op.drop_column("updated_at")
-        batch_op.drop_column("created_by")
-        batch_op.drop_column("enrolled_through")
-        batch_op.drop_column("ends_at")
-        batch_op.drop_column("recurring")
-        batch_op.drop_column("holdout_percent")
-        batch_op.drop_column("exit_on")
-        batch_op.drop_column("steps")
-        batch_op.drop_column("description")
-        batch_op.alter_column(
-            "starts_at",
-            new_column_name="scheduled_at",
-            existing_nullable=True,
-            **_renamed_datetime(),
-        )
+        for column in (
+            "created_by",
+            "enrolled_through",
+            "ends_at",
+            "recurring",
+            "holdout_percent",
+            "exit_on",
+            "steps",
+            "description",
+        ):
+            batch_op.drop_column(column)
+    op.execute("ALTER TABLE comm_campaigns RENAME COLUMN starts_at TO scheduled_at")
 
     with op.batch_alter_table("comm_templates", schema=None) as batch_op:
         batch_op.drop_column("family")
