@@ -431,3 +431,22 @@ def test_activation_refuses_an_empty_segment(clinic: Clinic) -> None:
     with pytest.raises(CampaignRefused, match="matches no patient") as refused:
         activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
     assert refused.value.code == "empty_segment"
+
+
+def test_activation_refuses_a_segment_the_catalogue_cannot_read(clinic: Clinic) -> None:
+    clinic.patients(2, new_tag("r"))
+    segment = add_segment(clinic.engine, clinic.org, {"==": [{"var": "shoe_size"}, 42]})
+    record = create_campaign(
+        clinic.store,
+        {
+            "org_id": clinic.org,
+            "name": "n",
+            "segment_id": segment,
+            "steps": [{"template_family": "dental_recall"}],
+        },
+        actor="t",
+        now=NOW,
+    )
+    with pytest.raises(CampaignRefused, match="cannot be evaluated") as refused:
+        activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
+    assert refused.value.code == "invalid_segment"

@@ -27,6 +27,8 @@ from outreach.campaigns import (
 from outreach.campaigns.readiness import ReadinessProblem, readiness
 from outreach.domain import AuditRecord, PhiFreeError
 from outreach.segments.catalogue import Catalogue
+from outreach.segments.sql_compiler import SegmentNotCompilable
+from outreach.segments.validation import InvalidRule
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.store import Repositories, Store
 
@@ -104,8 +106,8 @@ def activate_campaign(
 ) -> StateChange:
     """draft -> active, once its templates and segment pass; the runner enrols on its next round.
 
-    ``CampaignRefused`` (``phi_policy_violation``, ``template_policy``, ``empty_segment``) leaves
-    it a draft.
+    ``CampaignRefused`` (``phi_policy_violation``, ``template_policy``, ``empty_segment``,
+    ``invalid_segment``) leaves it a draft.
     """
     with store.transaction() as repos:
         record = _load(repos, campaign_id)
@@ -124,9 +126,15 @@ def activate_campaign(
                 + "; ".join(p.message for p in verdict.problems),
                 verdict.problems,
             )
-        size = repos.campaigns.segment_size(
-            definition.segment_id, definition.org_id, catalogue, now
-        )
+        try:
+            size = repos.campaigns.segment_size(
+                definition.segment_id, definition.org_id, catalogue, now
+            )
+        except (InvalidRule, SegmentNotCompilable) as error:
+            # Saved when it was valid; the deployment's catalogue may have changed since.
+            raise CampaignRefused(
+                "invalid_segment", f"segment {definition.segment_id} cannot be evaluated: {error}"
+            ) from None
         if size == 0:
             raise CampaignRefused(
                 "empty_segment", f"segment {definition.segment_id} matches no patient today"
