@@ -74,9 +74,12 @@ def _same_server_default(
     default quoted: '[]'); otherwise None, and Alembic compares as usual."""
     if _means_now(inspected) and _means_now(rendered):
         return False
-    if inspected is not None and rendered is not None:
-        if _unquoted(inspected) == _unquoted(rendered):
-            return False
+    if (
+        inspected is not None
+        and rendered is not None
+        and _unquoted(inspected) == _unquoted(rendered)
+    ):
+        return False
     return None
 
 
