@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import typer
 
-from outreach.cli import campaigns, database, processes, replies, schema, show_config, topics
+from outreach.cli import (
+    campaigns,
+    database,
+    processes,
+    replies,
+    schema,
+    segments,
+    show_config,
+    topics,
+)
 from outreach.cli.app import app
 
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
 app.add_typer(schema.app, name="schema")
 
-__all__ = ["app", "campaigns", "database", "main", "processes", "show_config", "topics"]
+__all__ = ["app", "campaigns", "database", "main", "processes", "segments", "show_config", "topics"]
 
 
 def main() -> None:

@@ -34,8 +34,8 @@ def _services() -> Any:
     return (
         wiring.store(wiring.database_engine(settings)),
         wiring.clock(settings),
-        wiring.segment_catalogue(settings),
-        wiring.segment_rule_limits(settings),
+        settings.segment_catalogue(),
+        settings.segment_rule_limits(),
     )
 
 

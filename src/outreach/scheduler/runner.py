@@ -23,7 +23,6 @@ from outreach.services.housekeeping import audit_expiring_consents, recover_stal
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.sql.store import Store
-from outreach.wiring import segment_catalogue, segment_rule_limits
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +65,8 @@ def housekeeping_jobs(
     )
     campaigns = CampaignRunner(
         store,
-        segment_catalogue(settings),
-        segment_rule_limits(settings),
+        settings.segment_catalogue(),
+        settings.segment_rule_limits(),
         enrol_chunk_size=settings.campaign_enrol_chunk_size,
         plan_chunk_size=settings.campaign_plan_chunk_size,
         clock=clock,

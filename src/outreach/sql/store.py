@@ -22,6 +22,7 @@ from outreach.sql.org_repository import OrgRepository
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.request_repository import RequestRepository
+from outreach.sql.segment_repository import SegmentRepository
 from outreach.sql.status_repository import StatusRepository
 
 
@@ -40,6 +41,7 @@ class Repositories:
         "patients",
         "replies",
         "requests",
+        "segments",
         "statuses",
     )
 
@@ -55,6 +57,7 @@ class Repositories:
         self.patients = PatientRepository(connection)
         self.replies = ReplyRepository(connection)
         self.requests = RequestRepository(connection)
+        self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
 
 
