@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from outreach.campaigns import CampaignState, is_held_out, variant_for
+from outreach.domain import Actor
 from outreach.segments import RuleLimits, segment_catalogue
 from outreach.services.campaigns import (
     CampaignRefused,
@@ -36,6 +37,7 @@ from outreach.sql.template_store import seed_templates
 from tests.factories import add_segment, consenting_prefs_row, insert_rows, new_tag, patient_row
 
 NOW = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+ACTOR = Actor("test:campaigns")
 CATALOGUE = segment_catalogue()
 LIMITS = RuleLimits()
 enrolments = CampaignEnrollment.__table__
@@ -88,8 +90,8 @@ class Clinic:
             ],
             **fields,
         }
-        record = create_campaign(self.store, document, actor="test", now=NOW)
-        activate_campaign(self.store, record.id, CATALOGUE, LIMITS, actor="test", now=NOW)
+        record = create_campaign(self.store, document, actor=ACTOR, now=NOW)
+        activate_campaign(self.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
         return record.id
 
     def runner(self, at: datetime = NOW) -> CampaignRunner:
@@ -404,11 +406,11 @@ def test_activation_refuses_a_template_breaking_the_phi_policy(clinic: Clinic) -
             "segment_id": segment,
             "steps": [{"template_family": "leaky"}],
         },
-        actor="t",
+        actor=ACTOR,
         now=NOW,
     )
     with pytest.raises(CampaignRefused) as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
     assert refused.value.code == "phi_policy_violation"
     assert "diagnosis" in str(refused.value)
     with clinic.store.reading() as repos:
@@ -426,11 +428,11 @@ def test_activation_refuses_an_empty_segment(clinic: Clinic) -> None:
             "segment_id": segment,
             "steps": [{"template_family": "dental_recall"}],
         },
-        actor="t",
+        actor=ACTOR,
         now=NOW,
     )
     with pytest.raises(CampaignRefused, match="matches no patient") as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
     assert refused.value.code == "empty_segment"
 
 
@@ -445,9 +447,9 @@ def test_activation_refuses_a_segment_the_catalogue_cannot_read(clinic: Clinic) 
             "segment_id": segment,
             "steps": [{"template_family": "dental_recall"}],
         },
-        actor="t",
+        actor=ACTOR,
         now=NOW,
     )
     with pytest.raises(CampaignRefused, match="cannot be evaluated") as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
     assert refused.value.code == "invalid_segment"

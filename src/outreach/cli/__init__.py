@@ -10,6 +10,7 @@ import typer
 from outreach.cli import (
     campaigns,
     database,
+    keys,
     processes,
     replies,
     schema,
@@ -22,7 +23,17 @@ from outreach.cli.app import app
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
 app.add_typer(schema.app, name="schema")
 
-__all__ = ["app", "campaigns", "database", "main", "processes", "segments", "show_config", "topics"]
+__all__ = [
+    "app",
+    "campaigns",
+    "database",
+    "keys",
+    "main",
+    "processes",
+    "segments",
+    "show_config",
+    "topics",
+]
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ Pure and deterministic: a seeded ``random.Random``, no clock (the day start is a
 no I/O. ``event_key``/``event_value`` turn an event into a ``core.events`` record.
 """
 
+from outreach.sim.clinic.canaries import CANARY_REPLY, plant_canaries
 from outreach.sim.clinic.generator import SyntheticClinic, expected_counts, generate_clinic
 from outreach.sim.clinic.history import visit_history
 from outreach.sim.clinic.kafka_records import event_key, event_value
@@ -13,6 +14,7 @@ from outreach.sim.clinic.population import Org, Provider, SyntheticPatient
 from outreach.sim.clinic.timeline import EVENT_TYPES
 
 __all__ = [
+    "CANARY_REPLY",
     "EVENT_TYPES",
     "MALFORMED_KINDS",
     "MALFORMED_SHARE",
@@ -25,5 +27,6 @@ __all__ = [
     "expected_counts",
     "generate_clinic",
     "malformed_events",
+    "plant_canaries",
     "visit_history",
 ]
