@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from outreach.campaigns import CampaignState, is_held_out, variant_for
+from outreach.campaigns import CampaignAction, CampaignState, is_held_out, variant_for
 from outreach.domain import Actor
 from outreach.segments import RuleLimits, segment_catalogue
 from outreach.services.campaigns import (
     CampaignRefused,
     activate_campaign,
+    change_campaign_state,
     create_campaign,
 )
 from outreach.services.run_campaigns import CampaignRunner
@@ -453,3 +454,21 @@ def test_activation_refuses_a_segment_the_catalogue_cannot_read(clinic: Clinic) 
     with pytest.raises(CampaignRefused, match="cannot be evaluated") as refused:
         activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
     assert refused.value.code == "invalid_segment"
+
+
+def test_a_paused_campaign_plans_and_enrols_nothing_until_resumed(clinic: Clinic) -> None:
+    region = new_tag("r")
+    clinic.patients(3, region)
+    campaign_id = clinic.campaign(region, recurring=True)
+    clinic.runner().run_round()
+    change_campaign_state(clinic.store, campaign_id, CampaignAction.PAUSE, actor=ACTOR, now=NOW)
+    clinic.patients(2, region)  # new matches, and the reminder falls due, while paused
+    later = NOW + timedelta(days=8)
+    paused_round = clinic.runner(later).run_round()
+    paused_nightly = clinic.runner(later).enrol_new_matches()
+    assert (paused_round.jobs_created, paused_nightly.enrolled) == (0, 0)
+    change_campaign_state(clinic.store, campaign_id, CampaignAction.RESUME, actor=ACTOR, now=later)
+    resumed = clinic.runner(later).enrol_new_matches()
+    assert resumed.enrolled == 2
+    steps = Counter(j["context"]["campaign_step"] for j in clinic.jobs(campaign_id))
+    assert steps == {0: 5, 1: 3}  # the newcomers' invitation, the first three's reminder
