@@ -20,11 +20,16 @@ from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
+from outreach.sql.organisation_settings_repository import (
+    OrgSettingsRepository,
+    ProviderSettingsRepository,
+)
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.request_repository import RequestRepository
 from outreach.sql.segment_repository import SegmentRepository
 from outreach.sql.status_repository import StatusRepository
+from outreach.sql.template_repository import TemplateRepository
 
 
 class Repositories:
@@ -39,12 +44,15 @@ class Repositories:
         "counts",
         "inbox",
         "jobs",
+        "org_settings",
         "orgs",
         "patients",
+        "provider_settings",
         "replies",
         "requests",
         "segments",
         "statuses",
+        "templates",
     )
 
     def __init__(self, connection: Connection) -> None:
@@ -56,12 +64,15 @@ class Repositories:
         self.counts = CountsRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
+        self.org_settings = OrgSettingsRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
+        self.provider_settings = ProviderSettingsRepository(connection)
         self.replies = ReplyRepository(connection)
         self.requests = RequestRepository(connection)
         self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
+        self.templates = TemplateRepository(connection)
 
 
 class Store:
