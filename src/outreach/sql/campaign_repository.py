@@ -20,7 +20,6 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
-    and_,
     case,
     exists,
     func,
@@ -569,15 +568,3 @@ class CampaignRepository:
             select(clicked.c.variant, func.count()).group_by(clicked.c.variant)
         )
         return {variant: int(count) for variant, count in rows}
-
-    def enrolled_patients(self, campaign_id: int, patient_ids: Iterable[str]) -> dict[str, Any]:
-        """(variant, state) of these patients' enrolments in the campaign."""
-        ids = list(set(patient_ids))
-        if not ids:
-            return {}
-        rows = self.connection.execute(
-            select(enrolments.c.patient_id, enrolments.c.variant, enrolments.c.state).where(
-                and_(enrolments.c.campaign_id == campaign_id, enrolments.c.patient_id.in_(ids))
-            )
-        )
-        return {row.patient_id: (row.variant, EnrolmentState(row.state)) for row in rows}
