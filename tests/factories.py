@@ -440,3 +440,50 @@ def insert_patient_facts(engine: Engine, facts: Sequence[PatientFacts], now: dat
             connection.execute(insert(prefs), pref_rows)
         if appointment_rows:
             connection.execute(insert(Appointment.__table__), appointment_rows)
+
+
+def add_segment(engine: Engine, org_id: str, definition: dict[str, Any] | None = None) -> int:
+    """A stored segment of ``org_id`` (its rule taken as given: no validation here)."""
+    from outreach.sql.models import PatientSegment
+
+    with engine.begin() as connection:
+        result = connection.execute(
+            insert(PatientSegment.__table__).values(
+                org_id=org_id,
+                name=new_id("segment"),
+                definition=definition if definition is not None else {"==": [1, 1]},
+                is_active=True,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def campaign_document(org_id: str, segment_id: int, **fields: Any) -> dict[str, Any]:
+    """A campaign definition on the shipped recall families: invitation now, reminder in a week."""
+    return {
+        "org_id": org_id,
+        "name": new_id("campaign"),
+        "segment_id": segment_id,
+        "steps": [
+            {"offset_hours": 0, "template_family": "dental_recall"},
+            {"offset_hours": 168, "template_family": "dental_recall_reminder"},
+        ],
+        **fields,
+    }
+
+
+def add_recall_templates(engine: Engine, org_id: str) -> None:
+    """The shipped dental recall families, as the organisation's own templates (global seeds
+    would be shared by every test of the session database)."""
+    import dataclasses
+
+    from outreach.sql.template_repository import TemplateRepository
+    from outreach.templating import load_seed_templates
+
+    records = [
+        dataclasses.replace(record, org_id=org_id)
+        for record in load_seed_templates()
+        if record.family is not None
+    ]
+    with engine.begin() as connection:
+        TemplateRepository(connection).seed(records)

@@ -206,6 +206,16 @@ class Settings(BaseSettings):
     # Patients a segment preview shows (ids and masked fields only).
     segment_preview_sample_size: int = Field(default=10, ge=0, le=100)
 
+    # Campaigns (run by the scheduler)
+    # How often campaigns are run: enrolment of newly active ones, exits, due steps into jobs.
+    campaign_round_every_seconds: float = Field(default=60.0, gt=0)
+    # The hour (UTC) of the daily run that enrols patients newly matching recurring campaigns.
+    recurring_enrolment_hour_utc: int = Field(default=4, ge=0, le=23)
+    # Patient ids per INSERT ... SELECT when a segment is enrolled.
+    campaign_enrol_chunk_size: int = Field(default=20_000, ge=1)
+    # Enrolments per transaction when due steps become jobs (decided in bulk).
+    campaign_plan_chunk_size: int = Field(default=2_000, ge=1)
+
     # The simulator's private key matching sendgrid_webhook_public_key (development only).
     sim_sendgrid_private_key_pem: SecretStr | None = None
 

@@ -7,7 +7,10 @@ confirmations go at once and reminders fall due; the simulator delivers, fails s
 patients open and answer, each at hours that follow their planted preferred hour. Every twelve
 simulated hours (the nightly job, sped up so the loop shows within the run) the send-time model
 is trained on the engagement so far and every patient gets a best hour, which times their later
-flexible messages, and a fatigue score. The summary shows what happened at every step.
+flexible messages, and a fatigue score. A marketer's recall runs beside it: the patients' past
+visits are published first, then a recall segment and an A/B campaign with a hold-out are created
+and activated through the API with a marketer's key, and the scheduler enrols and sends it. The summary shows
+what happened at every step, the campaign's included.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from outreach.api.access import API_KEY_HEADER
+from outreach.campaigns.recall import dental_recall_campaign, dental_recall_segment
 from outreach.clock import SharedShiftedClock
 from outreach.config import Settings
 from outreach.domain import Actor, Role
@@ -62,6 +66,7 @@ from outreach.sim.clinic import (
     generate_clinic,
     malformed_events,
     plant_canaries,
+    visit_history,
 )
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
@@ -84,6 +89,17 @@ SIM_STEP = timedelta(minutes=15)
 # How often the demo runs the scheduler's nightly send-time learning, in simulated time.
 LEARNING_EVERY = timedelta(hours=12)
 DEMO_ACTOR = Actor("system:demo")
+# Of delivered e-mail, the share opened, and of those the share with a link clicked.
+DEMO_OUTCOMES = {
+    "delivered": 0.95,
+    "failed": 0.02,
+    "bounced": 0.02,
+    "undelivered": 0.01,
+    "opened": 0.5,
+    "clicked": 0.4,
+}
+# The marketer's recall starts an hour into the day, once the past visits are in.
+CAMPAIGN_STARTS_AFTER = timedelta(hours=1)
 
 
 @dataclass
@@ -103,12 +119,22 @@ class DemoOptions:
 @dataclass
 class DemoRun:
     clinic: SyntheticClinic
+    api_url: str = ""
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     malformed: int = 0
     training: TrainingReport | None = None
     assignment: AssignmentReport | None = None
     trainings: int = 0
+    history: int = 0
+    marketer_key: str = ""
+    segment_size: int = 0
+    campaign_id: int | None = None
+    campaign_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def recall_org(self) -> str:
+        return self.clinic.orgs[0].org_id
 
 
 def next_weekday_morning(now: datetime) -> datetime:
@@ -239,6 +265,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         )
         env["OUTREACH_ENV"] = "development"
         env["OUTREACH_JOBS_GAUGE_REFRESH_SECONDS"] = "5"  # the demo's day lasts under a minute
+        # Campaign rounds every 2 s: about three simulated hours at the demo's pace.
+        env["OUTREACH_CAMPAIGN_ROUND_EVERY_SECONDS"] = "2"
+        run.api_url = f"http://127.0.0.1:{api_port}"
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
@@ -254,6 +283,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 json={
                     "error_rate": 0.02,
                     "auto_replies": replies,
+                    "outcomes": DEMO_OUTCOMES,
                     "callback_delay_ms": 20,
                     # Patients open and answer at hours that follow their planted preferred hour.
                     "engagement_profiles": _engagement_profiles(clinic),
@@ -328,6 +358,7 @@ def _simulate_day(
     bad = malformed_events(options.seed, 7, day_start=start)
     asyncio.run(_publish(bootstrap, [(b"malformed", raw) for raw in bad]))
     run.malformed = len(bad)
+    history = [(event_key(e), event_value(e)) for e in visit_history(run.clinic)]
     cursor = 0
     progress = Progress(
         TextColumn("[bold]simulated {task.fields[now]}"),
@@ -354,6 +385,12 @@ def _simulate_day(
                 run.published += len(batch)
             if (sim_now - start) % LEARNING_EVERY == timedelta(0) and sim_now < end:
                 _learn_send_times(run, engine, sim_now)
+            if step == 1:
+                # The patients exist (their upserts come first): now their past visits.
+                asyncio.run(_publish(bootstrap, history))
+                run.history = len(history)
+            if sim_now - start == CAMPAIGN_STARTS_AFTER:
+                _start_recall(run, engine, console)
             queued = _queued_due(engine, sim_now) if step % 8 == 0 else None
             progress.update(
                 task,
@@ -459,6 +496,57 @@ def _show_operations(access: DemoAccess, ports: tuple[int, int, int], console: C
                 ),
             ],
         )
+    )
+
+
+def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
+    """The marketer's part: the recall segment, then the A/B campaign with a hold-out, through
+    the API with a marketer's key once the past visits are stored; the scheduler's next round
+    enrols it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with Store(engine).reading() as repos:
+            if repos.counts.events_by_type().get("appointment.attended", 0) >= run.history:
+                break
+        time.sleep(0.2)
+    run.marketer_key = issue_api_key(
+        Store(engine),
+        org_id=run.recall_org,
+        role=Role.MARKETER,
+        name="demo recall marketer",
+        actor=DEMO_ACTOR,
+        now=datetime.now(UTC),
+    ).plaintext
+    marketer = {API_KEY_HEADER: run.marketer_key}
+    segment = httpx.post(
+        f"{run.api_url}/api/v1/segments",
+        json={**dental_recall_segment(), "org_id": run.recall_org},
+        headers=marketer,
+        timeout=30,
+    )
+    segment.raise_for_status()
+    # The shipped recall reminds after a week; the demo's three days remind after two.
+    steps = [
+        {"offset_hours": 0, "template_family": "dental_recall", "channel": "best"},
+        {"offset_hours": 48, "template_family": "dental_recall_reminder", "channel": "best"},
+    ]
+    created = httpx.post(
+        f"{run.api_url}/api/v1/campaigns",
+        json=dental_recall_campaign(run.recall_org, segment.json()["id"], steps=steps),
+        headers=marketer,
+        timeout=30,
+    )
+    created.raise_for_status()
+    run.campaign_id = created.json()["id"]
+    activated = httpx.post(
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/activate", headers=marketer, timeout=60
+    )
+    activated.raise_for_status()
+    run.segment_size = activated.json()["segment_size"]
+    run.campaign_warnings = activated.json()["warnings"]
+    console.print(
+        f"marketer: recall segment of {run.segment_size} patients; A/B campaign "
+        f"{run.campaign_id} with a 10% hold-out activated (reminder two days later)"
     )
 
 
@@ -575,6 +663,8 @@ def _summarise(
     console.print(
         _send_time_table(run, send_time_sources, learnt_by_source),
     )
+    if run.campaign_id is not None:
+        _summarise_campaign(run, console)
 
 
 def _send_time_table(
@@ -618,3 +708,46 @@ def _send_time_table(
     ]
     rows += [(f"jobs timed by: {source}", count) for source, count in sorted(send_time_sources)]
     return _table("Send-time model (best hour) and fatigue", ["", "value"], rows)
+
+
+def _summarise_campaign(run: DemoRun, console: Console) -> None:
+    status = httpx.get(
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/status",
+        headers={API_KEY_HEADER: run.marketer_key},
+        timeout=30,
+    )
+    status.raise_for_status()
+    progress = status.json()
+    exited = ", ".join(f"{reason} {n}" for reason, n in progress["exited"].items()) or "none"
+    console.print(
+        _table(
+            f"Recall campaign {run.campaign_id} ({run.recall_org}, state {progress['state']})",
+            ["", "patients"],
+            [
+                ("segment size at activation", run.segment_size),
+                ("enrolled", progress["enrolled"]),
+                ("held out (never messaged)", progress["held_out"]),
+                ("exited (" + exited + ")", sum(progress["exited"].values())),
+            ],
+        )
+    )
+    stages = ("enrolled", "sent", "delivered", "clicked", "replied", "suppressed", "cancelled")
+    console.print(
+        _table(
+            "Recall campaign by variant (jobs; enrolled: patients)",
+            ["variant", *stages],
+            [
+                (name, *(counts[stage] for stage in stages))
+                for name, counts in progress["variants"].items()
+            ],
+        )
+    )
+    console.print(
+        _table(
+            "Recall campaign suppressions",
+            ["reason", "jobs"],
+            sorted(progress["suppressed"].items()),
+        )
+    )
+    for warning in run.campaign_warnings:
+        console.print(f"[yellow]campaign warning:[/] {warning}")

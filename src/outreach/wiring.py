@@ -108,6 +108,7 @@ def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
             settings.portal_base_url, secret, timedelta(seconds=settings.portal_link_ttl_seconds)
         ),
         settings.default_booking_url,
+        api_base_url=settings.public_base_url,
     )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from outreach import wiring
 from outreach.api import (
+    campaigns,
     comm_context,
     generic_webhooks,
     health,
@@ -33,6 +34,7 @@ from outreach.api import (
     schedule,
     segments,
     templates,
+    unsubscribe,
     webhooks,
 )
 from outreach.api.access import document_access, require_declared_access
@@ -99,7 +101,8 @@ def create_api_app(
 
     app = FastAPI(
         title="outreach",
-        summary="Patient communication engine: scheduling, comm-context, templates, webhooks.",
+        summary="Patient communication engine: scheduling, comm-context, templates, campaigns, "
+        "webhooks.",
         version="1",
         lifespan=lifespan,
     )
@@ -119,6 +122,8 @@ def create_api_app(
         templates.router,
         segments.router,
         keys.router,
+        campaigns.router,
+        unsubscribe.router,
         portal.router,
         generic_webhooks.router,
         webhooks.webhook_router(services.channels),

@@ -78,6 +78,12 @@ class TemplateCreate(TemplateContent):
     channel: Channel
     language: str = Field(pattern=_LANGUAGE, max_length=16)
     variant: str = Field(default="A", pattern=_VARIANT)
+    family: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]{1,64}$",
+        description="A named family campaign steps use (e.g. `dental_recall`); omit for the "
+        "purpose's standard templates.",
+    )
 
     def draft(self) -> TemplateRecord:
         """The family's first version, as the policy checks it."""
@@ -94,6 +100,7 @@ class TemplateCreate(TemplateContent):
             declared_variables=tuple(self.declared_variables),
             whatsapp_template_name=self.whatsapp_template_name,
             is_active=False,
+            family=self.family,
         )
 
 
@@ -150,6 +157,7 @@ def template_view(template: StoredTemplate) -> dict[str, Any]:
         "body": record.body,
         "declared_variables": list(record.declared_variables),
         "whatsapp_template_name": record.whatsapp_template_name,
+        "family": record.family,
         "is_active": record.is_active,
         "created_by": template.created_by,
         "created_at": template.created_at.isoformat(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from outreach.cli import (
+    campaigns,
     database,
     keys,
     ml,
@@ -26,6 +27,7 @@ app.add_typer(ml.app, name="ml")
 
 __all__ = [
     "app",
+    "campaigns",
     "database",
     "keys",
     "main",

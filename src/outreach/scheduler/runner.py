@@ -1,4 +1,5 @@
-"""The ``outreach scheduler`` process: the due-job loop plus periodic housekeeping (APScheduler).
+"""The ``outreach scheduler`` process: the due-job loop plus periodic housekeeping and campaign
+runs (APScheduler).
 
 Several schedulers may run at once: claims are exclusive (SKIP LOCKED), so each job goes once.
 """
@@ -23,6 +24,7 @@ from outreach.metrics import Metrics
 from outreach.services.dispatch_due_jobs import DueJobDispatcher
 from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
+from outreach.services.run_campaigns import CampaignRunner
 from outreach.sql.store import Store
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,25 @@ def housekeeping_jobs(
         settings.reconcile_statuses_every_seconds,
         "reconcile-statuses",
         lambda: reconcile_unattached_statuses(store, clock(), window),
+    )
+    campaigns = CampaignRunner(
+        store,
+        settings.segment_catalogue(),
+        settings.segment_rule_limits(),
+        enrol_chunk_size=settings.campaign_enrol_chunk_size,
+        plan_chunk_size=settings.campaign_plan_chunk_size,
+        clock=clock,
+    )
+    every(settings.campaign_round_every_seconds, "campaign-round", campaigns.run_round)
+    cron.add_job(
+        asyncio.to_thread,
+        "cron",
+        args=[campaigns.enrol_new_matches],
+        hour=settings.recurring_enrolment_hour_utc,
+        minute=0,
+        id="recurring-campaign-enrolment",
+        max_instances=1,
+        coalesce=True,
     )
     warning = timedelta(days=settings.consent_warning_days)
     cron.add_job(

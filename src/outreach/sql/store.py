@@ -15,6 +15,7 @@ from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.api_key_repository import ApiKeyRepository
 from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
+from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.engagement_repository import EngagementRepository
 from outreach.sql.inbox import InboxRepository
@@ -41,6 +42,7 @@ class Repositories:
         "api_keys",
         "appointments",
         "audit",
+        "campaigns",
         "counts",
         "engagement",
         "inbox",
@@ -62,6 +64,7 @@ class Repositories:
         self.api_keys = ApiKeyRepository(connection)
         self.appointments = AppointmentRepository(connection)
         self.audit = AuditRepository(connection)
+        self.campaigns = CampaignRepository(connection)
         self.counts = CountsRepository(connection)
         self.engagement = EngagementRepository(connection)
         self.inbox = InboxRepository(connection)

@@ -1,6 +1,7 @@
 """``comm_templates``: immutable versions of template families, one active per family.
 
-A family is one (organisation, provider, purpose, channel, language, variant); its versions are
+A family is one (organisation, provider, purpose, channel, language, variant, and for campaign
+templates a family name); its versions are
 numbered from 1 and never edited. Activating a version deactivates its siblings in the same
 transaction, so the sender never sees two active versions of one family. Rows in,
 ``TemplateRecord`` out (and ``StoredTemplate``, with the bookkeeping staff see).
@@ -33,9 +34,12 @@ def family_key(
     channel: str,
     language: str,
     variant: str,
+    family: str | None = None,
 ) -> str:
-    """The NULL-safe identity of a template family; versions share it."""
-    return "|".join([org_id or "-", provider_id or "-", purpose, channel, language, variant])
+    """The NULL-safe identity of a template family; versions share it. A named family (campaign
+    steps) adds its name, so it never shares versions with the purpose's standard templates."""
+    parts = [org_id or "-", provider_id or "-", purpose, channel, language, variant]
+    return "|".join([*parts, family] if family else parts)
 
 
 def family_key_of(record: TemplateRecord) -> str:
@@ -46,6 +50,7 @@ def family_key_of(record: TemplateRecord) -> str:
         record.channel.value,
         record.language,
         record.variant,
+        record.family,
     )
 
 
@@ -93,6 +98,7 @@ def _record(row: Any) -> TemplateRecord:
         declared_variables=tuple(row.declared_variables or ()),
         whatsapp_template_name=row.whatsapp_template_name,
         is_active=bool(row.is_active),
+        family=row.family,
     )
 
 
@@ -119,6 +125,7 @@ def _row_values(record: TemplateRecord) -> dict[str, Any]:
         "body": record.body,
         "declared_variables": list(record.declared_variables),
         "whatsapp_template_name": record.whatsapp_template_name,
+        "family": record.family,
     }
 
 
@@ -212,6 +219,24 @@ class TemplateRepository:
     def active(self) -> list[TemplateRecord]:
         """Every active version: what the sender chooses from."""
         rows = self.connection.execute(select(templates).where(templates.c.is_active.is_(True)))
+        return [_record(row) for row in rows]
+
+    def active_in_families(
+        self, org_id: str, purpose: Purpose, families: Iterable[str]
+    ) -> list[TemplateRecord]:
+        """Active versions of these named families the organisation may use: its own and the
+        global ones (a campaign's templates)."""
+        names = sorted(set(families))
+        if not names:
+            return []
+        rows = self.connection.execute(
+            select(templates).where(
+                templates.c.family.in_(names),
+                templates.c.purpose == purpose.value,
+                templates.c.is_active.is_(True),
+                or_(templates.c.org_id.is_(None), templates.c.org_id == org_id),
+            )
+        )
         return [_record(row) for row in rows]
 
     def seed(self, records: Iterable[TemplateRecord]) -> int:
