@@ -9,8 +9,8 @@ simulated hours (the nightly job, sped up so the loop shows within the run) the 
 is trained on the engagement so far and every patient gets a best hour, which times their later
 flexible messages, and a fatigue score. A marketer's recall runs beside it: the patients' past
 visits are published first, then a recall segment and an A/B campaign with a hold-out are created
-and activated through the API with a marketer's key, and the scheduler enrols and sends it. The summary shows
-what happened at every step, the campaign's included.
+and activated through the API with a marketer's key, and the scheduler enrols and sends it. The
+summary shows what happened at every step, the campaign's included.
 """
 
 from __future__ import annotations
