@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from outreach.domain import Channel, Purpose
+from outreach.domain import BUILTIN_CHANNELS, Channel, Purpose
 from outreach.preferences import (
     GLOBAL_DEFAULTS,
     CommRequest,
@@ -205,9 +205,9 @@ class PatientFactory:
             "work_hours_end": work_end if works else None,
             "work_days": work_days if works else None,
             "allowed_channels": _maybe(
-                rng, 0.2, frozenset(rng.sample(list(Channel), rng.randint(1, 3)))
+                rng, 0.2, frozenset(rng.sample(list(BUILTIN_CHANNELS), rng.randint(1, 3)))
             ),
-            "preferred_channel": _maybe(rng, 0.4, rng.choice(list(Channel))),
+            "preferred_channel": _maybe(rng, 0.4, rng.choice(list(BUILTIN_CHANNELS))),
             "email": _maybe(rng, 0.8, f"p{self.seed}.{self.count}@{rng.choice(DOMAINS)}"),
             "phone": _maybe(rng, 0.9, phone),
             "whatsapp": _maybe(rng, 0.1, self._phone()[0]),
@@ -219,13 +219,13 @@ class PatientFactory:
         consent = ConsentState(
             contact_granted=rng.random() < 0.9,
             granted_at=now - timedelta(days=rng.randint(0, 800)),
-            marketing_opt_in=frozenset(c for c in Channel if rng.random() < 0.5),
-            opted_out=frozenset(c for c in Channel if rng.random() < 0.05),
+            marketing_opt_in=frozenset(c for c in BUILTIN_CHANNELS if rng.random() < 0.5),
+            opted_out=frozenset(c for c in BUILTIN_CHANNELS if rng.random() < 0.05),
             whatsapp_opt_in=rng.random() < 0.5,
         )
         history = tuple(
             SentRecord(
-                rng.choice(list(Channel)),
+                rng.choice(list(BUILTIN_CHANNELS)),
                 rng.choice([Purpose.CAMPAIGN_EDUCATION, Purpose.APPT_REMINDER, Purpose.LAB_READY]),
                 now - timedelta(hours=rng.randint(1, 200)),
             )

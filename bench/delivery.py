@@ -36,12 +36,13 @@ from outreach.config import Settings
 from outreach.embedded.ports import free_loopback_port, wait_for_port
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
+from outreach.services.template_versions import seed_shipped_templates
 from outreach.sim.deployment import daytime_zone, local_deployment_environment
 from outreach.sim.provider.signing import twilio_signature
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
 from outreach.sql.models import CommJob, Patient, PatientCommPrefs
-from outreach.sql.template_store import seed_templates
+from outreach.sql.store import Store
 from outreach.topics import ensure_topics
 
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306/"
@@ -248,8 +249,7 @@ def main() -> None:
     try:
         upgrade(url)
         engine = build_engine(url)
-        with engine.begin() as connection:
-            seed_templates(connection)
+        seed_shipped_templates(Store(engine))
         asyncio.run(ensure_topics(broker.bootstrap_servers, partitions=4))
         sim_port, api_port, bare_port = (free_loopback_port() for _ in range(3))
         env = local_deployment_environment(

@@ -4,6 +4,8 @@
   return plain dicts for ``insert(table)``; overrides go in as keyword arguments.
 - A clinic with its patients and jobs in the database, fresh phone numbers and ids, and the
   inbound envelopes the webhooks publish.
+- Patients as segments read them (``PatientFacts``: row, own preferences, appointments) written
+  to the database.
 
 Every id is the caller's (or fresh), so tests sharing a database keep to their own rows.
 """
@@ -22,13 +24,18 @@ from sqlalchemy import Engine, insert, select
 from outreach.domain import Channel, JobStatus, Purpose
 from outreach.events import InboundEnvelope
 from outreach.preferences.addresses import normalise_phone
+from outreach.segments import PatientFacts
+from outreach.segments.records import OPT_OUT_FIELDS
 from outreach.sql.models import (
+    Appointment,
+    CommAuditLog,
     CommJob,
     OrgCommPrefs,
     Patient,
     PatientChannelOptOut,
     PatientCommPrefs,
 )
+from outreach.templating import TemplateRecord
 
 CLINIC_NAME = "Sunrise Clinic"
 CLINIC_PHONE = "+14155550100"
@@ -164,6 +171,33 @@ def new_tag(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
+def sms_template(org_id: str | None, **fields: Any) -> TemplateRecord:
+    """An unsaved appointment-reminder SMS of ``org_id`` that the policy accepts."""
+    values: dict[str, Any] = {
+        "id": "unsaved",
+        "org_id": org_id,
+        "purpose": Purpose.APPT_REMINDER,
+        "channel": Channel.SMS,
+        "language": "en",
+        "body": "Hi {{ first_name }}, see you {{ appointment_date }}.",
+        "declared_variables": ("first_name", "appointment_date"),
+        "is_active": False,
+    }
+    return TemplateRecord(**(values | fields))
+
+
+def audit_entries(engine: Engine, action: str, org_id: str) -> list[dict[str, Any]]:
+    """The ``comm_audit_log`` entries of ``action`` about ``org_id``, oldest first."""
+    audit_log = CommAuditLog.__table__
+    query = (
+        select(audit_log)
+        .where(audit_log.c.action == action, audit_log.c.org_id == org_id)
+        .order_by(audit_log.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
 def patient_row(patient_id: str, *, org_id: str = "org", **fields: Any) -> dict[str, Any]:
     return {"id": patient_id, "org_id": org_id, **fields}
 
@@ -296,3 +330,200 @@ def opted_out_channels(engine: Engine, patient_id: str) -> frozenset[Channel]:
     with engine.connect() as connection:
         rows = connection.execute(select(table.c.channel).where(table.c.patient_id == patient_id))
         return frozenset(Channel(channel) for channel in rows.scalars())
+
+
+def store_engagement_history(
+    engine: Engine, patients: Any, sent: Any, *, org_id: str, now: datetime
+) -> None:
+    """Write a patient frame and a frame of sent messages (as the send-time model's repository
+    reads them, see ``outreach.sim.send_time_experiment``) as the pipeline would have stored
+    them: patients and their preferences, sent jobs (replies on the job), and the providers'
+    open and click reports."""
+    import pandas as pd
+
+    from outreach.sql.bulk import insert_rows as bulk_insert
+    from outreach.sql.models import CommStatusEvent
+
+    def instant(value: Any) -> datetime | None:
+        return None if pd.isna(value) else value.floor("us").to_pydatetime()
+
+    patient_rows, pref_rows = [], []
+    for row in patients.itertuples(index=False):
+        patient_rows.append(
+            patient_row(
+                row.patient_id,
+                org_id=org_id,
+                date_of_birth=datetime.fromisoformat(row.date_of_birth).date(),
+                region=row.region,
+            )
+        )
+        pref_rows.append(
+            consenting_prefs_row(
+                row.patient_id,
+                now,
+                phone=None,
+                email=f"{row.patient_id}@example.org",
+                timezone=row.patient_timezone,
+                language=row.patient_language,
+                preferred_channel=row.preferred_channel,
+            )
+        )
+    job_rows, status_rows = [], []
+    for row in sent.itertuples(index=False):
+        sent_at = instant(row.sent_at)
+        message_id = f"sim-{org_id}-{row.job_id}"
+        job_rows.append(
+            job_row(
+                f"{org_id}:{row.job_id}",
+                row.patient_id,
+                sent_at,
+                org_id=org_id,
+                id=int(row.job_id),
+                purpose=row.purpose,
+                channel=row.channel,
+                status=JobStatus.REPLIED.value if instant(row.replied_at) else "delivered",
+                sent_at=sent_at,
+                replied_at=instant(row.replied_at),
+                provider_message_id=message_id,
+                send_time_source=row.send_time_source,
+                send_time_propensity=float(row.send_time_propensity),
+            )
+        )
+        for status, at in (("opened", row.opened_at), ("clicked", row.clicked_at)):
+            if instant(at) is not None:
+                status_rows.append(
+                    {
+                        "job_id": int(row.job_id),
+                        "provider": "sim",
+                        "provider_message_id": message_id,
+                        "status": status,
+                        "occurred_at": instant(at),
+                        "received_at": instant(at),
+                        "raw": {},
+                    }
+                )
+    with engine.begin() as connection:
+        bulk_insert(connection, Patient.__table__, patient_rows)
+        bulk_insert(connection, prefs, pref_rows)
+        bulk_insert(connection, jobs, job_rows)
+        bulk_insert(connection, CommStatusEvent.__table__, status_rows)
+
+
+def insert_patient_facts(engine: Engine, facts: Sequence[PatientFacts], now: datetime) -> None:
+    """Store patients as segments read them: their row, their own preference row (when they
+    have one) and their appointments, in one transaction."""
+    patient_rows, pref_rows, appointment_rows = [], [], []
+    opt_out_rows: list[dict[str, Any]] = []
+    for patient in facts:
+        patient_rows.append(
+            {
+                "id": patient.patient_id,
+                "org_id": patient.org_id,
+                "provider_id": patient.provider_id,
+                "date_of_birth": patient.date_of_birth,
+                "sex": patient.sex,
+                "postal_code": patient.postal_code,
+                "region": patient.region,
+                "attributes": patient.attributes,
+            }
+        )
+        if patient.preferences is not None:
+            pref_rows.append(
+                {
+                    "patient_id": patient.patient_id,
+                    "whatsapp_opt_in": False,
+                    "contact_consent": False,
+                    "marketing_opt_in_email": False,
+                    "marketing_opt_in_sms": False,
+                    "marketing_opt_in_whatsapp": False,
+                    "language": None,
+                    "timezone": None,
+                    "preferred_channel": None,
+                    # A stored row has every flag: a flag given as None keeps its default.
+                    **{
+                        k: v
+                        for k, v in patient.preferences.items()
+                        if v is not None and k not in OPT_OUT_FIELDS
+                    },
+                }
+            )
+            # Opt-outs are rows of their own, one per channel.
+            opt_out_rows.extend(
+                {
+                    "patient_id": patient.patient_id,
+                    "channel": channel,
+                    "opted_out_at": now,
+                    "source": "test",
+                }
+                for name, channel in OPT_OUT_FIELDS.items()
+                if patient.preferences.get(name)
+            )
+        for number, appointment in enumerate(patient.appointments):
+            appointment_rows.append(
+                {
+                    "appointment_id": f"{patient.patient_id}-a{number}",
+                    "org_id": patient.org_id,
+                    "patient_id": patient.patient_id,
+                    "starts_at": appointment.starts_at,
+                    "status": appointment.status.value,
+                    "last_event_id": f"{patient.patient_id}-e{number}",
+                    "last_event_type": f"appointment.{appointment.status.value}",
+                    "last_event_at": now,
+                }
+            )
+    with engine.begin() as connection:
+        if patient_rows:
+            connection.execute(insert(Patient.__table__), patient_rows)
+        if pref_rows:
+            connection.execute(insert(prefs), pref_rows)
+        if opt_out_rows:
+            connection.execute(insert(PatientChannelOptOut.__table__), opt_out_rows)
+        if appointment_rows:
+            connection.execute(insert(Appointment.__table__), appointment_rows)
+
+
+def add_segment(engine: Engine, org_id: str, definition: dict[str, Any] | None = None) -> int:
+    """A stored segment of ``org_id`` (its rule taken as given: no validation here)."""
+    from outreach.sql.models import PatientSegment
+
+    with engine.begin() as connection:
+        result = connection.execute(
+            insert(PatientSegment.__table__).values(
+                org_id=org_id,
+                name=new_id("segment"),
+                definition=definition if definition is not None else {"==": [1, 1]},
+                is_active=True,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def campaign_document(org_id: str, segment_id: int, **fields: Any) -> dict[str, Any]:
+    """A campaign definition on the shipped recall families: invitation now, reminder in a week."""
+    return {
+        "org_id": org_id,
+        "name": new_id("campaign"),
+        "segment_id": segment_id,
+        "steps": [
+            {"offset_hours": 0, "template_family": "dental_recall"},
+            {"offset_hours": 168, "template_family": "dental_recall_reminder"},
+        ],
+        **fields,
+    }
+
+
+def add_recall_templates(engine: Engine, org_id: str) -> None:
+    """The shipped dental recall families, as the organisation's own templates (global seeds
+    would be shared by every test of the session database)."""
+    import dataclasses
+
+    from outreach.sql.template_repository import TemplateRepository
+    from outreach.templating import load_seed_templates
+
+    records = [
+        dataclasses.replace(record, org_id=org_id)
+        for record in load_seed_templates()
+        if record.family is not None
+    ]
+    with engine.begin() as connection:
+        TemplateRepository(connection).seed(records)

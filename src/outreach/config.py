@@ -8,8 +8,11 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from outreach.segments.catalogue import Catalogue, segment_catalogue
+from outreach.segments.validation import RuleLimits
 
 # Twilio's magic test sender: it never reaches a handset.
 _TWILIO_TEST_NUMBER = "+15005550006"
@@ -202,8 +205,75 @@ class Settings(BaseSettings):
     # A sender may save tokens for a burst of this many seconds at its rate (at least one send).
     send_rate_burst_seconds: float = Field(default=1.0, gt=0)
 
+    # Send-time model and fatigue (ml)
+    # Share of flexible messages (no deadline within a day) sent at a random allowed hour, so the
+    # model keeps seeing hours it would not pick (0 turns exploration off).
+    ml_exploration_share: float = Field(default=0.10, ge=0, le=1)
+    # How far back training and the nightly assignment read sent messages.
+    ml_training_window_days: int = Field(default=180, ge=1)
+    # An open, click or reply this soon after the send counts as prompt (what the hour decides).
+    ml_prompt_engagement_minutes: float = Field(default=60.0, gt=0)
+    # Engagement later than this after the send is not counted at all.
+    ml_engagement_window_hours: float = Field(default=24.0, gt=0)
+    # Cap on a send's inverse-propensity weight (an explored send counts at most this many times).
+    ml_max_sample_weight: float = Field(default=3.0, ge=1)
+    # The fatigue score counts the messages of this many past days.
+    ml_fatigue_window_days: int = Field(default=14, ge=1)
+    # At this fatigue score a patient gets the fatigued marketing caps below.
+    ml_fatigue_threshold: float = Field(default=0.6, gt=0, le=1)
+    # Marketing messages a fatigued patient may get per rolling 24 h (never more than their own).
+    ml_fatigued_marketing_max_per_day: int = Field(default=1, ge=0)
+    # ... and per rolling 7 days.
+    ml_fatigued_marketing_max_per_week: int = Field(default=1, ge=0)
+    # The scheduler retrains, reassigns best hours and rescores fatigue daily at this UTC hour
+    # (-1: never).
+    ml_nightly_hour_utc: int = Field(default=2, ge=-1, le=23)
+
+    # Segments
+    # Patient attributes segment rules may read (attributes.<key>) and their types, as JSON
+    # {"key": "string" | "number" | "boolean"}; the same for every organisation.
+    segment_attributes: dict[str, str] = Field(default_factory=dict)
+    # The most a segment rule may be: compact JSON characters, nodes, nesting of operations,
+    # values in one 'in' list, and segments nested through in_segment.
+    segment_rule_max_chars: int = Field(default=20_000, ge=100)
+    segment_rule_max_nodes: int = Field(default=300, ge=1)
+    segment_rule_max_depth: int = Field(default=16, ge=1)
+    segment_rule_max_list_values: int = Field(default=500, ge=1)
+    segment_rule_max_reference_depth: int = Field(default=4, ge=0)
+    # Patients a segment preview shows (ids and masked fields only).
+    segment_preview_sample_size: int = Field(default=10, ge=0, le=100)
+
+    # Campaigns (run by the scheduler)
+    # How often campaigns are run: enrolment of newly active ones, exits, due steps into jobs.
+    campaign_round_every_seconds: float = Field(default=60.0, gt=0)
+    # The hour (UTC) of the daily run that enrols patients newly matching recurring campaigns.
+    recurring_enrolment_hour_utc: int = Field(default=4, ge=0, le=23)
+    # Patient ids per INSERT ... SELECT when a segment is enrolled.
+    campaign_enrol_chunk_size: int = Field(default=20_000, ge=1)
+    # Enrolments per transaction when due steps become jobs (decided in bulk).
+    campaign_plan_chunk_size: int = Field(default=2_000, ge=1)
+
     # The simulator's private key matching sendgrid_webhook_public_key (development only).
     sim_sendgrid_private_key_pem: SecretStr | None = None
+
+    @field_validator("segment_attributes")
+    @classmethod
+    def _declared_attributes(cls, value: dict[str, str]) -> dict[str, str]:
+        segment_catalogue(value)  # a bad key or type stops start-up with the reason
+        return value
+
+    def segment_catalogue(self) -> Catalogue:
+        """The fields segment rules may read in this deployment."""
+        return segment_catalogue(self.segment_attributes)
+
+    def segment_rule_limits(self) -> RuleLimits:
+        return RuleLimits(
+            max_chars=self.segment_rule_max_chars,
+            max_nodes=self.segment_rule_max_nodes,
+            max_depth=self.segment_rule_max_depth,
+            max_list_values=self.segment_rule_max_list_values,
+            max_reference_depth=self.segment_rule_max_reference_depth,
+        )
 
     def resolved_kafka_bootstrap(self) -> str:
         """``embedded`` means the broker ``outreach broker`` runs on its default port."""

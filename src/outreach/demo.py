@@ -4,7 +4,13 @@ SQLite, the tansu broker, an in-process Redis stand-in and the provider simulato
 ``outreach`` processes (api, worker, scheduler, sim) run as children. A synthetic clinic's day of
 core events is published through Kafka while a shared simulated clock moves forward, so
 confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
-patients answer. The summary shows what happened at every step.
+patients open and answer, each at hours that follow their planted preferred hour. Every twelve
+simulated hours (the nightly job, sped up so the loop shows within the run) the send-time model
+is trained on the engagement so far and every patient gets a best hour, which times their later
+flexible messages, and a fatigue score. A marketer's recall runs beside it: the patients' past
+visits are published first, then a recall segment and an A/B campaign with a hold-out are created
+and activated through the API with a marketer's key, and the scheduler enrols and sends it. The
+summary shows what happened at every step, the campaign's included.
 """
 
 from __future__ import annotations
@@ -31,15 +37,28 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from outreach.api.access import API_KEY_HEADER
+from outreach.campaigns.recall import dental_recall_campaign, dental_recall_segment
 from outreach.clock import SharedShiftedClock
+from outreach.config import Settings
 from outreach.delivery.send_window import AFTER_DEADLINE, IN_QUIET_HOURS, OUTSIDE_LEGAL_FLOOR
 from outreach.domain import Actor, Role
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
+from outreach.preferences import OrgSettings, PreferenceLayer, ProviderSettings
 from outreach.services.api_keys import issue_api_key
+from outreach.services.assign_send_times import AssignmentReport, assign_send_times
+from outreach.services.organisation_settings import (
+    replace_org_settings,
+    replace_provider_settings,
+)
 from outreach.services.send_time_audit import audit_send_times
+from outreach.services.template_versions import seed_shipped_templates
+from outreach.services.train_send_time_model import (
+    TrainingReport,
+    train_send_time_model,
+)
 from outreach.sim.clinic import (
     CANARY_REPLY,
     SyntheticClinic,
@@ -49,14 +68,14 @@ from outreach.sim.clinic import (
     generate_clinic,
     malformed_events,
     plant_canaries,
+    visit_history,
 )
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
-from outreach.sql.prefs_admin_repository import save_org_prefs, save_provider_prefs
 from outreach.sql.store import Store
-from outreach.sql.template_store import seed_templates
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STAFF_INBOX, ensure_topics
+from outreach.wiring import fatigue_policy, send_time_learning
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +88,20 @@ DEMO_REPLIES = [
     {"body": "no puedo ir", "rate": 0.01},
 ]
 SIM_STEP = timedelta(minutes=15)
+# How often the demo runs the scheduler's nightly send-time learning, in simulated time.
+LEARNING_EVERY = timedelta(hours=12)
 DEMO_ACTOR = Actor("system:demo")
+# Of delivered e-mail, the share opened, and of those the share with a link clicked.
+DEMO_OUTCOMES = {
+    "delivered": 0.95,
+    "failed": 0.02,
+    "bounced": 0.02,
+    "undelivered": 0.01,
+    "opened": 0.5,
+    "clicked": 0.4,
+}
+# The marketer's recall starts an hour into the day, once the past visits are in.
+CAMPAIGN_STARTS_AFTER = timedelta(hours=1)
 
 
 @dataclass
@@ -89,9 +121,22 @@ class DemoOptions:
 @dataclass
 class DemoRun:
     clinic: SyntheticClinic
+    api_url: str = ""
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     malformed: int = 0
+    training: TrainingReport | None = None
+    assignment: AssignmentReport | None = None
+    trainings: int = 0
+    history: int = 0
+    marketer_key: str = ""
+    segment_size: int = 0
+    campaign_id: int | None = None
+    campaign_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def recall_org(self) -> str:
+        return self.clinic.orgs[0].org_id
 
 
 def next_weekday_morning(now: datetime) -> datetime:
@@ -106,31 +151,29 @@ def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
     upgrade(url)
     engine = build_engine(url)
     now = datetime.now(UTC)
-    with engine.begin() as connection:
-        seed_templates(connection)
-        # The clinic's settings go in the way an administrator's would (audited as "demo").
-        for org in clinic.orgs:
-            save_org_prefs(
-                connection,
-                org.org_id,
-                {
-                    "name": org.name,
-                    "timezone": org.timezone,
-                    "language": org.language,
-                    "clinic_phone": org.clinic_phone,
-                    "booking_url": f"https://portal.clinic.example/{org.org_id}/book",
-                },
-                actor=DEMO_ACTOR,
-                now=now,
-            )
-        for provider in clinic.providers:
-            save_provider_prefs(
-                connection,
-                provider.provider_id,
-                {"org_id": provider.org_id, "display_name": provider.display_name},
-                actor=DEMO_ACTOR,
-                now=now,
-            )
+    store = Store(engine)
+    seed_shipped_templates(store)
+    # The clinic's settings go in the way an administrator's would (audited as "demo").
+    for org in clinic.orgs:
+        settings = OrgSettings(
+            org_id=org.org_id,
+            name=org.name,
+            clinic_phone=org.clinic_phone,
+            booking_url=f"https://portal.clinic.example/{org.org_id}/book",
+            layer=PreferenceLayer(timezone=org.timezone, language=org.language),
+        )
+        replace_org_settings(store, settings, actor=DEMO_ACTOR, now=now)
+    for provider in clinic.providers:
+        replace_provider_settings(
+            store,
+            ProviderSettings(
+                provider_id=provider.provider_id,
+                org_id=provider.org_id,
+                display_name=provider.display_name,
+            ),
+            actor=DEMO_ACTOR,
+            now=now,
+        )
     return engine
 
 
@@ -228,6 +271,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         # (and retries come back) within seconds, not the minutes a real deployment waits.
         env["OUTREACH_SEND_RECONCILE_AFTER_SECONDS"] = "2"
         env["OUTREACH_SEND_RETRY_MAX_DELAY_SECONDS"] = "10"
+        # Campaign rounds every 2 s: about three simulated hours at the demo's pace.
+        env["OUTREACH_CAMPAIGN_ROUND_EVERY_SECONDS"] = "2"
+        run.api_url = f"http://127.0.0.1:{api_port}"
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
@@ -243,9 +289,15 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 json={
                     "error_rate": 0.02,
                     "auto_replies": replies,
+                    "outcomes": DEMO_OUTCOMES,
                     "callback_delay_ms": 20,
+                    # Patients open and answer at hours that follow their planted preferred hour.
+                    "engagement_profiles": _engagement_profiles(clinic),
+                    # Reports of late engagement arrive twice as fast as the simulated clock
+                    # would have them (stamped all the same), so the run ends sooner.
+                    "clock_speed": 2 * options.simulated_hours * 3600 / options.real_seconds,
                 },
-                timeout=10,
+                timeout=30,
             ).raise_for_status()
             with console.status("starting the worker and the scheduler"):
                 worker = group.start("worker", ["worker", "--metrics-port", str(worker_metrics)])
@@ -256,6 +308,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 group.wait_for_log(scheduler, "polling every", timeout=60)
             _simulate_day(options, run, broker.bootstrap_servers, clock, engine, console)
             _settle(engine, clock, sim_url, console)
+            with console.status("training the send-time model on the whole run's engagement"):
+                _learn_send_times(run, engine, clock())
             _summarise(run, engine, broker.bootstrap_servers, sim_url, console, work)
             access = _show_access(engine, clinic, f"http://127.0.0.1:{api_port}", console)
             _show_operations(access, (api_port, worker_metrics, scheduler_metrics), console)
@@ -267,6 +321,31 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         f"[green]demo finished in {time.monotonic() - run.started:.0f}s[/]; logs in {work / 'logs'}"
     )
     return 0
+
+
+def _engagement_profiles(clinic: SyntheticClinic) -> dict[str, dict[str, Any]]:
+    """The planted truth of every patient, by address, for the provider simulator only."""
+    profiles: dict[str, dict[str, Any]] = {}
+    for patient in clinic.patients:
+        truth = patient.engagement_profile()
+        for address in patient.addresses():
+            profiles[address] = {
+                "timezone": truth.timezone,
+                "preferred_hour": truth.preferred_hour,
+                "responsiveness": truth.responsiveness,
+            }
+    return profiles
+
+
+def _learn_send_times(run: DemoRun, engine: Engine, now: datetime) -> None:
+    """What the scheduler does nightly: train (promoting a model that does no worse), then give
+    every patient the best hour of the model in use and a fatigue score."""
+    settings = Settings()
+    store = Store(engine)
+    learning = send_time_learning(settings)
+    run.training = train_send_time_model(store, now, learning)
+    run.assignment = assign_send_times(store, now, learning, fatigue_policy(settings))
+    run.trainings += 1
 
 
 def _simulate_day(
@@ -285,6 +364,7 @@ def _simulate_day(
     bad = malformed_events(options.seed, 7, day_start=start)
     asyncio.run(_publish(bootstrap, [(b"malformed", raw) for raw in bad]))
     run.malformed = len(bad)
+    history = [(event_key(e), event_value(e)) for e in visit_history(run.clinic)]
     cursor = 0
     progress = Progress(
         TextColumn("[bold]simulated {task.fields[now]}"),
@@ -309,6 +389,14 @@ def _simulate_day(
             if batch:
                 asyncio.run(_publish(bootstrap, batch))
                 run.published += len(batch)
+            if (sim_now - start) % LEARNING_EVERY == timedelta(0) and sim_now < end:
+                _learn_send_times(run, engine, sim_now)
+            if step == 1:
+                # The patients exist (their upserts come first): now their past visits.
+                asyncio.run(_publish(bootstrap, history))
+                run.history = len(history)
+            if sim_now - start == CAMPAIGN_STARTS_AFTER:
+                _start_recall(run, engine, console)
             queued = _queued_due(engine, sim_now) if step % 8 == 0 else None
             progress.update(
                 task,
@@ -417,6 +505,57 @@ def _show_operations(access: DemoAccess, ports: tuple[int, int, int], console: C
     )
 
 
+def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
+    """The marketer's part: the recall segment, then the A/B campaign with a hold-out, through
+    the API with a marketer's key once the past visits are stored; the scheduler's next round
+    enrols it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with Store(engine).reading() as repos:
+            if repos.counts.events_by_type().get("appointment.attended", 0) >= run.history:
+                break
+        time.sleep(0.2)
+    run.marketer_key = issue_api_key(
+        Store(engine),
+        org_id=run.recall_org,
+        role=Role.MARKETER,
+        name="demo recall marketer",
+        actor=DEMO_ACTOR,
+        now=datetime.now(UTC),
+    ).plaintext
+    marketer = {API_KEY_HEADER: run.marketer_key}
+    segment = httpx.post(
+        f"{run.api_url}/api/v1/segments",
+        json={**dental_recall_segment(), "org_id": run.recall_org},
+        headers=marketer,
+        timeout=30,
+    )
+    segment.raise_for_status()
+    # The shipped recall reminds after a week; the demo's three days remind after two.
+    steps = [
+        {"offset_hours": 0, "template_family": "dental_recall", "channel": "best"},
+        {"offset_hours": 48, "template_family": "dental_recall_reminder", "channel": "best"},
+    ]
+    created = httpx.post(
+        f"{run.api_url}/api/v1/campaigns",
+        json=dental_recall_campaign(run.recall_org, segment.json()["id"], steps=steps),
+        headers=marketer,
+        timeout=30,
+    )
+    created.raise_for_status()
+    run.campaign_id = created.json()["id"]
+    activated = httpx.post(
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/activate", headers=marketer, timeout=60
+    )
+    activated.raise_for_status()
+    run.segment_size = activated.json()["segment_size"]
+    run.campaign_warnings = activated.json()["warnings"]
+    console.print(
+        f"marketer: recall segment of {run.segment_size} patients; A/B campaign "
+        f"{run.campaign_id} with a 10% hold-out activated (reminder two days later)"
+    )
+
+
 def _settle(
     engine: Engine, clock: SharedShiftedClock, sim_url: str, console: Console, timeout: float = 40.0
 ) -> None:
@@ -472,6 +611,8 @@ def _summarise(
         suppressions = repos.counts.suppressions_by_reason()
         intents = repos.counts.replies_by_intent()
         provider_statuses = repos.counts.provider_statuses()
+        send_time_sources = repos.counts.jobs_by_send_time_source()
+        learnt_by_source = repos.engagement.learnt_best_hours()
     # The entries themselves stay in the work directory for a look (originals sealed).
     dead_letters = asyncio.run(
         _count_topic(bootstrap, DLQ, "stage", keep_to=work / "dead-letters.jsonl")
@@ -540,3 +681,94 @@ def _summarise(
             ],
         )
     )
+    console.print(
+        _send_time_table(run, send_time_sources, learnt_by_source),
+    )
+    if run.campaign_id is not None:
+        _summarise_campaign(run, console)
+
+
+def _send_time_table(
+    run: DemoRun,
+    send_time_sources: Sequence[tuple[str, int]],
+    learnt_by_source: dict[str, int],
+) -> Table:
+    training, assignment = run.training, run.assignment
+    rows: list[tuple[str, Any]] = [
+        ("trainings (every 12 simulated hours, and at the end)", run.trainings)
+    ]
+    if training is not None and training.version is not None:
+        metrics = training.metrics
+        rows += [
+            ("model version in use", training.active_version),
+            (
+                f"last training: version {training.version}",
+                "promoted" if training.promoted else f"not promoted ({training.reason})",
+            ),
+            (
+                "  trained on / judged on (held-out) sends",
+                f"{metrics['training_sends']} / {metrics['heldout_sends']}",
+            ),
+            (
+                "  held-out prompt engagement at the learnt hour",
+                f"{metrics['heldout_policy_value']:.3f}",
+            ),
+            ("  ... at the cohort prior's hour", f"{metrics['cohort_prior_policy_value']:.3f}"),
+            (
+                f"  ... everyone at {metrics['population_hour']}:00",
+                f"{metrics['population_hour_policy_value']:.3f}",
+            ),
+        ]
+    elif training is not None:
+        rows.append(("model", training.reason))
+    rows += [
+        ("patients with a learnt best hour", sum(learnt_by_source.values())),
+        ("  from their own messages", learnt_by_source.get("model", 0)),
+        ("  from their cohort (no message yet)", learnt_by_source.get("cohort_prior", 0)),
+        ("fatigued patients (fewer marketing messages)", assignment.fatigued if assignment else 0),
+    ]
+    rows += [(f"jobs timed by: {source}", count) for source, count in sorted(send_time_sources)]
+    return _table("Send-time model (best hour) and fatigue", ["", "value"], rows)
+
+
+def _summarise_campaign(run: DemoRun, console: Console) -> None:
+    status = httpx.get(
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/status",
+        headers={API_KEY_HEADER: run.marketer_key},
+        timeout=30,
+    )
+    status.raise_for_status()
+    progress = status.json()
+    exited = ", ".join(f"{reason} {n}" for reason, n in progress["exited"].items()) or "none"
+    console.print(
+        _table(
+            f"Recall campaign {run.campaign_id} ({run.recall_org}, state {progress['state']})",
+            ["", "patients"],
+            [
+                ("segment size at activation", run.segment_size),
+                ("enrolled", progress["enrolled"]),
+                ("held out (never messaged)", progress["held_out"]),
+                ("exited (" + exited + ")", sum(progress["exited"].values())),
+            ],
+        )
+    )
+    stages = ("enrolled", "sent", "delivered", "clicked", "replied", "suppressed", "cancelled")
+    console.print(
+        _table(
+            "Recall campaign by variant (jobs; enrolled: patients)",
+            ["variant", *stages],
+            [
+                (name, *(counts[stage] for stage in stages))
+                for name, counts in progress["variants"].items()
+            ],
+        )
+    )
+    console.print(
+        _table(
+            "Recall campaign suppressions",
+            ["reason", "jobs"],
+            sorted(progress["suppressed"].items()),
+        )
+    )
+    for warning in run.campaign_warnings:
+        console.print(f"[yellow]campaign warning:[/] {warning}")

@@ -188,6 +188,15 @@ def can_transition(current: JobStatus, new: JobStatus) -> bool:
     return _FORWARD_RANK[new] > _FORWARD_RANK[current]
 
 
+class SendTimeSource(enum.StrEnum):
+    """How a job's send time was chosen, recorded on the job so the send-time model can weigh
+    what it learns from it."""
+
+    MODEL = "model"  # moved to the patient's learnt best hour
+    EXPLORATION = "exploration"  # a random allowed hour, so the model sees hours it would not use
+    DEFAULT = "default"  # the earliest allowed time
+
+
 class SuppressionReason(enum.StrEnum):
     """Machine-readable reasons for a job ending ``suppressed``."""
 
@@ -200,6 +209,36 @@ class SuppressionReason(enum.StrEnum):
     NO_REACHABLE_CHANNEL = "no_reachable_channel"
     PHI_POLICY = "phi_policy"
     DEADLINE_PASSED = "deadline_passed"
+
+
+class AppointmentStatus(enum.StrEnum):
+    """Where an appointment stands, as the last of its events says (the ``appointments`` facts)."""
+
+    BOOKED = "booked"  # booked or rescheduled: expected to take place at ``starts_at``
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    ATTENDED = "attended"
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentFact:
+    """What one appointment event says about its appointment, to keep in ``appointments``.
+
+    The newest event of an appointment (``occurred_at``, then ``event_id`` at the same instant)
+    decides its status whatever order the events arrive in. ``starts_at`` and ``provider_id``
+    come from the newest event too, but one that does not carry them leaves the stored values,
+    and an older event only fills them in while they are missing.
+    """
+
+    appointment_id: str
+    org_id: str
+    patient_id: str
+    provider_id: str | None
+    starts_at: datetime | None
+    status: AppointmentStatus
+    event_id: str
+    event_type: str
+    occurred_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,15 +23,16 @@ from outreach.config import EMBEDDED, Settings
 from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
 from outreach.delivery.circuit_breaker import BreakerSettings
 from outreach.delivery.retry_policy import RetryPolicy
+from outreach.preferences import FatiguePolicy
 from outreach.redis_store import KeySpace, connect_redis
 from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
-from outreach.sql.template_store import load_active_templates, load_template_version
 from outreach.templating import TemplateRecord
 
 if TYPE_CHECKING:
     from outreach.services.receive_reply import ReplyService
     from outreach.services.send_jobs import DeliveryTuning
+    from outreach.services.train_send_time_model import SendTimeLearning
 
 
 def database_engine(settings: Settings, **kwargs: object) -> Engine:
@@ -63,6 +64,28 @@ def clock(settings: Settings, client: redis.Redis | None = None) -> Clock:
         return system_clock
     keys = KeySpace(settings.redis_key_prefix)
     return SharedShiftedClock(client or redis_client(settings), keys.key(settings.shared_clock_key))
+
+
+def fatigue_policy(settings: Settings) -> FatiguePolicy:
+    """The marketing caps of fatigued patients, as the planner and the API apply them."""
+    return FatiguePolicy(
+        threshold=settings.ml_fatigue_threshold,
+        marketing_max_per_day=settings.ml_fatigued_marketing_max_per_day,
+        marketing_max_per_week=settings.ml_fatigued_marketing_max_per_week,
+    )
+
+
+def send_time_learning(settings: Settings) -> SendTimeLearning:
+    """How the send-time model reads and weighs engagement, from the ``ml_*`` settings."""
+    from outreach.services.train_send_time_model import SendTimeLearning
+
+    return SendTimeLearning(
+        training_window=timedelta(days=settings.ml_training_window_days),
+        prompt_window=timedelta(minutes=settings.ml_prompt_engagement_minutes),
+        engagement_window=timedelta(hours=settings.ml_engagement_window_hours),
+        max_weight=settings.ml_max_sample_weight,
+        fatigue_window=timedelta(days=settings.ml_fatigue_window_days),
+    )
 
 
 def channel_workers(
@@ -130,13 +153,16 @@ def register_channel_kinds() -> None:
 
 
 def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
+    templates = Store(engine)
+
     def load() -> list[TemplateRecord]:
-        with engine.connect() as connection:
-            return load_active_templates(connection)
+        with templates.reading() as repos:
+            return repos.templates.active()
 
     def load_version(template_id: int) -> TemplateRecord | None:
-        with engine.connect() as connection:
-            return load_template_version(connection, template_id)
+        with templates.reading() as repos:
+            stored = repos.templates.get(template_id)
+        return stored.record if stored is not None else None
 
     secret = settings.portal_link_secret.get_secret_value() if settings.portal_link_secret else None
     return MessageBuilder(
@@ -145,6 +171,7 @@ def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
             settings.portal_base_url, secret, timedelta(seconds=settings.portal_link_ttl_seconds)
         ),
         settings.default_booking_url,
+        api_base_url=settings.public_base_url,
     )
 
 

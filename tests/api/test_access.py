@@ -46,6 +46,22 @@ ROLES_BY_ROUTE: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/keys"): {Role.ADMIN},
     ("GET", "/api/v1/keys"): {Role.ADMIN},
     ("DELETE", "/api/v1/keys/{prefix}"): {Role.ADMIN},
+    ("GET", "/api/v1/segments/catalogue"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments/validate"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments/preview"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments"): {Role.MARKETER, Role.ADMIN},
+    ("GET", "/api/v1/segments"): {Role.MARKETER, Role.ADMIN},
+    ("GET", "/api/v1/segments/{segment_id}"): {Role.MARKETER, Role.ADMIN},
+    ("PUT", "/api/v1/segments/{segment_id}"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/segments/{segment_id}/preview"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/campaigns"): {Role.MARKETER, Role.ADMIN},
+    ("GET", "/api/v1/campaigns/{campaign_id}"): {Role.MARKETER, Role.ADMIN},
+    ("GET", "/api/v1/campaigns/{campaign_id}/status"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/campaigns/{campaign_id}/activate"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/campaigns/{campaign_id}/pause"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/campaigns/{campaign_id}/resume"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/campaigns/{campaign_id}/complete"): {Role.MARKETER, Role.ADMIN},
+    ("POST", "/api/v1/campaigns/{campaign_id}/archive"): {Role.MARKETER, Role.ADMIN},
 }
 
 
@@ -75,6 +91,7 @@ async def test_every_route_declares_exactly_one_access_rule(api: ApiHarness) -> 
         "/api/v1/portal/verify",
         "/api/v1/comm/webhook/outbound-status",
         "/api/v1/comm/webhook/inbound",
+        "/api/v1/unsubscribe/{token}",  # the signed link is the credential
     }
 
 
@@ -106,6 +123,8 @@ def _sample_request(method: str, path: str) -> tuple[str, dict[str, Any] | None]
         .replace("{provider_id}", "prov-none")
         .replace("{template_id}", "1")
         .replace("{prefix}", "ork_nonenone")
+        .replace("{segment_id}", "1")
+        .replace("{campaign_id}", "1")
     )
     return concrete, ({} if method in ("POST", "PUT") else None)
 

@@ -36,11 +36,11 @@ from outreach.services.dispatch_due_jobs import DueJobDispatcher
 from outreach.services.housekeeping import recover_stopped_work
 from outreach.services.ingest_statuses import StatusIngestor
 from outreach.services.send_jobs import DeliveryTuning, JobSender, ProviderBreakers
+from outreach.services.template_versions import seed_shipped_templates
 from outreach.sim.provider.recorder import WebhookRecorder
 from outreach.sim.provider.store import address_key
 from outreach.sql.models import CommJob
 from outreach.sql.store import Store
-from outreach.sql.template_store import seed_templates
 from outreach.wiring import message_builder
 from tests.factories import consenting_prefs_row, insert_rows, job_row, patient_row
 
@@ -168,8 +168,7 @@ class Harness:
     phone_numbers: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
     def __post_init__(self) -> None:
-        with self.engine.begin() as connection:
-            seed_templates(connection)
+        seed_shipped_templates(Store(self.engine))
         self.pool = ThreadPoolExecutor(8)
         self.builder = message_builder(self.settings, self.engine)
         self.store = Store(self.engine)

@@ -16,9 +16,9 @@ from outreach.channels.rate_limiter import RedisRateLimiter
 from outreach.events import SendRequest
 from outreach.redis_store import KeySpace
 from outreach.services.send_jobs import JobSender
+from outreach.services.template_versions import seed_shipped_templates
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.store import Store
-from outreach.sql.template_store import seed_templates
 from outreach.wiring import message_builder
 from tests.factories import consenting_prefs_row, insert_rows, job_row, patient_row
 
@@ -39,8 +39,7 @@ def test_shared_pacing_holds_the_rate_with_no_429(
         "/_sim/config",
         json={"rate_limits": {f"sms:{sender_number}": RATE}, "rate_limit_burst_seconds": 2.0},
     ).raise_for_status()
-    with isolated_mariadb.begin() as connection:
-        seed_templates(connection)
+    seed_shipped_templates(Store(isolated_mariadb))
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:6]
     insert_rows(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
+from outreach.preferences import FatiguePolicy
 from outreach.services.plan_events import EventPlanner
 from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
 from outreach.sql.store import Store
@@ -27,11 +28,11 @@ def handler(engine: Engine) -> EventPlanner:
     return EventPlanner(Store(engine), reminder_offsets=OFFSETS, clock=lambda: NOW)
 
 
-def msg(kind: str, patient_id: str, **data: object) -> tuple[bytes, bytes]:
+def msg(kind: str, patient_id: str, *, at: datetime = NOW, **data: object) -> tuple[bytes, bytes]:
     value = {
         "event_id": str(uuid.uuid4()),
         "type": kind,
-        "occurred_at": NOW.isoformat(),
+        "occurred_at": at.isoformat(),
         "org_id": "org",
         "patient_id": patient_id,
         "data": data,
@@ -233,3 +234,157 @@ def test_integer_ids_from_the_core_platform_plan_the_same_jobs(engine, handler) 
         for (key, _), event in zip(messages, events, strict=True)
     ]
     assert handler.handle(as_text).duplicates == 2
+
+
+FATIGUE = FatiguePolicy(threshold=0.6, marketing_max_per_day=1, marketing_max_per_week=1)
+
+
+def campaign(patient_id: str, at: datetime) -> tuple[bytes, bytes]:
+    key, value = msg(
+        "comm.requested", patient_id, purpose="campaign_education", context={}, channel="sms"
+    )
+    event = json.loads(value)
+    event["occurred_at"] = at.isoformat()
+    return key, json.dumps(event).encode()
+
+
+def _set_fatigue(engine: Engine, patient_id: str, score: float) -> None:
+    table = PatientCommPrefs.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            table.update().where(table.c.patient_id == patient_id).values(fatigue_score=score)
+        )
+
+
+def test_a_fatigued_patient_gets_fewer_marketing_messages_and_every_reminder(engine) -> None:
+    """Two campaign messages two days apart and a booking: a rested patient gets all of them,
+    a fatigued one (score at the threshold) the first campaign message and every reminder."""
+    outcomes = {}
+    for score in (0.59, 0.6):
+        pid = f"f-{uuid.uuid4().hex[:8]}"
+        store = Store(engine)
+        planner = EventPlanner(store, reminder_offsets=OFFSETS, clock=lambda: NOW, fatigue=FATIGUE)
+        planner.handle([patient(pid, marketing_opt_in=["sms"])])
+        _set_fatigue(engine, pid, score)
+        planner.handle([campaign(pid, NOW)])
+        later = NOW + timedelta(days=2)
+        EventPlanner(
+            store, reminder_offsets=OFFSETS, clock=lambda at=later: at, fatigue=FATIGUE
+        ).handle([campaign(pid, later), booked(pid, f"a-{pid}", days=2)])
+        outcomes[score] = sorted(
+            (j["purpose"], j["status"], j["suppression_reason"]) for j in jobs_of(engine, pid)
+        )
+
+    assert outcomes[0.59] == [
+        ("appt_confirm", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("campaign_education", "queued", None),
+        ("campaign_education", "queued", None),
+    ]
+    assert outcomes[0.6] == [
+        ("appt_confirm", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("campaign_education", "queued", None),
+        ("campaign_education", "suppressed", "frequency_cap"),
+    ]
+
+
+def test_how_each_send_time_was_chosen_is_recorded(engine) -> None:
+    """Every flexible job explores (share 1): it records that and its propensity; a reminder
+    keeps its default time; a patient with a best hour is nudged to it."""
+    exploring = EventPlanner(
+        Store(engine), reminder_offsets=OFFSETS, clock=lambda: NOW, exploration_share=1.0
+    )
+    pid = f"x-{uuid.uuid4().hex[:8]}"
+    exploring.handle([patient(pid, marketing_opt_in=["sms"])])
+    exploring.handle([campaign(pid, NOW), booked(pid, f"a-{pid}")])
+    by_purpose = {j["purpose"]: j for j in jobs_of(engine, pid)}
+    explored = by_purpose["campaign_education"]
+    assert explored["send_time_source"] == "exploration"
+    # 13 allowed hours in New York's next day; every flexible job explores.
+    assert explored["send_time_propensity"] == pytest.approx(1 / 13)
+    assert NOW <= explored["scheduled_for"] < NOW + timedelta(hours=24)
+    assert by_purpose["appt_confirm"]["send_time_source"] == "default"
+    assert by_purpose["appt_confirm"]["send_time_propensity"] == 1.0
+
+    modelled = f"y-{uuid.uuid4().hex[:8]}"
+    plain = EventPlanner(Store(engine), reminder_offsets=OFFSETS, clock=lambda: NOW)
+    plain.handle([patient(modelled, marketing_opt_in=["sms"])])
+    table = PatientCommPrefs.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            table.update().where(table.c.patient_id == modelled).values(best_hour=17)
+        )
+    plain.handle([campaign(modelled, NOW)])
+    (job,) = jobs_of(engine, modelled)
+    assert job["send_time_source"] == "model"
+    assert job["scheduled_for"] == NOW + timedelta(hours=7)  # 17:00 in New York
+
+
+def appointments_of(engine: Engine, patient_id: str) -> list[tuple[str, str, datetime | None]]:
+    with Store(engine).reading() as repos:
+        rows = repos.appointments.of_patients([patient_id]).get(patient_id, [])
+    return sorted((r.appointment_id, r.status.value, r.starts_at) for r in rows)
+
+
+def test_appointment_events_keep_the_appointments_facts(engine, handler) -> None:
+    pid = f"f-{uuid.uuid4().hex[:8]}"
+    visit = NOW - timedelta(days=1)
+    result = handler.handle(
+        [
+            patient(pid),
+            booked(pid, f"a-{pid}"),
+            booked(pid, f"b-{pid}", days=5),
+            msg(
+                "appointment.attended", pid, appointment_id=f"v-{pid}", starts_at=visit.isoformat()
+            ),
+            msg("appointment.no_show", pid, appointment_id=f"n-{pid}"),
+        ]
+    )
+    assert result.appointments_recorded == 4
+    later = handler.handle(
+        [msg("appointment.cancelled", pid, at=NOW + timedelta(hours=1), appointment_id=f"b-{pid}")]
+    )
+    assert later.appointments_recorded == 1 and later.jobs_created == 0
+    assert appointments_of(engine, pid) == [
+        (f"a-{pid}", "booked", NOW + timedelta(days=2)),
+        (f"b-{pid}", "cancelled", NOW + timedelta(days=5)),
+        (f"n-{pid}", "no_show", None),
+        (f"v-{pid}", "attended", visit),
+    ]
+
+
+def test_a_visit_of_a_patient_not_yet_known_is_kept(engine, handler) -> None:
+    pid = f"k-{uuid.uuid4().hex[:8]}"
+    result = handler.handle([msg("appointment.attended", pid, appointment_id=f"v-{pid}")])
+    assert (result.appointments_recorded, result.jobs_created, result.ignored) == (1, 0, 0)
+    assert appointments_of(engine, pid) == [(f"v-{pid}", "attended", None)]
+
+
+def test_a_replayed_older_event_does_not_undo_a_newer_status(engine, handler) -> None:
+    pid = f"o-{uuid.uuid4().hex[:8]}"
+    booking = booked(pid, f"a-{pid}")
+    an_hour_later = NOW + timedelta(hours=1)
+    cancel = msg("appointment.cancelled", pid, at=an_hour_later, appointment_id=f"a-{pid}")
+    handler.handle([patient(pid), booking, cancel])
+    again = handler.handle([booking])  # the inbox stops it; the fact would not move back anyway
+    assert again.duplicates == 1
+    late = json.loads(booking[1])
+    late["event_id"] = f"late-{pid}"
+    late["occurred_at"] = (NOW - timedelta(minutes=5)).isoformat()
+    handler.handle([(booking[0], json.dumps(late).encode())])
+    assert appointments_of(engine, pid) == [(f"a-{pid}", "cancelled", NOW + timedelta(days=2))]
+
+
+def test_a_failing_batch_leaves_no_appointment_behind(engine, handler, monkeypatch) -> None:
+    pid = f"x-{uuid.uuid4().hex[:8]}"
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("outreach.sql.job_repository.JobRepository.insert", broken)
+    with pytest.raises(RuntimeError):
+        handler.handle([patient(pid), booked(pid, f"a-{pid}")])
+    assert appointments_of(engine, pid) == []

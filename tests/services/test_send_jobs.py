@@ -17,10 +17,11 @@ from outreach.delivery.retry_policy import RetryPolicy
 from outreach.domain import Channel
 from outreach.events import SendRequest
 from outreach.services.send_jobs import DeliveryTuning, JobSender, ProviderBreakers
+from outreach.services.template_versions import seed_shipped_templates
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.models import CommAuditLog, CommJob, OrgCommPrefs, PatientCommPrefs
 from outreach.sql.store import Store
-from outreach.sql.template_store import family_key, seed_templates
+from outreach.sql.template_repository import family_key
 from outreach.wiring import message_builder
 from tests.factories import (
     consenting_prefs_row,
@@ -44,8 +45,7 @@ APPOINTMENT = {
 def seeded(isolated_mariadb: Engine) -> Engine:
     """A database of the test's own with the shipped templates: the worker's claims and the
     assertions on them see only this test's jobs."""
-    with isolated_mariadb.begin() as connection:
-        seed_templates(connection)
+    seed_shipped_templates(Store(isolated_mariadb))
     return isolated_mariadb
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from outreach import wiring
 from outreach.api import (
+    campaigns,
     comm_context,
     generic_webhooks,
     health,
@@ -31,7 +32,9 @@ from outreach.api import (
     portal,
     preferences_admin,
     schedule,
+    segments,
     templates,
+    unsubscribe,
     webhooks,
 )
 from outreach.api.access import document_access, require_declared_access
@@ -98,7 +101,8 @@ def create_api_app(
 
     app = FastAPI(
         title="outreach",
-        summary="Patient communication engine: scheduling, comm-context, templates, webhooks.",
+        summary="Patient communication engine: scheduling, comm-context, templates, campaigns, "
+        "webhooks.",
         version="1",
         lifespan=lifespan,
     )
@@ -116,7 +120,10 @@ def create_api_app(
         comm_context.router,
         preferences_admin.router,
         templates.router,
+        segments.router,
         keys.router,
+        campaigns.router,
+        unsubscribe.router,
         portal.router,
         generic_webhooks.router,
         webhooks.webhook_router(services.channels),

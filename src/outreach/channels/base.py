@@ -63,6 +63,8 @@ class OutboundMessage:
     html_body: str | None = None  # e-mail: the HTML part, escaped for HTML
     whatsapp_template: WhatsAppTemplate | None = None  # WhatsApp: an approved template instead
     idempotency_key: str | None = None
+    # Marketing e-mail: the signed one-click unsubscribe link (List-Unsubscribe, RFC 8058).
+    unsubscribe_url: str | None = None
 
     def __repr__(self) -> str:
         return (

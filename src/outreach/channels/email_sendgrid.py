@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key, lo
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import CustomArg, Header, Mail
 
 from outreach.channels.base import (
     ChannelConfigError,
@@ -50,6 +50,7 @@ from outreach.channels.webhook_bodies import json_body, multipart_form
 from outreach.channels.webhook_paths import SENDGRID_EVENTS_PATH, SENDGRID_INBOUND_PATH
 from outreach.delivery.provider_errors import classify_send_error
 from outreach.domain import AddressKind
+from outreach.templating import ONE_CLICK_POST
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -182,6 +183,12 @@ class SendGridEmailChannel(ChannelWorker):
         if message.idempotency_key:
             custom_args.append(CustomArg("idempotency_key", message.idempotency_key))
         mail.custom_arg = custom_args
+        if message.unsubscribe_url:
+            # RFC 8058 one-click: mail clients show "Unsubscribe" and POST to the link.
+            mail.header = [
+                Header("List-Unsubscribe", f"<{message.unsubscribe_url}>"),
+                Header("List-Unsubscribe-Post", ONE_CLICK_POST),
+            ]
         try:
             response = self._client.send(mail)
         except SendGridHTTPError as exc:

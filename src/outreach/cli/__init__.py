@@ -7,13 +7,38 @@ from __future__ import annotations
 
 import typer
 
-from outreach.cli import database, dlq, keys, processes, replies, schema, show_config, topics
+from outreach.cli import (
+    campaigns,
+    database,
+    dlq,
+    keys,
+    ml,
+    processes,
+    replies,
+    schema,
+    segments,
+    show_config,
+    topics,
+)
 from outreach.cli.app import app
 
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
 app.add_typer(schema.app, name="schema")
+app.add_typer(ml.app, name="ml")
 
-__all__ = ["app", "database", "dlq", "keys", "main", "processes", "show_config", "topics"]
+__all__ = [
+    "app",
+    "campaigns",
+    "database",
+    "dlq",
+    "keys",
+    "main",
+    "ml",
+    "processes",
+    "segments",
+    "show_config",
+    "topics",
+]
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ from outreach.services.send_jobs import (
 )
 from outreach.sql.store import Store
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STATUS, send_topic
-from outreach.wiring import breaker_settings, delivery_tuning
+from outreach.wiring import breaker_settings, delivery_tuning, fatigue_policy
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +234,8 @@ def _orchestrator_agent(
         deps.store,
         reminder_offsets=reminder_offsets_from_hours(settings.reminder_offsets_hours),
         clock=deps.clock,
+        exploration_share=settings.ml_exploration_share,
+        fatigue=fatigue_policy(settings),
     )
     poison = processing_dead_letter(CORE_EVENTS, "orchestrator.batch")
     core_topic = app.topic(CORE_EVENTS, value_serializer="raw", key_serializer="raw")

@@ -1,4 +1,5 @@
-"""The ``outreach scheduler`` process: the due-job loop plus periodic housekeeping (APScheduler).
+"""The ``outreach scheduler`` process: the due-job loop plus periodic housekeeping and campaign
+runs (APScheduler).
 
 Several schedulers may run at once: claims are exclusive (SKIP LOCKED), so each job goes once.
 """
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from outreach import wiring
 from outreach.clock import Clock
 from outreach.config import Settings
 from outreach.correlation import correlated
@@ -26,6 +28,7 @@ from outreach.services.housekeeping import (
     recover_stopped_work,
 )
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
+from outreach.services.run_campaigns import CampaignRunner
 from outreach.sql.store import Store
 from outreach.topics import OUTCOMES
 
@@ -53,6 +56,12 @@ def housekeeping_jobs(
 
     def every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
         cron.add_job(job, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True)
+
+    def in_thread(function: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            return await asyncio.to_thread(function)
+
+        return run
 
     async def heartbeat() -> None:
         # Real time: a claim of a scheduler that stops beating goes back to the queue at once.
@@ -93,6 +102,25 @@ def housekeeping_jobs(
     every(settings.process_heartbeat_seconds, "heartbeat", heartbeat)
     every(settings.requeue_stale_every_seconds, "recover-stopped-work", recover)
     every(settings.reconcile_statuses_every_seconds, "reconcile-statuses", reconcile_statuses)
+    campaigns = CampaignRunner(
+        store,
+        settings.segment_catalogue(),
+        settings.segment_rule_limits(),
+        enrol_chunk_size=settings.campaign_enrol_chunk_size,
+        plan_chunk_size=settings.campaign_plan_chunk_size,
+        clock=clock,
+    )
+    every(settings.campaign_round_every_seconds, "campaign-round", in_thread(campaigns.run_round))
+    cron.add_job(
+        asyncio.to_thread,
+        "cron",
+        args=[campaigns.enrol_new_matches],
+        hour=settings.recurring_enrolment_hour_utc,
+        minute=0,
+        id="recurring-campaign-enrolment",
+        max_instances=1,
+        coalesce=True,
+    )
     warning = timedelta(days=settings.consent_warning_days)
     cron.add_job(
         asyncio.to_thread,
@@ -104,6 +132,28 @@ def housekeeping_jobs(
         max_instances=1,
         coalesce=True,
     )
+    if settings.ml_nightly_hour_utc >= 0:
+        cron.add_job(
+            asyncio.to_thread,
+            "cron",
+            args=[lambda: learn_send_times(store, clock(), settings)],
+            hour=settings.ml_nightly_hour_utc,
+            minute=30,
+            id="send-time-learning",
+            max_instances=1,
+            coalesce=True,
+        )
+
+
+def learn_send_times(store: Store, now: datetime, settings: Settings) -> None:
+    """The nightly send-time work: train (promoting only a model that does no worse), then give
+    every patient the best hour of the model in use and a fresh fatigue score."""
+    from outreach.services.assign_send_times import assign_send_times
+    from outreach.services.train_send_time_model import train_send_time_model
+
+    learning = wiring.send_time_learning(settings)
+    train_send_time_model(store, now, learning)
+    assign_send_times(store, now, learning, wiring.fatigue_policy(settings))
 
 
 def count_jobs(store: Store, metrics: Metrics) -> None:

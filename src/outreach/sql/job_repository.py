@@ -16,21 +16,25 @@ from typing import Any
 
 from sqlalchemy import Connection, case, select, tuple_, update
 
+from outreach.campaigns.states import CampaignState
 from outreach.domain import (
     FORWARD_PATH,
     Channel,
     JobRecord,
     JobStatus,
     Purpose,
+    SendTimeSource,
     SuppressionReason,
     can_transition,
 )
 from outreach.planning import PlannedJob
 from outreach.preferences import SentRecord
 from outreach.sql.bulk import insert_ignore
-from outreach.sql.models import CommJob
+from outreach.sql.models import CommCampaign, CommJob
 
 jobs = CommJob.__table__
+_campaigns = CommCampaign.__table__
+_PAUSED_CAMPAIGNS = select(_campaigns.c.id).where(_campaigns.c.status == CampaignState.PAUSED.value)
 
 # Jobs that count towards frequency caps: planned or gone out, not cancelled or refused.
 _CAP_STATUSES = [
@@ -113,6 +117,9 @@ class JobDecision:
     language: str | None = None
     suppression_reason: SuppressionReason | None = None
     detail: str | None = None
+    # How ``scheduled_for`` was chosen, and the probability its hour had of being chosen.
+    send_time_source: SendTimeSource | None = None
+    send_time_propensity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +219,10 @@ def _job_row(job: NewJob, now: datetime) -> dict[str, Any]:
         "scheduled_for": decision.scheduled_for,
         "language": decision.language,
         "last_error": decision.detail[:500] if decision.detail else None,
+        "send_time_source": (
+            decision.send_time_source.value if decision.send_time_source is not None else None
+        ),
+        "send_time_propensity": decision.send_time_propensity,
         "created_at": now,
         "updated_at": now,
     }
@@ -304,6 +315,8 @@ class JobRepository:
                 # A queued job always has a channel once decided; a row without one (written by
                 # hand or by a foreign tool) must not stop the claim loop for everyone else.
                 jobs.c.channel.is_not(None),
+                # A paused campaign's jobs wait, queued, until it resumes.
+                jobs.c.campaign_id.is_(None) | jobs.c.campaign_id.not_in(_PAUSED_CAMPAIGNS),
             )
             .order_by(jobs.c.scheduled_for)
             .limit(limit)

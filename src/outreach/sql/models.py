@@ -6,7 +6,6 @@ One schema for MariaDB (production) and SQLite (embedded demo). Personal fields 
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime, time
 from typing import Any
 
@@ -27,19 +26,20 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import func
 
-from outreach.domain import Channel, JobStatus, Purpose, Role, SuppressionReason
+from outreach.campaigns.states import CampaignState, EnrolmentState
+from outreach.domain import (
+    AppointmentStatus,
+    Channel,
+    JobStatus,
+    Purpose,
+    Role,
+    SendTimeSource,
+    SuppressionReason,
+)
 from outreach.sql.types import BigId, ChannelName, Json, UtcDateTime, str_enum
 
 # Message bodies and rendered e-mails can exceed TEXT's 64 KiB on MariaDB.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-
-
-class CampaignStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
 
 
 class Base(DeclarativeBase):
@@ -118,6 +118,17 @@ class PatientCommPrefs(_PreferenceColumns, Base):
     # Channels whose address failed permanently (invalid number, hard bounce): skipped next time.
     failed_channels: Mapped[list[str] | None] = mapped_column(Json)
     last_inbound_whatsapp_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Where the learnt best_hour came from (ml): the model version, whether the patient's own
+    # history weighed in ("model") or only their cohort's ("cohort_prior"), how sure it is, and
+    # how many of their messages it was learnt from.
+    best_hour_model_version: Mapped[int | None] = mapped_column(Integer)
+    best_hour_source: Mapped[str | None] = mapped_column(String(16))
+    best_hour_confidence: Mapped[float | None] = mapped_column(Float)
+    best_hour_interactions: Mapped[int | None] = mapped_column(Integer)
+    best_hour_learnt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Recent sends against recent engagement (ml): at the threshold, fewer marketing messages.
+    fatigue_score: Mapped[float | None] = mapped_column(Float)
+    fatigue_scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
     patient: Mapped[Patient] = relationship(back_populates="prefs")
@@ -184,53 +195,123 @@ class CommTemplate(Base):
     declared_variables: Mapped[list[str]] = mapped_column(Json, default=list)
     whatsapp_template_name: Mapped[str | None] = mapped_column(String(128))
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A named family campaign steps pick (e.g. "dental_recall"); NULL: the purpose's standard
+    # templates, the ones event-driven messages use.
+    family: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
 
 class PatientSegment(Base):
-    """A marketer's JSON Logic rule over patient attributes."""
+    """A marketer's saved segment: a JSON Logic rule over the segment catalogue (docs/segments.md).
+
+    ``definition`` is stored only after it validated and compiled; ``patient_count`` and
+    ``last_evaluated`` are the figures of its latest count.
+    """
 
     __tablename__ = "patient_segments"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_patient_segments_org_name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    rule: Mapped[dict[str, Any]] = mapped_column(Json)
+    definition: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_evaluated: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    patient_count: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
 
+class Appointment(Base):
+    """An appointment as its latest event left it: the facts segments and funnels read.
+
+    Kept by the orchestrator in the transaction of the event batch. The newest event (by
+    ``last_event_at``, then ``last_event_id``) wins, so a late, older event changes nothing.
+    """
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        # A patient's last attended visit, future booking, no-show count: one index range each
+        # (the only index the segment SQL reads; each one more slows every event batch).
+        Index("ix_appointments_patient_status_starts", "patient_id", "status", "starts_at"),
+    )
+
+    appointment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    # NULL only while every event seen so far came without a start time.
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[AppointmentStatus] = mapped_column(str_enum(AppointmentStatus, 16))
+    # The event that set the status, and when it happened (occurred_at).
+    last_event_id: Mapped[str] = mapped_column(String(64))
+    last_event_type: Mapped[str] = mapped_column(String(64))
+    last_event_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
 class CommCampaign(Base):
+    """A marketer's campaign: a segment, its steps, A/B weights, hold-out, dates and state."""
+
     __tablename__ = "comm_campaigns"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
     segment_id: Mapped[int] = mapped_column(ForeignKey("patient_segments.id"))
     purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose), default=Purpose.CAMPAIGN_EDUCATION)
-    status: Mapped[CampaignStatus] = mapped_column(
-        str_enum(CampaignStatus, 16), default=CampaignStatus.DRAFT
+    status: Mapped[CampaignState] = mapped_column(
+        str_enum(CampaignState, 16), default=CampaignState.DRAFT
     )
+    # [{offset_hours, template_family, channel, wait_until, wait_timeout_hours}, ...]
+    # Server defaults: campaigns saved before these columns existed got them (see 0003).
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list, server_default="[]")
+    # Conditions that end an enrolment: ["booked", "replied_stop", ...].
+    exit_on: Mapped[list[str]] = mapped_column(Json, default=list, server_default="[]")
     # A/B split: {"A": 50, "B": 50}; variants name template variants.
     variants: Mapped[dict[str, int]] = mapped_column(Json, default=dict)
-    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Share of the segment enrolled but never messaged (the control group); 0: none.
+    holdout_percent: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Recurring: the daily run enrols patients who newly match the segment.
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the segment was last expanded into enrolments (NULL: not yet).
+    enrolled_through: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
 
 class CampaignEnrollment(Base):
+    """One patient in one campaign (once): variant or hold-out, and how far the steps went.
+
+    The jobs of an enrolment carry its campaign id, patient id and variant.
+    """
+
     __tablename__ = "campaign_enrollments"
     __table_args__ = (
         UniqueConstraint("campaign_id", "patient_id", name="uq_campaign_enrollments_patient"),
+        # Step planning: a campaign's active enrolments waiting for a given step.
+        Index("ix_campaign_enrollments_progress", "campaign_id", "state", "next_step"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("comm_campaigns.id", ondelete="CASCADE"))
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    variant: Mapped[str] = mapped_column(String(16), default="A")
-    job_id: Mapped[int | None] = mapped_column(ForeignKey("comm_jobs.id", ondelete="SET NULL"))
+    # NULL for a held-out patient: in no variant, never messaged.
+    variant: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[EnrolmentState] = mapped_column(
+        str_enum(EnrolmentState, 16), default=EnrolmentState.ACTIVE
+    )
+    # Index of the next step to plan; equal to the number of steps once all are planned.
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    exit_reason: Mapped[str | None] = mapped_column(String(32))
     enrolled_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CommJob(Base):
@@ -244,6 +325,10 @@ class CommJob(Base):
         Index("ix_comm_jobs_provider_message", "provider_message_id"),
         Index("ix_comm_jobs_appointment", "appointment_id"),
         Index("ix_comm_jobs_fallback_of", "fallback_of"),
+        # The send-time model reads the messages sent in a window.
+        Index("ix_comm_jobs_sent_at", "sent_at"),
+        # Campaign progress (per variant and status) and exits (a campaign's queued jobs).
+        Index("ix_comm_jobs_campaign", "campaign_id", "variant", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -288,6 +373,10 @@ class CommJob(Base):
     # Event facts needed to render (appointment time, provider...): never rendered text.
     context: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    # How scheduled_for was chosen (model, exploration, default) and the probability its hour
+    # had of being chosen: the send-time model weighs what it learns from the job by it.
+    send_time_source: Mapped[SendTimeSource | None] = mapped_column(str_enum(SendTimeSource, 16))
+    send_time_propensity: Mapped[float | None] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(String(500))
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -459,6 +548,8 @@ class ProcessedEvent(Base):
 
 
 class MlModel(Base):
+    """Trained models, versioned per name; at most one per name is active (the one in use)."""
+
     __tablename__ = "ml_models"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_ml_models_name_version"),)
 

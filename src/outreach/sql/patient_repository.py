@@ -212,6 +212,7 @@ class PatientRepository:
                     consent=consent_from_row(own, opted_out.get(row["id"], frozenset())),
                     failed_channels=failed_channels_from_row(own),
                     first_name=row["first_name"],
+                    fatigue_score=row["fatigue_score"],
                 )
             )
         return layers

@@ -205,15 +205,16 @@ class ReplyRepository:
         channels: Iterable[Channel],
         opted_out: bool,
         now: datetime,
+        source: str = "reply",
     ) -> int:
         """Opt out (STOP) or back in (START); returns how many opt-outs actually changed, 0 when
-        every one already was as asked."""
+        every one already was as asked. ``source``: what asked (stored with an opt-out)."""
         ids = sorted(set(patient_ids))
         if not ids:
             return 0
         rows = OptOutRepository(self.connection)
         if opted_out:
-            changed = rows.record(ids, channels, now, source="reply")
+            changed = rows.record(ids, channels, now, source=source)
         else:
             changed = rows.clear(ids, channels)
         if changed:

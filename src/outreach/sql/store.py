@@ -13,18 +13,28 @@ from sqlalchemy import Connection, Engine
 
 from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.api_key_repository import ApiKeyRepository
+from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
+from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.dead_letter_repository import DeadLetterRepository
+from outreach.sql.engagement_repository import EngagementRepository
 from outreach.sql.heartbeat_repository import HeartbeatRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
+from outreach.sql.model_repository import ModelRepository
 from outreach.sql.opt_out_repository import OptOutRepository
 from outreach.sql.org_repository import OrgRepository
+from outreach.sql.organisation_settings_repository import (
+    OrgSettingsRepository,
+    ProviderSettingsRepository,
+)
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.request_repository import RequestRepository
+from outreach.sql.segment_repository import SegmentRepository
 from outreach.sql.status_repository import StatusRepository
+from outreach.sql.template_repository import TemplateRepository
 
 
 class Repositories:
@@ -33,35 +43,51 @@ class Repositories:
     __slots__ = (
         "activity",
         "api_keys",
+        "appointments",
         "audit",
+        "campaigns",
         "counts",
         "dead_letters",
+        "engagement",
         "heartbeats",
         "inbox",
         "jobs",
+        "models",
         "opt_outs",
+        "org_settings",
         "orgs",
         "patients",
+        "provider_settings",
         "replies",
         "requests",
+        "segments",
         "statuses",
+        "templates",
     )
 
     def __init__(self, connection: Connection) -> None:
         self.activity = ActivityRepository(connection)
         self.api_keys = ApiKeyRepository(connection)
+        self.appointments = AppointmentRepository(connection)
         self.audit = AuditRepository(connection)
+        self.campaigns = CampaignRepository(connection)
         self.counts = CountsRepository(connection)
         self.dead_letters = DeadLetterRepository(connection)
+        self.engagement = EngagementRepository(connection)
         self.heartbeats = HeartbeatRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
+        self.models = ModelRepository(connection)
         self.opt_outs = OptOutRepository(connection)
+        self.org_settings = OrgSettingsRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
+        self.provider_settings = ProviderSettingsRepository(connection)
         self.replies = ReplyRepository(connection)
         self.requests = RequestRepository(connection)
+        self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
+        self.templates = TemplateRepository(connection)
 
 
 class Store:

@@ -7,6 +7,7 @@ no I/O. ``event_key``/``event_value`` turn an event into a ``core.events`` recor
 
 from outreach.sim.clinic.canaries import CANARY_REPLY, plant_canaries
 from outreach.sim.clinic.generator import SyntheticClinic, expected_counts, generate_clinic
+from outreach.sim.clinic.history import visit_history
 from outreach.sim.clinic.kafka_records import event_key, event_value
 from outreach.sim.clinic.malformed import MALFORMED_KINDS, MALFORMED_SHARE, malformed_events
 from outreach.sim.clinic.population import Org, Provider, SyntheticPatient
@@ -27,4 +28,5 @@ __all__ = [
     "generate_clinic",
     "malformed_events",
     "plant_canaries",
+    "visit_history",
 ]

@@ -89,6 +89,7 @@ async def mail_send(request: Request) -> Response:
             **(personalization.get("custom_args") or {}),
         }
         subject = personalization.get("subject") or payload.get("subject")
+        headers = {**(payload.get("headers") or {}), **(personalization.get("headers") or {})}
         state.accept(
             SimMessage(
                 id=message_id if index == 0 else f"{message_id}.r{index}",
@@ -108,6 +109,7 @@ async def mail_send(request: Request) -> Response:
                     if template_id
                     else None
                 ),
+                headers=headers,
                 extras={
                     "html": html,
                     "custom_args": custom_args,

@@ -2,7 +2,7 @@
 decisions
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0003
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql
 import outreach.sql.types
 
 revision: str = "0005"
-down_revision: str | None = "0006"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
