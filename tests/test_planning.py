@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from outreach.domain import Purpose
+from outreach.domain import AppointmentStatus, Purpose
 from outreach.events import CoreEvent, MalformedEvent
 from outreach.planning import plan_event
 
@@ -157,3 +157,46 @@ def test_a_request_counts_towards_the_campaign_its_context_names() -> None:
             event("comm.requested", purpose="urgent", context={"campaign_id": "spring"}),
             reminder_offsets=OFFSETS,
         )
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "plans_jobs"),
+    [
+        ("appointment.booked", AppointmentStatus.BOOKED, True),
+        ("appointment.rescheduled", AppointmentStatus.BOOKED, True),
+        ("appointment.cancelled", AppointmentStatus.CANCELLED, False),
+        ("appointment.no_show", AppointmentStatus.NO_SHOW, True),
+        ("appointment.attended", AppointmentStatus.ATTENDED, False),
+    ],
+)
+def test_appointment_events_carry_the_fact_of_their_appointment(
+    kind: str, status: AppointmentStatus, plans_jobs: bool
+) -> None:
+    starts = NOW + timedelta(days=2)
+    plan = plan_event(
+        event(kind, appointment_id="a1", starts_at=starts.isoformat()), reminder_offsets=OFFSETS
+    )
+    fact = plan.appointment
+    assert fact is not None and not plan.ignored
+    assert (fact.appointment_id, fact.org_id, fact.patient_id, fact.provider_id) == (
+        "a1",
+        "org",
+        "p1",
+        "dr",
+    )
+    assert (fact.status, fact.starts_at, fact.event_id, fact.event_type, fact.occurred_at) == (
+        status,
+        starts,
+        "evt-1",
+        kind,
+        NOW,
+    )
+    assert bool(plan.jobs) is plans_jobs
+
+
+def test_an_attended_visit_is_a_fact_and_sends_nothing() -> None:
+    plan = plan_event(event("appointment.attended", appointment_id="a1"), reminder_offsets=OFFSETS)
+    assert plan.jobs == () and plan.cancel_appointment_ids == ()
+    assert plan.appointment is not None and plan.appointment.starts_at is None
+    with pytest.raises(MalformedEvent, match="appointment_id"):
+        plan_event(event("appointment.attended"), reminder_offsets=OFFSETS)

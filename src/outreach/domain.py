@@ -107,6 +107,36 @@ class SuppressionReason(enum.StrEnum):
     DEADLINE_PASSED = "deadline_passed"
 
 
+class AppointmentStatus(enum.StrEnum):
+    """Where an appointment stands, as the last of its events says (the ``appointments`` facts)."""
+
+    BOOKED = "booked"  # booked or rescheduled: expected to take place at ``starts_at``
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    ATTENDED = "attended"
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentFact:
+    """What one appointment event says about its appointment, to keep in ``appointments``.
+
+    The newest event of an appointment (``occurred_at``, then ``event_id`` at the same instant)
+    decides its status whatever order the events arrive in. ``starts_at`` and ``provider_id``
+    come from the newest event too, but one that does not carry them leaves the stored values,
+    and an older event only fills them in while they are missing.
+    """
+
+    appointment_id: str
+    org_id: str
+    patient_id: str
+    provider_id: str | None
+    starts_at: datetime | None
+    status: AppointmentStatus
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     """A stored ``comm_jobs`` row as the send path reads it (no bookkeeping columns).

@@ -402,8 +402,8 @@ class AppointmentNoShowEvent(CoreEventEnvelope):
 
 
 class AppointmentAttendedEvent(CoreEventEnvelope):
-    """The patient came. Accepted and recorded as processed; it sends nothing yet (reserved for
-    post-visit follow-ups)."""
+    """The patient came. Outreach records the visit in its appointment facts (segments select on
+    the last attended visit); it sends nothing."""
 
     type: Literal["appointment.attended"] = Field(
         description=_EVENT_TYPE, json_schema_extra=NOT_PHI

@@ -2,6 +2,8 @@
 
 Each planned job carries a deterministic idempotency key (event id + purpose + step), so a
 replayed or redelivered event plans the same keys and the database keeps the first of each.
+Appointment events also carry a fact about their appointment (booked, cancelled, no-show,
+attended) for the ``appointments`` table that segments and funnels read.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from outreach.domain import Channel, Purpose
+from outreach.domain import AppointmentFact, AppointmentStatus, Channel, Purpose
 from outreach.events import (
     AppointmentData,
     CommRequestData,
@@ -58,6 +60,7 @@ class EventPlan:
     patient: PatientData | None = None
     cancel_appointment_ids: tuple[str, ...] = ()
     jobs: tuple[PlannedJob, ...] = ()
+    appointment: AppointmentFact | None = None
     ignored: bool = False
 
 
@@ -86,6 +89,22 @@ def _job(
         deadline=deadline,
         source_event_id=event.event_id,
         **extra,
+    )
+
+
+def _appointment_fact(
+    event: CoreEvent, appointment: AppointmentData, status: AppointmentStatus
+) -> AppointmentFact:
+    return AppointmentFact(
+        appointment_id=appointment.appointment_id,
+        org_id=event.org_id,
+        patient_id=event.patient_id,
+        provider_id=event.provider_id,
+        starts_at=appointment.starts_at,
+        status=status,
+        event_id=event.event_id,
+        event_type=event.type,
+        occurred_at=event.occurred_at,
     )
 
 
@@ -148,17 +167,26 @@ def plan_event(event: CoreEvent, *, reminder_offsets: Sequence[timedelta]) -> Ev
         return EventPlan(event, patient=_data(PatientData, event))
     if kind == "appointment.booked":
         appointment = _data(AppointmentData, event)
-        return EventPlan(event, jobs=_appointment_jobs(event, appointment, reminder_offsets))
+        return EventPlan(
+            event,
+            jobs=_appointment_jobs(event, appointment, reminder_offsets),
+            appointment=_appointment_fact(event, appointment, AppointmentStatus.BOOKED),
+        )
     if kind == "appointment.rescheduled":
         appointment = _data(AppointmentData, event)
         return EventPlan(
             event,
             cancel_appointment_ids=(appointment.appointment_id,),
             jobs=_appointment_jobs(event, appointment, reminder_offsets),
+            appointment=_appointment_fact(event, appointment, AppointmentStatus.BOOKED),
         )
     if kind == "appointment.cancelled":
         appointment = _data(AppointmentData, event)
-        return EventPlan(event, cancel_appointment_ids=(appointment.appointment_id,))
+        return EventPlan(
+            event,
+            cancel_appointment_ids=(appointment.appointment_id,),
+            appointment=_appointment_fact(event, appointment, AppointmentStatus.CANCELLED),
+        )
     if kind == "appointment.no_show":
         appointment = _data(AppointmentData, event)
         job = _job(
@@ -170,7 +198,17 @@ def plan_event(event: CoreEvent, *, reminder_offsets: Sequence[timedelta]) -> Ev
             appointment_id=appointment.appointment_id,
             context=_appointment_context(appointment),
         )
-        return EventPlan(event, jobs=(job,))
+        return EventPlan(
+            event,
+            jobs=(job,),
+            appointment=_appointment_fact(event, appointment, AppointmentStatus.NO_SHOW),
+        )
+    if kind == "appointment.attended":
+        # A fact only (segments' "last attended visit"); no message follows a visit yet.
+        appointment = _data(AppointmentData, event)
+        return EventPlan(
+            event, appointment=_appointment_fact(event, appointment, AppointmentStatus.ATTENDED)
+        )
     if kind == "lab.result_ready":
         lab = _data(LabResultData, event)
         context = {"result_id": lab.result_id}

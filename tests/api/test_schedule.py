@@ -315,7 +315,9 @@ def _template_and_campaign(engine: Engine, org_id: str) -> tuple[int, int]:
             )
         ).inserted_primary_key[0]
         segment_id = connection.execute(
-            PatientSegment.__table__.insert().values(org_id=org_id, name="all", rule={})
+            PatientSegment.__table__.insert().values(
+                org_id=org_id, name="all", definition={}, is_active=True
+            )
         ).inserted_primary_key[0]
         campaign_id = connection.execute(
             CommCampaign.__table__.insert().values(

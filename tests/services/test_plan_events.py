@@ -27,11 +27,11 @@ def handler(engine: Engine) -> EventPlanner:
     return EventPlanner(Store(engine), reminder_offsets=OFFSETS, clock=lambda: NOW)
 
 
-def msg(kind: str, patient_id: str, **data: object) -> tuple[bytes, bytes]:
+def msg(kind: str, patient_id: str, *, at: datetime = NOW, **data: object) -> tuple[bytes, bytes]:
     value = {
         "event_id": str(uuid.uuid4()),
         "type": kind,
-        "occurred_at": NOW.isoformat(),
+        "occurred_at": at.isoformat(),
         "org_id": "org",
         "patient_id": patient_id,
         "data": data,
@@ -221,3 +221,70 @@ def test_integer_ids_from_the_core_platform_plan_the_same_jobs(engine, handler) 
         for (key, _), event in zip(messages, events, strict=True)
     ]
     assert handler.handle(as_text).duplicates == 2
+
+
+def appointments_of(engine: Engine, patient_id: str) -> list[tuple[str, str, datetime | None]]:
+    with Store(engine).reading() as repos:
+        rows = repos.appointments.of_patients([patient_id]).get(patient_id, [])
+    return sorted((r.appointment_id, r.status.value, r.starts_at) for r in rows)
+
+
+def test_appointment_events_keep_the_appointments_facts(engine, handler) -> None:
+    pid = f"f-{uuid.uuid4().hex[:8]}"
+    visit = NOW - timedelta(days=1)
+    result = handler.handle(
+        [
+            patient(pid),
+            booked(pid, f"a-{pid}"),
+            booked(pid, f"b-{pid}", days=5),
+            msg(
+                "appointment.attended", pid, appointment_id=f"v-{pid}", starts_at=visit.isoformat()
+            ),
+            msg("appointment.no_show", pid, appointment_id=f"n-{pid}"),
+        ]
+    )
+    assert result.appointments_recorded == 4
+    later = handler.handle(
+        [msg("appointment.cancelled", pid, at=NOW + timedelta(hours=1), appointment_id=f"b-{pid}")]
+    )
+    assert later.appointments_recorded == 1 and later.jobs_created == 0
+    assert appointments_of(engine, pid) == [
+        (f"a-{pid}", "booked", NOW + timedelta(days=2)),
+        (f"b-{pid}", "cancelled", NOW + timedelta(days=5)),
+        (f"n-{pid}", "no_show", None),
+        (f"v-{pid}", "attended", visit),
+    ]
+
+
+def test_a_visit_of_a_patient_not_yet_known_is_kept(engine, handler) -> None:
+    pid = f"k-{uuid.uuid4().hex[:8]}"
+    result = handler.handle([msg("appointment.attended", pid, appointment_id=f"v-{pid}")])
+    assert (result.appointments_recorded, result.jobs_created, result.ignored) == (1, 0, 0)
+    assert appointments_of(engine, pid) == [(f"v-{pid}", "attended", None)]
+
+
+def test_a_replayed_older_event_does_not_undo_a_newer_status(engine, handler) -> None:
+    pid = f"o-{uuid.uuid4().hex[:8]}"
+    booking = booked(pid, f"a-{pid}")
+    an_hour_later = NOW + timedelta(hours=1)
+    cancel = msg("appointment.cancelled", pid, at=an_hour_later, appointment_id=f"a-{pid}")
+    handler.handle([patient(pid), booking, cancel])
+    again = handler.handle([booking])  # the inbox stops it; the fact would not move back anyway
+    assert again.duplicates == 1
+    late = json.loads(booking[1])
+    late["event_id"] = f"late-{pid}"
+    late["occurred_at"] = (NOW - timedelta(minutes=5)).isoformat()
+    handler.handle([(booking[0], json.dumps(late).encode())])
+    assert appointments_of(engine, pid) == [(f"a-{pid}", "cancelled", NOW + timedelta(days=2))]
+
+
+def test_a_failing_batch_leaves_no_appointment_behind(engine, handler, monkeypatch) -> None:
+    pid = f"x-{uuid.uuid4().hex[:8]}"
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("outreach.sql.job_repository.JobRepository.insert", broken)
+    with pytest.raises(RuntimeError):
+        handler.handle([patient(pid), booked(pid, f"a-{pid}")])
+    assert appointments_of(engine, pid) == []

@@ -116,7 +116,7 @@ def test_downgrade_and_upgrade_again(tmp_path) -> None:
     downgrade(url, "base")
     assert current_revision(url) is None
     upgrade(url)
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002"
 
 
 def _every_model(suffix: str) -> list[Base]:
@@ -167,7 +167,10 @@ def _every_model(suffix: str) -> list[Base]:
         is_active=True,
     )
     segment = PatientSegment(
-        org_id=org.org_id, name="Diabetics", rule={"in": ["diabetes", {"var": "conditions"}]}
+        org_id=org.org_id,
+        name="Diabetics",
+        definition={"==": [{"var": "attributes.diabetes"}, True]},
+        created_by="marketer",
     )
     campaign = CommCampaign(
         org_id=org.org_id,
@@ -299,7 +302,8 @@ def test_every_model_round_trips(engine: Engine) -> None:
         segment = session.scalars(
             select(PatientSegment).where(PatientSegment.org_id == org.org_id)
         ).one()
-        assert segment.rule == {"in": ["diabetes", {"var": "conditions"}]}
+        assert segment.definition == {"==": [{"var": "attributes.diabetes"}, True]}
+        assert (segment.created_by, segment.is_active) == ("marketer", True)
 
 
 def test_idempotency_key_is_unique(engine: Engine) -> None:
@@ -336,3 +340,24 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
     with pytest.raises(Exception, match="naive datetime"), Session.begin() as session:
         session.add(CommAuditLog(occurred_at=datetime(2026, 1, 1), actor="t", action="x"))
         session.flush()
+
+
+def test_a_segment_saved_before_keeps_its_rule_as_its_definition(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'segments.sqlite3'}"
+    upgrade(url, "0001")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO patient_segments (org_id, name, rule, created_at, updated_at)"
+                " VALUES ('org', 'Seniors', :rule, '2026-01-01', '2026-01-01')"
+            ),
+            {"rule": '{">=": [{"var": "age"}, 65]}'},
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        row = connection.execute(select(PatientSegment.definition, PatientSegment.is_active)).one()
+    engine.dispose()
+    assert row == ({">=": [{"var": "age"}, 65]}, True)

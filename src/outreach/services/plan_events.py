@@ -1,5 +1,5 @@
-"""Use case "plan events": a batch of core events -> patients upserted, jobs planned, decided and
-stored, atomically.
+"""Use case "plan events": a batch of core events -> patients upserted, appointment facts kept,
+jobs planned, decided and stored, atomically.
 
 Runs in a worker thread (the faust agent hands it each batch): every database round trip is per
 batch, not per event. The whole batch commits in one transaction together with the inbox rows, so
@@ -52,6 +52,7 @@ class BatchResult:
     jobs_created: int = 0
     jobs_cancelled: int = 0
     patients_upserted: int = 0
+    appointments_recorded: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     suppressions: Counter[str] = field(default_factory=Counter)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -190,7 +191,13 @@ class EventPlanner:
                 set(cancelled_before), now
             )
 
-            repos.patients.ensure_exist({(j.patient_id, j.org_id) for j in pending})
+            facts = [p.appointment for p in plans if p.appointment is not None]
+            repos.patients.ensure_exist(
+                {(j.patient_id, j.org_id) for j in pending}
+                | {(f.patient_id, f.org_id) for f in facts}
+            )
+            repos.appointments.record(facts, now)
+            result.appointments_recorded = len(facts)
             inputs = resolve_patients(repos.patients.decision_layers(j.patient_id for j in pending))
             capped = {j.patient_id for j in pending if j.purpose in _CAPPED_PURPOSES}
             history = repos.jobs.recent_history(capped, now - CAP_HISTORY_WINDOW)

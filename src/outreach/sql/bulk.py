@@ -323,3 +323,67 @@ def upsert(
         f"VALUES ({_placeholders(connection, len(columns))}) {tail}" + ", ".join(assignments)
     )
     connection.exec_driver_sql(statement, _tuples(connection, table, columns, rows))
+
+
+def upsert_newest(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key_columns: Sequence[str],
+    order_columns: Sequence[str],
+    *,
+    keep_when_null: Sequence[str] = (),
+) -> None:
+    """Insert rows, or update a stored row on the key only from a newer row: one whose
+    ``order_columns``, compared as a tuple, are greater than the stored ones. A late, older row
+    changes nothing, and neither does a replayed one, so the outcome does not depend on the order
+    rows arrive in (rows of one call are applied in their order, each against the last).
+
+    A column in ``keep_when_null`` keeps its stored value when a newer row brings NULL, and an
+    older row may still fill it while the stored value is NULL.
+    """
+    if not rows:
+        return
+    columns, rows = _with_defaults(table, rows)
+    quoted = {c: _quote(connection, c) for c in columns}
+    names = ", ".join(quoted[c] for c in columns)
+    if _is_mysql(connection):
+        new = "VALUES({0})"
+        tail = "ON DUPLICATE KEY UPDATE "
+    else:
+        new = "excluded.{0}"
+        tail = f"ON CONFLICT ({', '.join(quoted[c] for c in key_columns)}) DO UPDATE SET "
+    newer = _tuple_greater([new.format(quoted[c]) for c in order_columns], order_columns, quoted)
+    assignments = []
+    # MariaDB applies the assignments left to right, each seeing the ones before it, while the
+    # test of "newer" reads the order columns: those go last, the least significant first, so
+    # every test still compares against the stored order (SQLite reads only the stored row).
+    plain = [c for c in columns if c not in key_columns and c not in order_columns]
+    for column in [*plain, *reversed(order_columns)]:
+        stored, fresh = quoted[column], new.format(quoted[column])
+        if column in keep_when_null:
+            value = (
+                f"CASE WHEN {newer} THEN COALESCE({fresh}, {stored}) "
+                f"ELSE COALESCE({stored}, {fresh}) END"
+            )
+        else:
+            value = f"CASE WHEN {newer} THEN {fresh} ELSE {stored} END"
+        assignments.append(f"{stored} = {value}")
+    head = f"INSERT INTO {_quote(connection, table.name)} ({names}) VALUES "
+    literal_rows = _literal_rows(connection, table, columns, rows)
+    if literal_rows is not None:
+        _execute_literal_rows(connection, head, literal_rows, f" {tail}" + ", ".join(assignments))
+        return
+    statement = f"{head}({_placeholders(connection, len(columns))}) {tail}" + ", ".join(assignments)
+    connection.exec_driver_sql(statement, _tuples(connection, table, columns, rows))
+
+
+def _tuple_greater(
+    fresh: Sequence[str], order_columns: Sequence[str], quoted: Mapping[str, str]
+) -> str:
+    """``(fresh...) > (stored...)`` spelled out, which both engines read the same way."""
+    first, stored = fresh[0], quoted[order_columns[0]]
+    if len(fresh) == 1:
+        return f"{first} > {stored}"
+    rest = _tuple_greater(fresh[1:], order_columns[1:], quoted)
+    return f"({first} > {stored} OR ({first} = {stored} AND {rest}))"

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import func
 
-from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
+from outreach.domain import AppointmentStatus, Channel, JobStatus, Purpose, SuppressionReason
 from outreach.sql.types import BigId, Json, UtcDateTime, str_enum
 
 # Message bodies and rendered e-mails can exceed TEXT's 64 KiB on MariaDB.
@@ -177,16 +177,54 @@ class CommTemplate(Base):
 
 
 class PatientSegment(Base):
-    """A marketer's JSON Logic rule over patient attributes."""
+    """A marketer's saved segment: a JSON Logic rule over the segment catalogue (docs/segments.md).
+
+    ``definition`` is stored only after it validated and compiled; ``patient_count`` and
+    ``last_evaluated`` are the figures of its latest count.
+    """
 
     __tablename__ = "patient_segments"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_patient_segments_org_name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    rule: Mapped[dict[str, Any]] = mapped_column(Json)
+    definition: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_evaluated: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    patient_count: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+
+
+class Appointment(Base):
+    """An appointment as its latest event left it: the facts segments and funnels read.
+
+    Kept by the orchestrator in the transaction of the event batch. The newest event (by
+    ``last_event_at``, then ``last_event_id``) wins, so a late, older event changes nothing.
+    """
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        # A patient's last attended visit, future booking, no-show count: one index range each.
+        Index("ix_appointments_patient_status_starts", "patient_id", "status", "starts_at"),
+        # Every future booking (or every visit in a window) across patients.
+        Index("ix_appointments_status_starts", "status", "starts_at"),
+    )
+
+    appointment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    # NULL only while every event seen so far came without a start time.
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[AppointmentStatus] = mapped_column(str_enum(AppointmentStatus, 16))
+    # The event that set the status, and when it happened (occurred_at).
+    last_event_id: Mapped[str] = mapped_column(String(64))
+    last_event_type: Mapped[str] = mapped_column(String(64))
+    last_event_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
 

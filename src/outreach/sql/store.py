@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine
 
 from outreach.sql.activity_repository import ActivityRepository
+from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.inbox import InboxRepository
@@ -28,6 +29,7 @@ class Repositories:
 
     __slots__ = (
         "activity",
+        "appointments",
         "audit",
         "counts",
         "inbox",
@@ -41,6 +43,7 @@ class Repositories:
 
     def __init__(self, connection: Connection) -> None:
         self.activity = ActivityRepository(connection)
+        self.appointments = AppointmentRepository(connection)
         self.audit = AuditRepository(connection)
         self.counts = CountsRepository(connection)
         self.inbox = InboxRepository(connection)
