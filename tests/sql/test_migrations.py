@@ -116,7 +116,7 @@ def test_downgrade_and_upgrade_again(tmp_path) -> None:
     downgrade(url, "base")
     assert current_revision(url) is None
     upgrade(url)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == "0007"
 
 
 def _every_model(suffix: str) -> list[Base]:

@@ -23,6 +23,7 @@ from outreach.api import (
     health,
     portal,
     preferences_admin,
+    reports,
     schedule,
     templates,
     webhooks,
@@ -91,6 +92,7 @@ def create_api_app(
         preferences_admin.router,
         templates.router,
         portal.router,
+        reports.router,
         generic_webhooks.router,
         webhooks.webhook_router(services.channels),
     ):

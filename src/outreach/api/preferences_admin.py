@@ -12,7 +12,7 @@ from datetime import datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from outreach.api.dependencies import ActorDep, ClockDep, EngineDep
 from outreach.api.errors import ApiError
@@ -20,6 +20,7 @@ from outreach.domain import Channel
 from outreach.preferences import PreferenceLayer
 from outreach.sql.preference_rows import LAYER_COLUMNS
 from outreach.sql.prefs_admin_repository import (
+    ORG_DESCRIPTIVE_COLUMNS,
     load_org_prefs,
     load_provider_prefs,
     save_org_prefs,
@@ -29,6 +30,7 @@ from outreach.sql.prefs_admin_repository import (
 router = APIRouter(prefix="/api/v1", tags=["preferences"])
 
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
+_EMAIL = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
 
 
 class HierarchyFields(BaseModel):
@@ -80,6 +82,13 @@ class OrgPrefsBody(HierarchyFields):
     name: str = Field(min_length=1, max_length=200)
     clinic_phone: str | None = Field(default=None, max_length=20)
     booking_url: str | None = Field(default=None, max_length=500)
+    analyst_emails: (
+        list[Annotated[str, StringConstraints(pattern=_EMAIL, max_length=254)]] | None
+    ) = Field(
+        default=None,
+        max_length=20,
+        description="Staff addresses the weekly funnel report (aggregates only) is e-mailed to.",
+    )
 
 
 class ProviderPrefsBody(HierarchyFields):
@@ -117,7 +126,7 @@ def get_org_prefs(engine: EngineDep, org_id: IdPath) -> dict[str, Any]:
         row = load_org_prefs(connection, org_id)
     if row is None:
         raise ApiError(404, "not_found", "no preferences stored for this organisation")
-    return _view(row, "org_id", ("name", "clinic_phone", "booking_url"))
+    return _view(row, "org_id", ORG_DESCRIPTIVE_COLUMNS)
 
 
 @router.put("/orgs/{org_id}/comm-prefs")
@@ -128,13 +137,12 @@ def put_org_prefs(
         "name": body.name,
         "clinic_phone": body.clinic_phone,
         "booking_url": body.booking_url,
+        "analyst_emails": body.analyst_emails,
     }
     with engine.begin() as connection:
         changes = save_org_prefs(connection, org_id, values, actor=actor, now=clock())
         row = load_org_prefs(connection, org_id)
-    return _view(_stored(row), "org_id", ("name", "clinic_phone", "booking_url")) | {
-        "changed": sorted(changes)
-    }
+    return _view(_stored(row), "org_id", ORG_DESCRIPTIVE_COLUMNS) | {"changed": sorted(changes)}
 
 
 @router.get("/providers/{provider_id}/comm-prefs")

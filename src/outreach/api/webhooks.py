@@ -70,6 +70,8 @@ def status_record(status: DeliveryStatus) -> OutgoingRecord:
         status=status.status,
         occurred_at=status.occurred_at,
         error_code=status.error_code,
+        price=status.price,
+        price_unit=status.price_unit,
         raw=status.raw,
     )
     value = update.model_dump(mode="json")

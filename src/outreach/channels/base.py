@@ -13,6 +13,7 @@ import abc
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, Self
 
 from outreach.domain import PhiFreeError
@@ -45,6 +46,15 @@ class WhatsAppTemplate(NamedTuple):
     parameters: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an e-mail (the weekly report): its name, media type and bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes = field(repr=False)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboundMessage:
     """One rendered message for one recipient, ready for a provider.
@@ -59,6 +69,10 @@ class OutboundMessage:
     body: str
     whatsapp_template: WhatsAppTemplate | None = None  # WhatsApp: an approved template instead
     idempotency_key: str | None = None
+    # E-mail to staff only (reports): more addresses on the same To line, and attached files.
+    # Patients' messages have one recipient and no attachment.
+    other_recipients: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -66,7 +80,9 @@ class OutboundMessage:
             f"to={mask_address(self.to)!r}, body={_masked_body(self.body)!r}, "
             f"subject={_masked_body(self.subject)!r}, "
             f"template={self.whatsapp_template.name if self.whatsapp_template else None!r}, "
-            f"idempotency_key={self.idempotency_key!r})"
+            f"idempotency_key={self.idempotency_key!r}, "
+            f"other_recipients={len(self.other_recipients)}, "
+            f"attachments={[a.filename for a in self.attachments]!r})"
         )
 
 
@@ -95,6 +111,9 @@ class DeliveryStatus:
     error_code: str | None = None
     raw: dict = field(default_factory=dict, repr=False)
     job_id: str | None = None
+    # What the provider charged for the message, when it says (a positive amount in price_unit).
+    price: Decimal | None = None
+    price_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

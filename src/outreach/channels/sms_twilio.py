@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -94,6 +95,17 @@ def classify_twilio_error(http_status: int | None, code: int | None) -> type[Sen
     if http_status == 429 or http_status >= 500 or http_status in (401, 403):
         return TransientSendError
     return PermanentSendError if 400 <= http_status < 500 else TransientSendError
+
+
+def _price(text: str | None) -> Decimal | None:
+    """Twilio's ``Price`` ("-0.00790": a charge, negative) as the positive amount charged."""
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return abs(value) if value.is_finite() else None
 
 
 class TwilioSmsChannel(ChannelWorker):
@@ -197,6 +209,7 @@ class TwilioSmsChannel(ChannelWorker):
         if not sid or status is None:
             return []
         job_ids = parse_qs(urlsplit(request.url).query).get("job_id")
+        price = _price(form.first("Price"))
         return [
             DeliveryStatus(
                 provider=self.provider,
@@ -209,6 +222,8 @@ class TwilioSmsChannel(ChannelWorker):
                     key: values[0] if len(values) == 1 else values for key, values in form.items()
                 },
                 job_id=job_ids[0] if job_ids else None,
+                price=price,
+                price_unit=(form.first("PriceUnit") or "USD")[:8] if price is not None else None,
             )
         ]
 

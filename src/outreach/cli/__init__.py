@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import typer
 
-from outreach.cli import database, processes, replies, schema, show_config
+from outreach.cli import database, processes, replies, report, schema, show_config, stats
 from outreach.cli.app import app
 
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
 app.add_typer(schema.app, name="schema")
+app.add_typer(stats.app, name="stats")
+app.add_typer(report.app, name="report")
 
 __all__ = ["app", "database", "main", "processes", "show_config"]
 

@@ -22,10 +22,12 @@ org_prefs = cast(Table, OrgCommPrefs.__table__)
 provider_prefs = cast(Table, ProviderCommPrefs.__table__)
 audit_log = cast(Table, CommAuditLog.__table__)
 
-ORG_DESCRIPTIVE_COLUMNS = ("name", "clinic_phone", "booking_url")
+ORG_DESCRIPTIVE_COLUMNS = ("name", "clinic_phone", "booking_url", "analyst_emails")
 PROVIDER_DESCRIPTIVE_COLUMNS = ("org_id", "display_name")
 # Lists whose order carries no meaning: compared and stored sorted.
-_UNORDERED = frozenset({"allowed_channels", "work_days"})
+_UNORDERED = frozenset({"allowed_channels", "work_days", "analyst_emails"})
+# Staff addresses: the audit log records how many there were and are, not the addresses.
+_COUNTED_IN_AUDIT = frozenset({"analyst_emails"})
 
 
 def _json_value(name: str, value: Any) -> Any:
@@ -78,6 +80,9 @@ def _save(
         if old is None or before != after:
             if old is None and after is None:
                 continue
+            if name in _COUNTED_IN_AUDIT:
+                before = len(before) if before is not None else None
+                after = len(after) if after is not None else None
             changes[name] = {"from": before, "to": after}
     if old is not None and not changes:
         return {}

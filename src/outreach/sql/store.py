@@ -20,7 +20,10 @@ from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
+from outreach.sql.report_repository import ReportRepository
 from outreach.sql.request_repository import RequestRepository
+from outreach.sql.rollup_repository import RollupRepository
+from outreach.sql.stats_repository import StatsRepository
 from outreach.sql.status_repository import StatusRepository
 
 
@@ -37,7 +40,10 @@ class Repositories:
         "orgs",
         "patients",
         "replies",
+        "reports",
         "requests",
+        "rollup",
+        "stats",
         "statuses",
     )
 
@@ -51,7 +57,10 @@ class Repositories:
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
         self.replies = ReplyRepository(connection)
+        self.reports = ReportRepository(connection)
         self.requests = RequestRepository(connection)
+        self.rollup = RollupRepository(connection)
+        self.stats = StatsRepository(connection)
         self.statuses = StatusRepository(connection)
 
 

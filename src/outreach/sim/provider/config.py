@@ -99,6 +99,9 @@ class SimConfig(BaseModel):
     outage_channels: list[str] | None = None  # None: every channel is down during the outage
     outcomes: DeliveryOutcomes = Field(default_factory=DeliveryOutcomes)
     auto_replies: list[AutoReply] = Field(default_factory=list)
+    # Price per message by channel, in USD, reported as Twilio reports it (only SMS callbacks
+    # carry a price; the others' providers report none).
+    prices: dict[str, float] = Field(default_factory=dict)
 
     max_recorded_messages: int = Field(1_000_000, ge=1)  # oldest records are forgotten beyond
 

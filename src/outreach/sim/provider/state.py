@@ -121,7 +121,9 @@ class SimState:
             url = message.extras.get("status_callback")
             if not url:
                 return None
-            params = twilio_status_params(message, step, datetime.now(UTC))
+            params = twilio_status_params(
+                message, step, datetime.now(UTC), price=config.prices.get("sms")
+            )
             return CallbackJob(TWILIO_FORM, url, params)
         if message.channel == "email":
             url = config.webhook_base_url.rstrip("/") + config.sendgrid_events_path

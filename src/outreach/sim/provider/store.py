@@ -48,6 +48,7 @@ class SimMessage:
             "status": self.status,
             "status_history": list(self.status_history),
             "error_code": self.error_code,
+            "attachments": self.extras.get("attachments", []),
         }
 
 

@@ -61,8 +61,10 @@ def new_sendgrid_message_id() -> str:
 
 
 def twilio_status_params(
-    message: SimMessage, step: StatusStep, now: datetime
+    message: SimMessage, step: StatusStep, now: datetime, *, price: float | None = None
 ) -> list[tuple[str, str]]:
+    """A status callback's fields; with ``price``, the final reports carry Twilio's ``Price``
+    (negative: a charge) and ``PriceUnit``."""
     params = [
         ("SmsSid", message.id),
         ("SmsStatus", step.status),
@@ -77,6 +79,8 @@ def twilio_status_params(
         params.append(("ErrorCode", step.error_code))
     if step.status in ("delivered", "undelivered"):
         params.append(("RawDlrDoneDate", now.strftime("%y%m%d%H%M")))
+    if price is not None and step.status in ("delivered", "undelivered", "failed"):
+        params.extend([("Price", f"{-price:.5f}"), ("PriceUnit", "USD")])
     return params
 
 
