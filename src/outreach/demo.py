@@ -4,7 +4,9 @@ SQLite, the tansu broker, an in-process Redis stand-in and the provider simulato
 ``outreach`` processes (api, worker, scheduler, sim) run as children. A synthetic clinic's day of
 core events is published through Kafka while a shared simulated clock moves forward, so
 confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
-patients answer. The summary shows what happened at every step.
+patients answer, and the clinic reports who came to their appointments. The summary shows what
+happened at every step and the funnel from the stats rollups; the HTML report is written to
+``<work dir>/report.html``.
 """
 
 from __future__ import annotations
@@ -30,18 +32,27 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
+from outreach.analytics.readings import readings
+from outreach.analytics.report_formats import TABLE_COLUMNS, summary_rows
+from outreach.analytics.report_html import render_html
+from outreach.analytics.rollup_rows import ReportScope
+from outreach.analytics.small_cells import CellPolicy
 from outreach.clock import SharedShiftedClock
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
+from outreach.services.funnel_reports import funnel_report
+from outreach.services.roll_up_stats import roll_up_changes
 from outreach.sim.clinic import (
+    VISIT_OUTCOME_TYPES,
     SyntheticClinic,
     event_key,
     event_value,
     expected_counts,
     generate_clinic,
     malformed_events,
+    visit_outcomes,
 )
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
@@ -62,6 +73,11 @@ DEMO_REPLIES = [
     {"body": "no puedo ir", "rate": 0.01},
 ]
 SIM_STEP = timedelta(minutes=15)
+# E-mail opens and clicks, WhatsApp reads, and Twilio's price, so every funnel step has data.
+DEMO_OUTCOMES = {"opened": 0.45, "clicked": 0.3}
+DEMO_PRICES = {"sms": 0.0079}
+# Reports that leave the system hide small counts (OUTREACH_REPORT_SMALL_CELL_THRESHOLD).
+DEMO_REPORT_POLICY = CellPolicy(11)
 
 
 @dataclass
@@ -78,6 +94,8 @@ class DemoOptions:
 @dataclass
 class DemoRun:
     clinic: SyntheticClinic
+    # The day's events and the visit outcomes the simulated days reach, in time order.
+    events: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     malformed: int = 0
@@ -175,7 +193,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     work.mkdir(parents=True)
     day_start = next_weekday_morning(datetime.now(UTC))
     clinic = generate_clinic(patients=options.patients, seed=options.seed, day_start=day_start)
-    run = DemoRun(clinic)
+    day_end = day_start + timedelta(hours=options.simulated_hours)
+    visits = visit_outcomes(clinic.events, day_end, options.seed)
+    run = DemoRun(clinic, sorted([*clinic.events, *visits], key=lambda e: e["occurred_at"]))
     console.print(
         f"[bold]outreach demo[/]: {len(clinic.patients)} patients, {len(clinic.orgs)} "
         f"organisations, {len(clinic.events)} core events over a simulated day "
@@ -199,6 +219,10 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             redis_prefix="demo:",
         )
         env["OUTREACH_ENV"] = "development"
+        # The shared clock runs about 1,800 times faster than the wall clock: the scheduler's
+        # rollup sweeps often, with a margin of simulated hours for late commits.
+        env["OUTREACH_STATS_ROLLUP_EVERY_SECONDS"] = "5"
+        env["OUTREACH_STATS_ROLLUP_MARGIN_SECONDS"] = str(6 * 3600)
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
@@ -214,6 +238,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                     "error_rate": 0.02,
                     "auto_replies": DEMO_REPLIES,
                     "callback_delay_ms": 20,
+                    "outcomes": DEMO_OUTCOMES,
+                    "prices": DEMO_PRICES,
                 },
                 timeout=10,
             ).raise_for_status()
@@ -225,6 +251,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             _simulate_day(options, run, broker.bootstrap_servers, clock, engine, console)
             _settle(engine, clock, sim_url, console)
             _summarise(run, engine, broker.bootstrap_servers, sim_url, console)
+            _report(run, engine, clock, day_end, work, console)
     finally:
         redis_server.stop()
         broker.stop()
@@ -243,7 +270,7 @@ def _simulate_day(
     engine: Engine,
     console: Console,
 ) -> None:
-    events = run.clinic.events
+    events = run.events
     start = run.clinic.day_start
     end = start + timedelta(hours=options.simulated_hours)
     steps = int((end - start) / SIM_STEP)
@@ -352,12 +379,18 @@ def _summarise(
     sim_stats = httpx.get(f"{sim_url}/_sim/stats", timeout=10).json()
 
     expected = expected_counts(run.clinic)
+    published = Counter(event["type"] for event in run.events)
+    visits = {kind: published[kind] - expected.get(kind, 0) for kind in VISIT_OUTCOME_TYPES}
     console.print()
     console.print(
         _table(
             "Core events",
             ["type", "published", "consumed"],
             [(kind, count, consumed.get(kind, 0)) for kind, count in expected.items()]
+            + [
+                (f"{kind} (visit outcomes)", visits.get(kind, 0), consumed.get(kind, 0))
+                for kind in VISIT_OUTCOME_TYPES
+            ]
             + [
                 (
                     "malformed (to outreach.dlq)",
@@ -396,3 +429,37 @@ def _summarise(
     )
     counters = sim_stats.get("counters", {})
     console.print(_table("Provider simulator", ["counter", "value"], sorted(counters.items())))
+
+
+def _report(
+    run: DemoRun,
+    engine: Engine,
+    clock: SharedShiftedClock,
+    day_end: datetime,
+    work: Path,
+    console: Console,
+) -> None:
+    """Catch the stats rollup up (the scheduler's sweep, over the whole run), print the funnel
+    and write the HTML report."""
+    store = Store(engine)
+    now = clock()
+    with console.status("rolling up the stats and writing the report"):
+        roll_up_changes(store, now, margin=now - run.clinic.day_start + timedelta(hours=1))
+        # Every organisation's days the run touched (their zones reach a day either side).
+        scope = ReportScope(
+            (run.clinic.day_start - timedelta(days=1)).date(), (day_end + timedelta(days=1)).date()
+        )
+        report = funnel_report(store, scope, now, title="Demo: the synthetic clinic's funnel")
+        path = work / "report.html"
+        path.write_text(render_html(report, DEMO_REPORT_POLICY), encoding="utf-8")
+    console.print(
+        _table(
+            "Funnel (stats rollups; counts under 11 hidden, as in reports)",
+            TABLE_COLUMNS,
+            summary_rows(report, DEMO_REPORT_POLICY),
+        )
+    )
+    said = readings(report, DEMO_REPORT_POLICY)
+    for line in (said.funnel, said.channels, said.suppressions, said.intents):
+        console.print(f"  {line}")
+    console.print(f"[bold]HTML report[/]: {path.resolve()}")
