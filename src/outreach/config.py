@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Twilio's magic test sender: it never reaches a handset.
+_TWILIO_TEST_NUMBER = "+15005550006"
 # Sentinel meaning "start/use the embedded stand-in" for the broker and Redis.
 EMBEDDED = "embedded"
 EMBEDDED_BROKER_PORT = 9092
@@ -43,7 +45,7 @@ class Settings(BaseSettings):
     # Twilio (SMS)
     twilio_account_sid: str = "ACsimulator00000000000000000000000"
     twilio_auth_token: SecretStr | None = None
-    twilio_from_number: str = "+15005550006"
+    twilio_from_number: str = _TWILIO_TEST_NUMBER
     twilio_base_url: str | None = None  # None: Twilio's own API; set to the simulator locally
     # Twilio Advanced Opt-Out answers STOP/START/HELP itself: then we must not answer too.
     twilio_answers_keywords: bool = False
@@ -189,7 +191,34 @@ class Settings(BaseSettings):
             missing.append("OUTREACH_KAFKA_BOOTSTRAP_SERVERS")
         if self.redis_url == EMBEDDED:
             missing.append("OUTREACH_REDIS_URL")
-        return missing
+        return missing + [f"{name} ({why})" for name, why in self.development_placeholders()]
+
+    def development_placeholders(self) -> list[tuple[str, str]]:
+        """Settings still at a development value that would misroute a production deployment:
+        (variable, why)."""
+        found = []
+        addresses = {
+            "OUTREACH_PUBLIC_BASE_URL": self.public_base_url,
+            "OUTREACH_PORTAL_BASE_URL": self.portal_base_url,
+            "OUTREACH_DEFAULT_BOOKING_URL": self.default_booking_url,
+            "OUTREACH_SENDGRID_FROM_EMAIL": self.sendgrid_from_email,
+        }
+        for name, value in addresses.items():
+            host = value.rsplit("@", 1)[-1].split("://")[-1].split("/")[0].split(":")[0]
+            if host in ("127.0.0.1", "localhost") or host.endswith(".example"):
+                found.append((name, "a development placeholder"))
+        if self.twilio_from_number == _TWILIO_TEST_NUMBER:
+            found.append(("OUTREACH_TWILIO_FROM_NUMBER", "Twilio's test number"))
+        for name, value in {
+            "OUTREACH_TWILIO_BASE_URL": self.twilio_base_url,
+            "OUTREACH_SENDGRID_HOST": self.sendgrid_host,
+            "OUTREACH_WHATSAPP_BASE_URL": self.whatsapp_base_url,
+        }.items():
+            if value:
+                found.append((name, "points the provider at another server: the simulator?"))
+        if self.shared_clock_key:
+            found.append(("OUTREACH_SHARED_CLOCK_KEY", "the demo's shifted clock"))
+        return found
 
     def secrets_report(self) -> dict[str, str]:
         """Each secret as 'configured' or 'missing': the only way secrets may reach a log."""
@@ -207,6 +236,8 @@ class Settings(BaseSettings):
 
 
 class MissingSecretsError(RuntimeError):
+    """Production cannot start: secrets missing, or settings left at development values."""
+
     def __init__(self, missing: list[str]):
         super().__init__("production start-up refused; missing: " + ", ".join(missing))
         self.missing = missing

@@ -80,6 +80,9 @@ class _AcceptsIntegers:
         return json_schema  # what we publish is always the string
 
 
+# A local time of day, HH:MM or HH:MM:SS on the 24-hour clock.
+_LOCAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
 StrId = Annotated[str, _AcceptsIntegers()]
 """A string id that may arrive as a JSON integer (``1`` is read as ``"1"``)."""
 
@@ -214,12 +217,14 @@ class PatientData(BaseModel):
     )
     quiet_hours_start: str | None = Field(
         default=None,
-        description="Start of the patient's quiet hours, local HH:MM.",
+        pattern=_LOCAL_TIME,
+        description="Start of the patient's quiet hours, local HH:MM (24-hour clock).",
         json_schema_extra=NOT_PHI,
     )
     quiet_hours_end: str | None = Field(
         default=None,
-        description="End of the patient's quiet hours, local HH:MM.",
+        pattern=_LOCAL_TIME,
+        description="End of the patient's quiet hours, local HH:MM (24-hour clock).",
         json_schema_extra=NOT_PHI,
     )
     contact_consent: bool | None = Field(

@@ -43,8 +43,10 @@ def all_topics() -> list[str]:
     ]
 
 
-async def ensure_topics(bootstrap_servers: str, partitions: int = 4) -> None:
-    """Create the outreach topics that do not exist yet (idempotent)."""
+async def ensure_topics(
+    bootstrap_servers: str, partitions: int = 4, replication_factor: int = 1
+) -> list[str]:
+    """Create the outreach topics that do not exist yet (idempotent); returns those created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
@@ -52,12 +54,13 @@ async def ensure_topics(bootstrap_servers: str, partitions: int = 4) -> None:
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
             for name in all_topics()
             if name not in existing
         ]
         if wanted:
             await admin.create_topics(wanted)
             logger.info("created %d topics", len(wanted))
+        return [topic.name for topic in wanted]
     finally:
         await admin.close()

@@ -157,6 +157,18 @@ def test_malformed_events_go_to_the_dlq_and_the_rest_goes_through(engine, handle
     assert len(jobs_of(engine, pid)) == 3
 
 
+def test_an_impossible_quiet_hour_is_that_event_s_dead_letter_not_the_batch_s(engine, handler):
+    """It used to fail inside the batch's transaction, failing every event with it."""
+    pid, other = f"q-{uuid.uuid4().hex[:8]}", f"q-{uuid.uuid4().hex[:8]}"
+    result = handler.handle(
+        [patient(pid, quiet_hours_start="25:00"), patient(other), booked(other, f"a-{other}")]
+    )
+    [letter] = result.dead_letters
+    assert letter.stage == "orchestrator.parse" and "quiet_hours_start" in letter.error
+    assert "25:00" not in letter.error  # the value itself never reaches a dead letter's text
+    assert result.patients_upserted == 1 and len(jobs_of(engine, other)) == 3
+
+
 def test_partial_update_keeps_stored_values_and_consent_changes_are_audited(engine, handler):
     pid = f"p-{uuid.uuid4().hex[:8]}"
     handler.handle([patient(pid, email="ana@example.com", marketing_opt_in=["email"])])

@@ -49,11 +49,8 @@ def generic_signature(secret: str, body: bytes) -> str:
 
 
 def _secret(settings: Settings) -> str | None:
-    value = getattr(settings, "generic_webhook_secret", None)
-    if value is None:
-        return None
-    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-    return text or None
+    value = settings.generic_webhook_secret
+    return (value.get_secret_value() or None) if value is not None else None
 
 
 async def _verified_body(request: Request, settings: Settings) -> bytes:

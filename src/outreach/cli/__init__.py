@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import typer
 
-from outreach.cli import database, processes, replies, report, schema, show_config, stats
+from outreach.cli import (
+    database,
+    processes,
+    replies,
+    report,
+    schema,
+    show_config,
+    stats,
+    topics,
+)
 from outreach.cli.app import app
 
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
@@ -15,7 +24,7 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(stats.app, name="stats")
 app.add_typer(report.app, name="report")
 
-__all__ = ["app", "database", "main", "processes", "show_config"]
+__all__ = ["app", "database", "main", "processes", "show_config", "topics"]
 
 
 def main() -> None:

@@ -62,6 +62,7 @@ def worker(
         channels=workers,
         builder=wiring.message_builder(settings, engine),
         sealer=wiring.dead_letter_sealer(settings),
+        channel_subset=tuple(names) if names is not None else None,
     )
     if "replies" in chosen:
         deps.reply_handler = wiring.reply_handler(settings, engine, deps.clock)

@@ -63,26 +63,33 @@ class WorkerDependencies:
     channels: Mapping[str, ChannelWorker]
     builder: MessageBuilder
     sealer: DeadLetterSealer
+    # The channels this worker was told to serve (``--channels``); None: every one loaded.
+    channel_subset: tuple[str, ...] | None = None
     reply_handler: ReplyService | None = None
 
 
-def consumer_group_id(app_id: str, roles: Sequence[str]) -> str:
-    """One consumer group per role set: workers with the same roles share partitions.
+def consumer_group_id(
+    app_id: str, roles: Sequence[str], channel_subset: Sequence[str] | None = None
+) -> str:
+    """One consumer group per role set (and chosen channels): workers that consume the same
+    topics share partitions.
 
     Faust's assignor expects every member of a group to consume the same topics, so a worker
-    running only ``channels`` must not join the group of one running everything.
+    running only ``channels`` must not join the group of one running everything, nor one
+    serving only SMS the group of one serving e-mail.
     """
     chosen = sorted(set(roles))
-    if chosen == sorted(ALL_ROLES):
-        return app_id
-    return f"{app_id}.{'+'.join(chosen)}"
+    group = app_id if chosen == sorted(ALL_ROLES) else f"{app_id}.{'+'.join(chosen)}"
+    if channel_subset is not None and "channels" in chosen:
+        group += "@" + "+".join(sorted(set(channel_subset)))
+    return group
 
 
 def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES) -> faust.App:
     settings = deps.settings
     bootstrap = settings.resolved_kafka_bootstrap()
     app = faust.App(
-        consumer_group_id(settings.faust_app_id, roles),
+        consumer_group_id(settings.faust_app_id, roles, deps.channel_subset),
         broker=[f"kafka://{server}" for server in bootstrap.split(",")],
         value_serializer="raw",
         key_serializer="raw",

@@ -48,7 +48,9 @@ _STATUS_TIMESTAMPS = {
     JobStatus.REPLIED: "replied_at",
 }
 # Order in which a batch's statuses are applied: forward path first, then side exits. Status
-# only moves forward, so this gives the same end state as applying them one by one in time order.
+# only moves forward, so for any story the job life allows this ends where applying the reports
+# one by one in time order ends. Contradictory reports (an open after a bounce) end on the
+# forward move, since the patient evidently got the message.
 _APPLY_ORDER = [s for s in FORWARD_PATH if s not in (JobStatus.QUEUED, JobStatus.PROCESSING)] + [
     JobStatus.FAILED,
     JobStatus.BOUNCED,
