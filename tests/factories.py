@@ -4,6 +4,8 @@
   return plain dicts for ``insert(table)``; overrides go in as keyword arguments.
 - A clinic with its patients and jobs in the database, fresh phone numbers and ids, and the
   inbound envelopes the webhooks publish.
+- Patients as segments read them (``PatientFacts``: row, own preferences, appointments) written
+  to the database.
 
 Every id is the caller's (or fresh), so tests sharing a database keep to their own rows.
 """
@@ -22,7 +24,8 @@ from sqlalchemy import Engine, insert
 from outreach.domain import Channel, JobStatus, Purpose
 from outreach.events import InboundEnvelope
 from outreach.preferences.addresses import normalise_phone
-from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
+from outreach.segments import PatientFacts
+from outreach.sql.models import Appointment, CommJob, OrgCommPrefs, Patient, PatientCommPrefs
 
 CLINIC_NAME = "Sunrise Clinic"
 CLINIC_PHONE = "+14155550100"
@@ -266,4 +269,88 @@ def booking_event(patient_id: str, now: datetime, starts_at: datetime) -> dict[s
             "starts_at": starts_at.isoformat(),
             "provider_display_name": "Dr. Ana Pop",
         },
+    }
+
+
+def insert_patient_facts(engine: Engine, facts: Sequence[PatientFacts], now: datetime) -> None:
+    """Store patients as segments read them: their row, their own preference row (when they
+    have one) and their appointments, in one transaction."""
+    patient_rows, pref_rows, appointment_rows = [], [], []
+    for patient in facts:
+        patient_rows.append(
+            {
+                "id": patient.patient_id,
+                "org_id": patient.org_id,
+                "provider_id": patient.provider_id,
+                "date_of_birth": patient.date_of_birth,
+                "sex": patient.sex,
+                "postal_code": patient.postal_code,
+                "region": patient.region,
+                "attributes": patient.attributes,
+            }
+        )
+        if patient.preferences is not None:
+            pref_rows.append(
+                {
+                    "patient_id": patient.patient_id,
+                    "whatsapp_opt_in": False,
+                    "contact_consent": False,
+                    "marketing_opt_in_email": False,
+                    "marketing_opt_in_sms": False,
+                    "marketing_opt_in_whatsapp": False,
+                    "opted_out_email": False,
+                    "opted_out_sms": False,
+                    "opted_out_whatsapp": False,
+                    **patient.preferences,
+                }
+            )
+        for number, appointment in enumerate(patient.appointments):
+            appointment_rows.append(
+                {
+                    "appointment_id": f"{patient.patient_id}-a{number}",
+                    "org_id": patient.org_id,
+                    "patient_id": patient.patient_id,
+                    "starts_at": appointment.starts_at,
+                    "status": appointment.status.value,
+                    "last_event_id": f"{patient.patient_id}-e{number}",
+                    "last_event_type": f"appointment.{appointment.status.value}",
+                    "last_event_at": now,
+                }
+            )
+    with engine.begin() as connection:
+        if patient_rows:
+            connection.execute(insert(Patient.__table__), patient_rows)
+        if pref_rows:
+            connection.execute(insert(prefs), pref_rows)
+        if appointment_rows:
+            connection.execute(insert(Appointment.__table__), appointment_rows)
+
+
+def add_segment(engine: Engine, org_id: str, definition: dict[str, Any] | None = None) -> int:
+    """A stored segment of ``org_id`` (its rule taken as given: no validation here)."""
+    from outreach.sql.models import PatientSegment
+
+    with engine.begin() as connection:
+        result = connection.execute(
+            insert(PatientSegment.__table__).values(
+                org_id=org_id,
+                name=new_id("segment"),
+                definition=definition if definition is not None else {"==": [1, 1]},
+                is_active=True,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def campaign_document(org_id: str, segment_id: int, **fields: Any) -> dict[str, Any]:
+    """A campaign definition on the shipped recall families: invitation now, reminder in a week."""
+    return {
+        "org_id": org_id,
+        "name": new_id("campaign"),
+        "segment_id": segment_id,
+        "steps": [
+            {"offset_hours": 0, "template_family": "dental_recall"},
+            {"offset_hours": 168, "template_family": "dental_recall_reminder"},
+        ],
+        **fields,
     }

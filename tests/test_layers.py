@@ -17,6 +17,7 @@ DOMAIN_PACKAGES = (
     "templating",
     "replies",
     "segments",
+    "campaigns",
     "analytics",
     "ml",
     "delivery",

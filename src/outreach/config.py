@@ -143,6 +143,16 @@ class Settings(BaseSettings):
     # The daily consent audit flags consents expiring within this many days.
     consent_warning_days: int = 30
 
+    # Campaigns (run by the scheduler)
+    # How often campaigns are run: enrolment of newly active ones, exits, due steps into jobs.
+    campaign_round_every_seconds: float = Field(default=60.0, gt=0)
+    # The hour (UTC) of the daily run that enrols patients newly matching recurring campaigns.
+    recurring_enrolment_hour_utc: int = Field(default=4, ge=0, le=23)
+    # Patient ids per INSERT ... SELECT when a segment is enrolled.
+    campaign_enrol_chunk_size: int = Field(default=20_000, ge=1)
+    # Enrolments per transaction when due steps become jobs (decided in bulk).
+    campaign_plan_chunk_size: int = Field(default=2_000, ge=1)
+
     # Analytics
     # How often the scheduler rolls changed jobs, statuses, replies and visits up into comm_stats.
     stats_rollup_every_seconds: float = Field(default=30.0, gt=0)

@@ -4,9 +4,11 @@ SQLite, the tansu broker, an in-process Redis stand-in and the provider simulato
 ``outreach`` processes (api, worker, scheduler, sim) run as children. A synthetic clinic's day of
 core events is published through Kafka while a shared simulated clock moves forward, so
 confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
-patients answer, and the clinic reports who came to their appointments. The summary shows what
-happened at every step and the funnel from the stats rollups; the HTML report is written to
-``<work dir>/report.html``.
+patients answer, and the clinic reports who came to their appointments. A marketer's recall runs
+beside it: the patients' past visits are published first, then a recall segment and an A/B
+campaign with a hold-out are created and activated through the API, and the scheduler enrols and
+sends it. The summary shows what happened at every step, the campaign's included, and the funnel
+from the stats rollups; the HTML report is written to ``<work dir>/report.html``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from outreach.analytics.report_formats import TABLE_COLUMNS, summary_rows
 from outreach.analytics.report_html import render_html
 from outreach.analytics.rollup_rows import ReportScope
 from outreach.analytics.small_cells import CellPolicy
+from outreach.campaigns.recall import dental_recall_campaign, dental_recall_segment
 from outreach.clock import SharedShiftedClock
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
@@ -52,6 +55,7 @@ from outreach.sim.clinic import (
     expected_counts,
     generate_clinic,
     malformed_events,
+    visit_history,
     visit_outcomes,
 )
 from outreach.sim.deployment import local_deployment_environment
@@ -73,11 +77,23 @@ DEMO_REPLIES = [
     {"body": "no puedo ir", "rate": 0.01},
 ]
 SIM_STEP = timedelta(minutes=15)
-# E-mail opens and clicks, WhatsApp reads, and Twilio's price, so every funnel step has data.
-DEMO_OUTCOMES = {"opened": 0.45, "clicked": 0.3}
+# Of delivered e-mail, the share opened, and of those the share with a link clicked.
+DEMO_OUTCOMES = {
+    "delivered": 0.95,
+    "failed": 0.02,
+    "bounced": 0.02,
+    "undelivered": 0.01,
+    "opened": 0.5,
+    "clicked": 0.4,
+}
+# Twilio's price per SMS, so the report shows what the day cost.
 DEMO_PRICES = {"sms": 0.0079}
 # Reports that leave the system hide small counts (OUTREACH_REPORT_SMALL_CELL_THRESHOLD).
 DEMO_REPORT_POLICY = CellPolicy(11)
+# The marketer's recall starts an hour into the day, once the past visits are in.
+CAMPAIGN_STARTS_AFTER = timedelta(hours=1)
+RECALL_ORG = "org-1"
+MARKETER = {"X-Actor": "demo-marketer"}
 
 
 @dataclass
@@ -96,9 +112,14 @@ class DemoRun:
     clinic: SyntheticClinic
     # The day's events and the visit outcomes the simulated days reach, in time order.
     events: list[dict[str, Any]] = field(default_factory=list)
+    api_url: str = ""
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     malformed: int = 0
+    history: int = 0
+    segment_size: int = 0
+    campaign_id: int | None = None
+    campaign_warnings: list[str] = field(default_factory=list)
 
 
 def next_weekday_morning(now: datetime) -> datetime:
@@ -219,10 +240,13 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             redis_prefix="demo:",
         )
         env["OUTREACH_ENV"] = "development"
+        # Campaign rounds every 2 s: about three simulated hours at the demo's pace.
+        env["OUTREACH_CAMPAIGN_ROUND_EVERY_SECONDS"] = "2"
         # The shared clock runs about 1,800 times faster than the wall clock: the scheduler's
         # rollup sweeps often, with a margin of simulated hours for late commits.
         env["OUTREACH_STATS_ROLLUP_EVERY_SECONDS"] = "5"
         env["OUTREACH_STATS_ROLLUP_MARGIN_SECONDS"] = str(6 * 3600)
+        run.api_url = f"http://127.0.0.1:{api_port}"
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
@@ -237,9 +261,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 json={
                     "error_rate": 0.02,
                     "auto_replies": DEMO_REPLIES,
-                    "callback_delay_ms": 20,
                     "outcomes": DEMO_OUTCOMES,
                     "prices": DEMO_PRICES,
+                    "callback_delay_ms": 20,
                 },
                 timeout=10,
             ).raise_for_status()
@@ -278,6 +302,7 @@ def _simulate_day(
     bad = malformed_events(options.seed, 7, day_start=start)
     asyncio.run(_publish(bootstrap, [(b"malformed", raw) for raw in bad]))
     run.malformed = len(bad)
+    history = [(event_key(e), event_value(e)) for e in visit_history(run.clinic)]
     cursor = 0
     progress = Progress(
         TextColumn("[bold]simulated {task.fields[now]}"),
@@ -302,6 +327,12 @@ def _simulate_day(
             if batch:
                 asyncio.run(_publish(bootstrap, batch))
                 run.published += len(batch)
+            if step == 1:
+                # The patients exist (their upserts come first): now their past visits.
+                asyncio.run(_publish(bootstrap, history))
+                run.history = len(history)
+            if sim_now - start == CAMPAIGN_STARTS_AFTER:
+                _start_recall(run, engine, console)
             queued = _queued_due(engine, sim_now) if step % 8 == 0 else None
             progress.update(
                 task,
@@ -316,6 +347,42 @@ def _simulate_day(
                 _publish(bootstrap, [(event_key(e), event_value(e)) for e in events[cursor:]])
             )
             run.published += len(events) - cursor
+
+
+def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
+    """The marketer's part: the recall segment, then the A/B campaign with a hold-out, through
+    the API once the past visits are stored; the scheduler's next round enrols it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with Store(engine).reading() as repos:
+            if repos.counts.events_by_type().get("appointment.attended", 0) >= run.history:
+                break
+        time.sleep(0.2)
+    segment = httpx.post(
+        f"{run.api_url}/api/v1/segments",
+        json={**dental_recall_segment(), "org_id": RECALL_ORG},
+        headers=MARKETER,
+        timeout=30,
+    )
+    segment.raise_for_status()
+    created = httpx.post(
+        f"{run.api_url}/api/v1/campaigns",
+        json=dental_recall_campaign(RECALL_ORG, segment.json()["id"]),
+        headers=MARKETER,
+        timeout=30,
+    )
+    created.raise_for_status()
+    run.campaign_id = created.json()["id"]
+    activated = httpx.post(
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/activate", headers=MARKETER, timeout=60
+    )
+    activated.raise_for_status()
+    run.segment_size = activated.json()["segment_size"]
+    run.campaign_warnings = activated.json()["warnings"]
+    console.print(
+        f"marketer: recall segment of {run.segment_size} patients; A/B campaign "
+        f"{run.campaign_id} with a 10% hold-out activated"
+    )
 
 
 def _settle(
@@ -378,19 +445,16 @@ def _summarise(
     staff = asyncio.run(_count_topic(bootstrap, STAFF_INBOX))
     sim_stats = httpx.get(f"{sim_url}/_sim/stats", timeout=10).json()
 
-    expected = expected_counts(run.clinic)
+    # The day's events, the visit outcomes the simulated days reached, and the past visits.
     published = Counter(event["type"] for event in run.events)
-    visits = {kind: published[kind] - expected.get(kind, 0) for kind in VISIT_OUTCOME_TYPES}
+    published["appointment.attended"] += run.history
+    kinds = [*expected_counts(run.clinic), *(k for k in VISIT_OUTCOME_TYPES)]
     console.print()
     console.print(
         _table(
             "Core events",
             ["type", "published", "consumed"],
-            [(kind, count, consumed.get(kind, 0)) for kind, count in expected.items()]
-            + [
-                (f"{kind} (visit outcomes)", visits.get(kind, 0), consumed.get(kind, 0))
-                for kind in VISIT_OUTCOME_TYPES
-            ]
+            [(kind, published.get(kind, 0), consumed.get(kind, 0)) for kind in dict.fromkeys(kinds)]
             + [
                 (
                     "malformed (to outreach.dlq)",
@@ -429,6 +493,47 @@ def _summarise(
     )
     counters = sim_stats.get("counters", {})
     console.print(_table("Provider simulator", ["counter", "value"], sorted(counters.items())))
+    if run.campaign_id is not None:
+        _summarise_campaign(run, console)
+
+
+def _summarise_campaign(run: DemoRun, console: Console) -> None:
+    status = httpx.get(f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/status", timeout=30)
+    status.raise_for_status()
+    progress = status.json()
+    exited = ", ".join(f"{reason} {n}" for reason, n in progress["exited"].items()) or "none"
+    console.print(
+        _table(
+            f"Recall campaign {run.campaign_id} ({RECALL_ORG}, state {progress['state']})",
+            ["", "patients"],
+            [
+                ("segment size at activation", run.segment_size),
+                ("enrolled", progress["enrolled"]),
+                ("held out (never messaged)", progress["held_out"]),
+                ("exited (" + exited + ")", sum(progress["exited"].values())),
+            ],
+        )
+    )
+    stages = ("enrolled", "sent", "delivered", "clicked", "replied", "suppressed", "cancelled")
+    console.print(
+        _table(
+            "Recall campaign by variant (jobs; enrolled: patients)",
+            ["variant", *stages],
+            [
+                (name, *(counts[stage] for stage in stages))
+                for name, counts in progress["variants"].items()
+            ],
+        )
+    )
+    console.print(
+        _table(
+            "Recall campaign suppressions",
+            ["reason", "jobs"],
+            sorted(progress["suppressed"].items()),
+        )
+    )
+    for warning in run.campaign_warnings:
+        console.print(f"[yellow]campaign warning:[/] {warning}")
 
 
 def _report(

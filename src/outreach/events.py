@@ -640,7 +640,8 @@ _SHARED_ADDRESS = (
 
 
 class OptedOutData(BaseModel):
-    """A STOP: which channels the patient no longer receives messages on."""
+    """A STOP, or an e-mail unsubscribe link: which channels the patient no longer receives
+    messages on."""
 
     channels: list[Channel] = Field(
         description="The channels opted out.", json_schema_extra=NOT_PHI
@@ -649,13 +650,29 @@ class OptedOutData(BaseModel):
         description="The patient asked to stop every channel (STOPALL).", json_schema_extra=NOT_PHI
     )
     matched_rule: str | None = Field(
-        description="Which keyword rule decided (e.g. compliance:STOP).", json_schema_extra=NOT_PHI
+        default=None,
+        description="Which keyword rule decided (e.g. compliance:STOP); null for a link.",
+        json_schema_extra=NOT_PHI,
     )
-    inbound_id: int = Field(
-        description="Outreach's id of the stored reply.", json_schema_extra=NOT_PHI
+    inbound_id: int | None = Field(
+        default=None,
+        description="Outreach's id of the stored reply; absent for an unsubscribe link.",
+        json_schema_extra=NOT_PHI,
     )
     channel: Channel = Field(
-        description="The channel the patient replied on.", json_schema_extra=NOT_PHI
+        description="The channel the patient replied on, or the link's channel (email).",
+        json_schema_extra=NOT_PHI,
+    )
+    via: Literal["reply", "unsubscribe_link"] = Field(
+        default="reply",
+        description="How the patient opted out: a reply (STOP...) or the one-click unsubscribe "
+        "link of a marketing e-mail (RFC 8058).",
+        json_schema_extra=NOT_PHI,
+    )
+    campaign_id: int | None = Field(
+        default=None,
+        description="The campaign whose e-mail carried the unsubscribe link, if any.",
+        json_schema_extra=NOT_PHI,
     )
     shared_address: bool = Field(
         default=False, description=_SHARED_ADDRESS, json_schema_extra=NOT_PHI

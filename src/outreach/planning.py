@@ -45,9 +45,12 @@ class PlannedJob:
     purpose: Purpose
     requested_at: datetime
     deadline: datetime | None
-    source_event_id: str
+    # The core event it answers; None for a campaign step.
+    source_event_id: str | None
     appointment_id: str | None = None
     channel_hint: Channel | None = None
+    # Channels the job may use at all (a campaign step: those its template family can render).
+    channel_choices: frozenset[Channel] | None = None
     campaign_id: int | None = None
     variant: str | None = None
     # Event facts the template may need (appointment time, provider name, ...), never rendered text.

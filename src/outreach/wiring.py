@@ -19,6 +19,8 @@ from outreach.clock import Clock, SharedShiftedClock, system_clock
 from outreach.config import EMBEDDED, Settings
 from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
 from outreach.redis_store import KeySpace, connect_redis
+from outreach.segments.catalogue import Catalogue
+from outreach.segments.catalogue import segment_catalogue as build_segment_catalogue
 from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
 from outreach.sql.template_store import load_active_templates, load_template_version
@@ -59,6 +61,11 @@ def clock(settings: Settings, client: redis.Redis | None = None) -> Clock:
     return SharedShiftedClock(client or redis_client(settings), keys.key(settings.shared_clock_key))
 
 
+def segment_catalogue(settings: Settings) -> Catalogue:
+    """The fields segment rules may read in this deployment."""
+    return build_segment_catalogue()
+
+
 def channel_workers(
     settings: Settings, names: Iterable[str] | None = None
 ) -> dict[str, ChannelWorker]:
@@ -89,6 +96,7 @@ def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
             settings.portal_base_url, secret, timedelta(seconds=settings.portal_link_ttl_seconds)
         ),
         settings.default_booking_url,
+        api_base_url=settings.public_base_url,
     )
 
 

@@ -10,13 +10,13 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 from tests.sql.schema_shape import shape_of_database, shape_of_models
 
+from outreach.campaigns import CampaignState, EnrolmentState
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
 from outreach.sql.engine import session_factory
 from outreach.sql.migrate import current_revision, downgrade, upgrade
 from outreach.sql.models import (
     Base,
     CampaignEnrollment,
-    CampaignStatus,
     CommAuditLog,
     CommCampaign,
     CommInbound,
@@ -62,11 +62,23 @@ def _means_now(default: str | None) -> bool:
     return default is not None and _NOW.fullmatch(default.strip().lower()) is not None
 
 
+def _unquoted(default: str) -> str:
+    text = default.strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
+
+
 def _same_server_default(
     context, inspected_column, metadata_column, inspected, metadata_default, rendered
 ) -> bool | None:
-    """False when both sides mean "now"; otherwise None, and Alembic compares as usual."""
+    """False when both sides mean "now", or the same literal (MariaDB reports a text column's
+    default quoted: '[]'); otherwise None, and Alembic compares as usual."""
     if _means_now(inspected) and _means_now(rendered):
+        return False
+    if (
+        inspected is not None
+        and rendered is not None
+        and _unquoted(inspected) == _unquoted(rendered)
+    ):
         return False
     return None
 
@@ -175,9 +187,13 @@ def _every_model(suffix: str) -> list[Base]:
     campaign = CommCampaign(
         org_id=org.org_id,
         name="Flu shots",
-        status=CampaignStatus.SCHEDULED,
+        status=CampaignState.PAUSED,
+        steps=[{"offset_hours": 0, "template_family": "flu", "channel": "best"}],
+        exit_on=["booked"],
         variants={"A": 50, "B": 50},
-        scheduled_at=WHEN,
+        holdout_percent=7.5,
+        recurring=True,
+        starts_at=WHEN,
     )
     return [org, provider, patient, prefs, template, segment, campaign]
 
@@ -210,7 +226,12 @@ def test_every_model_round_trips(engine: Engine) -> None:
         session.add_all(
             [
                 CampaignEnrollment(
-                    campaign_id=campaign.id, patient_id=patient.id, variant="B", job_id=job.id
+                    campaign_id=campaign.id,
+                    patient_id=patient.id,
+                    variant="B",
+                    state=EnrolmentState.EXITED,
+                    exit_reason="booked",
+                    enrolled_at=WHEN,
                 ),
                 CommInbound(
                     provider="twilio",
@@ -276,9 +297,13 @@ def test_every_model_round_trips(engine: Engine) -> None:
         inbound = session.scalars(select(CommInbound).where(CommInbound.job_id == job_id)).one()
         assert inbound.body == "DA ✅"
         enrollment = session.scalars(
-            select(CampaignEnrollment).where(CampaignEnrollment.job_id == job_id)
+            select(CampaignEnrollment).where(CampaignEnrollment.patient_id == patient.id)
         ).one()
-        assert enrollment.variant == "B"
+        assert (enrollment.variant, enrollment.state, enrollment.next_step) == (
+            "B",
+            EnrolmentState.EXITED,
+            0,
+        )
         status = session.scalars(
             select(CommStatusEvent).where(CommStatusEvent.job_id == job_id)
         ).one()
@@ -292,7 +317,12 @@ def test_every_model_round_trips(engine: Engine) -> None:
             select(CommCampaign).where(CommCampaign.org_id == org.org_id)
         ).one()
         assert campaign.variants == {"A": 50, "B": 50}
-        assert campaign.status is CampaignStatus.SCHEDULED
+        assert campaign.status is CampaignState.PAUSED
+        assert (campaign.holdout_percent, campaign.recurring, campaign.starts_at) == (
+            7.5,
+            True,
+            WHEN,
+        )
         stats = session.scalars(select(CommStats).where(CommStats.org_id == org.org_id)).one()
         assert (stats.sent, stats.delivered, stats.campaign_id, stats.variant) == (3, 2, 0, "-")
         audit = session.scalars(
@@ -361,3 +391,37 @@ def test_a_segment_saved_before_keeps_its_rule_as_its_definition(tmp_path) -> No
         row = connection.execute(select(PatientSegment.definition, PatientSegment.is_active)).one()
     engine.dispose()
     assert row == ({">=": [{"var": "age"}, 65]}, True)
+
+
+def test_campaigns_saved_before_keep_their_data(tmp_path) -> None:
+    """0003: a running campaign becomes active with no steps yet; its enrolments stay, active,
+    their variant kept (their single job id goes: jobs carry the campaign and patient)."""
+    url = f"sqlite:///{tmp_path / 'campaigns.sqlite3'}"
+    upgrade(url, "0002")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO patients (id, org_id, created_at, updated_at)"
+            " VALUES ('p1', 'org', '2026-01-01', '2026-01-01')",
+            "INSERT INTO patient_segments (id, org_id, name, definition, is_active, created_at,"
+            " updated_at) VALUES (1, 'org', 's', '{}', 1, '2026-01-01', '2026-01-01')",
+            "INSERT INTO comm_campaigns (id, org_id, name, segment_id, purpose, status, variants,"
+            " scheduled_at, created_at) VALUES (1, 'org', 'c', 1, 'campaign_education', 'running',"
+            " '{\"A\": 1}', '2026-02-01 09:00:00.000000', '2026-01-01')",
+            "INSERT INTO campaign_enrollments (campaign_id, patient_id, variant, enrolled_at)"
+            " VALUES (1, 'p1', 'A', '2026-02-01')",
+        ):
+            connection.execute(text(statement))
+    upgrade(url)
+    with engine.connect() as connection:
+        campaign = connection.execute(
+            select(CommCampaign.status, CommCampaign.steps, CommCampaign.starts_at)
+        ).one()
+        enrolment = connection.execute(
+            select(CampaignEnrollment.state, CampaignEnrollment.variant)
+        ).one()
+    engine.dispose()
+    assert campaign == ("active", [], datetime(2026, 2, 1, 9, 0, tzinfo=UTC))
+    assert enrolment == ("active", "A")

@@ -19,6 +19,7 @@ def tpl(
     active: bool = True,
     purpose: Purpose = Purpose.APPT_REMINDER,
     channel: Channel = Channel.SMS,
+    family: str | None = None,
 ) -> TemplateRecord:
     return TemplateRecord(
         id=tid,
@@ -32,6 +33,7 @@ def tpl(
         body="Hi {{ first_name }}",
         declared_variables=("first_name",),
         is_active=active,
+        family=family,
     )
 
 
@@ -111,3 +113,24 @@ def test_variants_are_deterministic_and_follow_weights() -> None:
         pick(candidates, patient_id=f"p{i}", variant_weights={"A": 0, "B": 1}) for i in range(50)
     ]
     assert set(only_b) == {"b"}
+
+
+def test_a_named_family_and_the_standard_templates_never_mix() -> None:
+    candidates = [
+        tpl("standard", "es"),
+        tpl("recall-a", "es", family="recall"),
+        tpl("recall-b", "es", family="recall", variant="B"),
+    ]
+    assert pick(candidates, patient_id="p1", variant_weights={"A": 0, "B": 1}) == "standard"
+    assert pick(candidates, family="recall", variant="B") == "recall-b"
+    with pytest.raises(TemplateNotFound, match="family 'promo'"):
+        pick(candidates, family="promo")
+
+
+def test_a_campaign_variant_without_its_own_template_gets_the_family_s_variant_a() -> None:
+    candidates = [
+        tpl("recall-a", "es", family="recall"),
+        tpl("recall-c", "es", variant="C", family="recall"),
+    ]
+    assert pick(candidates, family="recall", variant="B") == "recall-a"
+    assert pick(candidates, family="recall", variant="C") == "recall-c"

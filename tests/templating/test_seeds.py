@@ -46,11 +46,29 @@ def worst_case_context() -> dict[str, object]:
 
 
 def test_complete_for_every_purpose_channel_and_language() -> None:
-    keys = {(t.language, t.purpose, t.channel) for t in SEEDS}
+    standard = [t for t in SEEDS if t.family is None]
+    keys = {(t.language, t.purpose, t.channel) for t in standard}
     assert keys == {(lang, p, c) for lang in LANGUAGES for p in Purpose for c in Channel}
-    assert len(SEEDS) == len(keys) == 4 * 7 * 3
+    assert len(standard) == len(keys) == 4 * 7 * 3
     assert len({t.id for t in SEEDS}) == len(SEEDS)
     assert all(t.org_id is None and t.provider_id is None and t.is_active for t in SEEDS)
+
+
+def test_the_dental_recall_families_cover_every_channel_and_language() -> None:
+    """The shipped recall campaign's families: the invitation in variants A and B, the reminder
+    in A, on every channel and in every seed language; marketing e-mails carry the link."""
+    recall = {(t.family, t.variant, t.language, t.channel) for t in SEEDS if t.family}
+    expected = {
+        (family, variant, lang, channel)
+        for family, variants in (("dental_recall", "AB"), ("dental_recall_reminder", "A"))
+        for variant in variants
+        for lang in LANGUAGES
+        for channel in Channel
+    }
+    assert recall == expected
+    for template in SEEDS:
+        if template.family and template.channel is Channel.EMAIL:
+            assert "unsubscribe_link" in template.declared_variables, template.id
 
 
 @pytest.mark.parametrize("template", SEEDS, ids=lambda t: t.id)

@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy import Engine
 
 from outreach.api import (
+    campaigns,
     comm_context,
     generic_webhooks,
     health,
@@ -26,6 +27,7 @@ from outreach.api import (
     reports,
     schedule,
     templates,
+    unsubscribe,
     webhooks,
 )
 from outreach.api.dependencies import ApiServices
@@ -79,7 +81,8 @@ def create_api_app(
 
     app = FastAPI(
         title="outreach",
-        summary="Patient communication engine: scheduling, comm-context, templates, webhooks.",
+        summary="Patient communication engine: scheduling, comm-context, templates, campaigns, "
+        "webhooks.",
         version="1",
         lifespan=lifespan,
     )
@@ -91,6 +94,8 @@ def create_api_app(
         comm_context.router,
         preferences_admin.router,
         templates.router,
+        campaigns.router,
+        unsubscribe.router,
         portal.router,
         reports.router,
         generic_webhooks.router,

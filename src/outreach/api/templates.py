@@ -67,6 +67,12 @@ class TemplateCreate(TemplateContent):
     channel: Channel
     language: str = Field(pattern=_LANGUAGE, max_length=16)
     variant: str = Field(default="A", pattern=_VARIANT)
+    family: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]{1,64}$",
+        description="A named family campaign steps use (e.g. `dental_recall`); omit for the "
+        "purpose's standard templates.",
+    )
 
 
 class PreviewRequest(BaseModel):
@@ -121,6 +127,7 @@ def _record(values: dict[str, Any]) -> TemplateRecord:
         whatsapp_template_name=values.get("whatsapp_template_name"),
         version=values.get("version") or 1,
         is_active=bool(values.get("is_active")),
+        family=values.get("family"),
     )
 
 
@@ -146,6 +153,7 @@ def template_view(row: dict[str, Any]) -> dict[str, Any]:
         "body": row["body"],
         "declared_variables": list(row["declared_variables"] or []),
         "whatsapp_template_name": row["whatsapp_template_name"],
+        "family": row["family"],
         "is_active": bool(row["is_active"]),
         "created_by": row["created_by"],
         "created_at": created_at.isoformat() if created_at else None,
@@ -212,7 +220,7 @@ def create_version(
     base = _load(engine, template_id)
     values = {
         key: base[key]
-        for key in ("org_id", "provider_id", "purpose", "channel", "language", "variant")
+        for key in ("org_id", "provider_id", "purpose", "channel", "language", "variant", "family")
     } | body.model_dump()
     _check(values)
     return _save_version(engine, values, actor=actor, now=clock(), new_family=False)

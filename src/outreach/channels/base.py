@@ -69,6 +69,8 @@ class OutboundMessage:
     body: str
     whatsapp_template: WhatsAppTemplate | None = None  # WhatsApp: an approved template instead
     idempotency_key: str | None = None
+    # Marketing e-mail: the signed one-click unsubscribe link (List-Unsubscribe, RFC 8058).
+    unsubscribe_url: str | None = None
     # E-mail to staff only (reports): more addresses on the same To line, and attached files.
     # Patients' messages have one recipient and no attachment.
     other_recipients: tuple[str, ...] = ()

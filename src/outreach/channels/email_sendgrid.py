@@ -34,6 +34,7 @@ from sendgrid.helpers.mail import (
     FileContent,
     FileName,
     FileType,
+    Header,
     Mail,
 )
 
@@ -53,6 +54,7 @@ from outreach.channels.base import (
 )
 from outreach.channels.webhook_bodies import json_body, multipart_form
 from outreach.channels.webhook_paths import SENDGRID_EVENTS_PATH, SENDGRID_INBOUND_PATH
+from outreach.templating import ONE_CLICK_POST
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -177,6 +179,12 @@ class SendGridEmailChannel(ChannelWorker):
         if message.idempotency_key:
             custom_args.append(CustomArg("idempotency_key", message.idempotency_key))
         mail.custom_arg = custom_args
+        if message.unsubscribe_url:
+            # RFC 8058 one-click: mail clients show "Unsubscribe" and POST to the link.
+            mail.header = [
+                Header("List-Unsubscribe", f"<{message.unsubscribe_url}>"),
+                Header("List-Unsubscribe-Post", ONE_CLICK_POST),
+            ]
         try:
             response = self._client.send(mail)
         except SendGridHTTPError as exc:

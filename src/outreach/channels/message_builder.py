@@ -20,7 +20,9 @@ from outreach.preferences import PatientDecisionInputs, address_for
 from outreach.templating import (
     PortalResource,
     TemplateRecord,
+    UnsubscribeClaim,
     make_portal_link,
+    make_unsubscribe_link,
     render,
     select_template,
     whatsapp_payload,
@@ -101,11 +103,31 @@ class PortalSettings:
 
 class MessageBuilder:
     def __init__(
-        self, catalog: TemplateCatalog, portal: PortalSettings, default_booking_url: str
+        self,
+        catalog: TemplateCatalog,
+        portal: PortalSettings,
+        default_booking_url: str,
+        *,
+        api_base_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.catalog = catalog
         self.portal = portal
         self.default_booking_url = default_booking_url
+        # Where patients' mail clients reach the one-click unsubscribe route.
+        self.api_base_url = api_base_url
+
+    def unsubscribe_link(self, job: JobRecord) -> str:
+        """The signed one-click unsubscribe link of a marketing e-mail (RFC 8058).
+
+        Signed with the portal link secret; without it no marketing e-mail can carry a working
+        link, so none is built.
+        """
+        if not self.portal.secret:
+            raise MessageBuildError(
+                "marketing e-mail needs a signed unsubscribe link: the portal link secret is unset"
+            )
+        claim = UnsubscribeClaim(job.patient_id, Channel.EMAIL, job.campaign_id, job.id)
+        return make_unsubscribe_link(self.api_base_url, self.portal.secret, claim)
 
     def template_context(
         self,
@@ -179,6 +201,7 @@ class MessageBuilder:
             if record is None or (record.purpose, record.channel) != (job.purpose, channel):
                 raise MessageBuildError(f"pinned template {pinned} does not fit this job")
             return record
+        family = job.context.get("template_family")
         return select_template(
             self.catalog.candidates(job.purpose, channel),
             job.purpose,
@@ -188,6 +211,8 @@ class MessageBuilder:
             job.provider_id,
             org.language if org else None,
             patient_id=job.patient_id,
+            family=str(family) if family else None,
+            variant=job.variant,
         )
 
     def build(
@@ -206,11 +231,15 @@ class MessageBuilder:
         address = address_for(channel, patient.prefs)
         if address is None:
             raise MessageBuildError(f"no valid {channel.value} address")
+        unsubscribe_url = None
         try:
+            context = self.template_context(job, patient, org, now)
+            if job.purpose.is_marketing and channel is Channel.EMAIL:
+                unsubscribe_url = context["unsubscribe_link"] = self.unsubscribe_link(job)
             record = self._template(job, channel, patient, org)
             rendered = render(
                 record,
-                self.template_context(job, patient, org, now),
+                context,
                 now=now,
                 timezone=patient.prefs.timezone,
                 locale=job.language or patient.prefs.language,
@@ -235,5 +264,6 @@ class MessageBuilder:
             body=body,
             whatsapp_template=whatsapp_template,
             idempotency_key=job.idempotency_key,
+            unsubscribe_url=unsubscribe_url,
         )
         return message, int(record.id) if record.id.isdigit() else None

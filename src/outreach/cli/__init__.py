@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from outreach.cli import (
+    campaigns,
     database,
     processes,
     replies,
@@ -24,7 +25,7 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(stats.app, name="stats")
 app.add_typer(report.app, name="report")
 
-__all__ = ["app", "database", "main", "processes", "show_config", "topics"]
+__all__ = ["app", "campaigns", "database", "main", "processes", "show_config", "topics"]
 
 
 def main() -> None:

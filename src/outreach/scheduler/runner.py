@@ -1,4 +1,5 @@
-"""The ``outreach scheduler`` process: the due-job loop plus periodic housekeeping (APScheduler).
+"""The ``outreach scheduler`` process: the due-job loop plus periodic housekeeping and campaign
+runs (APScheduler).
 
 Several schedulers may run at once: claims are exclusive (SKIP LOCKED), so each job goes once.
 """
@@ -22,8 +23,10 @@ from outreach.services.dispatch_due_jobs import DueJobDispatcher
 from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
 from outreach.services.roll_up_stats import roll_up_changes
+from outreach.services.run_campaigns import CampaignRunner
 from outreach.services.weekly_reports import ReportMailer, send_weekly_reports
 from outreach.sql.store import Store
+from outreach.wiring import segment_catalogue
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,24 @@ def housekeeping_jobs(
         settings.reconcile_statuses_every_seconds,
         "reconcile-statuses",
         lambda: reconcile_unattached_statuses(store, clock(), window),
+    )
+    campaigns = CampaignRunner(
+        store,
+        segment_catalogue(settings),
+        enrol_chunk_size=settings.campaign_enrol_chunk_size,
+        plan_chunk_size=settings.campaign_plan_chunk_size,
+        clock=clock,
+    )
+    every(settings.campaign_round_every_seconds, "campaign-round", campaigns.run_round)
+    cron.add_job(
+        asyncio.to_thread,
+        "cron",
+        args=[campaigns.enrol_new_matches],
+        hour=settings.recurring_enrolment_hour_utc,
+        minute=0,
+        id="recurring-campaign-enrolment",
+        max_instances=1,
+        coalesce=True,
     )
     margin = timedelta(seconds=settings.stats_rollup_margin_seconds)
     # The rollup runs here, not in the status agent: the numbers also move with new jobs,

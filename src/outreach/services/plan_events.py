@@ -83,6 +83,11 @@ def decide_job(
             allowed_channels=prefs.allowed_channels & {job.channel_hint},
             preferred_channel=job.channel_hint,
         )
+    elif job.channel_choices is not None and not prefs.allowed_channels <= job.channel_choices:
+        # Campaign steps: only the channels the step's templates cover (copied only if narrower).
+        prefs = dataclasses.replace(
+            prefs, allowed_channels=prefs.allowed_channels & job.channel_choices
+        )
     decision = decide(
         CommRequest(job.purpose, job.requested_at, job.deadline),
         prefs,

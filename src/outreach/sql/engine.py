@@ -9,6 +9,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.campaigns.assignment import assignment_bucket
+
+# The SQLite function that computes ``campaigns.assignment.assignment_bucket``.
+ASSIGNMENT_BUCKET_FUNCTION = "outreach_assignment_bucket"
+
 
 def build_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned for the pipeline's access pattern on MariaDB or SQLite.
@@ -31,6 +36,10 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # Campaign assignment in SQL (MariaDB computes it with SHA2 and CONV instead).
+            dbapi_connection.create_function(
+                ASSIGNMENT_BUCKET_FUNCTION, 3, assignment_bucket, deterministic=True
+            )
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

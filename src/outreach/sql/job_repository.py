@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, select, tuple_, update
 
+from outreach.campaigns.states import CampaignState
 from outreach.domain import (
     FORWARD_PATH,
     Channel,
@@ -28,9 +29,11 @@ from outreach.domain import (
 from outreach.planning import PlannedJob
 from outreach.preferences import SentRecord
 from outreach.sql.bulk import insert_ignore
-from outreach.sql.models import CommJob
+from outreach.sql.models import CommCampaign, CommJob
 
 jobs = CommJob.__table__
+_campaigns = CommCampaign.__table__
+_PAUSED_CAMPAIGNS = select(_campaigns.c.id).where(_campaigns.c.status == CampaignState.PAUSED.value)
 
 # Jobs that count towards frequency caps: planned or gone out, not cancelled or refused.
 _CAP_STATUSES = [
@@ -240,6 +243,8 @@ class JobRepository:
                 # A queued job always has a channel once decided; a row without one (written by
                 # hand or by a foreign tool) must not stop the claim loop for everyone else.
                 jobs.c.channel.is_not(None),
+                # A paused campaign's jobs wait, queued, until it resumes.
+                jobs.c.campaign_id.is_(None) | jobs.c.campaign_id.not_in(_PAUSED_CAMPAIGNS),
             )
             .order_by(jobs.c.scheduled_for)
             .limit(limit)

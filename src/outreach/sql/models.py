@@ -6,7 +6,6 @@ One schema for MariaDB (production) and SQLite (embedded demo). Personal fields 
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime, time
 from typing import Any
 
@@ -31,19 +30,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import func
 
 from outreach.analytics.latency import BUCKETS as LATENCY_BUCKETS
+from outreach.campaigns.states import CampaignState, EnrolmentState
 from outreach.domain import AppointmentStatus, Channel, JobStatus, Purpose, SuppressionReason
 from outreach.sql.types import BigId, Json, UtcDateTime, str_enum
 
 # Message bodies and rendered e-mails can exceed TEXT's 64 KiB on MariaDB.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-
-
-class CampaignStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
 
 
 class Base(DeclarativeBase):
@@ -178,6 +170,9 @@ class CommTemplate(Base):
     declared_variables: Mapped[list[str]] = mapped_column(Json, default=list)
     whatsapp_template_name: Mapped[str | None] = mapped_column(String(128))
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A named family campaign steps pick (e.g. "dental_recall"); NULL: the purpose's standard
+    # templates, the ones event-driven messages use.
+    family: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
@@ -238,34 +233,64 @@ class Appointment(Base):
 
 
 class CommCampaign(Base):
+    """A marketer's campaign: a segment, its steps, A/B weights, hold-out, dates and state."""
+
     __tablename__ = "comm_campaigns"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
     segment_id: Mapped[int] = mapped_column(ForeignKey("patient_segments.id"))
     purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose), default=Purpose.CAMPAIGN_EDUCATION)
-    status: Mapped[CampaignStatus] = mapped_column(
-        str_enum(CampaignStatus, 16), default=CampaignStatus.DRAFT
+    status: Mapped[CampaignState] = mapped_column(
+        str_enum(CampaignState, 16), default=CampaignState.DRAFT
     )
+    # [{offset_hours, template_family, channel, wait_until, wait_timeout_hours}, ...]
+    # Server defaults: campaigns saved before these columns existed got them (see 0003).
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list, server_default="[]")
+    # Conditions that end an enrolment: ["booked", "replied_stop", ...].
+    exit_on: Mapped[list[str]] = mapped_column(Json, default=list, server_default="[]")
     # A/B split: {"A": 50, "B": 50}; variants name template variants.
     variants: Mapped[dict[str, int]] = mapped_column(Json, default=dict)
-    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Share of the segment enrolled but never messaged (the control group); 0: none.
+    holdout_percent: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Recurring: the daily run enrols patients who newly match the segment.
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the segment was last expanded into enrolments (NULL: not yet).
+    enrolled_through: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
 
 class CampaignEnrollment(Base):
+    """One patient in one campaign (once): variant or hold-out, and how far the steps went.
+
+    The jobs of an enrolment carry its campaign id, patient id and variant.
+    """
+
     __tablename__ = "campaign_enrollments"
     __table_args__ = (
         UniqueConstraint("campaign_id", "patient_id", name="uq_campaign_enrollments_patient"),
+        # Step planning: a campaign's active enrolments waiting for a given step.
+        Index("ix_campaign_enrollments_progress", "campaign_id", "state", "next_step"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("comm_campaigns.id", ondelete="CASCADE"))
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    variant: Mapped[str] = mapped_column(String(16), default="A")
-    job_id: Mapped[int | None] = mapped_column(ForeignKey("comm_jobs.id", ondelete="SET NULL"))
+    # NULL for a held-out patient: in no variant, never messaged.
+    variant: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[EnrolmentState] = mapped_column(
+        str_enum(EnrolmentState, 16), default=EnrolmentState.ACTIVE
+    )
+    # Index of the next step to plan; equal to the number of steps once all are planned.
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    exit_reason: Mapped[str | None] = mapped_column(String(32))
     enrolled_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CommJob(Base):
@@ -280,6 +305,8 @@ class CommJob(Base):
         Index("ix_comm_jobs_appointment", "appointment_id"),
         # The stats rollup's sweep: jobs changed since its watermark.
         Index("ix_comm_jobs_updated", "updated_at"),
+        # Campaign progress (per variant and status) and exits (a campaign's queued jobs).
+        Index("ix_comm_jobs_campaign", "campaign_id", "variant", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from outreach.sql.activity_repository import ActivityRepository
 from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
+from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
@@ -34,6 +35,7 @@ class Repositories:
         "activity",
         "appointments",
         "audit",
+        "campaigns",
         "counts",
         "inbox",
         "jobs",
@@ -51,6 +53,7 @@ class Repositories:
         self.activity = ActivityRepository(connection)
         self.appointments = AppointmentRepository(connection)
         self.audit = AuditRepository(connection)
+        self.campaigns = CampaignRepository(connection)
         self.counts = CountsRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)

@@ -1,6 +1,7 @@
 """``comm_templates`` as staff manage them: immutable versions of a family, one active at a time.
 
-A family is one (organisation, provider, purpose, channel, language, variant); its versions are
+A family is one (organisation, provider, purpose, channel, language, variant, and for campaign
+templates a family name); its versions are
 numbered from 1 and never edited. Activating a version deactivates its siblings in the same
 transaction, so the sender never sees two active versions of one family.
 """
@@ -29,6 +30,7 @@ def family_key_of(values: Mapping[str, Any]) -> str:
         str(values["channel"]),
         values["language"],
         values.get("variant") or "A",
+        values.get("family"),
     )
 
 
@@ -73,6 +75,7 @@ def insert_template_version(
         "body": values["body"],
         "declared_variables": list(values.get("declared_variables") or []),
         "whatsapp_template_name": values.get("whatsapp_template_name"),
+        "family": values.get("family"),
         "is_active": False,
         "created_by": created_by,
         "created_at": now,

@@ -20,9 +20,12 @@ def family_key(
     channel: str,
     language: str,
     variant: str,
+    family: str | None = None,
 ) -> str:
-    """The NULL-safe identity of a template family; versions share it."""
-    return "|".join([org_id or "-", provider_id or "-", purpose, channel, language, variant])
+    """The NULL-safe identity of a template family; versions share it. A named family (campaign
+    steps) adds its name, so it never shares versions with the purpose's standard templates."""
+    parts = [org_id or "-", provider_id or "-", purpose, channel, language, variant]
+    return "|".join([*parts, family] if family else parts)
 
 
 def seed_templates(connection: Connection, records: Iterable[TemplateRecord] | None = None) -> int:
@@ -38,6 +41,7 @@ def seed_templates(connection: Connection, records: Iterable[TemplateRecord] | N
                     record.channel.value,
                     record.language,
                     record.variant,
+                    record.family,
                 ),
                 "org_id": record.org_id,
                 "provider_id": record.provider_id,
@@ -50,6 +54,7 @@ def seed_templates(connection: Connection, records: Iterable[TemplateRecord] | N
                 "body": record.body,
                 "declared_variables": list(record.declared_variables),
                 "whatsapp_template_name": record.whatsapp_template_name,
+                "family": record.family,
                 "is_active": True,
                 "created_by": "seed",
                 "created_at": func.now(),
@@ -75,6 +80,7 @@ def record_from_row(row: object) -> TemplateRecord:
         declared_variables=tuple(row.declared_variables or ()),
         whatsapp_template_name=row.whatsapp_template_name,
         is_active=row.is_active,
+        family=row.family,
     )
 
 

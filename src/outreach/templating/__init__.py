@@ -23,6 +23,7 @@ from outreach.templating.errors import (
     WhatsAppTemplateRequired,
 )
 from outreach.templating.language_fallback import language_tiers, select_template
+from outreach.templating.opt_out_line import OPT_OUT_LINES, opt_out_line, with_opt_out_line
 from outreach.templating.phi_policy import (
     DEFAULT_PHI_POLICY,
     EMAIL_BODY_PHI_POLICY,
@@ -55,6 +56,15 @@ from outreach.templating.renderer import (
 from outreach.templating.seeds import load_seed_templates
 from outreach.templating.sms_encoding import SmsCost, SmsEncoding, detect_encoding, sms_cost
 from outreach.templating.sms_limits import SMS_SEGMENT_LIMITS
+from outreach.templating.unsubscribe_links import (
+    ONE_CLICK_POST,
+    UNSUBSCRIBE_PATH,
+    InvalidUnsubscribeToken,
+    UnsubscribeClaim,
+    make_unsubscribe_link,
+    make_unsubscribe_token,
+    verify_unsubscribe_token,
+)
 from outreach.templating.validation import find_violations, validate_template
 from outreach.templating.variants import assign_variant, template_family
 from outreach.templating.whatsapp_rules import (
@@ -67,10 +77,13 @@ from outreach.templating.whatsapp_rules import (
 __all__ = [
     "DEFAULT_PHI_POLICY",
     "EMAIL_BODY_PHI_POLICY",
+    "ONE_CLICK_POST",
+    "OPT_OUT_LINES",
     "SMS_SEGMENT_LIMITS",
     "VARIABLE_REGISTRY",
     "InvalidContextValue",
     "InvalidPortalToken",
+    "InvalidUnsubscribeToken",
     "MissingTemplateVariable",
     "PhiPolicy",
     "PhiPolicyViolation",
@@ -91,6 +104,8 @@ __all__ = [
     "TemplateRenderError",
     "TemplateRenderer",
     "TemplatingError",
+    "UNSUBSCRIBE_PATH",
+    "UnsubscribeClaim",
     "VariableKind",
     "VariableSpec",
     "Violation",
@@ -106,6 +121,9 @@ __all__ = [
     "load_seed_templates",
     "make_portal_link",
     "make_portal_token",
+    "make_unsubscribe_link",
+    "make_unsubscribe_token",
+    "opt_out_line",
     "preview",
     "render",
     "renderer_for",
@@ -115,6 +133,8 @@ __all__ = [
     "template_family",
     "validate_template",
     "verify_portal_token",
+    "verify_unsubscribe_token",
     "whatsapp_payload",
     "window_is_open",
+    "with_opt_out_line",
 ]

@@ -17,6 +17,7 @@ from outreach.templating.records import TemplateRecord
 from outreach.templating.variants import assign_variant, template_family
 
 LAST_RESORT_LANGUAGE = "en"
+DEFAULT_VARIANT = "A"
 
 
 def _normalise(tag: str) -> str:
@@ -59,12 +60,16 @@ def _pick_variant(
     records: list[TemplateRecord],
     patient_id: str | None,
     variant_weights: Mapping[str, int] | None,
+    variant: str | None,
 ) -> TemplateRecord:
     latest: dict[str, TemplateRecord] = {}
     for record in records:  # the highest active version of each variant
         current = latest.get(record.variant)
         if current is None or record.version > current.version:
             latest[record.variant] = record
+    if variant is not None:
+        # A campaign assigned the variant already; a family without it uses its default.
+        return latest.get(variant) or latest.get(DEFAULT_VARIANT) or latest[min(latest)]
     if len(latest) == 1 or patient_id is None:
         return latest[min(latest)]
     if variant_weights is None:
@@ -86,15 +91,25 @@ def select_template(
     *,
     patient_id: str | None = None,
     variant_weights: Mapping[str, int] | None = None,
+    family: str | None = None,
+    variant: str | None = None,
 ) -> TemplateRecord:
     """The active template for this message, or ``TemplateNotFound``.
 
-    With several active variants, ``patient_id`` picks one deterministically in proportion to
-    ``variant_weights`` (equal weights when None); without a patient the first variant by name.
+    Only templates of ``family`` are candidates (None: the purpose's standard templates). A
+    given ``variant`` (a campaign's assignment) is used when the family has it, else the family's
+    variant A. Otherwise, with several active variants, ``patient_id`` picks one
+    deterministically in proportion to ``variant_weights`` (equal weights when None); without a
+    patient the first variant by name.
     """
     buckets: dict[tuple[int, str], list[TemplateRecord]] = {}
     for record in candidates:
-        if not record.is_active or record.purpose != purpose or record.channel != channel:
+        if (
+            not record.is_active
+            or record.purpose != purpose
+            or record.channel != channel
+            or record.family != family
+        ):
             continue
         rank = _scope_rank(record, org_id, provider_id)
         if rank is not None:
@@ -104,7 +119,9 @@ def select_template(
             for tag in tier:
                 found = buckets.get((rank, tag))
                 if found:
-                    return _pick_variant(found, patient_id, variant_weights)
+                    return _pick_variant(found, patient_id, variant_weights, variant)
+    family_text = f" family {family!r}" if family else ""
     raise TemplateNotFound(
-        f"no active {channel} template for {purpose} (language {language!r}, org {org_id!r})"
+        f"no active {channel} template for {purpose}{family_text} "
+        f"(language {language!r}, org {org_id!r})"
     )

@@ -29,6 +29,9 @@ class TemplateRecord:
     declared_variables: tuple[str, ...]
     whatsapp_template_name: str | None = None  # the name Meta approved, WhatsApp only
     is_active: bool = True
+    # A named family a campaign step uses (e.g. "dental_recall"); None: the purpose's standard
+    # templates, which the event-driven messages use.
+    family: str | None = None
 
     def __post_init__(self) -> None:
         # Rows arrive with plain strings and lists; identity checks downstream need the enums.
@@ -40,5 +43,6 @@ class TemplateRecord:
         # Keep log lines short and free of template text.
         return (
             f"TemplateRecord(id={self.id!r}, purpose={self.purpose}, channel={self.channel}, "
-            f"language={self.language!r}, version={self.version}, variant={self.variant!r})"
+            f"language={self.language!r}, version={self.version}, variant={self.variant!r}, "
+            f"family={self.family!r})"
         )

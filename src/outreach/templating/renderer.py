@@ -36,6 +36,7 @@ from outreach.templating.formatting import (
     formatting_locale,
     resolve_zone,
 )
+from outreach.templating.opt_out_line import with_opt_out_line
 from outreach.templating.phi_policy import (
     DEFAULT_PHI_POLICY,
     PhiPolicy,
@@ -305,6 +306,8 @@ class TemplateRenderer:
         encoding: SmsEncoding | None = None
         parameters: tuple[str, ...] = ()
         if record.channel is Channel.SMS:
+            if record.purpose.is_marketing:
+                body = with_opt_out_line(body, record.language)
             body = normalize_typography(body)
             cost = sms_cost(body)
             check_segment_limit(record.purpose, cost, self.segment_limits)
@@ -372,6 +375,8 @@ class TemplateRenderer:
         encoding: SmsEncoding | None = None
         limit: int | None = None
         if record.channel is Channel.SMS:
+            if record.purpose.is_marketing:
+                body = with_opt_out_line(body, record.language)
             body = normalize_typography(body)
             cost = sms_cost(body)
             segments, encoding = cost.segments, cost.encoding

@@ -6,6 +6,7 @@ no I/O. ``event_key``/``event_value`` turn an event into a ``core.events`` recor
 """
 
 from outreach.sim.clinic.generator import SyntheticClinic, expected_counts, generate_clinic
+from outreach.sim.clinic.history import visit_history
 from outreach.sim.clinic.kafka_records import event_key, event_value
 from outreach.sim.clinic.malformed import MALFORMED_KINDS, MALFORMED_SHARE, malformed_events
 from outreach.sim.clinic.population import Org, Provider, SyntheticPatient
@@ -26,5 +27,6 @@ __all__ = [
     "expected_counts",
     "generate_clinic",
     "malformed_events",
+    "visit_history",
     "visit_outcomes",
 ]

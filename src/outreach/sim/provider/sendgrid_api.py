@@ -87,6 +87,7 @@ async def mail_send(request: Request) -> Response:
             **(personalization.get("custom_args") or {}),
         }
         subject = personalization.get("subject") or payload.get("subject")
+        headers = {**(payload.get("headers") or {}), **(personalization.get("headers") or {})}
         state.accept(
             SimMessage(
                 id=message_id if index == 0 else f"{message_id}.r{index}",
@@ -106,6 +107,7 @@ async def mail_send(request: Request) -> Response:
                     if template_id
                     else None
                 ),
+                headers=headers,
                 extras={
                     "custom_args": custom_args,
                     # Kept as sent (base64 content), so tests can read what went out.

@@ -31,6 +31,8 @@ class SimMessage:
     job_id: str | None = None
     error_code: str | None = None
     status_history: list[str] = field(default_factory=list)
+    # Mail headers the sender set (e.g. List-Unsubscribe); e-mail only.
+    headers: dict[str, str] = field(default_factory=dict)
     extras: dict = field(default_factory=dict)  # provider details (account, custom args, ids)
 
     def as_json(self) -> dict:
@@ -48,6 +50,7 @@ class SimMessage:
             "status": self.status,
             "status_history": list(self.status_history),
             "error_code": self.error_code,
+            "headers": dict(self.headers),
             "attachments": self.extras.get("attachments", []),
         }
 

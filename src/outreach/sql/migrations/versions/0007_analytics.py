@@ -3,7 +3,7 @@ the rollup's state, report deliveries; prices on statuses; the sweep's indexes; 
 addresses per organisation
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-04 09:00:00.000000
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql
 import outreach.sql.types
 
 revision: str = "0007"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

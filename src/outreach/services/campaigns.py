@@ -1,0 +1,192 @@
+"""Use cases of a marketer's campaign: create, activate, pause, resume, complete, archive, and
+read its progress.
+
+Activation is where the campaign is judged: its templates must pass the PHI policy (and carry an
+unsubscribe link in marketing e-mail), each step must find a template, and its segment must not
+be empty; otherwise it is refused with the reasons and stays a draft. Enrolment and sending are
+the campaign runner's (``services/run_campaigns.py``), on the scheduler's timer. Every change of
+state is audited with who made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from outreach.campaigns import (
+    CampaignAction,
+    CampaignDefinition,
+    CampaignProgress,
+    CampaignState,
+    holdout_warning,
+    next_state,
+    progress,
+)
+from outreach.campaigns.readiness import ReadinessProblem, readiness
+from outreach.domain import AuditRecord, PhiFreeError
+from outreach.segments.catalogue import Catalogue
+from outreach.segments.sql_compiler import SegmentNotCompilable
+from outreach.segments.validation import InvalidRule
+from outreach.sql.campaign_repository import CampaignRecord
+from outreach.sql.store import Repositories, Store
+
+
+class CampaignNotFound(PhiFreeError):
+    pass
+
+
+class CampaignRefused(PhiFreeError):
+    """The campaign may not do what was asked; ``code`` says why, ``problems`` where."""
+
+    def __init__(self, code: str, message: str, problems: tuple[ReadinessProblem, ...] = ()):
+        super().__init__(message)
+        self.code = code
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    campaign_id: int
+    state: CampaignState
+    segment_size: int | None = None
+    jobs_cancelled: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStatus:
+    campaign: CampaignRecord
+    progress: CampaignProgress
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _audit(repos: Repositories, actor: str, action: str, campaign_id: int, now: datetime) -> None:
+    repos.audit.record(
+        [
+            AuditRecord(
+                occurred_at=now,
+                actor=actor,
+                action=f"campaign_{action}",
+                detail={"campaign_id": campaign_id},
+            )
+        ]
+    )
+
+
+def _load(repos: Repositories, campaign_id: int) -> CampaignRecord:
+    record = repos.campaigns.get(campaign_id)
+    if record is None:
+        raise CampaignNotFound(f"no campaign {campaign_id}")
+    return record
+
+
+def create_campaign(
+    store: Store, document: Mapping[str, Any], *, actor: str, now: datetime
+) -> CampaignRecord:
+    """A new draft from its JSON definition. ``CampaignDefinitionError`` lists what is wrong;
+    ``CampaignRefused`` when the segment is not one of the organisation's."""
+    definition = CampaignDefinition.parse(document)
+    with store.transaction() as repos:
+        segment_org = repos.campaigns.segment_org(definition.segment_id)
+        if segment_org != definition.org_id:
+            raise CampaignRefused(
+                "unknown_segment",
+                f"segment {definition.segment_id} is not a segment of organisation "
+                f"{definition.org_id}",
+            )
+        campaign_id = repos.campaigns.create(definition, created_by=actor, now=now)
+        _audit(repos, actor, "created", campaign_id, now)
+        return _load(repos, campaign_id)
+
+
+def activate_campaign(
+    store: Store, campaign_id: int, catalogue: Catalogue, *, actor: str, now: datetime
+) -> StateChange:
+    """draft -> active, once its templates and segment pass; the runner enrols on its next round.
+
+    ``CampaignRefused`` (``phi_policy_violation``, ``template_policy``, ``empty_segment``,
+    ``invalid_segment``) leaves it a draft.
+    """
+    with store.transaction() as repos:
+        record = _load(repos, campaign_id)
+        target = next_state(record.state, CampaignAction.ACTIVATE)
+        definition = record.definition
+        templates = repos.campaigns.family_templates(
+            definition.org_id, definition.purpose, definition.template_families
+        )
+        contact = repos.orgs.clinic_contacts([definition.org_id]).get(definition.org_id)
+        verdict = readiness(definition, templates, contact.language if contact else None)
+        if verdict.problems:
+            code = "phi_policy_violation" if verdict.phi else "template_policy"
+            raise CampaignRefused(
+                code,
+                "the campaign's templates do not allow it to run: "
+                + "; ".join(p.message for p in verdict.problems),
+                verdict.problems,
+            )
+        try:
+            size = repos.campaigns.segment_size(
+                definition.segment_id, definition.org_id, catalogue, now
+            )
+        except (InvalidRule, SegmentNotCompilable) as error:
+            # Saved when it was valid; the deployment's catalogue may have changed since.
+            raise CampaignRefused(
+                "invalid_segment", f"segment {definition.segment_id} cannot be evaluated: {error}"
+            ) from None
+        if size == 0:
+            raise CampaignRefused(
+                "empty_segment", f"segment {definition.segment_id} matches no patient today"
+            )
+        if not repos.campaigns.move(campaign_id, record.state, target, now):
+            raise CampaignRefused("conflict", "the campaign changed meanwhile; try again")
+        _audit(repos, actor, "activated", campaign_id, now)
+    warning = holdout_warning(size, definition.holdout_percent)
+    return StateChange(
+        campaign_id,
+        target,
+        segment_size=size,
+        warnings=((warning,) if warning else ()) + verdict.warnings,
+    )
+
+
+def change_campaign_state(
+    store: Store, campaign_id: int, action: CampaignAction, *, actor: str, now: datetime
+) -> StateChange:
+    """Pause, resume, complete or archive (``activate_campaign`` activates).
+
+    Pausing stops dispatch at once: the scheduler skips the queued jobs of a paused campaign,
+    which stay queued and go when it resumes. Completing cancels the queued ones.
+    ``InvalidTransition`` when the action does not apply to the campaign's state.
+    """
+    if action is CampaignAction.ACTIVATE:
+        raise ValueError("activation goes through activate_campaign")
+    with store.transaction() as repos:
+        record = _load(repos, campaign_id)
+        target = next_state(record.state, action)
+        if not repos.campaigns.move(campaign_id, record.state, target, now):
+            raise CampaignRefused("conflict", "the campaign changed meanwhile; try again")
+        cancelled = 0
+        if target is CampaignState.COMPLETED:
+            cancelled = repos.campaigns.cancel_queued(campaign_id, now)
+        _audit(repos, actor, target.value, campaign_id, now)
+    return StateChange(campaign_id, target, jobs_cancelled=cancelled)
+
+
+def campaign_status(store: Store, campaign_id: int) -> CampaignStatus:
+    """The campaign and its progress: enrolled, hold-out, exits, per variant funnel,
+    suppressions by reason."""
+    with store.reading() as repos:
+        record = _load(repos, campaign_id)
+        counts = progress(
+            repos.campaigns.enrolment_counts(campaign_id),
+            repos.campaigns.job_counts(campaign_id),
+            repos.campaigns.clicked_counts(campaign_id),
+        )
+    warning = (
+        holdout_warning(counts.enrolled, record.definition.holdout_percent)
+        if counts.enrolled
+        else None
+    )
+    return CampaignStatus(record, counts, (warning,) if warning else ())

@@ -1,0 +1,300 @@
+"""Use case "run campaigns": enrol segments, end enrolments whose exit condition holds, and turn
+due steps into jobs, set by set; the scheduler runs it on a timer, and recurring campaigns'
+enrolment once a day.
+
+Per active campaign, each round:
+
+1. past its end date the campaign completes and its queued jobs are cancelled;
+2. the first round after activation enrols the segment: one ``INSERT ... SELECT`` per chunk of
+   patient ids, variant and hold-out computed in the statement (a rerun adds nothing: one
+   enrolment per patient and campaign);
+3. enrolments for which an exit condition holds end ``exited``, and their queued jobs are
+   cancelled;
+4. for each step, waiting enrolments whose wait timed out skip it, and due enrolments get their
+   job, chunk by chunk: the patients' preferences and consent read in three queries, their
+   recent messages (frequency caps) in one, ``preferences.decide`` for each, one bulk insert.
+   A chunk is one transaction together with moving its enrolments on, so a crash leaves nothing
+   half done and the job idempotency keys make a rerun insert nothing twice;
+5. a one-off campaign with nothing left to plan or send completes.
+
+The daily run of a recurring campaign enrols whoever newly matches its segment; patients already
+enrolled (even finished or exited) are not enrolled again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from outreach.campaigns import (
+    EXIT_PRECEDENCE,
+    CampaignState,
+    assignment_thresholds,
+    plan_step_job,
+    step_timing,
+)
+from outreach.campaigns.readiness import StepChannels, step_channels
+from outreach.domain import AuditRecord, JobStatus, SuppressionReason
+from outreach.planning import PlannedJob
+from outreach.preferences import resolve_patients
+from outreach.segments.catalogue import Catalogue
+from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
+from outreach.sql.campaign_repository import CampaignRecord
+from outreach.sql.job_repository import JobDecision, NewJob
+from outreach.sql.store import Store
+from outreach.templating import TemplateRecord
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "scheduler:campaigns"
+
+
+@dataclass
+class CampaignRound:
+    """What one round did, over every campaign it ran."""
+
+    campaigns: int = 0
+    enrolled: int = 0
+    exited: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
+    jobs_created: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    suppressions: Counter[str] = field(default_factory=Counter)
+    completed: list[int] = field(default_factory=list)
+
+
+class CampaignRunner:
+    def __init__(
+        self,
+        store: Store,
+        catalogue: Catalogue,
+        *,
+        enrol_chunk_size: int = 20_000,
+        plan_chunk_size: int = 2_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self.enrol_chunk_size = enrol_chunk_size
+        self.plan_chunk_size = plan_chunk_size
+        self.clock = clock
+
+    def run_round(self) -> CampaignRound:
+        """One round over every active (or paused, for its end date) campaign."""
+        now = self.clock()
+        result = CampaignRound()
+        with self.store.reading() as repos:
+            running = repos.campaigns.in_states([CampaignState.ACTIVE, CampaignState.PAUSED])
+        for record in running:
+            self._advance(record, now, result)
+        if result.enrolled or result.jobs_created or result.exited or result.completed:
+            logger.info(
+                "campaigns: %d run, %d enrolled, %d jobs (%s), exits %s, completed %s",
+                result.campaigns,
+                result.enrolled,
+                result.jobs_created,
+                dict(result.by_status),
+                dict(result.exited),
+                result.completed,
+            )
+        return result
+
+    def expand(self, campaign_id: int) -> CampaignRound:
+        """One round for one campaign: on a newly active one, its whole expansion into
+        enrolments and first jobs."""
+        now = self.clock()
+        result = CampaignRound()
+        with self.store.reading() as repos:
+            record = repos.campaigns.get(campaign_id)
+        if record is not None:
+            self._advance(record, now, result)
+        return result
+
+    def enrol_new_matches(self) -> CampaignRound:
+        """The daily run: each active recurring campaign enrols whoever newly matches, then
+        plans what is due."""
+        now = self.clock()
+        result = CampaignRound()
+        with self.store.reading() as repos:
+            active = repos.campaigns.in_states([CampaignState.ACTIVE])
+        for record in active:
+            if record.definition.recurring and self._started(record, now):
+                self._enrol(record, now, result)
+                self._advance(record, now, result, enrolled=True)
+        logger.info("recurring campaigns: %d newly enrolled", result.enrolled)
+        return result
+
+    # ---- one campaign ----
+
+    @staticmethod
+    def _started(record: CampaignRecord, now: datetime) -> bool:
+        starts_at = record.definition.starts_at
+        return starts_at is None or starts_at <= now
+
+    def _advance(
+        self,
+        record: CampaignRecord,
+        now: datetime,
+        result: CampaignRound,
+        *,
+        enrolled: bool = False,
+    ) -> None:
+        definition = record.definition
+        if definition.ends_at is not None and now >= definition.ends_at:
+            self._complete(record, now, result, cancel_queued=True)
+            return
+        if record.state is not CampaignState.ACTIVE or not self._started(record, now):
+            return
+        result.campaigns += 1
+        if record.enrolled_through is None and not enrolled:
+            self._enrol(record, now, result)
+        self._exit(record, now, result)
+        with self.store.reading() as repos:
+            templates = repos.campaigns.family_templates(
+                definition.org_id, definition.purpose, definition.template_families
+            )
+        for index in range(len(definition.steps)):
+            self._plan_step(record, index, templates, now, result)
+        if not definition.recurring:
+            with self.store.reading() as repos:
+                active, pending = repos.campaigns.unfinished(record.id)
+            if active == 0 and pending == 0:
+                self._complete(record, now, result, cancel_queued=False)
+
+    def _complete(
+        self, record: CampaignRecord, now: datetime, result: CampaignRound, *, cancel_queued: bool
+    ) -> None:
+        with self.store.transaction() as repos:
+            if not repos.campaigns.move(record.id, record.state, CampaignState.COMPLETED, now):
+                return
+            if cancel_queued:
+                repos.campaigns.cancel_queued(record.id, now)
+            repos.audit.record(
+                [
+                    AuditRecord(
+                        occurred_at=now,
+                        actor=ACTOR,
+                        action="campaign_completed",
+                        detail={"campaign_id": record.id},
+                    )
+                ]
+            )
+        result.completed.append(record.id)
+
+    def _enrol(self, record: CampaignRecord, now: datetime, result: CampaignRound) -> None:
+        definition = record.definition
+        thresholds = assignment_thresholds(definition.variants, definition.holdout_percent)
+        after: str | None = None
+        while True:
+            with self.store.transaction() as repos:
+                members = repos.campaigns.segment_members(
+                    definition.segment_id, definition.org_id, self.catalogue, now
+                )
+                added, after = repos.campaigns.enrol_chunk(
+                    record.id,
+                    definition.org_id,
+                    members,
+                    thresholds,
+                    now,
+                    after=after,
+                    size=self.enrol_chunk_size,
+                )
+            result.enrolled += added
+            if after is None:
+                break
+        with self.store.transaction() as repos:
+            repos.campaigns.mark_enrolled(record.id, now)
+
+    def _exit(self, record: CampaignRecord, now: datetime, result: CampaignRound) -> None:
+        conditions = [c for c in EXIT_PRECEDENCE if c in record.definition.exit_on]
+        if not conditions:
+            return
+        with self.store.transaction() as repos:
+            exited = 0
+            for condition in conditions:
+                count = repos.campaigns.exit_where(record.id, condition, now)
+                if count:
+                    result.exited[condition.value] += count
+                    exited += count
+            if exited:
+                repos.campaigns.cancel_queued_of_exited(record.id, now)
+
+    def _plan_step(
+        self,
+        record: CampaignRecord,
+        index: int,
+        templates: Sequence[TemplateRecord],
+        now: datetime,
+        result: CampaignRound,
+    ) -> None:
+        definition = record.definition
+        step = definition.steps[index]
+        timing = step_timing(definition, index, now)
+        channels = step_channels(definition, index, templates)
+        if step.wait_until is not None and timing.timed_out_if_enrolled_by is not None:
+            with self.store.transaction() as repos:
+                result.skipped += repos.campaigns.skip_timed_out(
+                    record.id,
+                    index,
+                    step.wait_until,
+                    timing.timed_out_if_enrolled_by,
+                    len(definition.steps),
+                    now,
+                )
+        after = 0
+        while True:
+            with self.store.transaction() as repos:
+                due = repos.campaigns.due_for_step(
+                    record.id,
+                    index,
+                    timing.due_if_enrolled_by,
+                    waiting_for=step.wait_until,
+                    after_id=after,
+                    limit=self.plan_chunk_size,
+                )
+                if not due:
+                    return
+                planned = [
+                    plan_step_job(definition, index, item.enrolment, now, channels.usable)
+                    for item in due
+                ]
+                patient_ids = [job.patient_id for job in planned]
+                inputs = resolve_patients(repos.patients.decision_layers(patient_ids))
+                history = repos.jobs.recent_history(patient_ids, now - CAP_HISTORY_WINDOW)
+                new_jobs = []
+                for job in planned:
+                    if channels.usable:
+                        decision = decide_job(
+                            job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
+                        )
+                    else:
+                        decision = _refused(job, channels, step.template_family, now)
+                    new_jobs.append(NewJob(job, decision))
+                result.jobs_created += repos.jobs.insert(new_jobs, now)
+                repos.campaigns.advance(
+                    [item.enrolment_id for item in due], index, len(definition.steps), now
+                )
+            for new_job in new_jobs:
+                result.by_status[new_job.decision.status.value] += 1
+                if new_job.decision.suppression_reason is not None:
+                    result.suppressions[new_job.decision.suppression_reason.value] += 1
+            after = due[-1].enrolment_id
+
+
+def _refused(job: PlannedJob, channels: StepChannels, family: str, now: datetime) -> JobDecision:
+    """No template of the step's family may be used: the job is suppressed with why."""
+    if channels.refused:
+        reason = SuppressionReason.PHI_POLICY
+        detail = f"every usable template of family {family!r} breaks the PHI policy"
+    else:
+        reason = SuppressionReason.NO_REACHABLE_CHANNEL
+        detail = f"family {family!r} has no active template for the step's channel"
+    return JobDecision(
+        status=JobStatus.SUPPRESSED,
+        scheduled_for=max(job.requested_at, now),
+        suppression_reason=reason,
+        detail=detail,
+    )

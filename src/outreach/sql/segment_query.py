@@ -1,0 +1,371 @@
+"""Segment rules as SQL: the ids of the patients of one organisation a rule selects.
+
+The public API, used by segments and campaigns::
+
+    compile_segment(rule, catalogue, org_id, *, now, segments=None, limits=RuleLimits())
+        -> Select          # SELECT patients.id FROM patients ... WHERE patients.org_id = :org ...
+    count_statement(select) -> Select   # one row: how many patients it selects
+    sql_text(select, dialect) -> str    # the statement as the database receives it (bind
+                                        # parameters named, never their values)
+
+``compile_segment`` validates the rule (``InvalidRule``), lowers it with
+``outreach.segments.sql_compiler`` (``SegmentNotCompilable`` when SQL could not reproduce the
+in-memory answer exactly) and renders the plan here as SQLAlchemy Core over ``patients``, the
+patient's own ``patient_comm_prefs`` row (joined only when a preference field is read) and
+correlated subqueries over ``appointments`` (index ``ix_appointments_patient_status_starts``).
+Every constant is a bind parameter. ``now`` is bound too, so the count, the preview and the
+in-memory evaluation at the same ``now`` agree patient for patient.
+
+The same statement runs on MariaDB and SQLite; the few differences are rendered per dialect:
+texts compare by code point (``COLLATE utf8mb4_nopad_bin`` on MariaDB, whose default
+collations ignore case and trailing spaces) and attributes are read from JSON with a check of
+their JSON type (a value of another type reads as null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    Float,
+    Select,
+    String,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
+
+from outreach.domain import AppointmentStatus
+from outreach.segments.catalogue import Catalogue, CatalogueField, FieldSource, FieldType
+from outreach.segments.sql_compiler import (
+    All,
+    Always,
+    AnyOf,
+    BornOnOrBefore,
+    Compare,
+    Comparison,
+    Condition,
+    Contains,
+    EventCount,
+    FieldValue,
+    InList,
+    InstantAtLeast,
+    InstantAtMost,
+    IsNonEmpty,
+    IsNull,
+    IsTrue,
+    Measure,
+    Not,
+    SegmentPlan,
+    plan_segment,
+)
+from outreach.segments.validation import RuleLimits, validate_rule
+from outreach.sql.models import Appointment, Patient, PatientCommPrefs
+
+patients = Patient.__table__
+prefs = PatientCommPrefs.__table__
+appointments = Appointment.__table__
+
+# Compares by code point, with trailing spaces: what JSON Logic's texts do.
+EXACT_COLLATION = "utf8mb4_nopad_bin"
+
+
+def compile_segment(
+    rule: Any,
+    catalogue: Catalogue,
+    org_id: str,
+    *,
+    now: datetime,
+    segments: Mapping[int, Any] | None = None,
+    limits: RuleLimits = RuleLimits(),  # noqa: B008 - frozen, shared safely
+) -> Select[Any]:
+    """The ids of ``org_id``'s patients that ``rule`` selects at ``now``.
+
+    ``segments``: the definitions ``in_segment`` may reach (the organisation's saved segments).
+    Raises ``InvalidRule`` or ``SegmentNotCompilable``, each with the pointer of the node.
+    """
+    validate_rule(rule, catalogue, limits, segments=segments)
+    plan = plan_segment(rule, catalogue, now=now, segments=segments)
+    return patients_selected(plan, org_id)
+
+
+def patients_selected(plan: SegmentPlan, org_id: str) -> Select[Any]:
+    """``SELECT patients.id`` of ``org_id`` meeting the plan's condition."""
+    reads_preferences = any(field_name in plan.fields for field_name in _PREFERENCE_COLUMNS)
+    source = (
+        patients.outerjoin(prefs, prefs.c.patient_id == patients.c.id)
+        if reads_preferences
+        else patients
+    )
+    condition = _Translator(plan.now).condition(plan.condition)
+    return select(patients.c.id).select_from(source).where(patients.c.org_id == org_id, condition)
+
+
+def count_statement(selected: Select[Any]) -> Select[Any]:
+    """How many patients ``selected`` selects."""
+    return select(func.count()).select_from(selected.subquery())
+
+
+def sql_text(statement: Select[Any], dialect: Dialect) -> str:
+    """The statement as ``dialect`` receives it, bind parameters by name (values left out)."""
+    return str(statement.compile(dialect=dialect))
+
+
+# ---- dialect-specific pieces ----
+
+
+class _ExactText(ColumnElement[str]):
+    """A text compared by code point, case and trailing spaces included."""
+
+    inherit_cache = True
+    type = String()
+
+    def __init__(self, expression: ColumnElement[Any]) -> None:
+        self.text_value = expression
+
+
+@compiles(_ExactText)
+def _exact_text(element: _ExactText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.text_value, **kw)
+
+
+@compiles(_ExactText, "mysql")
+@compiles(_ExactText, "mariadb")
+def _exact_text_mysql(element: _ExactText, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.text_value, **kw)}) COLLATE {EXACT_COLLATION}"
+
+
+class _AttributeValue(ColumnElement[Any]):
+    """``patients.attributes[key]`` when its JSON type is the declared one, else NULL."""
+
+    inherit_cache = True
+
+    def __init__(self, key: str, declared: FieldType) -> None:
+        self.path = literal(f"$.{key}", String())  # a bind parameter like any constant
+        self.declared = declared
+        self.type: TypeEngine[Any] = {
+            FieldType.STRING: String(),
+            FieldType.NUMBER: Float(),
+            FieldType.BOOLEAN: Boolean(),
+        }[declared]
+
+
+@compiles(_AttributeValue)
+def _attribute_sqlite(element: _AttributeValue, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(patients.c.attributes, **kw)
+    path = compiler.process(element.path, **kw)
+    kind = f"json_type({column}, {path})"
+    value = f"json_extract({column}, {path})"
+    if element.declared is FieldType.STRING:
+        return f"(CASE WHEN {kind} = 'text' THEN {value} END)"
+    if element.declared is FieldType.NUMBER:
+        return f"(CASE WHEN {kind} IN ('integer', 'real') THEN {value} END)"
+    return f"(CASE {kind} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+
+
+@compiles(_AttributeValue, "mysql")
+@compiles(_AttributeValue, "mariadb")
+def _attribute_mysql(element: _AttributeValue, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(patients.c.attributes, **kw)
+    path = compiler.process(element.path, **kw)
+    kind = f"JSON_TYPE(JSON_EXTRACT({column}, {path}))"
+    value = f"JSON_VALUE({column}, {path})"
+    if element.declared is FieldType.STRING:
+        return f"(CASE WHEN {kind} = 'STRING' THEN {value} END)"
+    if element.declared is FieldType.NUMBER:
+        return f"(CASE WHEN {kind} IN ('INTEGER', 'DOUBLE') THEN CAST({value} AS DOUBLE) END)"
+    return f"(CASE WHEN {kind} = 'BOOLEAN' THEN {value} IN ('1', 'true') END)"
+
+
+# ---- the catalogue's fields as SQL ----
+
+_PATIENT_COLUMNS = {
+    "sex": patients.c.sex,
+    "region": patients.c.region,
+    "provider_id": patients.c.provider_id,
+}
+_PREFERENCE_COLUMNS = {
+    name: prefs.c[name]
+    for name in (
+        "language",
+        "timezone",
+        "preferred_channel",
+        "contact_consent",
+        "marketing_opt_in_email",
+        "marketing_opt_in_sms",
+        "marketing_opt_in_whatsapp",
+        "opted_out_email",
+        "opted_out_sms",
+        "opted_out_whatsapp",
+    )
+}
+_POSTAL_PREFIX_LENGTH = 3
+
+
+def _of_patient(status: AppointmentStatus) -> ColumnElement[bool]:
+    return and_(appointments.c.patient_id == patients.c.id, appointments.c.status == status.value)
+
+
+class _Translator:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def value(self, measure: Measure) -> ColumnElement[Any]:
+        if isinstance(measure, EventCount):
+            return (
+                select(func.count())
+                .where(
+                    _of_patient(AppointmentStatus(measure.status)),
+                    appointments.c.starts_at >= measure.since,
+                    appointments.c.starts_at <= measure.until,
+                )
+                .scalar_subquery()
+            )
+        return self.field(measure.field)
+
+    def field(self, catalogue_field: CatalogueField) -> ColumnElement[Any]:
+        name = catalogue_field.name
+        if catalogue_field.source is FieldSource.ATTRIBUTE:
+            key = catalogue_field.attribute_key
+            assert key is not None
+            return _AttributeValue(key, catalogue_field.type)
+        if name in _PATIENT_COLUMNS:
+            return _PATIENT_COLUMNS[name]
+        if name in _PREFERENCE_COLUMNS:
+            return _PREFERENCE_COLUMNS[name]
+        if name == "postal_prefix":
+            return func.substr(patients.c.postal_code, 1, _POSTAL_PREFIX_LENGTH)
+        if name == "age":
+            return patients.c.date_of_birth  # age is read through date thresholds
+        if name == "last_attended_at":
+            return (
+                select(func.max(appointments.c.starts_at))
+                .where(_of_patient(AppointmentStatus.ATTENDED))
+                .scalar_subquery()
+            )
+        if name == "next_appointment_at":
+            return (
+                select(func.min(appointments.c.starts_at))
+                .where(_of_patient(AppointmentStatus.BOOKED), appointments.c.starts_at > self.now)
+                .scalar_subquery()
+            )
+        if name == "no_show_count":
+            return (
+                select(func.count()).where(_of_patient(AppointmentStatus.NO_SHOW)).scalar_subquery()
+            )
+        raise KeyError(f"no SQL for the catalogue field {name!r}")
+
+    def text(self, measure: Measure) -> ColumnElement[Any]:
+        return _ExactText(self.value(measure))
+
+    def condition(self, condition: Condition, positive: bool = True) -> ColumnElement[bool]:
+        """``condition`` as SQL. ``positive``: no NOT encloses it, so a NULL there counts as
+        false (as WHERE takes it), which lets a presence test go when the rest needs the field
+        anyway (the plan's conditions are two-valued; this only drops redundant tests)."""
+        if isinstance(condition, Always):
+            return true() if condition.value else false()
+        if isinstance(condition, Not):
+            return not_(self.condition(condition.condition, positive=False))
+        if isinstance(condition, All):
+            members = _without_redundant_presence(condition.conditions) if positive else None
+            return and_(*(self.condition(c, positive) for c in members or condition.conditions))
+        if isinstance(condition, AnyOf):
+            return or_(*(self.condition(c, positive) for c in condition.conditions))
+        if isinstance(condition, IsNull):
+            if condition.field.always_present:
+                return false()
+            return self.field(condition.field).is_(None)
+        if isinstance(condition, IsTrue):
+            if condition.field.name == "has_future_appointment":
+                return exists().where(
+                    _of_patient(AppointmentStatus.BOOKED), appointments.c.starts_at > self.now
+                )
+            return self.field(condition.field) == true()
+        if isinstance(condition, IsNonEmpty):
+            return func.length(self.field(condition.field)) > 0
+        if isinstance(condition, Compare):
+            return self._compare(condition)
+        if isinstance(condition, InList):
+            if isinstance(condition.constants[0], str):
+                return self.text(condition.measure).in_(condition.constants)
+            return self.value(condition.measure).in_(condition.constants)
+        if isinstance(condition, Contains):
+            return func.instr(self.text(FieldValue(condition.field)), condition.text) > 0
+        if isinstance(condition, InstantAtMost):
+            return self.field(condition.field) <= condition.instant
+        if isinstance(condition, InstantAtLeast):
+            return self.field(condition.field) >= condition.instant
+        if isinstance(condition, BornOnOrBefore):
+            return patients.c.date_of_birth <= literal(condition.day, Date())
+        raise TypeError(f"no SQL for {type(condition).__name__}")
+
+    def _compare(self, condition: Compare) -> ColumnElement[bool]:
+        constant = condition.constant
+        left = (
+            self.text(condition.measure)
+            if isinstance(constant, str)
+            else self.value(condition.measure)
+        )
+        comparison = condition.comparison
+        if comparison is Comparison.LT:
+            return left < constant
+        if comparison is Comparison.LE:
+            return left <= constant
+        if comparison is Comparison.GT:
+            return left > constant
+        if comparison is Comparison.GE:
+            return left >= constant
+        if comparison is Comparison.EQ:
+            return left == constant
+        return left != constant
+
+
+def _reads_only(condition: Condition) -> str | None:
+    """The one field ``condition`` reads, when it is NULL or false wherever that field is NULL
+    (a comparison of it, and NOT/AND/OR of such), else None."""
+    if isinstance(condition, Compare | InList):
+        measure = condition.measure
+        return measure.field.name if isinstance(measure, FieldValue) else None
+    if isinstance(condition, Contains | InstantAtMost | InstantAtLeast | IsNonEmpty):
+        return condition.field.name
+    if isinstance(condition, IsTrue):
+        return None if condition.field.always_present else condition.field.name
+    if isinstance(condition, BornOnOrBefore):
+        return "age"
+    if isinstance(condition, Not):
+        return _reads_only(condition.condition)
+    if isinstance(condition, All | AnyOf):
+        fields = {_reads_only(c) for c in condition.conditions}
+        return fields.pop() if len(fields) == 1 else None
+    return None
+
+
+def _without_redundant_presence(members: tuple[Condition, ...]) -> list[Condition]:
+    """``members`` of an AND less each "field is present" test that another member already
+    makes (by being NULL or false when the field is NULL)."""
+    needing = {_reads_only(m) for m in members if not _is_presence(m)}
+    return [m for m in members if not (_is_presence(m) and _presence_of(m) in needing)]
+
+
+def _is_presence(condition: Condition) -> bool:
+    return isinstance(condition, Not) and isinstance(condition.condition, IsNull)
+
+
+def _presence_of(condition: Condition) -> str:
+    assert isinstance(condition, Not) and isinstance(condition.condition, IsNull)
+    return condition.condition.field.name

@@ -1,0 +1,452 @@
+"""The campaign runner against MariaDB (and SQLite for the assignment): enrolment from the
+segment, A/B and hold-out, steps into decided jobs, exits, waits, recurring enrolment.
+
+Each test works in a database of its own: rounds and recurring runs act on every active
+campaign there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, select, update
+
+from outreach.campaigns import CampaignState, is_held_out, variant_for
+from outreach.segments.catalogue import segment_catalogue
+from outreach.services.campaigns import (
+    CampaignRefused,
+    activate_campaign,
+    create_campaign,
+)
+from outreach.services.run_campaigns import CampaignRunner
+from outreach.sim.deployment import daytime_zone
+from outreach.sql.models import (
+    Appointment,
+    CampaignEnrollment,
+    CommInbound,
+    CommJob,
+    CommStatusEvent,
+    CommTemplate,
+)
+from outreach.sql.store import Store
+from outreach.sql.template_store import seed_templates
+from tests.factories import add_segment, consenting_prefs_row, insert_rows, new_tag, patient_row
+
+NOW = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+CATALOGUE = segment_catalogue()
+enrolments = CampaignEnrollment.__table__
+jobs = CommJob.__table__
+
+
+class Clinic:
+    """One organisation in a database of its own, its patients tagged by region."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = Store(engine)
+        self.org = new_tag("org")
+        with engine.begin() as connection:
+            seed_templates(connection)
+
+    def patients(self, count: int, region: str, **prefs: Any) -> list[str]:
+        ids = [new_tag("p") for _ in range(count)]
+        zone = daytime_zone(NOW)
+        insert_rows(
+            self.engine,
+            patients=[patient_row(p, org_id=self.org, region=region) for p in ids],
+            prefs=[
+                consenting_prefs_row(
+                    p,
+                    NOW,
+                    **{
+                        "email": f"{p}@example.com",
+                        "phone": None,  # e-mail only: one channel, one reason
+                        "timezone": zone,
+                        "language": "en",
+                        "marketing_opt_in_email": True,
+                        **prefs,
+                    },
+                )
+                for p in ids
+            ],
+        )
+        return ids
+
+    def campaign(self, region: str, **fields: Any) -> int:
+        segment = add_segment(self.engine, self.org, {"==": [{"var": "region"}, region]})
+        document = {
+            "org_id": self.org,
+            "name": new_tag("campaign"),
+            "segment_id": segment,
+            "steps": [
+                {"template_family": "dental_recall"},
+                {"offset_hours": 168, "template_family": "dental_recall_reminder"},
+            ],
+            **fields,
+        }
+        record = create_campaign(self.store, document, actor="test", now=NOW)
+        activate_campaign(self.store, record.id, CATALOGUE, actor="test", now=NOW)
+        return record.id
+
+    def runner(self, at: datetime = NOW) -> CampaignRunner:
+        return CampaignRunner(self.store, CATALOGUE, plan_chunk_size=7, clock=lambda: at)
+
+    def enrolled(self, campaign_id: int) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(enrolments).where(enrolments.c.campaign_id == campaign_id)
+            ).mappings()
+            return {row["patient_id"]: dict(row) for row in rows}
+
+    def jobs(self, campaign_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(jobs).where(jobs.c.campaign_id == campaign_id).order_by(jobs.c.id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+
+@pytest.fixture
+def clinic(isolated_mariadb: Engine) -> Clinic:
+    return Clinic(isolated_mariadb)
+
+
+def test_expansion_enrols_the_segment_and_plans_the_first_step_once(clinic: Clinic) -> None:
+    region = new_tag("r")
+    members = clinic.patients(30, region)
+    clinic.patients(5, new_tag("elsewhere"))
+    campaign_id = clinic.campaign(region)
+
+    first = clinic.runner().expand(campaign_id)
+    again = clinic.runner().expand(campaign_id)
+
+    assert first.enrolled == 30 and first.jobs_created == 30
+    assert (again.enrolled, again.jobs_created) == (0, 0)
+    assert set(clinic.enrolled(campaign_id)) == set(members)
+    planned = clinic.jobs(campaign_id)
+    assert len(planned) == 30
+    assert {j["idempotency_key"] for j in planned} == {
+        f"campaign:{campaign_id}:{p}:step-0" for p in members
+    }
+    # Consenting, opted in to marketing e-mail, reachable: each queued on e-mail, in its hour.
+    assert {(j["status"], j["channel"], j["purpose"]) for j in planned} == {
+        ("queued", "email", "campaign_education")
+    }
+    assert all(
+        j["context"] == {"template_family": "dental_recall", "campaign_step": 0} for j in planned
+    )
+
+
+def test_each_job_is_decided_like_any_other(clinic: Clinic) -> None:
+    region = new_tag("r")
+    clinic.patients(4, region)
+    clinic.patients(3, region, marketing_opt_in_email=False)
+    clinic.patients(2, region, opted_out_email=True)
+    clinic.patients(1, region, contact_consent=False)
+    campaign_id = clinic.campaign(region, variants={"A": 1})
+    clinic.runner().expand(campaign_id)
+    outcomes = Counter((j["status"], j["suppression_reason"]) for j in clinic.jobs(campaign_id))
+    assert outcomes == {
+        ("queued", None): 4,
+        ("suppressed", "no_marketing_opt_in"): 3,
+        ("suppressed", "opted_out"): 2,
+        ("suppressed", "no_consent"): 1,
+    }
+
+
+def test_variants_and_hold_out_are_the_hash_of_campaign_and_patient(clinic: Clinic) -> None:
+    region = new_tag("r")
+    clinic.patients(300, region)
+    weights = {"A": 30, "B": 60, "C": 10}
+    campaign_id = clinic.campaign(region, variants=weights, holdout_percent=15)
+    clinic.runner().expand(campaign_id)
+
+    enrolled = clinic.enrolled(campaign_id)
+    held = {p for p, row in enrolled.items() if row["state"] == "held_out"}
+    assert held == {p for p in enrolled if is_held_out(campaign_id, p, 15)}
+    assert 0 < len(held) < 100
+    for patient, row in enrolled.items():
+        expected = None if patient in held else variant_for(campaign_id, patient, weights)
+        assert row["variant"] == expected
+    planned = clinic.jobs(campaign_id)
+    assert {j["patient_id"] for j in planned} == set(enrolled) - held  # never the hold-out
+    assert all(j["variant"] == enrolled[j["patient_id"]]["variant"] for j in planned)
+
+
+def test_the_sql_assignment_agrees_with_python_on_sqlite_too(sqlite_engine: Engine) -> None:
+    clinic = Clinic(sqlite_engine)
+    region = new_tag("r")
+    clinic.patients(120, region)
+    weights = {"A": 1, "B": 1}
+    campaign_id = clinic.campaign(region, variants=weights, holdout_percent=10)
+    clinic.runner().expand(campaign_id)
+    for patient, row in clinic.enrolled(campaign_id).items():
+        if is_held_out(campaign_id, patient, 10):
+            assert (row["state"], row["variant"]) == ("held_out", None)
+        else:
+            assert (row["state"], row["variant"]) == (
+                "active",
+                variant_for(campaign_id, patient, weights),
+            )
+
+
+def test_the_next_step_waits_for_its_offset(clinic: Clinic) -> None:
+    region = new_tag("r")
+    clinic.patients(5, region)
+    campaign_id = clinic.campaign(region)
+    clinic.runner().expand(campaign_id)
+    assert clinic.runner(NOW + timedelta(days=6)).run_round().jobs_created == 0
+    later = clinic.runner(NOW + timedelta(days=7, minutes=1)).run_round()
+    assert later.jobs_created == 5
+    steps = Counter(j["context"]["campaign_step"] for j in clinic.jobs(campaign_id))
+    assert steps == {0: 5, 1: 5}
+    assert {row["state"] for row in clinic.enrolled(campaign_id).values()} == {"completed"}
+
+
+def test_exit_conditions_end_enrolments_and_cancel_what_is_queued(clinic: Clinic) -> None:
+    region = new_tag("r")
+    booked, stopped, confirmed, clicked, stays = clinic.patients(5, region)
+    campaign_id = clinic.campaign(
+        region, exit_on=["booked", "replied_stop", "confirmed", "clicked"]
+    )
+    clinic.runner().expand(campaign_id)
+    first_jobs = {j["patient_id"]: j["id"] for j in clinic.jobs(campaign_id)}
+    after = NOW + timedelta(hours=2)
+    with clinic.engine.begin() as connection:
+        # The clicked patient's e-mail went out and was clicked; the others' are still queued.
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == first_jobs[clicked])
+            .values(status="clicked", provider_message_id=f"m-{clicked}")
+        )
+        connection.execute(
+            insert(CommStatusEvent.__table__).values(
+                job_id=first_jobs[clicked],
+                provider="sendgrid",
+                provider_message_id=f"m-{clicked}",
+                status="clicked",
+                occurred_at=after,
+            )
+        )
+        connection.execute(
+            insert(Appointment.__table__).values(
+                appointment_id=new_tag("apt"),
+                org_id=clinic.org,
+                patient_id=booked,
+                starts_at=NOW + timedelta(days=10),
+                status="booked",
+                last_event_id="e1",
+                last_event_type="appointment.booked",
+                last_event_at=after,
+            )
+        )
+        for patient, intent in ((stopped, "stop"), (confirmed, "confirm")):
+            connection.execute(
+                insert(CommInbound.__table__).values(
+                    provider="twilio",
+                    provider_message_id=new_tag("SM"),
+                    channel="sms",
+                    from_address="+12125550147",
+                    body="...",
+                    received_at=after,
+                    patient_id=patient,
+                    intent=intent,
+                )
+            )
+        # Facts from before the enrolment do not count.
+        connection.execute(
+            insert(CommInbound.__table__).values(
+                provider="twilio",
+                provider_message_id=new_tag("SM"),
+                channel="sms",
+                from_address="+12125550147",
+                body="...",
+                received_at=NOW - timedelta(days=1),
+                patient_id=stays,
+                intent="stop",
+            )
+        )
+
+    round_ = clinic.runner(after + timedelta(minutes=1)).run_round()
+
+    assert round_.exited == {"booked": 1, "replied_stop": 1, "confirmed": 1, "clicked": 1}
+    enrolled = clinic.enrolled(campaign_id)
+    assert {p: (r["state"], r["exit_reason"]) for p, r in enrolled.items()} == {
+        booked: ("exited", "booked"),
+        stopped: ("exited", "replied_stop"),
+        confirmed: ("exited", "confirmed"),
+        clicked: ("exited", "clicked"),
+        stays: ("active", None),
+    }
+    statuses = {j["patient_id"]: j["status"] for j in clinic.jobs(campaign_id)}
+    assert statuses == {
+        booked: "cancelled",
+        stopped: "cancelled",
+        confirmed: "cancelled",
+        clicked: "clicked",
+        stays: "queued",
+    }
+    # A week on, only the patient still enrolled gets the reminder.
+    clinic.runner(NOW + timedelta(days=8)).run_round()
+    reminders = [j for j in clinic.jobs(campaign_id) if j["context"]["campaign_step"] == 1]
+    assert [j["patient_id"] for j in reminders] == [stays]
+
+
+def test_a_step_that_waits_goes_once_its_condition_holds_or_is_skipped(clinic: Clinic) -> None:
+    region = new_tag("r")
+    engaged, silent = clinic.patients(2, region)
+    campaign_id = clinic.campaign(
+        region,
+        exit_on=["booked"],
+        steps=[
+            {"template_family": "dental_recall"},
+            {
+                "offset_hours": 24,
+                "template_family": "dental_recall_reminder",
+                "wait_until": "clicked",
+                "wait_timeout_hours": 48,
+            },
+        ],
+    )
+    clinic.runner().expand(campaign_id)
+    [first] = [j for j in clinic.jobs(campaign_id) if j["patient_id"] == engaged]
+    with clinic.engine.begin() as connection:
+        connection.execute(
+            insert(CommStatusEvent.__table__).values(
+                job_id=first["id"],
+                provider="sendgrid",
+                provider_message_id="m1",
+                status="clicked",
+                occurred_at=NOW + timedelta(hours=30),
+            )
+        )
+    clinic.runner(NOW + timedelta(hours=31)).run_round()
+    clinic.runner(NOW + timedelta(hours=73)).run_round()
+
+    second = [
+        j["patient_id"] for j in clinic.jobs(campaign_id) if j["context"]["campaign_step"] == 1
+    ]
+    assert second == [engaged]
+    enrolled = clinic.enrolled(campaign_id)
+    assert enrolled[silent]["state"] == "completed" and enrolled[silent]["next_step"] == 2
+
+
+def test_recurring_enrolment_adds_only_new_matches(clinic: Clinic) -> None:
+    region = new_tag("r")
+    first = clinic.patients(6, region)
+    campaign_id = clinic.campaign(region, recurring=True)
+    clinic.runner().run_round()
+    with clinic.engine.begin() as connection:  # one of them left the campaign meanwhile
+        connection.execute(
+            update(enrolments)
+            .where(enrolments.c.patient_id == first[0])
+            .values(state="exited", exit_reason="booked")
+        )
+    newcomers = clinic.patients(4, region)
+    clinic.patients(3, new_tag("elsewhere"))
+
+    nightly = clinic.runner(NOW + timedelta(days=1)).enrol_new_matches()
+    again = clinic.runner(NOW + timedelta(days=1, hours=1)).enrol_new_matches()
+
+    assert (nightly.enrolled, again.enrolled) == (4, 0)
+    enrolled = clinic.enrolled(campaign_id)
+    assert set(enrolled) == set(first) | set(newcomers)
+    assert enrolled[first[0]]["state"] == "exited"  # one enrolment per patient, ever
+    new_jobs = [j for j in clinic.jobs(campaign_id) if j["patient_id"] in newcomers]
+    assert len(new_jobs) == 4  # planned at once, from their own enrolment
+
+
+def test_a_one_off_campaign_completes_when_nothing_is_left_and_at_its_end_date(
+    clinic: Clinic,
+) -> None:
+    once, until = new_tag("r"), new_tag("r")
+    clinic.patients(3, once)
+    clinic.patients(3, until)
+    one_step = clinic.campaign(once, steps=[{"template_family": "dental_recall"}])
+    dated = clinic.campaign(until, ends_at=(NOW + timedelta(days=3)).isoformat())
+    clinic.runner().run_round()
+    with clinic.engine.begin() as connection:
+        connection.execute(update(jobs).where(jobs.c.campaign_id == one_step).values(status="sent"))
+    ended = clinic.runner(NOW + timedelta(days=3)).run_round()
+    assert sorted(ended.completed) == sorted([one_step, dated])
+    with clinic.store.reading() as repos:
+        assert repos.campaigns.get(dated).state is CampaignState.COMPLETED
+    assert {j["status"] for j in clinic.jobs(dated)} == {"cancelled"}
+
+
+def test_activation_refuses_a_template_breaking_the_phi_policy(clinic: Clinic) -> None:
+    region = new_tag("r")
+    clinic.patients(2, region)
+    with clinic.engine.begin() as connection:
+        connection.execute(
+            insert(CommTemplate.__table__).values(
+                family_key=new_tag("fk"),
+                org_id=clinic.org,
+                purpose="campaign_education",
+                channel="sms",
+                language="en",
+                body="Hi {{ first_name }}, about your {{ diagnosis }}",
+                declared_variables=["first_name", "diagnosis"],
+                is_active=True,
+                family="leaky",
+            )
+        )
+    segment = add_segment(clinic.engine, clinic.org, {"==": [{"var": "region"}, region]})
+    record = create_campaign(
+        clinic.store,
+        {
+            "org_id": clinic.org,
+            "name": "leaky",
+            "segment_id": segment,
+            "steps": [{"template_family": "leaky"}],
+        },
+        actor="t",
+        now=NOW,
+    )
+    with pytest.raises(CampaignRefused) as refused:
+        activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
+    assert refused.value.code == "phi_policy_violation"
+    assert "diagnosis" in str(refused.value)
+    with clinic.store.reading() as repos:
+        assert repos.campaigns.get(record.id).state is CampaignState.DRAFT
+
+
+def test_activation_refuses_an_empty_segment(clinic: Clinic) -> None:
+    clinic.patients(2, new_tag("r"))
+    segment = add_segment(clinic.engine, clinic.org, {"==": [{"var": "region"}, "nowhere"]})
+    record = create_campaign(
+        clinic.store,
+        {
+            "org_id": clinic.org,
+            "name": "n",
+            "segment_id": segment,
+            "steps": [{"template_family": "dental_recall"}],
+        },
+        actor="t",
+        now=NOW,
+    )
+    with pytest.raises(CampaignRefused, match="matches no patient") as refused:
+        activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
+    assert refused.value.code == "empty_segment"
+
+
+def test_activation_refuses_a_segment_the_catalogue_cannot_read(clinic: Clinic) -> None:
+    clinic.patients(2, new_tag("r"))
+    segment = add_segment(clinic.engine, clinic.org, {"==": [{"var": "shoe_size"}, 42]})
+    record = create_campaign(
+        clinic.store,
+        {
+            "org_id": clinic.org,
+            "name": "n",
+            "segment_id": segment,
+            "steps": [{"template_family": "dental_recall"}],
+        },
+        actor="t",
+        now=NOW,
+    )
+    with pytest.raises(CampaignRefused, match="cannot be evaluated") as refused:
+        activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
+    assert refused.value.code == "invalid_segment"
