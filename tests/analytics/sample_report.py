@@ -116,8 +116,8 @@ def sample_report(jobs: int = 3000, seed: int = 3) -> FunnelReport:
         for key, values in counts.items()
     ]
     histograms: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * BUCKETS)
-    for (group, pair), histogram in change.latencies.items():
-        summed = histograms[(group.channel, pair)]
+    for key, histogram in change.latencies.items():
+        summed = histograms[(key.channel, key.pair)]
         for bucket, value in enumerate(histogram):
             summed[bucket] += value
     latencies = [LatencyRow(pair, h, {"channel": c}) for (c, pair), h in histograms.items()]

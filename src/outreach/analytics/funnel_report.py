@@ -100,13 +100,14 @@ def _variant_verdicts(
     rows: pd.DataFrame, enrolments: Sequence[EnrolmentOutcome]
 ) -> tuple[tuple[int, AbVerdict], ...]:
     verdicts: list[tuple[int, AbVerdict]] = []
-    with_variant = rows[rows["variant"] != NO_VARIANT] if not rows.empty else rows
-    campaigns = sorted(
-        {int(c) for c in with_variant["campaign_id"]} if not with_variant.empty else set()
-    )
-    campaigns = sorted(set(campaigns) | {e.campaign_id for e in enrolments})
-    for campaign_id in campaigns:
-        of_campaign = with_variant[with_variant["campaign_id"] == campaign_id]
+    with_variant = rows[rows["variant"] != NO_VARIANT] if "variant" in rows else rows.iloc[0:0]
+    campaigns = {int(c) for c in with_variant["campaign_id"]} if not with_variant.empty else set()
+    for campaign_id in sorted(campaigns | {e.campaign_id for e in enrolments}):
+        of_campaign = (
+            with_variant[with_variant["campaign_id"] == campaign_id]
+            if not with_variant.empty
+            else with_variant
+        )
         by_variant = with_rates(of_campaign, ["variant"]) if not of_campaign.empty else None
         if by_variant is not None and len(by_variant) >= 2:
             arms = [

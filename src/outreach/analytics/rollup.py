@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from typing import NamedTuple
 
 from outreach.analytics.job_facts import (
     STAT_COLUMNS,
@@ -23,6 +25,17 @@ from outreach.analytics.job_facts import (
 from outreach.analytics.latency import BUCKETS
 
 
+class LatencyKey(NamedTuple):
+    """Latency histograms are kept per organisation, day, campaign and channel (not every
+    dimension): reports show medians overall and per channel, of a campaign or all."""
+
+    org_id: str
+    day: date
+    campaign_id: int
+    channel: str
+    pair: str
+
+
 @dataclass
 class RollupChange:
     """Counts to add to the rollup rows (negative: to take away), by key."""
@@ -33,8 +46,8 @@ class RollupChange:
     currencies: dict[FunnelGroup, str] = field(default_factory=dict)
     # comm_stats_breakdowns: (group, kind, label) -> jobs.
     breakdowns: Counter[tuple[FunnelGroup, str, str]] = field(default_factory=Counter)
-    # comm_stats_latency: (group, pair) -> jobs per bucket.
-    latencies: dict[tuple[FunnelGroup, str], list[int]] = field(default_factory=dict)
+    # comm_stats_latency: (organisation, day, channel, pair) -> jobs per bucket.
+    latencies: dict[LatencyKey, list[int]] = field(default_factory=dict)
 
     def add(self, facts: JobFacts, sign: int = 1) -> None:
         group = facts.group
@@ -49,7 +62,8 @@ class RollupChange:
         for kind, label in breakdown_labels(facts):
             self.breakdowns[(group, kind, label)] += sign
         for pair, bucket in latency_buckets(facts):
-            histogram = self.latencies.setdefault((group, pair), [0] * BUCKETS)
+            key = LatencyKey(group.org_id, group.day, group.campaign_id, group.channel, pair)
+            histogram = self.latencies.setdefault(key, [0] * BUCKETS)
             histogram[bucket] += sign
 
     def pruned(self) -> RollupChange:

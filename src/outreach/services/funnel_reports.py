@@ -13,17 +13,19 @@ from outreach.sql.store import Store
 def funnel_report(
     store: Store, scope: ReportScope, now: datetime, *, title: str | None = None
 ) -> FunnelReport:
-    """Three grouped reads (counters per dimension, latency histograms per channel, reasons and
-    intents), then pandas."""
+    """Four grouped reads (counters per dimension, latency histograms per channel, reasons and
+    intents, campaign arms and their bookings), then pandas."""
     with store.reading() as repos:
         stats = repos.stats.totals(scope, REPORT_DIMENSIONS)
         latencies = repos.stats.latency_totals(scope, ["channel"])
         breakdowns = repos.stats.breakdown_totals(scope)
+        enrolments = repos.experiments.enrolment_outcomes(scope)
     return build_funnel_report(
         scope,
         stats=stats,
         latencies=latencies,
         breakdowns=breakdowns,
+        enrolments=enrolments,
         generated_at=now,
         title=title,
     )

@@ -44,10 +44,10 @@ def _chunks(ids: Sequence[int], size: int) -> Iterator[list[int]]:
 
 def _current_facts(repos: Repositories, job_ids: Sequence[int]) -> tuple[dict[int, JobFacts], int]:
     """The facts of each job as stored now, and how many provider reports they read."""
-    sources = repos.rollup.sources(job_ids)
+    sources, reports = repos.rollup.sources(job_ids)
     zones = repos.rollup.org_timezones(s.job.org_id for s in sources)
     facts = {s.job.job_id: job_facts(s, zones.get(s.job.org_id)) for s in sources}
-    return facts, sum(len(s.reports) for s in sources)
+    return facts, reports
 
 
 def roll_up_jobs(store: Store, job_ids: Sequence[int], now: datetime) -> RollupRun:

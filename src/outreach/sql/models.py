@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -408,36 +409,39 @@ class CommStatusEvent(Base):
 
 
 class _RollupKey:
-    """The key every rollup row shares: the organisation's day the jobs were asked for, and the
-    dimensions reports cut by. "-" and 0 stand for "none", so unique keys work on both engines."""
+    """The key every rollup row shares, which is its primary key: the organisation, its day the
+    jobs were asked for, and the dimensions reports cut by. "-" and 0 stand for "none".
 
-    day: Mapped[date] = mapped_column(Date)
+    Organisation and day lead, so a report's rows (one organisation, a range of days) lie
+    together in the table (InnoDB keeps rows in primary key order): a year is one range read.
+    """
+
     org_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
     purpose: Mapped[str] = mapped_column(String(32))
     # "-": the job never got a channel (suppressed before one was chosen).
     channel: Mapped[str] = mapped_column(String(16))
-    campaign_id: Mapped[int] = mapped_column(Integer, default=0)
+    campaign_id: Mapped[int] = mapped_column(Integer, autoincrement=False, default=0)
     variant: Mapped[str] = mapped_column(String(16), default="-")
     # "-": no provider report yet (or never sent).
     provider: Mapped[str] = mapped_column(String(32), default="-")
 
 
-_ROLLUP_KEY = ("day", "org_id", "purpose", "channel", "campaign_id", "variant", "provider")
+ROLLUP_KEY = ("org_id", "day", "purpose", "channel", "campaign_id", "variant", "provider")
 
 
 class CommStats(_RollupKey, Base):
-    """Daily rollups for reports: one row per day, org, purpose, channel, campaign, variant and
-    provider, each counter a number of jobs (docs/analytics.md says what each one means).
-
-    Written only by the rollup (``services/roll_up_stats.py``), from ``comm_funnel_facts``."""
+    """Daily rollups for reports: one row per organisation, day, purpose, channel, campaign,
+    variant and provider, each counter a number of jobs (docs/analytics.md says what each one
+    means). Written only by the rollup (``services/roll_up_stats.py``)."""
 
     __tablename__ = "comm_stats"
     __table_args__ = (
-        UniqueConstraint(*_ROLLUP_KEY, name="uq_comm_stats"),
-        Index("ix_comm_stats_org_day", "org_id", "day"),
+        PrimaryKeyConstraint(*ROLLUP_KEY),
+        # Every organisation's rows of some days (a rebuild, a report over all organisations).
+        Index("ix_comm_stats_day", "day"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     planned: Mapped[int] = mapped_column(Integer, default=0)
     queued: Mapped[int] = mapped_column(Integer, default=0)
     suppressed: Mapped[int] = mapped_column(Integer, default=0)
@@ -461,15 +465,14 @@ class CommStats(_RollupKey, Base):
 
 
 class CommStatsBreakdown(_RollupKey, Base):
-    """Jobs per suppression reason and per reply intent, with the same key as ``comm_stats``."""
+    """Jobs per suppression reason and per reply intent, with the key of ``comm_stats``."""
 
     __tablename__ = "comm_stats_breakdowns"
     __table_args__ = (
-        UniqueConstraint(*_ROLLUP_KEY, "kind", "label", name="uq_comm_stats_breakdowns"),
-        Index("ix_comm_stats_breakdowns_org_day", "org_id", "day"),
+        PrimaryKeyConstraint(*ROLLUP_KEY, "kind", "label"),
+        Index("ix_comm_stats_breakdowns_day", "day"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))  # suppression_reason, reply_intent
     label: Mapped[str] = mapped_column(String(64))
     jobs: Mapped[int] = mapped_column(Integer, default=0)
@@ -478,24 +481,22 @@ class CommStatsBreakdown(_RollupKey, Base):
 LATENCY_BUCKET_COLUMNS = tuple(f"b{bucket:02d}" for bucket in range(LATENCY_BUCKETS))
 
 # Time between two funnel steps as a histogram (``analytics/latency.py``): jobs per bucket, so
-# medians can be read over any set of rows. Forty bucket columns: a plain table, not a class.
+# medians can be read over any set of rows. Kept per organisation, day, campaign and channel only
+# (reports show medians overall and per channel): a few dozen rows per organisation and day.
+# Forty bucket columns: a plain table, not a class.
 comm_stats_latency = Table(
     "comm_stats_latency",
     Base.metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("day", Date, nullable=False),
-    Column("org_id", String(64), nullable=False),
-    Column("purpose", String(32), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("campaign_id", Integer, nullable=False, default=0),
-    Column("variant", String(16), nullable=False, default="-"),
-    Column("provider", String(32), nullable=False, default="-"),
-    Column("pair", String(24), nullable=False),  # e.g. sent>delivered
+    Column("org_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("campaign_id", Integer, primary_key=True, autoincrement=False),
+    Column("channel", String(16), primary_key=True),
+    Column("pair", String(24), primary_key=True),  # e.g. sent>delivered
     Column("jobs", Integer, nullable=False, default=0),
     *(Column(name, Integer, nullable=False, default=0) for name in LATENCY_BUCKET_COLUMNS),
-    UniqueConstraint(*_ROLLUP_KEY, "pair", name="uq_comm_stats_latency"),
-    Index("ix_comm_stats_latency_org_day", "org_id", "day"),
+    Index("ix_comm_stats_latency_day", "day"),
 )
+LATENCY_KEY = ("org_id", "day", "campaign_id", "channel", "pair")
 
 
 class CommFunnelFact(Base):

@@ -6,14 +6,24 @@ Rows in, typed values out (``analytics.job_facts``); the arithmetic is in ``anal
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+    update,
+)
 
 from outreach.analytics.job_facts import (
+    CONFIRM_INTENT,
     FunnelGroup,
     FunnelState,
     JobFacts,
@@ -34,6 +44,7 @@ from outreach.sql.models import (
     CommStatusEvent,
     OrgCommPrefs,
 )
+from outreach.sql.types import UtcDateTime
 
 jobs = CommJob.__table__
 status_events = CommStatusEvent.__table__
@@ -44,6 +55,9 @@ state = CommRollupState.__table__
 org_prefs = OrgCommPrefs.__table__
 
 STATS_ROLLUP = "stats"
+# The normalised statuses providers report (channels.base.NORMALISED_STATUSES), and an
+# unsubscribe should a provider report one.
+_REPORTED_STATUSES = ("sent", "delivered", "opened", "clicked", "failed", "bounced", "unsubscribed")
 
 
 class RollupRepository:
@@ -137,88 +151,142 @@ class RollupRepository:
 
     # ---- everything stored about a job ----
 
-    def sources(self, job_ids: Sequence[int]) -> list[JobSources]:
-        """Each existing job's row, provider reports, replies and appointment outcome."""
+    def sources(self, job_ids: Sequence[int]) -> tuple[list[JobSources], int]:
+        """Each existing job's row, provider reports, replies and appointment outcome, in one
+        statement returning one row per job; and how many provider reports there were.
+
+        The database sums up each job's reports and replies first (the earliest time of each
+        status, the price, the intents): what the funnel reads of them is exactly that, and a
+        job then comes back as one row however many reports it had.
+        """
         if not job_ids:
-            return []
-        ids = list(job_ids)
-        snapshots = [
-            JobSnapshot(
-                job_id=row.id,
-                org_id=row.org_id,
-                purpose=str(row.purpose),
-                channel=str(row.channel) if row.channel is not None else None,
-                campaign_id=row.campaign_id,
-                variant=row.variant,
-                status=JobStatus(row.status),
-                suppression_reason=(
-                    str(row.suppression_reason) if row.suppression_reason is not None else None
-                ),
-                requested_at=row.requested_at,
-                created_at=row.created_at,
-                sent_at=row.sent_at,
-                appointment_id=row.appointment_id,
-            )
-            for row in self.connection.execute(
-                select(
-                    jobs.c.id,
-                    jobs.c.org_id,
-                    jobs.c.purpose,
-                    jobs.c.channel,
-                    jobs.c.campaign_id,
-                    jobs.c.variant,
-                    jobs.c.status,
-                    jobs.c.suppression_reason,
-                    jobs.c.requested_at,
-                    jobs.c.created_at,
-                    jobs.c.sent_at,
-                    jobs.c.appointment_id,
-                ).where(jobs.c.id.in_(ids))
-            )
-        ]
-        reports: dict[int, list[ProviderReport]] = defaultdict(list)
-        for row in self.connection.execute(
+            return [], 0
+        ids = _id_list(job_ids)
+        first = {
+            status: type_coerce(
+                func.min(case((status_events.c.status == status, status_events.c.occurred_at))),
+                UtcDateTime(),
+            ).label(f"first_{status}")
+            for status in _REPORTED_STATUSES
+        }
+        reports = (
             select(
                 status_events.c.job_id,
-                status_events.c.status,
-                status_events.c.occurred_at,
-                status_events.c.provider,
-                status_events.c.price_micros,
-                status_events.c.price_unit,
-            ).where(status_events.c.job_id.in_(ids))
-        ):
-            reports[row.job_id].append(
-                ProviderReport(
-                    row.status, row.occurred_at, row.provider, row.price_micros, row.price_unit
+                *first.values(),
+                func.max(status_events.c.price_micros).label("price_micros"),
+                func.max(status_events.c.price_unit).label("price_unit"),
+                func.min(status_events.c.provider).label("provider"),
+                func.count().label("reports"),
+            )
+            .where(status_events.c.job_id.op("IN")(ids))
+            .group_by(status_events.c.job_id)
+            .subquery("reports")
+        )
+        replies = (
+            select(
+                inbound.c.job_id,
+                type_coerce(func.min(inbound.c.received_at), UtcDateTime()).label("replied_at"),
+                type_coerce(
+                    func.min(case((inbound.c.intent == CONFIRM_INTENT, inbound.c.received_at))),
+                    UtcDateTime(),
+                ).label("confirmed_at"),
+                func.group_concat(inbound.c.intent.distinct()).label("intents"),
+            )
+            .where(inbound.c.job_id.op("IN")(ids))
+            .group_by(inbound.c.job_id)
+            .subquery("replies")
+        )
+        query = (
+            select(
+                jobs.c.id,
+                jobs.c.org_id,
+                # The stored text as is: no enum objects built only to be turned back.
+                type_coerce(jobs.c.purpose, String).label("purpose"),
+                type_coerce(jobs.c.channel, String).label("channel"),
+                jobs.c.campaign_id,
+                jobs.c.variant,
+                type_coerce(jobs.c.status, String).label("status"),
+                type_coerce(jobs.c.suppression_reason, String).label("suppression_reason"),
+                jobs.c.requested_at,
+                jobs.c.created_at,
+                jobs.c.sent_at,
+                jobs.c.appointment_id,
+                *(reports.c[f"first_{status}"] for status in _REPORTED_STATUSES),
+                reports.c.price_micros,
+                reports.c.price_unit,
+                reports.c.provider,
+                reports.c.reports,
+                replies.c.replied_at,
+                replies.c.confirmed_at,
+                replies.c.intents,
+                type_coerce(appointments.c.status, String).label("visit_status"),
+                appointments.c.last_event_at.label("visit_at"),
+            )
+            .select_from(
+                jobs.outerjoin(reports, reports.c.job_id == jobs.c.id)
+                .outerjoin(replies, replies.c.job_id == jobs.c.id)
+                .outerjoin(appointments, appointments.c.appointment_id == jobs.c.appointment_id)
+            )
+            .where(jobs.c.id.op("IN")(ids))
+        )
+        found = []
+        report_count = 0
+        statuses = len(_REPORTED_STATUSES)
+        for row in self.connection.execute(query):
+            # Positional: this runs for every job of a sweep.
+            (
+                job_id,
+                org_id,
+                purpose,
+                channel,
+                campaign_id,
+                variant,
+                status,
+                suppression_reason,
+                requested_at,
+                created_at,
+                sent_at,
+                appointment_id,
+            ) = row[:12]
+            firsts = row[12 : 12 + statuses]
+            (
+                price_micros,
+                price_unit,
+                provider,
+                reports_of_job,
+                replied_at,
+                confirmed_at,
+                intents,
+                visit_status,
+                visit_at,
+            ) = row[12 + statuses :]
+            report_count += reports_of_job or 0
+            found.append(
+                JobSources(
+                    job=JobSnapshot(
+                        job_id=job_id,
+                        org_id=org_id,
+                        purpose=purpose,
+                        channel=channel,
+                        campaign_id=campaign_id,
+                        variant=variant,
+                        status=JobStatus(status),
+                        suppression_reason=suppression_reason,
+                        requested_at=requested_at,
+                        created_at=created_at,
+                        sent_at=sent_at,
+                        appointment_id=appointment_id,
+                    ),
+                    reports=[
+                        ProviderReport(name, at, provider, price_micros, price_unit)
+                        for name, at in zip(_REPORTED_STATUSES, firsts, strict=True)
+                        if at is not None
+                    ],
+                    replies=_replies(replied_at, confirmed_at, intents),
+                    visit=VisitOutcome(visit_status, visit_at) if visit_status else None,
                 )
             )
-        replies: dict[int, list[ReplyFact]] = defaultdict(list)
-        for row in self.connection.execute(
-            select(inbound.c.job_id, inbound.c.received_at, inbound.c.intent).where(
-                inbound.c.job_id.in_(ids)
-            )
-        ):
-            replies[row.job_id].append(ReplyFact(row.received_at, row.intent))
-        appointment_ids = list({s.appointment_id for s in snapshots if s.appointment_id})
-        visits: dict[str, VisitOutcome] = {}
-        if appointment_ids:
-            for row in self.connection.execute(
-                select(
-                    appointments.c.appointment_id,
-                    appointments.c.status,
-                    appointments.c.last_event_at,
-                ).where(appointments.c.appointment_id.in_(appointment_ids))
-            ):
-                visits[row.appointment_id] = VisitOutcome(str(row.status), row.last_event_at)
-        return [
-            JobSources(
-                job=snapshot,
-                reports=reports.get(snapshot.job_id, ()),
-                replies=replies.get(snapshot.job_id, ()),
-                visit=visits.get(snapshot.appointment_id) if snapshot.appointment_id else None,
-            )
-            for snapshot in snapshots
-        ]
+        return found, report_count
 
     def org_timezones(self, org_ids: Iterable[str]) -> dict[str, str | None]:
         """Each known organisation's time zone (None: not set, so UTC)."""
@@ -260,6 +328,27 @@ class RollupRepository:
         self.connection.execute(
             delete(facts_table).where(facts_table.c.day >= start, facts_table.c.day <= end)
         )
+
+
+def _id_list(job_ids: Sequence[int]) -> Any:
+    """``(1,2,3)``: job ids written into the statement as numbers. Thousands of them, three times
+    over, would otherwise each be a bound parameter to name and send."""
+    return literal_column("(" + ",".join(str(int(job_id)) for job_id in job_ids) + ")")
+
+
+def _replies(
+    replied_at: datetime | None, confirmed_at: datetime | None, intents: str | None
+) -> list[ReplyFact]:
+    """A job's replies as the funnel reads them: the first, the first confirmation, and one per
+    other intent (at the first reply's time, which is all the funnel reads of them)."""
+    if replied_at is None:
+        return []
+    replies = [ReplyFact(replied_at, None)]
+    if confirmed_at is not None:
+        replies.append(ReplyFact(confirmed_at, CONFIRM_INTENT))
+    others = {i for i in (intents or "").split(",") if i and i != CONFIRM_INTENT}
+    replies.extend(ReplyFact(replied_at, intent) for intent in sorted(others))
+    return replies
 
 
 def _facts_row(facts: JobFacts) -> dict[str, Any]:

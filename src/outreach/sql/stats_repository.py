@@ -26,6 +26,7 @@ from outreach.analytics.rollup_rows import (
 from outreach.sql.bulk import upsert_adding
 from outreach.sql.models import (
     LATENCY_BUCKET_COLUMNS,
+    LATENCY_KEY,
     CommStats,
     CommStatsBreakdown,
     comm_stats_latency,
@@ -98,21 +99,20 @@ class StatsRepository:
             latency,
             [
                 {
-                    **_key_values(group),
-                    "pair": pair,
+                    **key._asdict(),
                     "jobs": sum(histogram),
                     **dict(zip(LATENCY_BUCKET_COLUMNS, histogram, strict=True)),
                 }
-                for (group, pair), histogram in change.latencies.items()
+                for key, histogram in change.latencies.items()
             ],
-            [*_KEY, "pair"],
+            LATENCY_KEY,
             ["jobs", *LATENCY_BUCKET_COLUMNS],
         )
         if change.takes_away:
             days = sorted(
                 {g.day for g in change.counts}
                 | {g.day for g, _, _ in change.breakdowns}
-                | {g.day for g, _ in change.latencies}
+                | {k.day for k in change.latencies}
             )
             self._remove_empty_rows(days)
 
@@ -178,8 +178,11 @@ class StatsRepository:
         ]
 
     def latency_totals(self, scope: ReportScope, by: Sequence[str] = ()) -> list[LatencyRow]:
-        """Latency histograms summed over the scope, per pair of steps."""
+        """Latency histograms summed over the scope, per pair of steps (``by`` may name the
+        channel and the day: they are the histograms' only dimensions)."""
         dimensions = _dimensions(by)
+        if set(dimensions) - {"channel", "day", "campaign_id"}:
+            raise ValueError("latency histograms are kept per day, campaign and channel only")
         columns = [latency.c[d] for d in dimensions]
         query = (
             select(

@@ -16,6 +16,7 @@ from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
+from outreach.sql.experiment_repository import ExperimentRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
@@ -37,6 +38,7 @@ class Repositories:
         "audit",
         "campaigns",
         "counts",
+        "experiments",
         "inbox",
         "jobs",
         "orgs",
@@ -55,6 +57,7 @@ class Repositories:
         self.audit = AuditRepository(connection)
         self.campaigns = CampaignRepository(connection)
         self.counts = CountsRepository(connection)
+        self.experiments = ExperimentRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
         self.orgs = OrgRepository(connection)

@@ -24,7 +24,6 @@ depends_on: str | Sequence[str] | None = None
 
 _JSON = sa.JSON().with_variant(mysql.JSON(), "mariadb").with_variant(mysql.JSON(), "mysql")
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_KEY = ("day", "org_id", "purpose", "channel", "campaign_id", "variant", "provider")
 _PURPOSES = (
     "appt_confirm",
     "appt_reminder",
@@ -57,14 +56,17 @@ _LATENCY_BUCKETS = 40
 
 def _key_columns() -> list[sa.Column]:
     return [
-        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("org_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("purpose", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
-        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("variant", sa.String(length=16), nullable=False),
         sa.Column("provider", sa.String(length=32), nullable=False),
     ]
+
+
+_KEY = ("org_id", "day", "purpose", "channel", "campaign_id", "variant", "provider")
 
 
 def upgrade() -> None:
@@ -72,37 +74,34 @@ def upgrade() -> None:
     op.drop_table("comm_stats")
     op.create_table(
         "comm_stats",
-        sa.Column("id", _ID, autoincrement=True, nullable=False),
         *_key_columns(),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTERS),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("cost_currency", sa.String(length=8), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(*_KEY, name="uq_comm_stats"),
+        sa.PrimaryKeyConstraint(*_KEY),
     )
-    op.create_index("ix_comm_stats_org_day", "comm_stats", ["org_id", "day"], unique=False)
+    op.create_index("ix_comm_stats_day", "comm_stats", ["day"], unique=False)
     op.create_table(
         "comm_stats_breakdowns",
-        sa.Column("id", _ID, autoincrement=True, nullable=False),
         *_key_columns(),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("label", sa.String(length=64), nullable=False),
         sa.Column("jobs", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(*_KEY, "kind", "label", name="uq_comm_stats_breakdowns"),
+        sa.PrimaryKeyConstraint(*_KEY, "kind", "label"),
     )
-    op.create_index("ix_comm_stats_breakdowns_org_day", "comm_stats_breakdowns", ["org_id", "day"])
+    op.create_index("ix_comm_stats_breakdowns_day", "comm_stats_breakdowns", ["day"])
     op.create_table(
         "comm_stats_latency",
-        sa.Column("id", _ID, autoincrement=True, nullable=False),
-        *_key_columns(),
+        sa.Column("org_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("pair", sa.String(length=24), nullable=False),
         sa.Column("jobs", sa.Integer(), nullable=False),
         *(sa.Column(f"b{b:02d}", sa.Integer(), nullable=False) for b in range(_LATENCY_BUCKETS)),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(*_KEY, "pair", name="uq_comm_stats_latency"),
+        sa.PrimaryKeyConstraint("org_id", "day", "campaign_id", "channel", "pair"),
     )
-    op.create_index("ix_comm_stats_latency_org_day", "comm_stats_latency", ["org_id", "day"])
+    op.create_index("ix_comm_stats_latency_day", "comm_stats_latency", ["day"])
     op.create_table(
         "comm_funnel_facts",
         sa.Column("job_id", _ID, autoincrement=False, nullable=False),
@@ -177,11 +176,11 @@ def downgrade() -> None:
     op.drop_table("comm_rollup_state")
     op.drop_index("ix_comm_funnel_facts_day_org", table_name="comm_funnel_facts")
     op.drop_table("comm_funnel_facts")
-    op.drop_index("ix_comm_stats_latency_org_day", table_name="comm_stats_latency")
+    op.drop_index("ix_comm_stats_latency_day", table_name="comm_stats_latency")
     op.drop_table("comm_stats_latency")
-    op.drop_index("ix_comm_stats_breakdowns_org_day", table_name="comm_stats_breakdowns")
+    op.drop_index("ix_comm_stats_breakdowns_day", table_name="comm_stats_breakdowns")
     op.drop_table("comm_stats_breakdowns")
-    op.drop_index("ix_comm_stats_org_day", table_name="comm_stats")
+    op.drop_index("ix_comm_stats_day", table_name="comm_stats")
     op.drop_table("comm_stats")
     # The seed's comm_stats, as 0001 made it.
     op.create_table(
