@@ -38,9 +38,15 @@ from sqlalchemy import Engine, create_engine, text
 
 from outreach.campaigns import CampaignState
 from outreach.domain import AppointmentStatus
-from outreach.segments.catalogue import Catalogue, segment_catalogue
-from outreach.segments.evaluation import SegmentEvaluator
-from outreach.segments.records import AppointmentSummary, PatientFacts, patient_record
+from outreach.segments import (
+    AppointmentSummary,
+    Catalogue,
+    PatientFacts,
+    RuleLimits,
+    SegmentEvaluator,
+    patient_record,
+    segment_catalogue,
+)
 from outreach.services.campaigns import activate_campaign, create_campaign
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.sql.engine import build_engine
@@ -382,9 +388,11 @@ def run(engine: Engine, patients: int) -> None:
         actor="bench",
         now=NOW,
     )
-    activation = activate_campaign(store, record.id, catalogue, actor="bench", now=NOW)
+    activation = activate_campaign(
+        store, record.id, catalogue, RuleLimits(), actor="bench", now=NOW
+    )
     assert activation.state is CampaignState.ACTIVE
-    runner = CampaignRunner(store, catalogue, clock=lambda: NOW)
+    runner = CampaignRunner(store, catalogue, RuleLimits(), clock=lambda: NOW)
     started = time.perf_counter()
     expanded = runner.expand(record.id)
     expansion_seconds = time.perf_counter() - started

@@ -8,8 +8,11 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from outreach.segments.catalogue import Catalogue, segment_catalogue
+from outreach.segments.validation import RuleLimits
 
 # Twilio's magic test sender: it never reaches a handset.
 _TWILIO_TEST_NUMBER = "+15005550006"
@@ -143,6 +146,20 @@ class Settings(BaseSettings):
     # The daily consent audit flags consents expiring within this many days.
     consent_warning_days: int = 30
 
+    # Segments
+    # Patient attributes segment rules may read (attributes.<key>) and their types, as JSON
+    # {"key": "string" | "number" | "boolean"}; the same for every organisation.
+    segment_attributes: dict[str, str] = Field(default_factory=dict)
+    # The most a segment rule may be: compact JSON characters, nodes, nesting of operations,
+    # values in one 'in' list, and segments nested through in_segment.
+    segment_rule_max_chars: int = Field(default=20_000, ge=100)
+    segment_rule_max_nodes: int = Field(default=300, ge=1)
+    segment_rule_max_depth: int = Field(default=16, ge=1)
+    segment_rule_max_list_values: int = Field(default=500, ge=1)
+    segment_rule_max_reference_depth: int = Field(default=4, ge=0)
+    # Patients a segment preview shows (ids and masked fields only).
+    segment_preview_sample_size: int = Field(default=10, ge=0, le=100)
+
     # Campaigns (run by the scheduler)
     # How often campaigns are run: enrolment of newly active ones, exits, due steps into jobs.
     campaign_round_every_seconds: float = Field(default=60.0, gt=0)
@@ -167,6 +184,25 @@ class Settings(BaseSettings):
 
     # The simulator's private key matching sendgrid_webhook_public_key (development only).
     sim_sendgrid_private_key_pem: SecretStr | None = None
+
+    @field_validator("segment_attributes")
+    @classmethod
+    def _declared_attributes(cls, value: dict[str, str]) -> dict[str, str]:
+        segment_catalogue(value)  # a bad key or type stops start-up with the reason
+        return value
+
+    def segment_catalogue(self) -> Catalogue:
+        """The fields segment rules may read in this deployment."""
+        return segment_catalogue(self.segment_attributes)
+
+    def segment_rule_limits(self) -> RuleLimits:
+        return RuleLimits(
+            max_chars=self.segment_rule_max_chars,
+            max_nodes=self.segment_rule_max_nodes,
+            max_depth=self.segment_rule_max_depth,
+            max_list_values=self.segment_rule_max_list_values,
+            max_reference_depth=self.segment_rule_max_reference_depth,
+        )
 
     def report_cell_threshold(self) -> int | None:
         """The small-cell threshold of reports that leave the system (None: exact counts)."""

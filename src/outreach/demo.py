@@ -365,9 +365,14 @@ def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
         timeout=30,
     )
     segment.raise_for_status()
+    # The shipped recall reminds after a week; the demo's three days remind after two.
+    steps = [
+        {"offset_hours": 0, "template_family": "dental_recall", "channel": "best"},
+        {"offset_hours": 48, "template_family": "dental_recall_reminder", "channel": "best"},
+    ]
     created = httpx.post(
         f"{run.api_url}/api/v1/campaigns",
-        json=dental_recall_campaign(RECALL_ORG, segment.json()["id"]),
+        json=dental_recall_campaign(RECALL_ORG, segment.json()["id"], steps=steps),
         headers=MARKETER,
         timeout=30,
     )
@@ -381,7 +386,7 @@ def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
     run.campaign_warnings = activated.json()["warnings"]
     console.print(
         f"marketer: recall segment of {run.segment_size} patients; A/B campaign "
-        f"{run.campaign_id} with a 10% hold-out activated"
+        f"{run.campaign_id} with a 10% hold-out activated (reminder two days later)"
     )
 
 

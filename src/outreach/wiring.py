@@ -19,8 +19,6 @@ from outreach.clock import Clock, SharedShiftedClock, system_clock
 from outreach.config import EMBEDDED, Settings
 from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
 from outreach.redis_store import KeySpace, connect_redis
-from outreach.segments.catalogue import Catalogue
-from outreach.segments.catalogue import segment_catalogue as build_segment_catalogue
 from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
 from outreach.sql.template_store import load_active_templates, load_template_version
@@ -59,11 +57,6 @@ def clock(settings: Settings, client: redis.Redis | None = None) -> Clock:
         return system_clock
     keys = KeySpace(settings.redis_key_prefix)
     return SharedShiftedClock(client or redis_client(settings), keys.key(settings.shared_clock_key))
-
-
-def segment_catalogue(settings: Settings) -> Catalogue:
-    """The fields segment rules may read in this deployment."""
-    return build_segment_catalogue()
 
 
 def channel_workers(

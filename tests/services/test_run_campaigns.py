@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from outreach.campaigns import CampaignState, is_held_out, variant_for
-from outreach.segments.catalogue import segment_catalogue
+from outreach.segments import RuleLimits, segment_catalogue
 from outreach.services.campaigns import (
     CampaignRefused,
     activate_campaign,
@@ -37,6 +37,7 @@ from tests.factories import add_segment, consenting_prefs_row, insert_rows, new_
 
 NOW = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
 CATALOGUE = segment_catalogue()
+LIMITS = RuleLimits()
 enrolments = CampaignEnrollment.__table__
 jobs = CommJob.__table__
 
@@ -88,11 +89,11 @@ class Clinic:
             **fields,
         }
         record = create_campaign(self.store, document, actor="test", now=NOW)
-        activate_campaign(self.store, record.id, CATALOGUE, actor="test", now=NOW)
+        activate_campaign(self.store, record.id, CATALOGUE, LIMITS, actor="test", now=NOW)
         return record.id
 
     def runner(self, at: datetime = NOW) -> CampaignRunner:
-        return CampaignRunner(self.store, CATALOGUE, plan_chunk_size=7, clock=lambda: at)
+        return CampaignRunner(self.store, CATALOGUE, LIMITS, plan_chunk_size=7, clock=lambda: at)
 
     def enrolled(self, campaign_id: int) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as connection:
@@ -407,7 +408,7 @@ def test_activation_refuses_a_template_breaking_the_phi_policy(clinic: Clinic) -
         now=NOW,
     )
     with pytest.raises(CampaignRefused) as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
     assert refused.value.code == "phi_policy_violation"
     assert "diagnosis" in str(refused.value)
     with clinic.store.reading() as repos:
@@ -429,7 +430,7 @@ def test_activation_refuses_an_empty_segment(clinic: Clinic) -> None:
         now=NOW,
     )
     with pytest.raises(CampaignRefused, match="matches no patient") as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
     assert refused.value.code == "empty_segment"
 
 
@@ -448,5 +449,5 @@ def test_activation_refuses_a_segment_the_catalogue_cannot_read(clinic: Clinic) 
         now=NOW,
     )
     with pytest.raises(CampaignRefused, match="cannot be evaluated") as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
     assert refused.value.code == "invalid_segment"

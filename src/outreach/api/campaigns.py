@@ -36,7 +36,6 @@ from outreach.services.campaigns import (
     create_campaign,
 )
 from outreach.sql.campaign_repository import CampaignRecord
-from outreach.wiring import segment_catalogue
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
@@ -209,10 +208,10 @@ def activate(
     actor: ActorDep,
 ) -> dict[str, Any]:
     """draft -> active: the templates and the segment are checked first (422 with reasons)."""
-    catalogue = segment_catalogue(settings)
+    catalogue, limits = settings.segment_catalogue(), settings.segment_rule_limits()
     try:
         return _change_view(
-            activate_campaign(store, campaign_id, catalogue, actor=actor, now=clock())
+            activate_campaign(store, campaign_id, catalogue, limits, actor=actor, now=clock())
         )
     except (CampaignNotFound, InvalidTransition, CampaignRefused) as error:
         raise _translated(error) from None

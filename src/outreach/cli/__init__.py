@@ -14,6 +14,7 @@ from outreach.cli import (
     replies,
     report,
     schema,
+    segments,
     show_config,
     stats,
     topics,
@@ -25,7 +26,7 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(stats.app, name="stats")
 app.add_typer(report.app, name="report")
 
-__all__ = ["app", "campaigns", "database", "main", "processes", "show_config", "topics"]
+__all__ = ["app", "campaigns", "database", "main", "processes", "segments", "show_config", "topics"]
 
 
 def main() -> None:

@@ -34,7 +34,8 @@ def _services() -> Any:
     return (
         wiring.store(wiring.database_engine(settings)),
         wiring.clock(settings),
-        wiring.segment_catalogue(settings),
+        settings.segment_catalogue(),
+        settings.segment_rule_limits(),
     )
 
 
@@ -58,7 +59,7 @@ def create_command(
         document = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as error:
         _fail("invalid_json", str(error))
-    store, clock, _catalogue = _services()
+    store, clock, _catalogue, _limits = _services()
     try:
         record = create_campaign(store, document, actor=actor, now=clock())
     except CampaignDefinitionError as error:
@@ -77,10 +78,12 @@ def _change(campaign_id: int, action: str, actor: str) -> None:
         change_campaign_state,
     )
 
-    store, clock, catalogue = _services()
+    store, clock, catalogue, limits = _services()
     try:
         if action == CampaignAction.ACTIVATE:
-            change = activate_campaign(store, campaign_id, catalogue, actor=actor, now=clock())
+            change = activate_campaign(
+                store, campaign_id, catalogue, limits, actor=actor, now=clock()
+            )
         else:
             change = change_campaign_state(
                 store, campaign_id, CampaignAction(action), actor=actor, now=clock()
@@ -136,7 +139,7 @@ def status_command(campaign_id: CampaignArgument) -> None:
     """The campaign's state and progress: enrolled, hold-out, per variant funnel, suppressions."""
     from outreach.services.campaigns import CampaignNotFound, campaign_status
 
-    store, _clock, _catalogue = _services()
+    store, _clock, _catalogue, _limits = _services()
     try:
         found = campaign_status(store, campaign_id)
     except CampaignNotFound as error:

@@ -26,7 +26,6 @@ from outreach.services.roll_up_stats import roll_up_changes
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.services.weekly_reports import ReportMailer, send_weekly_reports
 from outreach.sql.store import Store
-from outreach.wiring import segment_catalogue
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,8 @@ def housekeeping_jobs(
     )
     campaigns = CampaignRunner(
         store,
-        segment_catalogue(settings),
+        settings.segment_catalogue(),
+        settings.segment_rule_limits(),
         enrol_chunk_size=settings.campaign_enrol_chunk_size,
         plan_chunk_size=settings.campaign_plan_chunk_size,
         clock=clock,

@@ -26,9 +26,7 @@ from outreach.campaigns import (
 )
 from outreach.campaigns.readiness import ReadinessProblem, readiness
 from outreach.domain import AuditRecord, PhiFreeError
-from outreach.segments.catalogue import Catalogue
-from outreach.segments.sql_compiler import SegmentNotCompilable
-from outreach.segments.validation import InvalidRule
+from outreach.segments import Catalogue, InvalidRule, RuleLimits, SegmentNotCompilable
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.store import Repositories, Store
 
@@ -102,7 +100,13 @@ def create_campaign(
 
 
 def activate_campaign(
-    store: Store, campaign_id: int, catalogue: Catalogue, *, actor: str, now: datetime
+    store: Store,
+    campaign_id: int,
+    catalogue: Catalogue,
+    limits: RuleLimits,
+    *,
+    actor: str,
+    now: datetime,
 ) -> StateChange:
     """draft -> active, once its templates and segment pass; the runner enrols on its next round.
 
@@ -128,7 +132,7 @@ def activate_campaign(
             )
         try:
             size = repos.campaigns.segment_size(
-                definition.segment_id, definition.org_id, catalogue, now
+                definition.segment_id, definition.org_id, catalogue, limits, now
             )
         except (InvalidRule, SegmentNotCompilable) as error:
             # Saved when it was valid; the deployment's catalogue may have changed since.

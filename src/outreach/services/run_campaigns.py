@@ -40,7 +40,7 @@ from outreach.campaigns.readiness import StepChannels, step_channels
 from outreach.domain import AuditRecord, JobStatus, SuppressionReason
 from outreach.planning import PlannedJob
 from outreach.preferences import resolve_patients
-from outreach.segments.catalogue import Catalogue
+from outreach.segments import Catalogue, RuleLimits
 from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.job_repository import JobDecision, NewJob
@@ -71,6 +71,7 @@ class CampaignRunner:
         self,
         store: Store,
         catalogue: Catalogue,
+        limits: RuleLimits,
         *,
         enrol_chunk_size: int = 20_000,
         plan_chunk_size: int = 2_000,
@@ -78,6 +79,7 @@ class CampaignRunner:
     ) -> None:
         self.store = store
         self.catalogue = catalogue
+        self.limits = limits
         self.enrol_chunk_size = enrol_chunk_size
         self.plan_chunk_size = plan_chunk_size
         self.clock = clock
@@ -191,7 +193,7 @@ class CampaignRunner:
         while True:
             with self.store.transaction() as repos:
                 members = repos.campaigns.segment_members(
-                    definition.segment_id, definition.org_id, self.catalogue, now
+                    definition.segment_id, definition.org_id, self.catalogue, self.limits, now
                 )
                 added, after = repos.campaigns.enrol_chunk(
                     record.id,

@@ -47,7 +47,7 @@ from outreach.campaigns import (
 )
 from outreach.campaigns.assignment import HASH_HEX_DIGITS
 from outreach.domain import AppointmentStatus, JobStatus, Purpose
-from outreach.segments.catalogue import Catalogue
+from outreach.segments import Catalogue, RuleLimits
 from outreach.sql.engine import ASSIGNMENT_BUCKET_FUNCTION
 from outreach.sql.models import (
     Appointment,
@@ -220,7 +220,12 @@ class CampaignRepository:
         ).scalar()
 
     def segment_members(
-        self, segment_id: int, org_id: str, catalogue: Catalogue, now: datetime
+        self,
+        segment_id: int,
+        org_id: str,
+        catalogue: Catalogue,
+        limits: RuleLimits,
+        now: datetime,
     ) -> Select[Any]:
         """The query of the patient ids the stored segment selects at ``now`` (its rule may
         reach the organisation's other segments through ``in_segment``)."""
@@ -232,13 +237,20 @@ class CampaignRepository:
         }
         if segment_id not in saved:
             raise LookupError(f"segment {segment_id} is not one of organisation {org_id}'s")
-        return compile_segment(saved[segment_id], catalogue, org_id, now=now, segments=saved)
+        return compile_segment(
+            saved[segment_id], catalogue, org_id, now=now, segments=saved, limits=limits
+        )
 
     def segment_size(
-        self, segment_id: int, org_id: str, catalogue: Catalogue, now: datetime
+        self,
+        segment_id: int,
+        org_id: str,
+        catalogue: Catalogue,
+        limits: RuleLimits,
+        now: datetime,
     ) -> int:
         """How many patients the segment selects at ``now``."""
-        members = self.segment_members(segment_id, org_id, catalogue, now)
+        members = self.segment_members(segment_id, org_id, catalogue, limits, now)
         return int(self.connection.execute(count_statement(members)).scalar_one())
 
     # ---- enrolment ----

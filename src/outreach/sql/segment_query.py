@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Column,
     ColumnElement,
     Date,
     Float,
@@ -148,6 +149,34 @@ def _exact_text(element: _ExactText, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(_ExactText, "mariadb")
 def _exact_text_mysql(element: _ExactText, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({compiler.process(element.text_value, **kw)}) COLLATE {EXACT_COLLATION}"
+
+
+class _IndexableOnMySQL(ColumnElement[bool]):
+    """A test implied by the exact one beside it, written only where it helps an index: on
+    MariaDB (its column collations ignore case); elsewhere it is just true."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition already: no "= 1" added in WHERE
+
+    def __init__(self, implied: ColumnElement[bool]) -> None:
+        self.implied = implied
+
+
+@compiles(_IndexableOnMySQL)
+def _indexable_elsewhere(element: _IndexableOnMySQL, compiler: SQLCompiler, **kw: Any) -> str:
+    return "1 = 1"
+
+
+@compiles(_IndexableOnMySQL, "mysql")
+@compiles(_IndexableOnMySQL, "mariadb")
+def _indexable_mysql(element: _IndexableOnMySQL, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.implied, **kw)
+
+
+def measure_is_column(expression: ColumnElement[Any]) -> bool:
+    """A plain column of ``patients`` or ``patient_comm_prefs`` (which an index may cover)."""
+    return isinstance(expression, Column) and expression.table in (patients, prefs)
 
 
 class _AttributeValue(ColumnElement[Any]):
@@ -283,9 +312,12 @@ class _Translator:
             return not_(self.condition(condition.condition, positive=False))
         if isinstance(condition, All):
             members = _without_redundant_presence(condition.conditions) if positive else None
-            return and_(*(self.condition(c, positive) for c in members or condition.conditions))
+            # Cheapest first: MariaDB tests the conditions in the order written.
+            ordered = sorted(members or condition.conditions, key=_cost)
+            return and_(*(self.condition(c, positive) for c in ordered))
         if isinstance(condition, AnyOf):
-            return or_(*(self.condition(c, positive) for c in condition.conditions))
+            ordered = sorted(condition.conditions, key=_cost)
+            return or_(*(self.condition(c, positive) for c in ordered))
         if isinstance(condition, IsNull):
             if condition.field.always_present:
                 return false()
@@ -302,7 +334,7 @@ class _Translator:
             return self._compare(condition)
         if isinstance(condition, InList):
             if isinstance(condition.constants[0], str):
-                return self.text(condition.measure).in_(condition.constants)
+                return self._text_in(condition.measure, condition.constants)
             return self.value(condition.measure).in_(condition.constants)
         if isinstance(condition, Contains):
             return func.instr(self.text(FieldValue(condition.field)), condition.text) > 0
@@ -314,8 +346,19 @@ class _Translator:
             return patients.c.date_of_birth <= literal(condition.day, Date())
         raise TypeError(f"no SQL for {type(condition).__name__}")
 
+    def _text_in(self, measure: Measure, constants: tuple[Any, ...]) -> ColumnElement[bool]:
+        exact = self.text(measure).in_(constants)
+        value = self.value(measure)
+        if measure_is_column(value):
+            # The column's own collation is coarser (case, trailing spaces) but can use an
+            # index; the exact test then keeps only what JSON Logic would.
+            return and_(_IndexableOnMySQL(value.in_(constants)), exact)
+        return exact
+
     def _compare(self, condition: Compare) -> ColumnElement[bool]:
         constant = condition.constant
+        if condition.comparison is Comparison.EQ and isinstance(constant, str):
+            return self._text_in(condition.measure, (constant,))
         left = (
             self.text(condition.measure)
             if isinstance(constant, str)
@@ -369,3 +412,30 @@ def _is_presence(condition: Condition) -> bool:
 def _presence_of(condition: Condition) -> str:
     assert isinstance(condition, Not) and isinstance(condition.condition, IsNull)
     return condition.condition.field.name
+
+
+# How dear a field is to read per patient: its row, the joined preference row, JSON, a subquery.
+_SOURCE_COST = {
+    FieldSource.PATIENT: 1,
+    FieldSource.PREFERENCES: 2,
+    FieldSource.ATTRIBUTE: 4,
+    FieldSource.APPOINTMENTS: 16,
+}
+
+
+def _cost(condition: Condition) -> int:
+    """A rough cost of testing ``condition`` for one patient, to test cheap conditions first."""
+    if isinstance(condition, Always):
+        return 0
+    if isinstance(condition, Not):
+        return _cost(condition.condition)
+    if isinstance(condition, All | AnyOf):
+        return sum(_cost(c) for c in condition.conditions)
+    if isinstance(condition, BornOnOrBefore):
+        return _SOURCE_COST[FieldSource.PATIENT]
+    if isinstance(condition, Compare | InList):
+        measure = condition.measure
+        if isinstance(measure, EventCount):
+            return _SOURCE_COST[FieldSource.APPOINTMENTS]
+        return _SOURCE_COST[measure.field.source]
+    return _SOURCE_COST[condition.field.source]

@@ -25,6 +25,7 @@ from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.report_repository import ReportRepository
 from outreach.sql.request_repository import RequestRepository
 from outreach.sql.rollup_repository import RollupRepository
+from outreach.sql.segment_repository import SegmentRepository
 from outreach.sql.stats_repository import StatsRepository
 from outreach.sql.status_repository import StatusRepository
 
@@ -48,6 +49,7 @@ class Repositories:
         "requests",
         "rollup",
         "stats",
+        "segments",
         "statuses",
     )
 
@@ -67,6 +69,7 @@ class Repositories:
         self.requests = RequestRepository(connection)
         self.rollup = RollupRepository(connection)
         self.stats = StatsRepository(connection)
+        self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
 
 
