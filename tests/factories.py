@@ -354,3 +354,20 @@ def campaign_document(org_id: str, segment_id: int, **fields: Any) -> dict[str, 
         ],
         **fields,
     }
+
+
+def add_recall_templates(engine: Engine, org_id: str) -> None:
+    """The shipped dental recall families, as the organisation's own templates (global seeds
+    would be shared by every test of the session database)."""
+    import dataclasses
+
+    from outreach.sql.template_store import seed_templates
+    from outreach.templating import load_seed_templates
+
+    records = [
+        dataclasses.replace(record, org_id=org_id)
+        for record in load_seed_templates()
+        if record.family is not None
+    ]
+    with engine.begin() as connection:
+        seed_templates(connection, records)

@@ -80,6 +80,28 @@ class Settings(BaseSettings):
     dead_letter_key: SecretStr | None = None
     default_booking_url: str = "https://portal.clinic.example/book"
 
+    # Bearer JWTs from single sign-on (API keys need no setting: they live in the database).
+    # The "iss" a token must carry; None: bearer tokens are refused.
+    jwt_issuer: str | None = None
+    # A PEM public key (RS*, PS*, ES* tokens) or a shared secret (HS256) that signs the tokens.
+    jwt_key: SecretStr | None = None
+    # The "aud" a token must carry; None: tokens are accepted whatever their audience.
+    jwt_audience: str | None = None
+
+    # Largest request body of the API outside provider webhooks (channels declare their own).
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A SendGrid webhook signed longer ago than this (or this far ahead) is refused as stale.
+    sendgrid_webhook_max_age_seconds: float = Field(default=600.0, gt=0)
+    # A WhatsApp webhook reporting an event older than this (Meta retries for 7 days) is refused.
+    whatsapp_webhook_max_age_seconds: float = Field(default=8 * 24 * 3600.0, gt=0)
+
+    # Prometheus exposition of the worker and the scheduler (the API serves /metrics itself);
+    # 0 turns it off.
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    scheduler_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    # How often the scheduler counts jobs by status and channel for outreach_jobs.
+    jobs_gauge_refresh_seconds: float = Field(default=30.0, gt=0)
+
     # POST /api/v1/comm/schedule waits this long for the orchestrator's plan before answering
     # 202 with a status URL (0: never wait).
     schedule_answer_wait_seconds: float = Field(default=2.0, ge=0, le=30)
@@ -277,6 +299,7 @@ class Settings(BaseSettings):
             "portal_link_secret": self.portal_link_secret,
             "generic_webhook_secret": self.generic_webhook_secret,
             "dead_letter_key": self.dead_letter_key,
+            "jwt_key": self.jwt_key,
         }
         return {name: ("configured" if value else "missing") for name, value in secrets.items()}
 

@@ -6,9 +6,10 @@ core events is published through Kafka while a shared simulated clock moves forw
 confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
 patients answer, and the clinic reports who came to their appointments. A marketer's recall runs
 beside it: the patients' past visits are published first, then a recall segment and an A/B
-campaign with a hold-out are created and activated through the API, and the scheduler enrols and
-sends it. The summary shows what happened at every step, the campaign's included, and the funnel
-from the stats rollups; the HTML report is written to ``<work dir>/report.html``.
+campaign with a hold-out are created and activated through the API with a marketer's key, and
+the scheduler enrols and sends it. The summary shows what happened at every step, the campaign's
+included, and the funnel from the stats rollups; the HTML report is written to
+``<work dir>/report.html``.
 """
 
 from __future__ import annotations
@@ -39,15 +40,19 @@ from outreach.analytics.report_formats import TABLE_COLUMNS, summary_rows
 from outreach.analytics.report_html import render_html
 from outreach.analytics.rollup_rows import ReportScope
 from outreach.analytics.small_cells import CellPolicy
+from outreach.api.access import API_KEY_HEADER
 from outreach.campaigns.recall import dental_recall_campaign, dental_recall_segment
 from outreach.clock import SharedShiftedClock
+from outreach.domain import Actor, Role
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
+from outreach.services.api_keys import issue_api_key
 from outreach.services.funnel_reports import funnel_report
 from outreach.services.roll_up_stats import roll_up_changes
 from outreach.sim.clinic import (
+    CANARY_REPLY,
     VISIT_OUTCOME_TYPES,
     SyntheticClinic,
     event_key,
@@ -55,6 +60,7 @@ from outreach.sim.clinic import (
     expected_counts,
     generate_clinic,
     malformed_events,
+    plant_canaries,
     visit_history,
     visit_outcomes,
 )
@@ -77,6 +83,7 @@ DEMO_REPLIES = [
     {"body": "no puedo ir", "rate": 0.01},
 ]
 SIM_STEP = timedelta(minutes=15)
+DEMO_ACTOR = Actor("system:demo")
 # Of delivered e-mail, the share opened, and of those the share with a link clicked.
 DEMO_OUTCOMES = {
     "delivered": 0.95,
@@ -92,8 +99,6 @@ DEMO_PRICES = {"sms": 0.0079}
 DEMO_REPORT_POLICY = CellPolicy(11)
 # The marketer's recall starts an hour into the day, once the past visits are in.
 CAMPAIGN_STARTS_AFTER = timedelta(hours=1)
-RECALL_ORG = "org-1"
-MARKETER = {"X-Actor": "demo-marketer"}
 
 
 @dataclass
@@ -105,6 +110,9 @@ class DemoOptions:
     real_seconds: float = 50.0
     work_dir: Path = Path("var/demo")
     keep_running: bool = False
+    # Plant recognisable personal values (sim.clinic.canaries) in names, addresses, conditions,
+    # lab tests, medications and a reply body: the PHI canary test looks for them afterwards.
+    canaries: bool = False
 
 
 @dataclass
@@ -117,9 +125,14 @@ class DemoRun:
     published: int = 0
     malformed: int = 0
     history: int = 0
+    marketer_key: str = ""
     segment_size: int = 0
     campaign_id: int | None = None
     campaign_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def recall_org(self) -> str:
+        return self.clinic.orgs[0].org_id
 
 
 def next_weekday_morning(now: datetime) -> datetime:
@@ -148,7 +161,7 @@ def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
                     "clinic_phone": org.clinic_phone,
                     "booking_url": f"https://portal.clinic.example/{org.org_id}/book",
                 },
-                actor="demo",
+                actor=DEMO_ACTOR,
                 now=now,
             )
         for provider in clinic.providers:
@@ -156,7 +169,7 @@ def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
                 connection,
                 provider.provider_id,
                 {"org_id": provider.org_id, "display_name": provider.display_name},
-                actor="demo",
+                actor=DEMO_ACTOR,
                 now=now,
             )
     return engine
@@ -172,7 +185,9 @@ async def _publish(bootstrap: str, records: Sequence[tuple[bytes | None, bytes]]
         await producer.stop()
 
 
-async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None) -> Counter[str]:
+async def _count_topic(
+    bootstrap: str, topic: str, field_name: str | None = None, keep_to: Path | None = None
+) -> Counter[str]:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -182,6 +197,7 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
     )
     await consumer.start()
     counts: Counter[str] = Counter()
+    kept = keep_to.open("wb") if keep_to is not None else None
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=1500, max_records=5000)
@@ -189,6 +205,8 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
                 break
             for messages in batch.values():
                 for message in messages:
+                    if kept is not None:
+                        kept.write(message.value + b"\n")
                     key = "messages"
                     if field_name:
                         try:
@@ -197,6 +215,8 @@ async def _count_topic(bootstrap: str, topic: str, field_name: str | None = None
                             key = "?"
                     counts[key] += 1
     finally:
+        if kept is not None:
+            kept.close()
         await consumer.stop()
     return counts
 
@@ -214,6 +234,12 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     work.mkdir(parents=True)
     day_start = next_weekday_morning(datetime.now(UTC))
     clinic = generate_clinic(patients=options.patients, seed=options.seed, day_start=day_start)
+    replies = DEMO_REPLIES
+    if options.canaries:
+        clinic, planted = plant_canaries(clinic)
+        # Listed so that anyone can look for them in the logs and dead letters afterwards.
+        (work / "canaries.txt").write_text("\n".join(planted) + "\n", encoding="utf-8")
+        replies = [*DEMO_REPLIES, {"body": CANARY_REPLY, "rate": 0.2}]
     day_end = day_start + timedelta(hours=options.simulated_hours)
     visits = visit_outcomes(clinic.events, day_end, options.seed)
     run = DemoRun(clinic, sorted([*clinic.events, *visits], key=lambda e: e["occurred_at"]))
@@ -240,6 +266,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             redis_prefix="demo:",
         )
         env["OUTREACH_ENV"] = "development"
+        env["OUTREACH_JOBS_GAUGE_REFRESH_SECONDS"] = "5"  # the demo's day lasts under a minute
         # Campaign rounds every 2 s: about three simulated hours at the demo's pace.
         env["OUTREACH_CAMPAIGN_ROUND_EVERY_SECONDS"] = "2"
         # The shared clock runs about 1,800 times faster than the wall clock: the scheduler's
@@ -252,6 +279,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             "demo:" + env["OUTREACH_SHARED_CLOCK_KEY"],
         )
         clock.set_now(day_start)
+        worker_metrics, scheduler_metrics = free_loopback_port(), free_loopback_port()
         with ProcessGroup(env, work / "logs") as group:
             group.start("sim", ["sim", "--port", str(sim_port)], port=sim_port)
             group.start("api", ["api", "--port", str(api_port)], port=api_port)
@@ -260,7 +288,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 f"{sim_url}/_sim/config",
                 json={
                     "error_rate": 0.02,
-                    "auto_replies": DEMO_REPLIES,
+                    "auto_replies": replies,
                     "outcomes": DEMO_OUTCOMES,
                     "prices": DEMO_PRICES,
                     "callback_delay_ms": 20,
@@ -268,14 +296,18 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 timeout=10,
             ).raise_for_status()
             with console.status("starting the worker and the scheduler"):
-                worker = group.start("worker", ["worker"])
+                worker = group.start("worker", ["worker", "--metrics-port", str(worker_metrics)])
                 group.wait_for_log(worker, "worker ready", timeout=120)
-                scheduler = group.start("scheduler", ["scheduler"])
+                scheduler = group.start(
+                    "scheduler", ["scheduler", "--metrics-port", str(scheduler_metrics)]
+                )
                 group.wait_for_log(scheduler, "polling every", timeout=60)
             _simulate_day(options, run, broker.bootstrap_servers, clock, engine, console)
             _settle(engine, clock, sim_url, console)
-            _summarise(run, engine, broker.bootstrap_servers, sim_url, console)
+            _summarise(run, engine, broker.bootstrap_servers, sim_url, console, work)
             _report(run, engine, clock, day_end, work, console)
+            access = _show_access(engine, clinic, f"http://127.0.0.1:{api_port}", console)
+            _show_operations(access, (api_port, worker_metrics, scheduler_metrics), console)
     finally:
         redis_server.stop()
         broker.stop()
@@ -349,19 +381,121 @@ def _simulate_day(
             run.published += len(events) - cursor
 
 
+@dataclass
+class DemoAccess:
+    """The keys the demo made, and what its sample calls answered."""
+
+    api_url: str
+    keys: dict[Role, str]
+    anonymous_status: int
+    platform_status: int
+    sample_patient: str
+
+
+def _show_access(
+    engine: Engine, clinic: SyntheticClinic, api_url: str, console: Console
+) -> DemoAccess:
+    """Issue one key per role for the first organisation, show how to call the API with them,
+    and show that a call without a key is refused."""
+    org_id = clinic.orgs[0].org_id
+    keys = {
+        role: issue_api_key(
+            Store(engine),
+            org_id=org_id,
+            role=role,
+            name=f"demo {role.value}",
+            actor=DEMO_ACTOR,
+            now=datetime.now(UTC),
+        ).plaintext
+        for role in Role
+    }
+    patient = next(p for p in clinic.patients if p.org_id == org_id).patient_id
+    context_url = f"{api_url}/api/v1/patients/{patient}/comm-context"
+    anonymous = httpx.get(context_url, timeout=10)
+    platform = httpx.get(context_url, headers={API_KEY_HEADER: keys[Role.PLATFORM]}, timeout=10)
+    table = Table(title=f"API keys for {org_id} (shown once)", title_justify="left")
+    for column in ("role", "key", "for example"):
+        table.add_column(column)
+    examples = {
+        Role.PLATFORM: f"curl -H '{API_KEY_HEADER}: $KEY' {context_url}",
+        Role.MARKETER: f"curl -H '{API_KEY_HEADER}: $KEY' '{api_url}/api/v1/templates?active=true'",
+        Role.ANALYST: "reports (read only), when they land",
+        Role.ADMIN: f"curl -H '{API_KEY_HEADER}: $KEY' {api_url}/api/v1/orgs/{org_id}/comm-prefs",
+    }
+    for role, key in keys.items():
+        table.add_row(role.value, key, examples[role])
+    console.print(table)
+    console.print(
+        f"GET comm-context without a key: [bold]{anonymous.status_code}[/] "
+        f"{anonymous.json().get('error')}; with the platform key: "
+        f"[bold]{platform.status_code}[/] (and a comm_context_read row in the audit log)"
+    )
+    return DemoAccess(api_url, keys, anonymous.status_code, platform.status_code, patient)
+
+
+def _show_operations(access: DemoAccess, ports: tuple[int, int, int], console: Console) -> None:
+    api_port, worker_port, scheduler_port = ports
+    scraped = {}
+    for name, port, path in (
+        ("api", api_port, "/metrics"),
+        ("worker", worker_port, "/"),
+        ("scheduler", scheduler_port, "/"),
+    ):
+        text = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10).text
+        scraped[name] = sum(
+            1 for line in text.splitlines() if line.startswith("outreach_") and " " in line
+        )
+    ready = httpx.get(f"{access.api_url}/ready", timeout=10)
+    console.print(
+        _table(
+            "Operations",
+            ["what", "where", "now"],
+            [
+                ("readiness", f"{access.api_url}/ready", f"{ready.status_code} {ready.json()}"),
+                ("api metrics", f"{access.api_url}/metrics", f"{scraped['api']} samples"),
+                (
+                    "worker metrics",
+                    f"http://127.0.0.1:{worker_port}/",
+                    f"{scraped['worker']} samples",
+                ),
+                (
+                    "scheduler metrics",
+                    f"http://127.0.0.1:{scheduler_port}/",
+                    f"{scraped['scheduler']} samples",
+                ),
+                (
+                    "refused without a key",
+                    "GET comm-context",
+                    str(access.anonymous_status),
+                ),
+            ],
+        )
+    )
+
+
 def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
     """The marketer's part: the recall segment, then the A/B campaign with a hold-out, through
-    the API once the past visits are stored; the scheduler's next round enrols it."""
+    the API with a marketer's key once the past visits are stored; the scheduler's next round
+    enrols it."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with Store(engine).reading() as repos:
             if repos.counts.events_by_type().get("appointment.attended", 0) >= run.history:
                 break
         time.sleep(0.2)
+    run.marketer_key = issue_api_key(
+        Store(engine),
+        org_id=run.recall_org,
+        role=Role.MARKETER,
+        name="demo recall marketer",
+        actor=DEMO_ACTOR,
+        now=datetime.now(UTC),
+    ).plaintext
+    marketer = {API_KEY_HEADER: run.marketer_key}
     segment = httpx.post(
         f"{run.api_url}/api/v1/segments",
-        json={**dental_recall_segment(), "org_id": RECALL_ORG},
-        headers=MARKETER,
+        json={**dental_recall_segment(), "org_id": run.recall_org},
+        headers=marketer,
         timeout=30,
     )
     segment.raise_for_status()
@@ -372,14 +506,14 @@ def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:
     ]
     created = httpx.post(
         f"{run.api_url}/api/v1/campaigns",
-        json=dental_recall_campaign(RECALL_ORG, segment.json()["id"], steps=steps),
-        headers=MARKETER,
+        json=dental_recall_campaign(run.recall_org, segment.json()["id"], steps=steps),
+        headers=marketer,
         timeout=30,
     )
     created.raise_for_status()
     run.campaign_id = created.json()["id"]
     activated = httpx.post(
-        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/activate", headers=MARKETER, timeout=60
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/activate", headers=marketer, timeout=60
     )
     activated.raise_for_status()
     run.segment_size = activated.json()["segment_size"]
@@ -436,7 +570,7 @@ def _pivot(rows: Sequence[tuple[str, str, int]], first: str) -> Table:
 
 
 def _summarise(
-    run: DemoRun, engine: Engine, bootstrap: str, sim_url: str, console: Console
+    run: DemoRun, engine: Engine, bootstrap: str, sim_url: str, console: Console, work: Path
 ) -> None:
     with Store(engine).reading() as repos:
         consumed = repos.counts.events_by_type()
@@ -445,7 +579,10 @@ def _summarise(
         suppressions = repos.counts.suppressions_by_reason()
         intents = repos.counts.replies_by_intent()
         provider_statuses = repos.counts.provider_statuses()
-    dead_letters = asyncio.run(_count_topic(bootstrap, DLQ, "stage"))
+    # The entries themselves stay in the work directory for a look (originals sealed).
+    dead_letters = asyncio.run(
+        _count_topic(bootstrap, DLQ, "stage", keep_to=work / "dead-letters.jsonl")
+    )
     outcomes = asyncio.run(_count_topic(bootstrap, OUTCOMES, "type"))
     staff = asyncio.run(_count_topic(bootstrap, STAFF_INBOX))
     sim_stats = httpx.get(f"{sim_url}/_sim/stats", timeout=10).json()
@@ -503,13 +640,17 @@ def _summarise(
 
 
 def _summarise_campaign(run: DemoRun, console: Console) -> None:
-    status = httpx.get(f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/status", timeout=30)
+    status = httpx.get(
+        f"{run.api_url}/api/v1/campaigns/{run.campaign_id}/status",
+        headers={API_KEY_HEADER: run.marketer_key},
+        timeout=30,
+    )
     status.raise_for_status()
     progress = status.json()
     exited = ", ".join(f"{reason} {n}" for reason, n in progress["exited"].items()) or "none"
     console.print(
         _table(
-            f"Recall campaign {run.campaign_id} ({RECALL_ORG}, state {progress['state']})",
+            f"Recall campaign {run.campaign_id} ({run.recall_org}, state {progress['state']})",
             ["", "patients"],
             [
                 ("segment size at activation", run.segment_size),

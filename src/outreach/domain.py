@@ -184,8 +184,10 @@ class ClinicContact:
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
-    """One append-only ``comm_audit_log`` entry: who did what, to whom, when.
+    """One append-only ``comm_audit_log`` entry: who did what, to whom, when, from where.
 
+    ``actor`` comes from a credential (an API key's prefix, a token's subject) or names the
+    process that acted (``system:channels``); ``ip`` and ``user_agent`` are the HTTP caller's.
     ``detail`` holds identifiers and flags, never personal data.
     """
 
@@ -194,6 +196,58 @@ class AuditRecord:
     action: str
     patient_id: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    org_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts and from where, as the audit log records it."""
+
+    name: str  # "key:<prefix>", "sso:<subject>", "cli:<user>" or "system:<process role>"
+    org_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def audit(
+        self,
+        action: str,
+        at: datetime,
+        *,
+        patient_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        org_id: str | None = None,
+    ) -> AuditRecord:
+        """An audit entry for ``action`` by this actor (``org_id`` defaults to the actor's)."""
+        return AuditRecord(
+            occurred_at=at,
+            actor=self.name,
+            action=action,
+            patient_id=patient_id,
+            detail=dict(detail or {}),
+            org_id=org_id or self.org_id,
+            ip=self.ip,
+            user_agent=self.user_agent,
+        )
+
+
+class Role(enum.StrEnum):
+    """What a credential may do; each API route declares the roles it admits."""
+
+    PLATFORM = "platform"  # the clinic's core platform: scheduling, comm-context
+    MARKETER = "marketer"  # templates (and segments, campaigns) of its organisation
+    ANALYST = "analyst"  # reports, read only
+    ADMIN = "admin"  # organisation settings, global templates, API keys
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as a verified credential says: never taken from a header or a body."""
+
+    actor: str  # what the audit log names: "key:<visible prefix>" or "sso:<token subject>"
+    org_id: str  # the one organisation the credential acts for
+    role: Role
 
 
 class PhiFreeError(Exception):

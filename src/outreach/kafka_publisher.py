@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from outreach import correlation
+
 Record = tuple[str, bytes | None, bytes]
 
 
@@ -63,13 +65,25 @@ class KafkaPublisher:
             raise PublisherNotStarted("the Kafka publisher is not started")
         return self._producer
 
+    async def check_reachable(self) -> None:
+        """Raise unless the broker answers a metadata request now."""
+        await self._running().client.fetch_all_metadata()
+
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
-        await self._running().send_and_wait(topic, value, key=key)
+        await self._running().send_and_wait(
+            topic, value, key=key, headers=correlation.kafka_headers()
+        )
 
     async def publish_many(self, records: Sequence[Record]) -> None:
-        """Queue all in order (per-key order holds), then wait for every acknowledgement."""
+        """Queue all in order (per-key order holds), then wait for every acknowledgement.
+
+        Every record carries the current correlation id (``correlation.KAFKA_HEADER``)."""
         if not records:
             return
         producer = self._running()
-        deliveries = [await producer.send(topic, value, key=key) for topic, key, value in records]
+        headers = correlation.kafka_headers()
+        deliveries = [
+            await producer.send(topic, value, key=key, headers=headers)
+            for topic, key, value in records
+        ]
         await asyncio.gather(*deliveries)

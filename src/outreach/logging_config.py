@@ -14,6 +14,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from outreach.correlation import CorrelationFilter
+
 # E.164 numbers (+ and 7-15 digits) or national numbers of 10+ digits, separators allowed.
 # Shorter bare digit runs stay: they are usually job or patient ids, which operators need.
 _PHONE = re.compile(
@@ -62,6 +64,40 @@ class RedactionFilter(logging.Filter):
         return True
 
 
+# A record's traceback keeps this many lines at each end; a deep recursion is thousands.
+TRACEBACK_HEAD_LINES = 20
+TRACEBACK_TAIL_LINES = 40
+
+
+def bound_traceback(text: str) -> str:
+    """``text`` with the middle of an over-long traceback replaced by a count of what was cut."""
+    lines = text.splitlines()
+    if len(lines) <= TRACEBACK_HEAD_LINES + TRACEBACK_TAIL_LINES:
+        return text
+    cut = len(lines) - TRACEBACK_HEAD_LINES - TRACEBACK_TAIL_LINES
+    return "\n".join(
+        [
+            *lines[:TRACEBACK_HEAD_LINES],
+            f"  ... {cut} lines cut ...",
+            *lines[-TRACEBACK_TAIL_LINES:],
+        ]
+    )
+
+
+class TracebackBound(logging.Filter):
+    """Bounds the traceback (and message) of every record, whoever logged it: one request
+    that recursed 1,000 frames deep must not write thousands of lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = bound_traceback(record.exc_text)
+        if isinstance(record.msg, str) and record.msg.count("\n") > TRACEBACK_TAIL_LINES:
+            record.msg = bound_traceback(record.msg)
+        return True
+
+
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -87,12 +123,17 @@ def configure_logging(
 ) -> None:
     """Install one redacting handler on the root logger (idempotent)."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(CorrelationFilter())
     handler.addFilter(RedactionFilter())
+    handler.addFilter(TracebackBound())
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+            logging.Formatter(
+                "%(asctime)s %(levelname)-7s %(name)s [%(correlation_id)s]: %(message)s",
+                "%H:%M:%S",
+            )
         )
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -12,7 +12,8 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,11 +25,15 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from outreach.api import create_api_app
+from outreach.api.access import API_KEY_HEADER
 from outreach.channels import ChannelWorker, load_channels
 from outreach.config import Environment, Settings
+from outreach.domain import Actor, Role
 from outreach.kafka_publisher import KafkaPublisher
 from outreach.redis_store import connect_redis
+from outreach.services.api_keys import issue_api_key
 from outreach.sim.provider.signing import generate_sendgrid_private_key, public_key_b64
+from outreach.sql.store import Store
 from outreach.topics import ensure_topics
 
 # The client calls the app here; providers see (and sign) PUBLIC_BASE_URL, as behind a proxy.
@@ -104,6 +109,27 @@ class ApiHarness:
     publisher: KafkaPublisher
     settings: Settings
     bootstrap: str
+    engine: Engine
+    keys: dict[tuple[Role, str], str] = field(default_factory=dict)
+
+    def credentials(self, role: Role, org_id: str) -> dict[str, str]:
+        """Headers with an API key of ``role`` in ``org_id`` (issued once per harness)."""
+        key = self.keys.get((role, org_id))
+        if key is None:
+            issued = issue_api_key(
+                Store(self.engine),
+                org_id=org_id,
+                role=role,
+                name=f"tests {role.value}",
+                actor=Actor("system:tests"),
+                now=datetime.now(UTC),
+            )
+            key = self.keys[(role, org_id)] = issued.plaintext
+        return {API_KEY_HEADER: key}
+
+    def act_as(self, role: Role, org_id: str) -> None:
+        """Every later call of ``client`` carries an API key of ``role`` in ``org_id``."""
+        self.client.headers.update(self.credentials(role, org_id))
 
 
 @asynccontextmanager
@@ -122,7 +148,9 @@ async def running_api(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=CLIENT_BASE_URL) as client:
-            yield ApiHarness(app, client, publisher, settings, settings.kafka_bootstrap_servers)
+            yield ApiHarness(
+                app, client, publisher, settings, settings.kafka_bootstrap_servers, engine
+            )
 
 
 @pytest.fixture

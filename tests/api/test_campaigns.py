@@ -8,9 +8,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, insert
 
+from outreach.domain import Role
 from outreach.sql.models import CommTemplate
-from outreach.sql.template_store import seed_templates
-from tests.factories import add_segment, consenting_prefs_row, insert_rows, patient_row
+from tests.factories import (
+    add_recall_templates,
+    add_segment,
+    consenting_prefs_row,
+    insert_rows,
+    patient_row,
+)
 
 from .conftest import ApiHarness, unique
 
@@ -28,8 +34,7 @@ def org(mariadb_engine: Engine) -> str:
         patients=[patient_row(p, org_id=org_id, region="FL") for p in patients],
         prefs=[consenting_prefs_row(p, now) for p in patients],
     )
-    with mariadb_engine.begin() as connection:
-        seed_templates(connection)
+    add_recall_templates(mariadb_engine, org_id)
     return org_id
 
 
@@ -52,14 +57,14 @@ async def test_a_campaign_goes_through_its_life(
     api: ApiHarness, mariadb_engine: Engine, org: str
 ) -> None:
     segment = add_segment(mariadb_engine, org, {"==": [{"var": "region"}, "FL"]})
-    created = await api.client.post(
-        "/api/v1/campaigns", json=document(org, segment), headers={"X-Actor": "maria"}
-    )
+    api.act_as(Role.MARKETER, org)
+    created = await api.client.post("/api/v1/campaigns", json=document(org, segment))
     assert created.status_code == 201, created.text
     campaign = created.json()
-    assert (campaign["state"], campaign["created_by"], campaign["holdout_percent"]) == (
+    assert campaign["created_by"].startswith("key:")  # the credential is the actor
+    assert (campaign["state"], campaign["org_id"], campaign["holdout_percent"]) == (
         "draft",
-        "maria",
+        org,
         10,
     )
     assert campaign["steps"][1] == {
@@ -96,6 +101,7 @@ async def test_a_definition_that_does_not_hold_together_names_each_problem(
     api: ApiHarness, mariadb_engine: Engine, org: str
 ) -> None:
     segment = add_segment(mariadb_engine, org)
+    api.act_as(Role.MARKETER, org)
     answer = await api.client.post(
         "/api/v1/campaigns",
         json=document(
@@ -112,7 +118,10 @@ async def test_a_definition_that_does_not_hold_together_names_each_problem(
     problems = {p["loc"]: p["msg"] for p in answer.json()["detail"]}
     assert set(problems) == {"/holdout_percent", "/steps/1/offset_hours"}
     other_org = await api.client.post("/api/v1/campaigns", json=document(unique("org"), segment))
-    assert other_org.status_code == 422 and other_org.json()["error"] == "unknown_segment"
+    assert other_org.status_code == 403  # the organisation comes from the credential
+    elsewhere = add_segment(mariadb_engine, unique("org"))
+    foreign = await api.client.post("/api/v1/campaigns", json=document(org, elsewhere))
+    assert foreign.status_code == 422 and foreign.json()["error"] == "unknown_segment"
     shape = await api.client.post(
         "/api/v1/campaigns", json={**document(org, segment), "colour": "red"}
     )
@@ -122,6 +131,7 @@ async def test_a_definition_that_does_not_hold_together_names_each_problem(
 async def test_activation_is_refused_with_the_reasons(
     api: ApiHarness, mariadb_engine: Engine, org: str
 ) -> None:
+    api.act_as(Role.MARKETER, org)
     with mariadb_engine.begin() as connection:
         template = connection.execute(
             insert(CommTemplate.__table__).values(
@@ -165,9 +175,31 @@ async def test_activation_is_refused_with_the_reasons(
 
 
 async def test_an_unknown_campaign_is_not_found(api: ApiHarness) -> None:
+    api.act_as(Role.MARKETER, unique("org"))
     for answer in (
         await api.client.get("/api/v1/campaigns/987654321"),
         await api.client.get("/api/v1/campaigns/987654321/status"),
         await api.client.post("/api/v1/campaigns/987654321/pause"),
     ):
         assert answer.status_code == 404 and answer.json()["error"] == "not_found"
+
+
+async def test_only_marketers_and_admins_of_its_organisation_reach_a_campaign(
+    api: ApiHarness, mariadb_engine: Engine, org: str
+) -> None:
+    segment = add_segment(mariadb_engine, org, {"==": [{"var": "region"}, "FL"]})
+    mine = api.credentials(Role.MARKETER, org)
+    created = await api.client.post("/api/v1/campaigns", json=document(org, segment), headers=mine)
+    base = f"/api/v1/campaigns/{created.json()['id']}"
+
+    anonymous = await api.client.get(base)
+    platform = await api.client.get(base, headers=api.credentials(Role.PLATFORM, org))
+    other = api.credentials(Role.MARKETER, unique("org"))
+    foreign_read = await api.client.get(base, headers=other)
+    foreign_activate = await api.client.post(f"{base}/activate", headers=other)
+    admin = await api.client.get(f"{base}/status", headers=api.credentials(Role.ADMIN, org))
+
+    assert anonymous.status_code == 401 and platform.status_code == 403
+    assert foreign_read.status_code == foreign_activate.status_code == 404  # like a missing one
+    assert admin.status_code == 200
+    assert (await api.client.get(base, headers=mine)).json()["state"] == "draft"

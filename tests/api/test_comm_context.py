@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
+from outreach.domain import Channel, JobStatus, Purpose, Role, SuppressionReason
 from outreach.sql.models import (
     CommInbound,
     CommJob,
@@ -134,6 +134,7 @@ async def test_comm_context_shows_values_sources_consent_and_jobs(
     api: ApiHarness, mariadb_engine: Engine
 ) -> None:
     org_id, provider_id, patient_id = create_patient(mariadb_engine)
+    api.act_as(Role.PLATFORM, org_id)
     response = await api.client.get(f"/api/v1/patients/{patient_id}/comm-context")
     assert response.status_code == 200, response.text
     context = response.json()
@@ -183,6 +184,7 @@ async def test_comm_context_shows_values_sources_consent_and_jobs(
 
 
 async def test_unknown_patient_is_a_404(api: ApiHarness) -> None:
+    api.act_as(Role.PLATFORM, "org-1")
     response = await api.client.get(f"/api/v1/patients/{unique('nobody')}/comm-context")
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "unknown patient"}
@@ -194,6 +196,7 @@ async def test_a_patient_known_only_by_id_has_global_defaults_and_no_consent(
     patient_id = unique("stub")
     with mariadb_engine.begin() as connection:
         connection.execute(Patient.__table__.insert(), [{"id": patient_id, "org_id": "org-x"}])
+    api.act_as(Role.PLATFORM, "org-x")
     context = (await api.client.get(f"/api/v1/patients/{patient_id}/comm-context")).json()
     assert context["preferences"]["sources"]["timezone"] == "global"
     assert context["consent"]["contact_consent"] is False
@@ -258,6 +261,7 @@ async def test_recent_activity_shows_the_last_send_open_and_reply(
     api: ApiHarness, mariadb_engine: Engine
 ) -> None:
     org_id, _, patient_id = create_patient(mariadb_engine)
+    api.act_as(Role.PLATFORM, org_id)
     day = timedelta(days=1)
     older = _sent_job(mariadb_engine, org_id, patient_id, channel="email", sent_at=NOW - 3 * day)
     newest = _sent_job(

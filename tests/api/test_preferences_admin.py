@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from outreach.domain import Role
 from outreach.sql.models import CommAuditLog, Patient
 
 from .conftest import ApiHarness, unique
@@ -43,8 +44,10 @@ async def test_org_prefs_are_created_replaced_and_audited(
 ) -> None:
     org_id = unique("org")
     path = f"/api/v1/orgs/{org_id}/comm-prefs"
+    api.act_as(Role.ADMIN, org_id)
     assert (await api.client.get(path)).status_code == 404
 
+    # An X-Actor header names nobody: the audit log's actor is the credential's.
     created = await api.client.put(path, json=ORG_BODY, headers={"X-Actor": "alice@clinic"})
     assert created.status_code == 200, created.text
     shown = (await api.client.get(path)).json()
@@ -63,7 +66,9 @@ async def test_org_prefs_are_created_replaced_and_audited(
     assert replaced.json()["marketing_max_per_day"] is None
 
     audits = _audits(mariadb_engine, "org_prefs_changed", "org_id", org_id)
-    assert [a["actor"] for a in audits] == ["alice@clinic", "api"]
+    actor = "key:" + api.credentials(Role.ADMIN, org_id)["X-API-Key"][:12]
+    assert [a["actor"] for a in audits] == [actor, actor]
+    assert [a["org_id"] for a in audits] == [org_id, org_id]
     assert audits[0]["detail"]["created"] is True
     assert audits[1]["detail"]["changes"] == {
         "timezone": {"from": "America/Phoenix", "to": "Europe/Bucharest"},
@@ -97,6 +102,7 @@ async def test_bad_values_are_422_and_change_nothing(
 ) -> None:
     org_id = unique("org")
     path = f"/api/v1/orgs/{org_id}/comm-prefs"
+    api.act_as(Role.ADMIN, org_id)
     assert (await api.client.put(path, json=ORG_BODY)).status_code == 200
     response = await api.client.put(path, json=ORG_BODY | change)
     assert response.status_code == 422, response.text
@@ -108,8 +114,10 @@ async def test_bad_values_are_422_and_change_nothing(
 
 
 async def test_bad_time_zone_message_names_the_problem(api: ApiHarness) -> None:
+    org_id = unique("org")
+    api.act_as(Role.ADMIN, org_id)
     response = await api.client.put(
-        f"/api/v1/orgs/{unique('org')}/comm-prefs",
+        f"/api/v1/orgs/{org_id}/comm-prefs",
         json=ORG_BODY | {"timezone": "Mars/Olympus_Mons"},
     )
     assert "unknown IANA time zone" in response.json()["detail"][0]["msg"]
@@ -134,11 +142,17 @@ async def test_provider_prefs_feed_the_patients_comm_context(
         "work_hours_end": "06:00",
         "work_days": [4, 0, 2],
     }
-    response = await api.client.put(path, json=body, headers={"X-Actor": "ops"})
+    admin = api.credentials(Role.ADMIN, org_id)
+    response = await api.client.put(path, json=body, headers=admin)
     assert response.status_code == 200, response.text
     assert response.json()["work_days"] == [0, 2, 4]
 
-    context = (await api.client.get(f"/api/v1/patients/{patient_id}/comm-context")).json()
+    context = (
+        await api.client.get(
+            f"/api/v1/patients/{patient_id}/comm-context",
+            headers=api.credentials(Role.PLATFORM, org_id),
+        )
+    ).json()
     prefs = context["preferences"]
     assert (prefs["values"]["timezone"], prefs["sources"]["timezone"]) == (
         "Asia/Kolkata",
@@ -147,10 +161,16 @@ async def test_provider_prefs_feed_the_patients_comm_context(
     assert prefs["sources"]["work_hours_start"] == "provider"
 
     [audit] = _audits(mariadb_engine, "provider_prefs_changed", "provider_id", provider_id)
-    assert audit["actor"] == "ops"
+    assert audit["actor"] == "key:" + admin["X-API-Key"][:12]
     assert audit["detail"]["changes"]["timezone"] == {"from": None, "to": "Asia/Kolkata"}
 
-    missing_org = await api.client.put(path, json={"timezone": "UTC"})
-    assert missing_org.status_code == 422
-    assert missing_org.json()["detail"][0]["loc"] == "body.org_id"
-    assert (await api.client.get(f"/api/v1/providers/{unique('p')}/comm-prefs")).status_code == 404
+    # The organisation comes from the credential: leaving it out is fine, another is refused.
+    implied = await api.client.put(path, json={"timezone": "UTC"}, headers=admin)
+    assert implied.status_code == 200 and implied.json()["org_id"] == org_id
+    other_org = await api.client.put(
+        path, json={"org_id": unique("org"), "timezone": "UTC"}, headers=admin
+    )
+    assert other_org.status_code == 403
+    assert other_org.json()["detail"][0]["loc"] == "body.org_id"
+    unknown = await api.client.get(f"/api/v1/providers/{unique('p')}/comm-prefs", headers=admin)
+    assert unknown.status_code == 404

@@ -1,4 +1,5 @@
-"""``GET /api/v1/reports/funnel``: the funnel as JSON or CSV, small counts hidden unless exact."""
+"""``GET /api/v1/reports/funnel``: the funnel as JSON or CSV, small counts hidden unless exact,
+for analysts and admins of their own organisation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import pytest
 from sqlalchemy import Engine
 
+from outreach.domain import Role
 from outreach.services.roll_up_stats import roll_up_jobs
 from outreach.sql.store import Store
 from tests.funnel_fixture import at, build_funnel_clinic, ingest
@@ -31,9 +33,8 @@ def org_id(mariadb_engine: Engine) -> str:
 
 
 async def test_json_hides_small_counts_by_default(api: ApiHarness, org_id: str) -> None:
-    answer = await api.client.get(
-        "/api/v1/reports/funnel", params={"org_id": org_id, "from": DAY, "to": DAY}
-    )
+    api.act_as(Role.ANALYST, org_id)
+    answer = await api.client.get("/api/v1/reports/funnel", params={"from": DAY, "to": DAY})
     assert answer.status_code == 200, answer.text
     report = answer.json()
     assert report["small_cell_threshold"] == 11
@@ -42,6 +43,7 @@ async def test_json_hides_small_counts_by_default(api: ApiHarness, org_id: str) 
 
 
 async def test_exact_counts_for_analysts(api: ApiHarness, org_id: str) -> None:
+    api.act_as(Role.ANALYST, org_id)
     answer = await api.client.get(
         "/api/v1/reports/funnel",
         params={"org_id": org_id, "from": DAY, "to": DAY, "exact": "true"},
@@ -58,6 +60,7 @@ async def test_exact_counts_for_analysts(api: ApiHarness, org_id: str) -> None:
 
 
 async def test_csv_has_a_line_per_day_and_dimension(api: ApiHarness, org_id: str) -> None:
+    api.act_as(Role.ADMIN, org_id)
     answer = await api.client.get(
         "/api/v1/reports/funnel",
         params={"org_id": org_id, "from": DAY, "to": DAY, "format": "csv", "exact": "true"},
@@ -75,7 +78,17 @@ async def test_csv_has_a_line_per_day_and_dimension(api: ApiHarness, org_id: str
     assert {r["day"] for r in rows} == {DAY}
 
 
-async def test_a_backwards_period_is_refused(api: ApiHarness) -> None:
+async def test_another_organisations_report_is_refused(api: ApiHarness, org_id: str) -> None:
+    api.act_as(Role.ANALYST, "org-elsewhere")
+    answer = await api.client.get(
+        "/api/v1/reports/funnel", params={"org_id": org_id, "from": DAY, "to": DAY}
+    )
+    assert answer.status_code == 403
+    assert answer.json()["detail"][0]["loc"] == "query.org_id"
+
+
+async def test_a_backwards_period_is_refused(api: ApiHarness, org_id: str) -> None:
+    api.act_as(Role.ANALYST, org_id)
     answer = await api.client.get(
         "/api/v1/reports/funnel", params={"from": "2026-03-05", "to": "2026-03-01"}
     )

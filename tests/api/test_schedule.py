@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from outreach import topics
 from outreach.channels import ChannelWorker
 from outreach.config import Settings
+from outreach.domain import Role
 from outreach.events import parse_core_event
 from outreach.planning import plan_event
 from outreach.services.plan_events import EventPlanner
@@ -75,12 +76,12 @@ def _request(**overrides: object) -> dict[str, object]:
     return {name: value for name, value in body.items() if value is not ...}
 
 
-def create_reachable_patient(engine: Engine, *, consent: bool = True) -> str:
+def create_reachable_patient(engine: Engine, *, consent: bool = True, org_id: str = "org-1") -> str:
     """A patient with a phone (and contact consent, unless not), where it is mid-morning now."""
     patient_id = unique("pat")
     now = datetime.now(UTC)
     with engine.begin() as connection:
-        connection.execute(Patient.__table__.insert(), [{"id": patient_id, "org_id": "org-1"}])
+        connection.execute(Patient.__table__.insert(), [{"id": patient_id, "org_id": org_id}])
         connection.execute(
             PatientCommPrefs.__table__.insert(),
             [
@@ -119,6 +120,7 @@ async def waiting_api(
     """The API with a wait long enough for a test to play the orchestrator meanwhile."""
     settings = api_settings.model_copy(update={"schedule_answer_wait_seconds": 10.0})
     async with running_api(settings, mariadb_engine, channels, redis_client) as harness:
+        harness.act_as(Role.PLATFORM, "org-1")
         yield harness
 
 
@@ -133,6 +135,7 @@ async def impatient_api(
     """The API answering before any orchestrator could plan (nobody runs one here)."""
     settings = api_settings.model_copy(update={"schedule_answer_wait_seconds": 0.2})
     async with running_api(settings, mariadb_engine, channels, redis_client) as harness:
+        harness.act_as(Role.PLATFORM, "org-1")
         yield harness
 
 
@@ -264,6 +267,7 @@ async def test_a_plan_not_ready_is_a_202_whose_status_url_answers_once_planned(
 
 
 async def test_unknown_request_ids_are_404s(api: ApiHarness) -> None:
+    api.act_as(Role.PLATFORM, "org-1")
     response = await api.client.get(f"/api/v1/comm/requests/{unique('never')}")
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "unknown request"}
@@ -277,7 +281,9 @@ async def test_without_redis_a_request_not_planned_yet_answers_404(
 ) -> None:
     settings = api_settings.model_copy(update={"schedule_answer_wait_seconds": 0.0})
     async with running_api(settings, mariadb_engine, channels, None) as harness:
-        response = await harness.client.post(SCHEDULE, json=_request())
+        harness.act_as(Role.PLATFORM, "org-1")
+        body = _request(patient_id=create_reachable_patient(mariadb_engine))
+        response = await harness.client.post(SCHEDULE, json=body)
         assert response.status_code == 202, response.text
         followed = await harness.client.get(response.json()["status_url"])
     assert followed.status_code == 404  # documented: no pending markers without Redis
@@ -289,7 +295,7 @@ async def test_an_event_id_reused_for_another_patient_is_a_409(
     body = _request(patient_id=create_reachable_patient(mariadb_engine))
     first, _ = await _post_while_planning(waiting_api, mariadb_engine, body)
     assert first.status_code == 201, first.text
-    other = {**body, "patient_id": unique("pat")}
+    other = {**body, "patient_id": create_reachable_patient(mariadb_engine)}
     async with TopicProbe(waiting_api.bootstrap, topics.CORE_EVENTS) as probe:
         response = await waiting_api.client.post(SCHEDULE, json=other)
         assert response.status_code == 409, response.text
@@ -331,10 +337,12 @@ async def test_template_campaign_and_variables_reach_the_event(
     impatient_api: ApiHarness, mariadb_engine: Engine
 ) -> None:
     org_id = unique("org")
+    impatient_api.act_as(Role.PLATFORM, org_id)
     template_id, campaign_id = _template_and_campaign(mariadb_engine, org_id)
     # No purpose and no channel: the pinned template version gives both.
     body = _request(
         org_id=org_id,
+        patient_id=create_reachable_patient(mariadb_engine, org_id=org_id),
         purpose=...,
         channel=...,
         template_id=template_id,
@@ -388,6 +396,7 @@ async def test_template_campaign_and_variables_reach_the_event(
 async def test_invalid_requests_are_clean_422s_and_publish_nothing(
     api: ApiHarness, overrides: dict[str, object], location: str
 ) -> None:
+    api.act_as(Role.PLATFORM, "org-1")
     body = _request(**overrides)
     async with TopicProbe(api.bootstrap, topics.CORE_EVENTS) as probe:
         response = await api.client.post(SCHEDULE, json=body)
@@ -403,6 +412,7 @@ async def test_invalid_requests_are_clean_422s_and_publish_nothing(
 async def test_a_template_of_another_organisation_is_unknown(
     api: ApiHarness, mariadb_engine: Engine
 ) -> None:
+    api.act_as(Role.PLATFORM, "org-1")
     template_id, campaign_id = _template_and_campaign(mariadb_engine, unique("org"))
     body = _request(channel="whatsapp", template_id=template_id, campaign_id=campaign_id)
     response = await api.client.post(SCHEDULE, json=body)
@@ -415,6 +425,7 @@ async def test_a_template_of_another_organisation_is_unknown(
 
 
 async def test_a_body_that_is_not_json_is_a_422(api: ApiHarness) -> None:
+    api.act_as(Role.PLATFORM, "org-1")
     response = await api.client.post(
         SCHEDULE, content=b"{nope", headers={"Content-Type": "application/json"}
     )
@@ -422,9 +433,13 @@ async def test_a_body_that_is_not_json_is_a_422(api: ApiHarness) -> None:
     assert response.json()["error"] == "validation_error"
 
 
-async def test_schedule_answers_503_when_kafka_cannot_take_it(api: ApiHarness) -> None:
+async def test_schedule_answers_503_when_kafka_cannot_take_it(
+    api: ApiHarness, mariadb_engine: Engine
+) -> None:
+    api.act_as(Role.PLATFORM, "org-1")
+    body = _request(patient_id=create_reachable_patient(mariadb_engine))
     await api.publisher.stop()
-    response = await api.client.post(SCHEDULE, json=_request())
+    response = await api.client.post(SCHEDULE, json=body)
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
     assert response.headers["Retry-After"] == "5"

@@ -1,5 +1,6 @@
 """Segments through the API: refused rules say where and why and save nothing; previews count,
-mask and show the SQL without values; saved segments keep their counts."""
+mask and show the SQL without values; saved segments keep their counts; organisations stay apart
+and every save and preview is audited."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from sqlalchemy import Engine, func, select
 
 from outreach.channels import ChannelWorker
 from outreach.config import Settings
-from outreach.domain import AppointmentStatus
+from outreach.domain import AppointmentStatus, Role
 from outreach.segments import AppointmentSummary, PatientFacts
-from outreach.sql.models import Patient, PatientCommPrefs, PatientSegment
+from outreach.sql.models import CommAuditLog, Patient, PatientCommPrefs, PatientSegment
 from tests.factories import insert_patient_facts
 
 from .conftest import ApiHarness, running_api, unique
@@ -96,6 +97,7 @@ async def test_validate_preview_save_and_count(segments_api: ApiHarness, mariadb
     org_id = unique("org")
     clinic(mariadb_engine, org_id)
     client = segments_api.client
+    segments_api.act_as(Role.MARKETER, org_id)
 
     checked = await client.post(
         "/api/v1/segments/validate", json={"org_id": org_id, "definition": RECALL}
@@ -123,13 +125,13 @@ async def test_validate_preview_save_and_count(segments_api: ApiHarness, mariadb
 
     created = await client.post(
         "/api/v1/segments",
-        json={"org_id": org_id, "name": "Recall", "description": "6 months", "definition": RECALL},
-        headers={"X-Actor": "marketer@clinic"},
+        json={"name": "Recall", "description": "6 months", "definition": RECALL},
     )
     assert created.status_code == 201, created.text
     segment = created.json()
+    key_prefix = client.headers["X-API-Key"][:12]
     assert (segment["created_by"], segment["is_active"], segment["patient_count"]) == (
-        "marketer@clinic",
+        f"key:{key_prefix}",
         True,
         None,
     )
@@ -148,8 +150,22 @@ async def test_validate_preview_save_and_count(segments_api: ApiHarness, mariadb
     narrowed = await client.post(f"/api/v1/segments/{narrower.json()['id']}/preview")
     assert narrowed.json()["patient_count"] == 1
 
-    listed = (await client.get("/api/v1/segments", params={"org_id": org_id})).json()
+    listed = (await client.get("/api/v1/segments")).json()
     assert [s["name"] for s in listed["segments"]] == ["Recall", "Recall FL"]
+    with mariadb_engine.connect() as connection:
+        audited = connection.execute(
+            select(CommAuditLog.action, CommAuditLog.actor, CommAuditLog.detail)
+            .where(CommAuditLog.org_id == org_id, CommAuditLog.action.like("segment_%"))
+            .order_by(CommAuditLog.id)
+        ).all()
+    assert [(action, actor) for action, actor, _ in audited] == [
+        ("segment_previewed", f"key:{key_prefix}"),
+        ("segment_created", f"key:{key_prefix}"),
+        ("segment_previewed", f"key:{key_prefix}"),
+        ("segment_created", f"key:{key_prefix}"),
+        ("segment_previewed", f"key:{key_prefix}"),
+    ]
+    assert audited[0][2] == {"segment_id": None, "patient_count": 2, "sample_size": 2}
 
 
 async def test_an_update_replaces_the_rule_and_forgets_the_count(
@@ -158,6 +174,7 @@ async def test_an_update_replaces_the_rule_and_forgets_the_count(
     org_id = unique("org")
     clinic(mariadb_engine, org_id)
     client = segments_api.client
+    segments_api.act_as(Role.ADMIN, org_id)
     created = await client.post(
         "/api/v1/segments", json={"org_id": org_id, "name": "All", "definition": True}
     )
@@ -193,6 +210,7 @@ async def test_a_bad_rule_is_a_422_with_the_pointer_and_saves_nothing(
     segments_api: ApiHarness, mariadb_engine, definition: Any, pointer: str, code: str
 ) -> None:
     org_id = unique("org")
+    segments_api.act_as(Role.MARKETER, org_id)
     body = {"org_id": org_id, "name": "Bad", "definition": definition}
     for path in ("/api/v1/segments", "/api/v1/segments/validate", "/api/v1/segments/preview"):
         answer = await segments_api.client.post(path, json=body if path.endswith("s") else {
@@ -211,6 +229,7 @@ async def test_a_rule_sql_cannot_reproduce_is_refused_with_its_pointer(
     segments_api: ApiHarness, mariadb_engine
 ) -> None:
     org_id = unique("org")
+    segments_api.act_as(Role.MARKETER, org_id)
     definition = {"or": [True, {"==": [{"var": "region"}, {"var": "language"}]}]}
     answer = await segments_api.client.post(
         "/api/v1/segments", json={"org_id": org_id, "name": "X", "definition": definition}
@@ -226,6 +245,7 @@ async def test_names_are_unique_per_organisation_and_cycles_are_refused(
 ) -> None:
     org_id = unique("org")
     client = segments_api.client
+    segments_api.act_as(Role.MARKETER, org_id)
     first = await client.post(
         "/api/v1/segments", json={"org_id": org_id, "name": "A", "definition": True}
     )
@@ -248,7 +268,53 @@ async def test_names_are_unique_per_organisation_and_cycles_are_refused(
 
 
 async def test_the_catalogue_lists_the_declared_attributes(segments_api: ApiHarness) -> None:
+    segments_api.act_as(Role.MARKETER, unique("org"))
     fields = (await segments_api.client.get("/api/v1/segments/catalogue")).json()["fields"]
     names = {f["name"]: f["type"] for f in fields}
     assert names["attributes.insurance"] == "string" and names["last_attended_at"] == "date"
     assert "first_name" not in names and "date_of_birth" not in names
+
+
+async def test_organisations_stay_apart(segments_api: ApiHarness, mariadb_engine) -> None:
+    mine, theirs = unique("org"), unique("org")
+    clinic(mariadb_engine, theirs)
+    client = segments_api.client
+    their_marketer = segments_api.credentials(Role.MARKETER, theirs)
+    my_marketer = segments_api.credentials(Role.MARKETER, mine)
+    saved = await client.post(
+        "/api/v1/segments", json={"name": "Recall", "definition": RECALL}, headers=their_marketer
+    )
+    segment_id = saved.json()["id"]
+    for method, url, body in (
+        ("GET", f"/api/v1/segments/{segment_id}", None),
+        ("PUT", f"/api/v1/segments/{segment_id}", {"name": "Mine now", "definition": True}),
+        ("POST", f"/api/v1/segments/{segment_id}/preview", None),
+    ):
+        answer = await client.request(method, url, json=body, headers=my_marketer)
+        assert answer.status_code == 404, (url, answer.text)
+    # My rule counts my patients only, and naming their organisation is refused.
+    mine_only = await client.post(
+        "/api/v1/segments/preview", json={"definition": RECALL}, headers=my_marketer
+    )
+    assert mine_only.json()["patient_count"] == 0
+    for path in ("/api/v1/segments/preview", "/api/v1/segments/validate", "/api/v1/segments"):
+        body = {"org_id": theirs, "name": "X", "definition": RECALL}
+        if not path.endswith("segments"):
+            body.pop("name")
+        answer = await client.post(path, json=body, headers=my_marketer)
+        assert answer.status_code == 403, (path, answer.text)
+    listed = await client.get("/api/v1/segments", params={"org_id": theirs}, headers=my_marketer)
+    assert listed.status_code == 403
+    # Their segment cannot be reached through in_segment either.
+    reference = await client.post(
+        "/api/v1/segments/validate",
+        json={"definition": {"in_segment": segment_id}},
+        headers=my_marketer,
+    )
+    assert reference.status_code == 422 and reference.json()["detail"][0]["code"] == (
+        "unknown_segment"
+    )
+    platform = await client.get(
+        "/api/v1/segments", headers=segments_api.credentials(Role.PLATFORM, mine)
+    )
+    assert platform.status_code == 403

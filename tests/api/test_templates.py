@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from outreach.domain import Role
 from outreach.sql.models import CommTemplate
 
 from .conftest import ApiHarness, unique
@@ -14,6 +15,13 @@ from .conftest import ApiHarness, unique
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SMS_BODY = "Hi {{ first_name }}, see you {{ appointment_date }} at {{ appointment_time }}."
+
+
+def _editor_of_new_org(api: ApiHarness) -> str:
+    """A new organisation, with every later call made by one of its marketers."""
+    org_id = unique("org")
+    api.act_as(Role.MARKETER, org_id)
+    return org_id
 
 
 def _sms(org_id: str, **overrides: Any) -> dict[str, Any]:
@@ -29,14 +37,14 @@ def _sms(org_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 async def test_create_version_activate_and_list(api: ApiHarness, mariadb_engine: Engine) -> None:
-    org_id = unique("org")
+    org_id = _editor_of_new_org(api)
     created = await api.client.post(
         "/api/v1/templates", json=_sms(org_id), headers={"X-Actor": "editor@clinic"}
     )
     assert created.status_code == 201, created.text
     first = created.json()
     assert (first["version"], first["is_active"]) == (1, False)
-    assert first["created_by"] == "editor@clinic"
+    assert first["created_by"] == "key:" + api.credentials(Role.MARKETER, org_id)["X-API-Key"][:12]
     assert first["family_key"] == f"{org_id}|-|appt_reminder|sms|en|A"
 
     duplicate = await api.client.post("/api/v1/templates", json=_sms(org_id))
@@ -83,7 +91,7 @@ async def test_create_version_activate_and_list(api: ApiHarness, mariadb_engine:
 async def test_phi_in_an_sms_is_refused_with_the_violation(
     api: ApiHarness, mariadb_engine: Engine
 ) -> None:
-    org_id = unique("org")
+    org_id = _editor_of_new_org(api)
     body = _sms(
         org_id,
         body="Hi {{ first_name }},\nyour {{ diagnosis | upper }} results are in",
@@ -112,7 +120,9 @@ async def test_phi_in_an_sms_is_refused_with_the_violation(
 
 
 async def test_a_new_version_is_held_to_the_policy_too(api: ApiHarness) -> None:
-    created = (await api.client.post("/api/v1/templates", json=_sms(unique("org")))).json()
+    created = (
+        await api.client.post("/api/v1/templates", json=_sms(_editor_of_new_org(api)))
+    ).json()
     sneaky = await api.client.post(
         f"/api/v1/templates/{created['id']}/versions",
         json={
@@ -128,7 +138,7 @@ async def test_an_email_needs_a_subject_and_the_error_says_so(api: ApiHarness) -
     response = await api.client.post(
         "/api/v1/templates",
         json=_sms(
-            unique("org"),
+            _editor_of_new_org(api),
             channel="email",
             body="<p>Hi {{ first_name }}</p>",
             declared_variables=["first_name"],
@@ -141,7 +151,9 @@ async def test_an_email_needs_a_subject_and_the_error_says_so(api: ApiHarness) -
 
 async def test_preview_renders_samples_and_masks_phi(api: ApiHarness) -> None:
     created = (
-        await api.client.post("/api/v1/templates", json=_sms(unique("org"), language="fr"))
+        await api.client.post(
+            "/api/v1/templates", json=_sms(_editor_of_new_org(api), language="fr")
+        )
     ).json()
     response = await api.client.post(
         f"/api/v1/templates/{created['id']}/preview",
@@ -168,7 +180,9 @@ async def test_preview_renders_samples_and_masks_phi(api: ApiHarness) -> None:
 
 
 async def test_preview_refuses_bad_input_cleanly(api: ApiHarness) -> None:
-    created = (await api.client.post("/api/v1/templates", json=_sms(unique("org")))).json()
+    created = (
+        await api.client.post("/api/v1/templates", json=_sms(_editor_of_new_org(api)))
+    ).json()
     bad_zone = await api.client.post(
         f"/api/v1/templates/{created['id']}/preview", json={"timezone": "Nowhere/Land"}
     )
@@ -181,7 +195,7 @@ async def test_preview_refuses_bad_input_cleanly(api: ApiHarness) -> None:
 async def test_a_template_written_past_the_api_cannot_be_activated_or_previewed(
     api: ApiHarness, mariadb_engine: Engine
 ) -> None:
-    org_id = unique("org")
+    org_id = _editor_of_new_org(api)
     with mariadb_engine.begin() as connection:
         template_id = connection.execute(
             CommTemplate.__table__.insert().values(

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert, select
 
 from outreach import topics
 from outreach.campaigns import CampaignState
-from outreach.domain import Channel
+from outreach.domain import Actor, Channel
 from outreach.events import PatientOptedOutOutcome
 from outreach.services.campaigns import create_campaign
 from outreach.sql.models import CampaignEnrollment, CommAuditLog, CommJob, PatientCommPrefs
@@ -30,6 +30,7 @@ from tests.factories import (
 from .conftest import PORTAL_SECRET, PUBLIC_BASE_URL, ApiHarness, TopicProbe, unique
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+ACTOR = Actor("test:campaigns")
 
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click"}
 HEADERS = {"content-type": "application/x-www-form-urlencoded"}
@@ -45,7 +46,7 @@ def enrolled_patient(engine: Engine) -> tuple[str, int, list[int]]:
     org, patient = unique("org"), unique("pat")
     store = Store(engine)
     campaign = create_campaign(
-        store, campaign_document(org, add_segment(engine, org)), actor="t", now=now
+        store, campaign_document(org, add_segment(engine, org)), actor=ACTOR, now=now
     )
     with store.transaction() as repos:
         repos.campaigns.move(campaign.id, CampaignState.DRAFT, CampaignState.ACTIVE, now)

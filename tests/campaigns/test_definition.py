@@ -135,3 +135,9 @@ def test_the_first_step_cannot_wait_for_a_click() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     assert len(problems(name="", segment_id=0, holdout_percent=99, steps=[])) == 4
+
+
+@pytest.mark.parametrize("hours", [1e300, 10_000, -1, float("nan"), float("inf"), True, "7"])
+def test_offsets_out_of_reach_are_problems_not_errors(hours: object) -> None:
+    found = problems(steps=[{"template_family": "a", "offset_hours": hours}])
+    assert "/steps/0/offset_hours" in found

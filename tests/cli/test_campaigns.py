@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from outreach.cli import app
-from outreach.sql.template_store import seed_templates
 from tests.factories import (
+    add_recall_templates,
     add_segment,
     campaign_document,
     consenting_prefs_row,
@@ -46,13 +46,12 @@ def test_a_campaign_from_the_command_line(
         patients=[patient_row(patient, org_id=org, region="TX")],
         prefs=[consenting_prefs_row(patient, datetime.now(UTC))],
     )
-    with mariadb_engine.begin() as connection:
-        seed_templates(connection)
+    add_recall_templates(mariadb_engine, org)
     file = tmp_path / "recall.json"
     segment = add_segment(mariadb_engine, org, {"==": [{"var": "region"}, "TX"]})
     file.write_text(json.dumps(campaign_document(org, segment)))
 
-    code, out, _ = invoke("campaigns", "create", str(file), "--actor", "maria")
+    code, out, _ = invoke("campaigns", "create", str(file))
     assert code == 0, out
     campaign_id = str(json.loads(out)["id"])
     code, out, err = invoke("campaigns", "activate", campaign_id)
@@ -70,8 +69,7 @@ def test_refusals_are_one_clear_line_each(
     environment: None, mariadb_engine: Engine, tmp_path: Path
 ) -> None:
     org = new_tag("org")
-    with mariadb_engine.begin() as connection:
-        seed_templates(connection)
+    add_recall_templates(mariadb_engine, org)
     empty = add_segment(mariadb_engine, org, {"==": [{"var": "region"}, "nowhere"]})
     file = tmp_path / "campaign.json"
     file.write_text(json.dumps(campaign_document(org, empty, holdout_percent=50)))

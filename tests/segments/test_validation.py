@@ -111,6 +111,10 @@ def test_limits() -> None:
     listed = {"in": [{"var": "region"}, ["FL"] * 11]}
     assert problems(listed, RuleLimits(max_list_values=10)) == [("/in/1", "too_large")]
     validate_rule(wide, CATALOGUE, RuleLimits(max_nodes=31))
+    abyss: Any = True
+    for _ in range(100_000):
+        abyss = [abyss]
+    assert problems({"!": abyss}) == [("", "too_deep")]
 
 
 def test_references_must_exist_and_never_loop() -> None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from outreach.campaigns import CampaignAction, CampaignState, InvalidTransition
+from outreach.domain import Actor
 from outreach.services.campaigns import (
     CampaignNotFound,
     CampaignRefused,
@@ -26,6 +27,7 @@ from tests.factories import (
 )
 
 NOW = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+ACTOR = Actor("test:campaigns")
 audit = CommAuditLog.__table__
 
 
@@ -33,7 +35,10 @@ def active_campaign(engine: Engine, org_id: str) -> int:
     """A campaign made active directly (activation's checks are tested on their own)."""
     store = Store(engine)
     record = create_campaign(
-        store, campaign_document(org_id, add_segment(engine, org_id)), actor="test", now=NOW
+        store,
+        campaign_document(org_id, add_segment(engine, org_id)),
+        actor=ACTOR,
+        now=NOW,
     )
     with store.transaction() as repos:
         assert repos.campaigns.move(record.id, CampaignState.DRAFT, CampaignState.ACTIVE, NOW)
@@ -69,11 +74,11 @@ def test_pausing_stops_dispatch_at_once_and_resuming_continues(isolated_mariadb:
     )
     store = Store(isolated_mariadb)
 
-    change = change_campaign_state(store, campaign_id, CampaignAction.PAUSE, actor="t", now=NOW)
+    change = change_campaign_state(store, campaign_id, CampaignAction.PAUSE, actor=ACTOR, now=NOW)
     assert change.state is CampaignState.PAUSED
     assert claim(isolated_mariadb, NOW + timedelta(minutes=10)) == {other_campaign_job, event_job}
 
-    change_campaign_state(store, campaign_id, CampaignAction.RESUME, actor="t", now=NOW)
+    change_campaign_state(store, campaign_id, CampaignAction.RESUME, actor=ACTOR, now=NOW)
     # Still queued while paused, so they go now, in the order they fell due.
     assert claim(isolated_mariadb, NOW + timedelta(minutes=10)) == {paused_job, later_job}
 
@@ -93,12 +98,14 @@ def test_completing_cancels_what_is_still_queued(isolated_mariadb: Engine) -> No
         ],
     )
     store = Store(isolated_mariadb)
-    change = change_campaign_state(store, campaign_id, CampaignAction.COMPLETE, actor="t", now=NOW)
+    change = change_campaign_state(
+        store, campaign_id, CampaignAction.COMPLETE, actor=ACTOR, now=NOW
+    )
     assert (change.state, change.jobs_cancelled) == (CampaignState.COMPLETED, 1)
     assert claim(isolated_mariadb, NOW + timedelta(hours=1)) == set()
     with pytest.raises(InvalidTransition, match="cannot resume a completed campaign"):
-        change_campaign_state(store, campaign_id, CampaignAction.RESUME, actor="t", now=NOW)
-    change_campaign_state(store, campaign_id, CampaignAction.ARCHIVE, actor="t", now=NOW)
+        change_campaign_state(store, campaign_id, CampaignAction.RESUME, actor=ACTOR, now=NOW)
+    change_campaign_state(store, campaign_id, CampaignAction.ARCHIVE, actor=ACTOR, now=NOW)
     with store.reading() as repos:
         assert repos.campaigns.get(campaign_id).state is CampaignState.ARCHIVED
     assert queued and sent
@@ -108,7 +115,9 @@ def test_state_changes_are_audited_with_who_made_them(mariadb_engine: Engine) ->
     org = new_tag("org")
     campaign_id = active_campaign(mariadb_engine, org)
     store = Store(mariadb_engine)
-    change_campaign_state(store, campaign_id, CampaignAction.PAUSE, actor="maria", now=NOW)
+    change_campaign_state(
+        store, campaign_id, CampaignAction.PAUSE, actor=Actor("test:maria"), now=NOW
+    )
     with mariadb_engine.connect() as connection:
         entries = [
             (row.actor, row.detail)
@@ -117,7 +126,7 @@ def test_state_changes_are_audited_with_who_made_them(mariadb_engine: Engine) ->
             )
             if row.detail == {"campaign_id": campaign_id}
         ]
-    assert entries == [("maria", {"campaign_id": campaign_id})]
+    assert entries == [("test:maria", {"campaign_id": campaign_id})]
 
 
 def test_a_campaign_on_another_organisation_s_segment_is_refused(mariadb_engine: Engine) -> None:
@@ -126,7 +135,7 @@ def test_a_campaign_on_another_organisation_s_segment_is_refused(mariadb_engine:
         create_campaign(
             Store(mariadb_engine),
             campaign_document(new_tag("other"), segment),
-            actor="t",
+            actor=ACTOR,
             now=NOW,
         )
     assert refused.value.code == "unknown_segment"
@@ -135,5 +144,5 @@ def test_a_campaign_on_another_organisation_s_segment_is_refused(mariadb_engine:
 def test_an_unknown_campaign_is_not_found(mariadb_engine: Engine) -> None:
     with pytest.raises(CampaignNotFound):
         change_campaign_state(
-            Store(mariadb_engine), 987654321, CampaignAction.PAUSE, actor="t", now=NOW
+            Store(mariadb_engine), 987654321, CampaignAction.PAUSE, actor=ACTOR, now=NOW
         )

@@ -103,7 +103,7 @@ def test_stop_opts_out_cancels_queued_non_urgent_jobs_and_confirms_once(
     assert job_row(mariadb_engine, answered)["status"] == JobStatus.REPLIED
     assert [m["body"] for m in sent_to(sim_client, phone)] == [OPT_OUT_TEXT]
     assert [o.type for o in result.outcomes] == ["patient.opted_out"]
-    assert audit_actions(mariadb_engine, patient) == ["opt_out"]
+    assert audit_actions(mariadb_engine, patient) == ["opt_out", "message_received"]
     assert result.jobs_cancelled == 1
 
 
@@ -121,8 +121,11 @@ def test_two_stops_give_one_confirmation(
     assert [m["body"] for m in sent_to(sim_client, phone)] == [OPT_OUT_TEXT]
     assert audit_actions(mariadb_engine, patient) == [
         "opt_out",
+        "message_received",
         "opt_out_repeated",
+        "message_received",
         "opt_out_repeated",
+        "message_received",
     ]
     assert [o.type for o in first.outcomes + second.outcomes] == ["patient.opted_out"]
 
@@ -141,7 +144,12 @@ def test_start_restores_the_channel_and_confirms(
     [confirmation] = sent_to(sim_client, phone)
     assert confirmation["body"].startswith("Sunrise Clinic: You are resubscribed")
     assert [o.type for o in result.outcomes] == ["patient.opted_in"] and not again.outcomes
-    assert audit_actions(mariadb_engine, patient) == ["opt_in", "opt_in_repeated"]
+    assert audit_actions(mariadb_engine, patient) == [
+        "opt_in",
+        "message_received",
+        "opt_in_repeated",
+        "message_received",
+    ]
 
 
 def test_yes_from_an_opted_out_number_resubscribes(

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from outreach.campaigns import CampaignState, is_held_out, variant_for
+from outreach.campaigns import CampaignAction, CampaignState, is_held_out, variant_for
+from outreach.domain import Actor
 from outreach.segments import RuleLimits, segment_catalogue
 from outreach.services.campaigns import (
     CampaignRefused,
     activate_campaign,
+    change_campaign_state,
     create_campaign,
 )
 from outreach.services.run_campaigns import CampaignRunner
@@ -36,6 +38,7 @@ from outreach.sql.template_store import seed_templates
 from tests.factories import add_segment, consenting_prefs_row, insert_rows, new_tag, patient_row
 
 NOW = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+ACTOR = Actor("test:campaigns")
 CATALOGUE = segment_catalogue()
 LIMITS = RuleLimits()
 enrolments = CampaignEnrollment.__table__
@@ -88,8 +91,8 @@ class Clinic:
             ],
             **fields,
         }
-        record = create_campaign(self.store, document, actor="test", now=NOW)
-        activate_campaign(self.store, record.id, CATALOGUE, LIMITS, actor="test", now=NOW)
+        record = create_campaign(self.store, document, actor=ACTOR, now=NOW)
+        activate_campaign(self.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
         return record.id
 
     def runner(self, at: datetime = NOW) -> CampaignRunner:
@@ -404,11 +407,11 @@ def test_activation_refuses_a_template_breaking_the_phi_policy(clinic: Clinic) -
             "segment_id": segment,
             "steps": [{"template_family": "leaky"}],
         },
-        actor="t",
+        actor=ACTOR,
         now=NOW,
     )
     with pytest.raises(CampaignRefused) as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
     assert refused.value.code == "phi_policy_violation"
     assert "diagnosis" in str(refused.value)
     with clinic.store.reading() as repos:
@@ -426,11 +429,11 @@ def test_activation_refuses_an_empty_segment(clinic: Clinic) -> None:
             "segment_id": segment,
             "steps": [{"template_family": "dental_recall"}],
         },
-        actor="t",
+        actor=ACTOR,
         now=NOW,
     )
     with pytest.raises(CampaignRefused, match="matches no patient") as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
     assert refused.value.code == "empty_segment"
 
 
@@ -445,9 +448,27 @@ def test_activation_refuses_a_segment_the_catalogue_cannot_read(clinic: Clinic) 
             "segment_id": segment,
             "steps": [{"template_family": "dental_recall"}],
         },
-        actor="t",
+        actor=ACTOR,
         now=NOW,
     )
     with pytest.raises(CampaignRefused, match="cannot be evaluated") as refused:
-        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor="t", now=NOW)
+        activate_campaign(clinic.store, record.id, CATALOGUE, LIMITS, actor=ACTOR, now=NOW)
     assert refused.value.code == "invalid_segment"
+
+
+def test_a_paused_campaign_plans_and_enrols_nothing_until_resumed(clinic: Clinic) -> None:
+    region = new_tag("r")
+    clinic.patients(3, region)
+    campaign_id = clinic.campaign(region, recurring=True)
+    clinic.runner().run_round()
+    change_campaign_state(clinic.store, campaign_id, CampaignAction.PAUSE, actor=ACTOR, now=NOW)
+    clinic.patients(2, region)  # new matches, and the reminder falls due, while paused
+    later = NOW + timedelta(days=8)
+    paused_round = clinic.runner(later).run_round()
+    paused_nightly = clinic.runner(later).enrol_new_matches()
+    assert (paused_round.jobs_created, paused_nightly.enrolled) == (0, 0)
+    change_campaign_state(clinic.store, campaign_id, CampaignAction.RESUME, actor=ACTOR, now=later)
+    resumed = clinic.runner(later).enrol_new_matches()
+    assert resumed.enrolled == 2
+    steps = Counter(j["context"]["campaign_step"] for j in clinic.jobs(campaign_id))
+    assert steps == {0: 5, 1: 3}  # the newcomers' invitation, the first three's reminder

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from outreach.domain import AppointmentStatus
+from outreach.domain import Actor, AppointmentStatus
 from outreach.segments import (
     AppointmentSummary,
     InvalidRule,
@@ -54,6 +54,10 @@ def new_org() -> str:
     return f"o{uuid.uuid4().hex[:12]}"
 
 
+def marketer(org_id: str) -> Actor:
+    return Actor("key:ork_tests123", org_id)
+
+
 def visit(days: float, status: AppointmentStatus = AppointmentStatus.ATTENDED):
     return AppointmentSummary(status, NOW + timedelta(days=days))
 
@@ -73,19 +77,25 @@ def test_save_count_and_membership(engine: Engine, service: SegmentService) -> N
         ],
         NOW,
     )
-    saved = service.create(org_id, SegmentDraft("Recall", RECALL), "marketer")
-    assert (saved.org_id, saved.definition, saved.created_by) == (org_id, RECALL, "marketer")
-    preview = service.preview_segment(saved.id, 5)
+    saved = service.create(org_id, SegmentDraft("Recall", RECALL), marketer(org_id))
+    assert (saved.org_id, saved.definition, saved.created_by) == (
+        org_id,
+        RECALL,
+        "key:ork_tests123",
+    )
+    preview = service.preview_segment(saved.id, org_id, marketer(org_id), 5)
     assert preview.patient_count == 1 and [p.patient_id for p in preview.sample] == [
         f"{org_id}-due"
     ]
-    assert service.get(saved.id).patient_count == 1
+    assert service.get(saved.id, org_id).patient_count == 1
     everyone = [f"{org_id}-due", f"{org_id}-booked", f"{org_id}-recent", "someone-else"]
-    assert service.members(saved.id, everyone) == {f"{org_id}-due"}
+    assert service.members(saved.id, org_id, everyone) == {f"{org_id}-due"}
     with pytest.raises(SegmentNameTaken):
-        service.create(org_id, SegmentDraft("Recall", True), "marketer")
+        service.create(org_id, SegmentDraft("Recall", True), marketer(org_id))
     with pytest.raises(SegmentNotFound):
-        service.members(10**9, everyone)
+        service.members(10**9, org_id, everyone)
+    with pytest.raises(SegmentNotFound):  # another organisation's is as good as missing
+        service.get(saved.id, new_org())
 
 
 def test_membership_follows_the_patients_rows_in_the_same_transaction(
@@ -95,7 +105,7 @@ def test_membership_follows_the_patients_rows_in_the_same_transaction(
     org_id = new_org()
     insert_patient_facts(engine, [PatientFacts(f"{org_id}-p", org_id, region="GA")], NOW)
     segment = service.create(
-        org_id, SegmentDraft("Florida", {"==": [{"var": "region"}, "FL"]}), "m"
+        org_id, SegmentDraft("Florida", {"==": [{"var": "region"}, "FL"]}), marketer(org_id)
     )
     with Store(engine).transaction() as repos:
         assert segment_members(repos, segment, [f"{org_id}-p"], CATALOGUE, NOW) == set()
@@ -108,9 +118,13 @@ def test_membership_follows_the_patients_rows_in_the_same_transaction(
 def test_nothing_is_saved_when_a_rule_is_refused(engine: Engine, service: SegmentService) -> None:
     org_id = new_org()
     with pytest.raises(InvalidRule):
-        service.create(org_id, SegmentDraft("Bad", {"var": "first_name"}), "m")
+        service.create(org_id, SegmentDraft("Bad", {"var": "first_name"}), marketer(org_id))
     with pytest.raises(SegmentNotCompilable):
-        service.create(org_id, SegmentDraft("X", {"==": [{"var": "sex"}, {"var": "region"}]}), "m")
+        service.create(
+            org_id,
+            SegmentDraft("X", {"==": [{"var": "sex"}, {"var": "region"}]}),
+            marketer(org_id),
+        )
     assert service.of_org(org_id) == []
 
 

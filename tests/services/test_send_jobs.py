@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert, select
 
 from outreach.events import SendRequest
 from outreach.services.send_jobs import JobSender
-from outreach.sql.models import CommJob, OrgCommPrefs, PatientCommPrefs
+from outreach.sql.models import CommAuditLog, CommJob, OrgCommPrefs, PatientCommPrefs
 from outreach.sql.store import Store
 from outreach.sql.template_store import family_key, seed_templates
 from outreach.wiring import message_builder
@@ -92,6 +92,16 @@ def test_a_job_is_rendered_sent_and_recorded_once(seeded, handler, sim_client) -
     messages = sim_client.get("/_sim/messages", params={"to": phone}).json()
     assert len(messages) == 1
     assert "HIV" not in messages[0]["body"] and "portal" in messages[0]["body"].lower()
+    with seeded.connect() as connection:
+        [audit] = connection.execute(
+            select(CommAuditLog).where(CommAuditLog.action == "message_sent")
+        ).all()
+    assert (audit.actor, audit.patient_id, audit.org_id) == (
+        "system:channels",
+        job["patient_id"],
+        job["org_id"],
+    )
+    assert audit.detail["job_id"] == job_id and phone not in str(audit.detail)
 
 
 def test_a_transient_error_is_retried_later(seeded, handler, sim_client) -> None:

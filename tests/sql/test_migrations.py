@@ -129,10 +129,11 @@ def test_mariadb_and_sqlite_get_the_same_schema(mariadb_template_engine, sqlite_
 def test_downgrade_and_upgrade_again(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'cycle.sqlite3'}"
     upgrade(url)
+    head = current_revision(url)
     downgrade(url, "base")
     assert current_revision(url) is None
     upgrade(url)
-    assert current_revision(url) == "0007"
+    assert current_revision(url) == head is not None
 
 
 def _every_model(suffix: str) -> list[Base]:

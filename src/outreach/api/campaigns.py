@@ -1,5 +1,6 @@
 """Campaigns (``comm_campaigns``): create, read, activate, pause, resume, complete, archive, and
-their progress.
+their progress. Marketers and admins, for their own organisation: another organisation's
+campaign answers 404 like a missing one, and a body naming another organisation is a 403.
 
 A definition that does not hold together is a 422 listing each problem with its JSON pointer.
 Activation is refused with 422 and the reasons when a template breaks the PHI policy (or lacks
@@ -12,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from outreach.api.dependencies import ActorDep, ClockDep, SettingsDep, StoreDep
+from outreach.api.access import Caller, allow
+from outreach.api.dependencies import ClockDep, SettingsDep, StoreDep
 from outreach.api.errors import ApiError
 from outreach.campaigns import (
     BEST_CHANNEL,
@@ -24,7 +26,7 @@ from outreach.campaigns import (
     Condition,
     InvalidTransition,
 )
-from outreach.domain import Channel, Purpose
+from outreach.domain import Channel, Purpose, Role
 from outreach.services.campaigns import (
     CampaignNotFound,
     CampaignRefused,
@@ -40,6 +42,7 @@ from outreach.sql.campaign_repository import CampaignRecord
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
 CampaignId = Annotated[int, Path(ge=1)]
+CampaignEditor = Annotated[Caller, Depends(allow(Role.MARKETER, Role.ADMIN))]
 
 
 class StepBody(BaseModel):
@@ -66,7 +69,12 @@ class CampaignBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    org_id: str = Field(min_length=1, max_length=64)
+    org_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The caller's organisation (may be left out: it comes from the credential).",
+    )
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     segment_id: int = Field(ge=1, description="The segment whose patients are enrolled.")
@@ -165,11 +173,14 @@ def _translated(error: Exception) -> ApiError:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create(body: CampaignBody, store: StoreDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+def create(
+    body: CampaignBody, store: StoreDep, clock: ClockDep, caller: CampaignEditor
+) -> dict[str, Any]:
     """A new draft campaign; nothing is sent before it is activated."""
-    document = body.model_dump(mode="json", exclude_none=True)
+    org_id = caller.own_org(body.org_id, "body.org_id")
+    document = body.model_dump(mode="json", exclude_none=True) | {"org_id": org_id}
     try:
-        record = create_campaign(store, document, actor=actor, now=clock())
+        record = create_campaign(store, document, actor=caller.actor, now=clock())
     except CampaignDefinitionError as error:
         raise ApiError(
             422,
@@ -182,19 +193,19 @@ def create(body: CampaignBody, store: StoreDep, clock: ClockDep, actor: ActorDep
 
 
 @router.get("/{campaign_id}")
-def get(campaign_id: CampaignId, store: StoreDep) -> dict[str, Any]:
+def get(campaign_id: CampaignId, store: StoreDep, caller: CampaignEditor) -> dict[str, Any]:
     try:
-        return campaign_view(campaign_status(store, campaign_id).campaign)
+        return campaign_view(campaign_status(store, campaign_id, org_id=caller.org_id).campaign)
     except CampaignNotFound as error:
         raise _translated(error) from None
 
 
 @router.get("/{campaign_id}/status")
-def progress(campaign_id: CampaignId, store: StoreDep) -> dict[str, Any]:
+def progress(campaign_id: CampaignId, store: StoreDep, caller: CampaignEditor) -> dict[str, Any]:
     """Enrolled, held out, exits, and per variant: sent, delivered, clicked, replied...; jobs
     suppressed by reason."""
     try:
-        return status_view(campaign_status(store, campaign_id))
+        return status_view(campaign_status(store, campaign_id, org_id=caller.org_id))
     except CampaignNotFound as error:
         raise _translated(error) from None
 
@@ -205,13 +216,21 @@ def activate(
     store: StoreDep,
     settings: SettingsDep,
     clock: ClockDep,
-    actor: ActorDep,
+    caller: CampaignEditor,
 ) -> dict[str, Any]:
     """draft -> active: the templates and the segment are checked first (422 with reasons)."""
     catalogue, limits = settings.segment_catalogue(), settings.segment_rule_limits()
     try:
         return _change_view(
-            activate_campaign(store, campaign_id, catalogue, limits, actor=actor, now=clock())
+            activate_campaign(
+                store,
+                campaign_id,
+                catalogue,
+                limits,
+                actor=caller.actor,
+                now=clock(),
+                org_id=caller.org_id,
+            )
         )
     except (CampaignNotFound, InvalidTransition, CampaignRefused) as error:
         raise _translated(error) from None
@@ -219,11 +238,18 @@ def activate(
 
 def _action_route(action: CampaignAction, doc: str) -> None:
     def change(
-        campaign_id: CampaignId, store: StoreDep, clock: ClockDep, actor: ActorDep
+        campaign_id: CampaignId, store: StoreDep, clock: ClockDep, caller: CampaignEditor
     ) -> dict[str, Any]:
         try:
             return _change_view(
-                change_campaign_state(store, campaign_id, action, actor=actor, now=clock())
+                change_campaign_state(
+                    store,
+                    campaign_id,
+                    action,
+                    actor=caller.actor,
+                    now=clock(),
+                    org_id=caller.org_id,
+                )
             )
         except (CampaignNotFound, InvalidTransition, CampaignRefused) as error:
             raise _translated(error) from None

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from outreach.api.access import PlatformCaller
 from outreach.api.dependencies import ClockDep, StoreDep
 from outreach.api.errors import ApiError, ErrorBody
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
@@ -180,16 +181,22 @@ def _activity_view(activity: RecentActivity) -> RecentActivityView:
 def comm_context(
     store: StoreDep,
     clock: ClockDep,
+    caller: PlatformCaller,
     patient_id: str = Path(min_length=1, max_length=64),
 ) -> CommContext:
-    """The patient's effective preferences and their sources, consent, jobs and latest activity."""
+    """The patient's effective preferences and their sources, consent, jobs and latest activity.
+
+    Only for a patient of the caller's organisation (another one is a 404, like an unknown
+    one); every read is recorded in the audit log with the caller.
+    """
     now = clock()
-    with store.reading() as repos:
+    with store.transaction() as repos:
         inputs = resolve_patients(repos.patients.decision_layers([patient_id])).get(patient_id)
-        if inputs is None:
+        if inputs is None or inputs.org_id != caller.org_id:
             raise ApiError(404, "not_found", "unknown patient")
         jobs = repos.activity.jobs_of_patient(patient_id, now, JOBS_SHOWN)
         activity = repos.activity.recent_activity(patient_id)
+        repos.audit.record([caller.audit("comm_context_read", now, patient_id=patient_id)])
     return CommContext(
         patient_id=inputs.patient_id,
         org_id=inputs.org_id,

@@ -6,18 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from outreach.api.errors import ApiError
+from outreach.api.bearer_tokens import BearerTokenVerifier
 from outreach.api.publisher import EventPublisher
 from outreach.channels.base import ChannelWorker
 from outreach.clock import Clock
 from outreach.config import Settings
+from outreach.dead_letters import DeadLetterSealer
+from outreach.metrics import Metrics
 from outreach.sql.store import Store
-
-DEFAULT_ACTOR = "api"
-_MAX_ACTOR_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +30,9 @@ class ApiServices:
     channels: Mapping[str, ChannelWorker]
     clock: Clock
     redis: Any | None  # a sync ``redis.Redis`` (one-time portal tokens); None: none available
+    bearer_tokens: BearerTokenVerifier | None  # None: single sign-on not configured
+    sealer: DeadLetterSealer  # seals malformed webhooks for outreach.dlq
+    metrics: Metrics  # this process's, served at /metrics
 
 
 def services(request: Request) -> ApiServices:
@@ -57,30 +59,9 @@ def _clock(request: Request) -> Clock:
     return services(request).clock
 
 
-def _actor(x_actor: Annotated[str | None, Header()] = None) -> str:
-    """Who made an admin change, for the audit log: the ``X-Actor`` header, else "api"."""
-    if x_actor is None or not x_actor.strip():
-        return DEFAULT_ACTOR
-    actor = x_actor.strip()
-    if len(actor) > _MAX_ACTOR_CHARS or not actor.isprintable():
-        raise ApiError(
-            422,
-            "validation_error",
-            [
-                {
-                    "loc": "header.X-Actor",
-                    "msg": "at most 100 printable characters",
-                    "type": "value_error",
-                }
-            ],
-        )
-    return actor
-
-
 ServicesDep = Annotated[ApiServices, Depends(services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 StoreDep = Annotated[Store, Depends(_store)]
 PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
 ClockDep = Annotated[Clock, Depends(_clock)]
-ActorDep = Annotated[str, Depends(_actor)]

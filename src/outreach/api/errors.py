@@ -101,11 +101,16 @@ def _ids_in(scope: Scope) -> dict[str, str]:
     return {name: str(value) for name, value in params.items() if name.endswith("id")}
 
 
+# The innermost frames say where it broke; a recursion's thousand frames say nothing more.
+LOGGED_FRAMES = 25
+
+
 def log_unexpected(scope: Scope, exc: BaseException) -> None:
-    """The exception's type, route, ids and frames (code lines only): never its message."""
+    """The exception's type, route, ids and innermost frames (code lines only): never its
+    message, and never more than ``LOGGED_FRAMES`` frames."""
     route = scope.get("route")
     path = getattr(route, "path", None) or "(unrouted)"
-    frames = "".join(traceback.format_tb(exc.__traceback__))
+    frames = "".join(traceback.format_tb(exc.__traceback__, limit=-LOGGED_FRAMES))
     logger.error(
         "unhandled %s in %s %s %s\n%s",
         type(exc).__name__,

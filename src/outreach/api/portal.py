@@ -11,9 +11,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from redis.exceptions import RedisError
 
+from outreach.api.access import open_route
 from outreach.api.dependencies import ServicesDep
 from outreach.api.errors import ApiError
 from outreach.redis_store import KeySpace
@@ -21,7 +22,8 @@ from outreach.templating import InvalidPortalToken, consume_portal_token
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["portal"])
+# The signed token is the credential: whoever holds a valid link may open it.
+router = APIRouter(tags=["portal"], dependencies=[Depends(open_route("signed portal link"))])
 
 MAX_TOKEN_CHARS = 512  # real tokens are under 100 characters
 

@@ -2,7 +2,9 @@
 
 ``PUT`` replaces a level: a field left out or null inherits from the level above. Values are
 checked by the preferences core's own ``PreferenceLayer`` (IANA zone, BCP 47 language, channels,
-hours), and every change lands in ``comm_audit_log`` with the ``X-Actor`` header as actor.
+hours), and every change lands in ``comm_audit_log`` with the caller's credential as actor.
+Admins only, and only for their own organisation: another organisation's settings, or a
+provider of another organisation, answer 404 like missing ones.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from outreach.api.dependencies import ActorDep, ClockDep, EngineDep
+from outreach.api.access import AdminCaller
+from outreach.api.dependencies import ClockDep, EngineDep
 from outreach.api.errors import ApiError
 from outreach.domain import Channel
 from outreach.preferences import PreferenceLayer
@@ -92,7 +95,12 @@ class OrgPrefsBody(HierarchyFields):
 
 
 class ProviderPrefsBody(HierarchyFields):
-    org_id: str = Field(min_length=1, max_length=64)
+    org_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Always the credential's organisation: leave it out or give that one.",
+    )
     display_name: str | None = Field(default=None, max_length=200)
 
 
@@ -120,8 +128,14 @@ def _stored(row: dict[str, Any] | None) -> dict[str, Any]:
     return row
 
 
+def _own_org(caller: AdminCaller, org_id: str) -> None:
+    if org_id != caller.org_id:  # another organisation's settings look like missing ones
+        raise ApiError(404, "not_found", "no preferences stored for this organisation")
+
+
 @router.get("/orgs/{org_id}/comm-prefs")
-def get_org_prefs(engine: EngineDep, org_id: IdPath) -> dict[str, Any]:
+def get_org_prefs(engine: EngineDep, caller: AdminCaller, org_id: IdPath) -> dict[str, Any]:
+    _own_org(caller, org_id)
     with engine.connect() as connection:
         row = load_org_prefs(connection, org_id)
     if row is None:
@@ -131,8 +145,9 @@ def get_org_prefs(engine: EngineDep, org_id: IdPath) -> dict[str, Any]:
 
 @router.put("/orgs/{org_id}/comm-prefs")
 def put_org_prefs(
-    body: OrgPrefsBody, engine: EngineDep, clock: ClockDep, actor: ActorDep, org_id: IdPath
+    body: OrgPrefsBody, engine: EngineDep, clock: ClockDep, caller: AdminCaller, org_id: IdPath
 ) -> dict[str, Any]:
+    _own_org(caller, org_id)
     values = body.row_values() | {
         "name": body.name,
         "clinic_phone": body.clinic_phone,
@@ -140,17 +155,23 @@ def put_org_prefs(
         "analyst_emails": body.analyst_emails,
     }
     with engine.begin() as connection:
-        changes = save_org_prefs(connection, org_id, values, actor=actor, now=clock())
+        changes = save_org_prefs(connection, org_id, values, actor=caller.actor, now=clock())
         row = load_org_prefs(connection, org_id)
     return _view(_stored(row), "org_id", ORG_DESCRIPTIVE_COLUMNS) | {"changed": sorted(changes)}
 
 
+def _unknown_provider() -> ApiError:
+    return ApiError(404, "not_found", "no preferences stored for this provider")
+
+
 @router.get("/providers/{provider_id}/comm-prefs")
-def get_provider_prefs(engine: EngineDep, provider_id: IdPath) -> dict[str, Any]:
+def get_provider_prefs(
+    engine: EngineDep, caller: AdminCaller, provider_id: IdPath
+) -> dict[str, Any]:
     with engine.connect() as connection:
         row = load_provider_prefs(connection, provider_id)
-    if row is None:
-        raise ApiError(404, "not_found", "no preferences stored for this provider")
+    if row is None or row["org_id"] != caller.org_id:
+        raise _unknown_provider()
     return _view(row, "provider_id", ("org_id", "display_name"))
 
 
@@ -159,12 +180,18 @@ def put_provider_prefs(
     body: ProviderPrefsBody,
     engine: EngineDep,
     clock: ClockDep,
-    actor: ActorDep,
+    caller: AdminCaller,
     provider_id: IdPath,
 ) -> dict[str, Any]:
-    values = body.row_values() | {"org_id": body.org_id, "display_name": body.display_name}
+    org_id = caller.own_org(body.org_id, "body.org_id")
+    values = body.row_values() | {"org_id": org_id, "display_name": body.display_name}
     with engine.begin() as connection:
-        changes = save_provider_prefs(connection, provider_id, values, actor=actor, now=clock())
+        existing = load_provider_prefs(connection, provider_id)
+        if existing is not None and existing["org_id"] != org_id:
+            raise _unknown_provider()  # another organisation's provider is not the caller's
+        changes = save_provider_prefs(
+            connection, provider_id, values, actor=caller.actor, now=clock()
+        )
         row = load_provider_prefs(connection, provider_id)
     return _view(_stored(row), "provider_id", ("org_id", "display_name")) | {
         "changed": sorted(changes)

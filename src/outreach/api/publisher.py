@@ -37,6 +37,9 @@ class EventPublisher(Protocol):
 
     async def publish_many(self, records: Sequence[OutgoingRecord]) -> None: ...
 
+    async def check_reachable(self) -> None:
+        """Raise unless the broker answers now (readiness)."""
+
 
 class PublishFailed(Exception):
     """The broker did not acknowledge a message in time; nothing may be answered as accepted."""

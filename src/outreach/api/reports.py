@@ -1,8 +1,8 @@
 """Reports for analysts: ``GET /api/v1/reports/funnel`` as JSON or CSV.
 
-Small counts are hidden ("<11") unless ``exact=true``. Exact counts are for authorised analysts:
-the API has no roles yet (docs/operations.md, "Security"), so whoever may call this route may
-ask for them; the choice is one parameter for the role check to guard.
+Analysts and admins, of their own organisation (the credential's). Small counts are hidden
+("<11") unless ``exact=true``: these callers are the authorised analysts the exact counts are
+for, and a report they pass on should be made without it.
 """
 
 from __future__ import annotations
@@ -11,19 +11,23 @@ import enum
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from outreach.analytics.report_formats import report_json, rows_csv
 from outreach.analytics.rollup_rows import ReportScope
 from outreach.analytics.small_cells import CellPolicy
+from outreach.api.access import Caller, allow
 from outreach.api.dependencies import ClockDep, SettingsDep, StoreDep
 from outreach.api.errors import ApiError, ErrorBody
+from outreach.domain import Role
 from outreach.services.funnel_reports import funnel_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 MAX_DAYS = 731  # two years: enough for year-on-year, small enough to answer quickly
+
+Analyst = Annotated[Caller, Depends(allow(Role.ANALYST, Role.ADMIN))]
 
 
 class ReportFormat(enum.StrEnum):
@@ -47,7 +51,11 @@ def funnel(
     store: StoreDep,
     settings: SettingsDep,
     clock: ClockDep,
-    org_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    caller: Analyst,
+    org_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="The credential's (or left out)."),
+    ] = None,
     campaign_id: Annotated[int | None, Query(ge=1)] = None,
     first_day: Annotated[date | None, Query(alias="from", description="First day.")] = None,
     last_day: Annotated[
@@ -58,7 +66,8 @@ def funnel(
         bool, Query(description="Exact counts, small ones included (authorised analysts).")
     ] = False,
 ) -> Any:
-    """The funnel of a period, for one organisation or campaign or all of them."""
+    """The funnel of a period of the caller's organisation, for one campaign or all."""
+    org_id = caller.own_org(org_id, "query.org_id")
     now = clock()
     last = last_day or now.date()
     first = first_day or last - timedelta(days=6)

@@ -130,19 +130,23 @@ class PendingRequests:
     def _key(self, request_id: str) -> str:
         return self._keys.key("schedule", "pending", request_id)
 
-    def mark(self, request_id: str) -> None:
+    def mark(self, request_id: str, org_id: str) -> None:
+        """Remember the request as pending, for its organisation only."""
         if self._redis is None:
             return
         try:
-            self._redis.set(self._key(request_id), "1", ex=self._ttl)
+            self._redis.set(self._key(request_id), org_id, ex=self._ttl)
         except RedisError:
             logger.warning("pending-request marker not stored (Redis unavailable)")
 
-    def is_pending(self, request_id: str) -> bool:
+    def is_pending(self, request_id: str, org_id: str) -> bool:
         if self._redis is None:
             return False
         try:
-            return bool(self._redis.exists(self._key(request_id)))
+            marker = self._redis.get(self._key(request_id))
+            if isinstance(marker, bytes):
+                marker = marker.decode("utf-8", "replace")
+            return marker == org_id
         except RedisError:
             logger.warning("pending-request marker not readable (Redis unavailable)")
             return False

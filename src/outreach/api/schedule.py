@@ -10,12 +10,14 @@ the orchestrator has not planned it yet.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from outreach import topics
+from outreach.api.access import Caller, PlatformCaller
 from outreach.api.dependencies import ApiServices, ServicesDep
 from outreach.api.errors import ApiError, ErrorBody
 from outreach.api.publisher import PublishFailed, hand_over
@@ -43,6 +45,11 @@ router = APIRouter(prefix="/api/v1/comm", tags=["schedule"])
 TEMPLATE_ID, VARIABLES, CAMPAIGN_ID = "template_id", "variables", "campaign_id"
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {
+        "model": ErrorBody,
+        "description": "Unknown patient: outreach has not stored this patient in the caller's "
+        "organisation (yet: publish `patient.upserted` first).",
+    },
     409: {
         "model": ErrorBody,
         "description": "The `event_id` was already used for a different request.",
@@ -63,15 +70,17 @@ def _error(location: str, message: str) -> dict[str, str]:
 
 
 def _references(
-    store: Store, template_id: int | None, campaign_id: int | None
-) -> tuple[TemplateRef | None, CampaignRef | None]:
+    store: Store, patient_id: str, template_id: int | None, campaign_id: int | None
+) -> tuple[str | None, TemplateRef | None, CampaignRef | None]:
+    """The patient's organisation and the referenced template and campaign, as stored."""
     with store.reading() as repos:
+        patient_org = repos.patients.org_of(patient_id)
         template = repos.requests.template(template_id) if template_id is not None else None
         campaign = repos.requests.campaign(campaign_id) if campaign_id is not None else None
-    return template, campaign
+    return patient_org, template, campaign
 
 
-def _pending_requests(services: ApiServices) -> PendingRequests:
+def _pending_requests(services: ApiServices) -> PendingRequests:  # markers hold the org
     settings = services.settings
     return PendingRequests(
         services.redis,
@@ -81,7 +90,10 @@ def _pending_requests(services: ApiServices) -> PendingRequests:
 
 
 def _comm_request_data(
-    request: ScheduleRequest, template: TemplateRef | None, campaign: CampaignRef | None
+    request: ScheduleRequest,
+    org_id: str,
+    template: TemplateRef | None,
+    campaign: CampaignRef | None,
 ) -> CommRequestData:
     """The ``comm.requested`` data, or a 422 naming every field that does not fit."""
     errors: list[dict[str, str]] = []
@@ -100,7 +112,7 @@ def _comm_request_data(
         errors.append(_error("body.is_urgent", "false contradicts purpose urgent"))
 
     if request.template_id is not None:
-        if template is None or template.org_id not in (None, request.org_id):
+        if template is None or template.org_id not in (None, org_id):
             errors.append(_error("body.template_id", "unknown template"))
         else:
             if purpose is None:
@@ -111,7 +123,7 @@ def _comm_request_data(
                 channel = template.channel  # a template version is written for one channel
             elif template.channel is not channel:
                 errors.append(_error("body.template_id", "template is for another channel"))
-    if request.campaign_id is not None and (campaign is None or campaign.org_id != request.org_id):
+    if request.campaign_id is not None and (campaign is None or campaign.org_id != org_id):
         errors.append(_error("body.campaign_id", "unknown campaign"))
     if purpose is None:
         errors.append(_error("body.purpose", "required unless is_urgent or template_id gives it"))
@@ -138,6 +150,24 @@ def _comm_request_data(
         appointment_id=request.appointment_id,
         context=context,
     )
+
+
+def _audit_request(store: Store, caller: Caller, planned: PlannedJob, now: datetime) -> None:
+    """Record who asked for the message, before it is handed over (a send starts here)."""
+    with store.transaction() as repos:
+        repos.audit.record(
+            [
+                caller.audit(
+                    "schedule_requested",
+                    now,
+                    patient_id=planned.patient_id,
+                    detail={
+                        "event_id": planned.source_event_id,
+                        "purpose": planned.purpose.value,
+                    },
+                )
+            ]
+        )
 
 
 def _same_request(job: RequestedJob, planned: PlannedJob) -> bool:
@@ -177,30 +207,30 @@ def _answer_for(
     },
 )
 async def schedule_communication(
-    request: ScheduleRequest, response: Response, services: ServicesDep
+    request: ScheduleRequest, response: Response, services: ServicesDep, caller: PlatformCaller
 ) -> ScheduleAnswer:
-    """Schedule one message to one patient, and answer the plan.
+    """Schedule one message to one patient of the caller's organisation, and answer the plan.
 
     201: planned by this call (queued with channel and time, or suppressed with the reason).
     200: this `event_id` was planned before; nothing new is scheduled. 202: accepted, the plan
-    is not ready within the API's wait; `status_url` answers once it is.
+    is not ready within the API's wait; `status_url` answers once it is. 404: the patient is
+    not known in the caller's organisation.
     """
+    org_id = caller.own_org(request.org_id, "body.org_id")
     now = services.clock()
     if request.deadline is not None and request.deadline <= now:
         raise ApiError(
             422, "validation_error", [_error("body.deadline", "deadline is in the past")]
         )
-    template, campaign = (None, None)
-    if request.template_id is not None or request.campaign_id is not None:
-        template, campaign = await run_in_threadpool(
-            _references, services.store, request.template_id, request.campaign_id
-        )
-    data = _comm_request_data(request, template, campaign)
+    patient_org, template, campaign = await run_in_threadpool(
+        _references, services.store, request.patient_id, request.template_id, request.campaign_id
+    )
+    data = _comm_request_data(request, org_id, template, campaign)
     event = CoreEvent(
         event_id=request.event_id,
         type=COMM_REQUESTED,
         occurred_at=now,
-        org_id=request.org_id,
+        org_id=org_id,
         provider_id=request.provider_id,
         patient_id=request.patient_id,
         data=data.model_dump(mode="json", exclude_none=True),
@@ -210,6 +240,8 @@ async def schedule_communication(
         planned = plan_comm_request(event, data)
     except MalformedEvent as error:
         raise ApiError(422, "validation_error", [_error("body", str(error))]) from None
+    if patient_org != org_id:  # another organisation's patient looks exactly like a missing one
+        raise ApiError(404, "not_found", "unknown patient")
 
     keys = request_job_keys(request.event_id)
     found = await find_jobs(services.store, keys)
@@ -217,6 +249,7 @@ async def schedule_communication(
         return _answer_for(found, planned, response, status.HTTP_200_OK)
 
     value = event.model_dump_json().encode("utf-8")
+    await run_in_threadpool(_audit_request, services.store, caller, planned, now)
     try:
         await hand_over(
             services.publisher, [(topics.CORE_EVENTS, request.patient_id.encode(), value)]
@@ -234,7 +267,7 @@ async def schedule_communication(
     )
     if found:
         return _answer_for(found, planned, response, status.HTTP_201_CREATED)
-    await run_in_threadpool(_pending_requests(services).mark, request.event_id)
+    await run_in_threadpool(_pending_requests(services).mark, request.event_id, org_id)
     response.status_code = status.HTTP_202_ACCEPTED
     response.headers["Location"] = status_url(request.event_id)
     return pending_answer(request.event_id)
@@ -257,16 +290,22 @@ def request_status(
     request_id: Annotated[str, Path(min_length=1, max_length=64)],
     response: Response,
     services: ServicesDep,
+    caller: PlatformCaller,
 ) -> ScheduleAnswer:
-    """What became of a schedule request: the same shape as the schedule answer."""
+    """What became of a schedule request of the caller's organisation: the same shape as the
+    schedule answer."""
     keys = request_job_keys(request_id)
     with services.store.reading() as repos:
-        found = repos.requests.jobs_by_keys(keys)
+        found = {
+            key: job
+            for key, job in repos.requests.jobs_by_keys(keys).items()
+            if job.org_id == caller.org_id
+        }
     if found:
         # One event is planned once, so at most one of its keys holds a job.
         job = min(found.values(), key=lambda j: j.id)
         return job_answer(request_id, job)
-    if _pending_requests(services).is_pending(request_id):
+    if _pending_requests(services).is_pending(request_id, caller.org_id):
         response.status_code = status.HTTP_202_ACCEPTED
         return pending_answer(request_id)
     raise ApiError(404, "not_found", "unknown request")

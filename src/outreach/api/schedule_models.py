@@ -13,6 +13,7 @@ from outreach.api.delivery_estimate import TYPICAL_DELIVERY_LATENCY
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
 
 MAX_CONTEXT_BYTES = 16 * 1024  # event facts and variables for the template, not documents
+MAX_ID = 2**63 - 1  # database ids are signed 64-bit integers
 MAX_VARIABLES = 50
 MAX_VARIABLE_CHARS = 1000
 _VARIABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
@@ -55,7 +56,13 @@ class ScheduleRequest(BaseModel):
         "becomes the id of a `comm.requested` core event, so it must not collide with the core "
         "platform's event ids.",
     )
-    org_id: str = Field(min_length=1, max_length=64, description="The patient's organisation.")
+    org_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The patient's organisation. It is always the credential's: leave it out, "
+        "or give that same organisation (another one is refused with 403).",
+    )
     patient_id: str = Field(min_length=1, max_length=64)
     provider_id: str | None = Field(
         default=None,
@@ -88,6 +95,7 @@ class ScheduleRequest(BaseModel):
     template_id: int | None = Field(
         default=None,
         gt=0,
+        le=MAX_ID,
         description="A template version to use. It must exist, belong to the organisation (or "
         "be global) and fit the purpose and channel; the channel defaults to the template's. "
         "Recorded with the job; message building does not honour the pin yet and selects the "
@@ -103,6 +111,7 @@ class ScheduleRequest(BaseModel):
     campaign_id: int | None = Field(
         default=None,
         gt=0,
+        le=MAX_ID,
         description="A campaign of the organisation this message belongs to (recorded with "
         "the job).",
     )

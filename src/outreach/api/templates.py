@@ -3,6 +3,10 @@
 Every save goes through the templating package's policy check first; a refused template is a 422
 listing each violation with its variable, line, channel and surface, and nothing is stored.
 Versions are immutable: a change is a new version of the family, activated when staff choose.
+
+Marketers and admins edit the templates of their own organisation and read the global ones; only
+admins change global templates (``org_id`` left out). Another organisation's templates answer
+404, like missing ones, and so do ids out of the database's range. Every change is audited.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from outreach.api.dependencies import ActorDep, ClockDep, EngineDep
+from outreach.api.access import Caller, TemplateEditor
+from outreach.api.dependencies import ClockDep, EngineDep, StoreDep
 from outreach.api.errors import ApiError
-from outreach.domain import Channel, Purpose
+from outreach.domain import Channel, Purpose, Role
+from outreach.sql.store import Store
 from outreach.sql.template_repository import (
     activate_template,
     family_exists,
@@ -39,7 +45,8 @@ from outreach.templating import (
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 
-TemplateId = Annotated[int, Path(ge=1)]
+TemplateId = Annotated[int, Path(description="A template version's id.")]
+MAX_ID = 2**63 - 1  # ids are signed 64-bit integers: anything else names no template
 _LANGUAGE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 _VARIANT = r"^[A-Za-z0-9_-]{1,16}$"
 _WHATSAPP_NAME = r"^[a-z0-9_]{1,128}$"  # Meta's rule for template names
@@ -61,7 +68,13 @@ class TemplateContent(BaseModel):
 class TemplateCreate(TemplateContent):
     """A new family: its scope (organisation, provider), purpose, channel, language, variant."""
 
-    org_id: str | None = Field(default=None, min_length=1, max_length=64)
+    org_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The caller's organisation for its own template; left out for a global "
+        "template (admins only). Another organisation is refused.",
+    )
     provider_id: str | None = Field(default=None, min_length=1, max_length=64)
     purpose: Purpose
     channel: Channel
@@ -161,7 +174,13 @@ def template_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_version(
-    engine: Any, values: dict[str, Any], *, actor: str, now: datetime, new_family: bool
+    engine: Any,
+    store: Store,
+    values: dict[str, Any],
+    *,
+    caller: Caller,
+    now: datetime,
+    new_family: bool,
 ) -> dict[str, Any]:
     for _ in range(_ATTEMPTS):
         try:
@@ -178,34 +197,86 @@ def _save_version(
                                 "versions_url": f"/api/v1/templates/{existing}/versions",
                             },
                         )
-                new_id = insert_template_version(connection, values, created_by=actor, now=now)
+                new_id = insert_template_version(
+                    connection, values, created_by=caller.actor.name, now=now
+                )
                 if values.get("activate"):
                     activate_template(connection, new_id)
                 row = get_template(connection, new_id)
             if row is None:
                 raise RuntimeError("inserted template not found")
+            action = "template_created" if new_family else "template_version_created"
+            _audit(store, caller, action, row, now, activated=bool(values.get("activate")))
             return template_view(row)
         except IntegrityError:
             continue  # another save took this version number: number again
     raise ApiError(409, "conflict", "the family is being changed concurrently; retry")
 
 
-def _load(engine: Any, template_id: int) -> dict[str, Any]:
+def _audit(
+    store: Store,
+    caller: Caller,
+    action: str,
+    row: dict[str, Any],
+    now: datetime,
+    *,
+    activated: bool,
+) -> None:
+    with store.transaction() as repos:
+        repos.audit.record(
+            [
+                caller.audit(
+                    action,
+                    now,
+                    detail={
+                        "template_id": row["id"],
+                        "family_key": row["family_key"],
+                        "version": row["version"],
+                        "global": row["org_id"] is None,
+                        "activated": activated,
+                    },
+                )
+            ]
+        )
+
+
+def _unknown_template() -> ApiError:
+    return ApiError(404, "not_found", "unknown template")
+
+
+def _load(engine: Any, template_id: int, caller: Caller) -> dict[str, Any]:
+    """A template the caller may see: its organisation's or a global one; else 404."""
+    if not 1 <= template_id <= MAX_ID:
+        raise _unknown_template()
     with engine.connect() as connection:
         row = get_template(connection, template_id)
-    if row is None:
-        raise ApiError(404, "not_found", "unknown template")
+    if row is None or row["org_id"] not in (None, caller.org_id):
+        raise _unknown_template()
     return row
+
+
+def _may_change(caller: Caller, org_id: str | None) -> None:
+    """Global templates reach every organisation's patients: only admins change them."""
+    if org_id is None and caller.role is not Role.ADMIN:
+        raise ApiError(403, "forbidden", "only admins change global templates")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_template(
-    body: TemplateCreate, engine: EngineDep, clock: ClockDep, actor: ActorDep
+    body: TemplateCreate,
+    engine: EngineDep,
+    store: StoreDep,
+    clock: ClockDep,
+    caller: TemplateEditor,
 ) -> dict[str, Any]:
-    """Version 1 of a new family (409 if the family exists: add a version instead)."""
+    """Version 1 of a new family (409 if the family exists: add a version instead): the
+    caller's organisation's, or global when ``org_id`` is left out (admins only)."""
+    if body.org_id is not None:
+        caller.own_org(body.org_id, "body.org_id")
+    _may_change(caller, body.org_id)
     values = body.model_dump()
     _check(values)
-    return _save_version(engine, values, actor=actor, now=clock(), new_family=True)
+    return _save_version(engine, store, values, caller=caller, now=clock(), new_family=True)
 
 
 @router.post("/{template_id}/versions", status_code=status.HTTP_201_CREATED)
@@ -213,37 +284,48 @@ def create_version(
     template_id: TemplateId,
     body: TemplateContent,
     engine: EngineDep,
+    store: StoreDep,
     clock: ClockDep,
-    actor: ActorDep,
+    caller: TemplateEditor,
 ) -> dict[str, Any]:
     """The next version of ``template_id``'s family, with new content; same scope and language."""
-    base = _load(engine, template_id)
+    base = _load(engine, template_id, caller)
+    _may_change(caller, base["org_id"])
     values = {
         key: base[key]
         for key in ("org_id", "provider_id", "purpose", "channel", "language", "variant", "family")
     } | body.model_dump()
     _check(values)
-    return _save_version(engine, values, actor=actor, now=clock(), new_family=False)
+    return _save_version(engine, store, values, caller=caller, now=clock(), new_family=False)
 
 
 @router.post("/{template_id}/activate")
-def activate(template_id: TemplateId, engine: EngineDep) -> dict[str, Any]:
+def activate(
+    template_id: TemplateId,
+    engine: EngineDep,
+    store: StoreDep,
+    clock: ClockDep,
+    caller: TemplateEditor,
+) -> dict[str, Any]:
     """Make this version the family's active one; the others are deactivated."""
-    base = _load(engine, template_id)
+    base = _load(engine, template_id, caller)
+    _may_change(caller, base["org_id"])
     # A version saved before a stricter policy must not go live now.
     violations = find_violations(_record(base))
     if violations:
         raise _refuse(violations)
     with engine.begin() as connection:
         if not activate_template(connection, template_id):
-            raise ApiError(404, "not_found", "unknown template")
+            raise _unknown_template()
         row = get_template(connection, template_id)
+    _audit(store, caller, "template_activated", row or base, clock(), activated=True)
     return template_view(row or base)
 
 
 @router.get("")
 def list_all(
     engine: EngineDep,
+    caller: TemplateEditor,
     purpose: Annotated[Purpose | None, Query()] = None,
     channel: Annotated[Channel | None, Query()] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
@@ -260,13 +342,14 @@ def list_all(
             org_id=org_id,
             provider_id=provider_id,
             active=active,
+            visible_to_org=caller.org_id,
         )
     return {"templates": [template_view(row) for row in rows]}
 
 
 @router.get("/{template_id}")
-def get_one(template_id: TemplateId, engine: EngineDep) -> dict[str, Any]:
-    return template_view(_load(engine, template_id))
+def get_one(template_id: TemplateId, engine: EngineDep, caller: TemplateEditor) -> dict[str, Any]:
+    return template_view(_load(engine, template_id, caller))
 
 
 def _sample_value(name: str, value: str | int | float) -> object:
@@ -288,10 +371,14 @@ def _sample_value(name: str, value: str | int | float) -> object:
 
 @router.post("/{template_id}/preview")
 def preview_template(
-    template_id: TemplateId, body: PreviewRequest, engine: EngineDep, clock: ClockDep
+    template_id: TemplateId,
+    body: PreviewRequest,
+    engine: EngineDep,
+    clock: ClockDep,
+    caller: TemplateEditor,
 ) -> dict[str, Any]:
     """Render with sample values for staff; PHI variables always show as ``[name]``."""
-    record = _record(_load(engine, template_id))
+    record = _record(_load(engine, template_id, caller))
     samples = {name: _sample_value(name, value) for name, value in body.sample_context.items()}
     try:
         shown = preview(record, samples, now=clock(), timezone=body.timezone, locale=body.locale)

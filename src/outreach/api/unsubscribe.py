@@ -17,10 +17,11 @@ from html import escape
 from typing import Annotated
 
 import anyio.from_thread
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from outreach.api.access import open_route
 from outreach.api.dependencies import ServicesDep
 from outreach.api.errors import ApiError
 from outreach.api.publisher import PublishFailed, hand_over
@@ -37,7 +38,11 @@ from outreach.topics import OUTCOMES
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix=UNSUBSCRIBE_PATH, tags=["unsubscribe"])
+router = APIRouter(
+    prefix=UNSUBSCRIBE_PATH,
+    tags=["unsubscribe"],
+    dependencies=[Depends(open_route("the signed link in a patient's e-mail is the credential"))],
+)
 
 Token = Annotated[str, Path(max_length=MAX_TOKEN_CHARS)]
 

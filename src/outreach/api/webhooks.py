@@ -6,6 +6,11 @@ and nothing is published. Statuses go to ``outreach.status`` keyed by the provid
 patients' messages to ``outreach.inbound`` keyed by the sender's bucket (``topics.inbound_key``:
 same sender, same partition, never the address itself); no database write happens here.
 Success is answered only after the broker acknowledged: otherwise 503, and the provider retries.
+
+The signature is the only credential (``open_route``). Bodies are bounded while they stream in
+(``request_limits``, the channel's ``max_webhook_bytes``). A signed body that cannot be read is
+a 400 (the provider stops retrying it) and goes to ``outreach.dlq``, sealed, with the reason; a
+signature outside the channel's time window is a 403 (``stale_webhook``).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from outreach import topics
-from outreach.api.dependencies import PublisherDep, SettingsDep
+from outreach.api.access import open_route
+from outreach.api.dependencies import PublisherDep, ServicesDep, SettingsDep
 from outreach.api.errors import ApiError
 from outreach.api.publisher import OutgoingRecord, PublishFailed, hand_over
 from outreach.channels.base import (
@@ -28,16 +34,18 @@ from outreach.channels.base import (
     InboundMessage,
     InvalidSignature,
     MalformedWebhook,
+    StaleWebhook,
     WebhookRequest,
 )
+from outreach.clock import system_clock
 from outreach.config import Settings
+from outreach.dead_letters import dead_letter
 from outreach.events import InboundEnvelope, StatusUpdate
 
 logger = logging.getLogger(__name__)
 
-# SendGrid's Inbound Parse may carry attachments up to 30 MB; nothing legitimate is larger.
-MAX_WEBHOOK_BODY_BYTES = 32 * 1024 * 1024
 STATUS, INBOUND = "status", "inbound"
+DEAD_LETTER_STAGE = "api.webhook"
 # Twilio reads the answer to an incoming message as TwiML: an empty document sends no reply.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -52,14 +60,13 @@ def public_url(settings: Settings, request: Request) -> str:
 
 
 async def read_webhook(request: Request, settings: Settings) -> WebhookRequest:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", "webhook body too large")
-    body = await request.body()
-    if len(body) > MAX_WEBHOOK_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", "webhook body too large")
+    body = await request.body()  # bounded while it streamed in (request_limits)
     return WebhookRequest(
-        url=public_url(settings, request), headers=dict(request.headers), body=body
+        url=public_url(settings, request),
+        headers=dict(request.headers),
+        body=body,
+        # Freshness is about real time, also where the rest of the app runs on a shifted clock.
+        received_at=system_clock(),
     )
 
 
@@ -113,15 +120,36 @@ async def publish_or_503(publisher: Any, records: list[OutgoingRecord]) -> None:
         ) from None
 
 
-def _receiver(worker: ChannelWorker, roles: frozenset[str]) -> Endpoint:
+async def dead_letter_or_503(
+    services: ServicesDep, path: str, webhook: WebhookRequest, error: BaseException
+) -> None:
+    """Seal a signed body that could not be read onto ``outreach.dlq``, with the reason."""
+    letter = dead_letter(
+        source_topic=f"http:{path}",
+        stage=DEAD_LETTER_STAGE,
+        error=error,
+        failed_at=services.clock(),
+        original=webhook.body,
+    )
+    entry = services.sealer.seal(letter)
+    logger.warning("webhook %s: malformed body dead-lettered (%s)", path, letter.error)
+    await publish_or_503(
+        services.publisher, [(topics.DLQ, None, entry.model_dump_json().encode("utf-8"))]
+    )
+
+
+def _receiver(worker: ChannelWorker, path: str, roles: frozenset[str]) -> Endpoint:
     answer_twiml = worker.provider == "twilio" and roles == {INBOUND}
 
     async def receive_webhook(
-        request: Request, settings: SettingsDep, publisher: PublisherDep
+        request: Request, settings: SettingsDep, publisher: PublisherDep, services: ServicesDep
     ) -> Response:
         webhook = await read_webhook(request, settings)
         try:
             worker.verify(webhook)
+        except StaleWebhook:
+            logger.info("%s webhook refused: outside its time window", worker.name)
+            raise ApiError(403, "stale_webhook", "signed too long ago (or ahead)") from None
         except InvalidSignature:
             logger.info("%s webhook refused: bad signature", worker.name)
             raise ApiError(403, "invalid_signature", "signature missing or wrong") from None
@@ -131,8 +159,12 @@ def _receiver(worker: ChannelWorker, roles: frozenset[str]) -> Endpoint:
                 records += [status_record(s) for s in worker.parse_status(webhook)]
             if INBOUND in roles:
                 records += [inbound_record(m) for m in worker.parse_inbound(webhook)]
-        except MalformedWebhook as error:
-            raise ApiError(400, "malformed_webhook", str(error)) from None
+        except Exception as error:  # a plugin's parser bug is a bad body too: never a 500 loop
+            await dead_letter_or_503(services, path, webhook, error)
+            reason = error.phi_free_text() if isinstance(error, MalformedWebhook) else None
+            raise ApiError(
+                400, "malformed_webhook", reason or "the body could not be read"
+            ) from None
         await publish_or_503(publisher, records)
         logger.debug("%s webhook: %d record(s) handed over", worker.name, len(records))
         if answer_twiml:
@@ -171,11 +203,14 @@ def webhook_router(channels: Mapping[str, ChannelWorker]) -> APIRouter:
             if owner is not worker:
                 raise ValueError(f"channels {owner.name!r} and {worker.name!r} share {path}")
             roles.add(role)
-    router = APIRouter(tags=["webhooks"])
+    # The provider's signature is the credential, checked by the channel.
+    router = APIRouter(
+        tags=["webhooks"], dependencies=[Depends(open_route("the provider's signature"))]
+    )
     for path, (worker, roles) in by_path.items():
         router.add_api_route(
             path,
-            _receiver(worker, frozenset(roles)),
+            _receiver(worker, path, frozenset(roles)),
             methods=["POST"],
             status_code=200,
             response_class=Response,

@@ -13,6 +13,7 @@ listing each problem with the JSON pointer of the field at fault.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -172,14 +173,13 @@ def _purpose(value: Any, problem: Report) -> Purpose | None:
 
 
 def _duration(value: Any, pointer: str, problem: Report) -> timedelta | None:
-    if not _number(value) or value < 0:
+    if not _number(value) or not math.isfinite(value) or value < 0:
         problem(pointer, "a number of hours, 0 or more, is required")
         return None
-    duration = timedelta(hours=value)
-    if duration > MAX_OFFSET:
+    if value > MAX_OFFSET / timedelta(hours=1):
         problem(pointer, f"at most {MAX_OFFSET.days} days")
         return None
-    return duration
+    return timedelta(hours=value)
 
 
 def _steps(value: Any, problem: Report) -> list[CampaignStep]:

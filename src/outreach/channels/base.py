@@ -180,6 +180,9 @@ class WebhookRequest:
     headers: Mapping[str, str]
     body: bytes
     form: Mapping[str, str] | None = None
+    # When it arrived, on the wall clock: what a channel checks the provider's timestamps
+    # against (None: not checked).
+    received_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.headers, Headers):
@@ -220,8 +223,13 @@ class InvalidSignature(Exception):
     """A webhook's signature is missing, malformed or wrong: answer 403 and change nothing."""
 
 
-class MalformedWebhook(ValueError):
-    """A correctly signed webhook whose body cannot be read."""
+class MalformedWebhook(PhiFreeError, ValueError):
+    """A correctly signed webhook whose body cannot be read; the text names the part at fault,
+    never a value from it (it reaches the dead-letter topic)."""
+
+
+class StaleWebhook(InvalidSignature):
+    """A correctly signed webhook whose timestamp is outside the accepted window (a replay)."""
 
 
 class ChannelConfigError(ValueError):
@@ -241,6 +249,8 @@ class ChannelWorker(abc.ABC):
     default_rate_per_sec: ClassVar[float]  # sends/s to pace at unless configured otherwise
     status_webhook_path: ClassVar[str]  # where the provider posts delivery reports
     inbound_webhook_path: ClassVar[str]  # where the provider posts patients' messages
+    # Largest webhook body the provider sends; the API refuses more while it streams in.
+    max_webhook_bytes: ClassVar[int] = 1024 * 1024
 
     @classmethod
     @abc.abstractmethod

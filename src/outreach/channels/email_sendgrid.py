@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import http.client
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING, Self
 from urllib.error import URLError
@@ -49,6 +49,7 @@ from outreach.channels.base import (
     PermanentSendError,
     SendError,
     SendReceipt,
+    StaleWebhook,
     TransientSendError,
     WebhookRequest,
 )
@@ -66,6 +67,7 @@ TIMESTAMP_HEADER = EventWebhookHeader.TIMESTAMP  # X-Twilio-Email-Event-Webhook-
 HTTP_TIMEOUT_SECONDS = 10.0
 _MAX_SIGNATURE_CHARS = 200  # base64 of a DER ECDSA P-256 signature is at most 96 characters
 _MAX_TIMESTAMP_CHARS = 20
+DEFAULT_WEBHOOK_MAX_AGE = timedelta(minutes=10)
 
 # SendGrid event -> normalised status. ``deferred`` means the receiving server asked to try
 # again later: still on its way. Compliance events (spamreport, unsubscribe, group_*) are not
@@ -126,6 +128,9 @@ class SendGridEmailChannel(ChannelWorker):
     default_rate_per_sec = 100.0  # one request per recipient; SendGrid's API allows far more
     status_webhook_path = SENDGRID_EVENTS_PATH
     inbound_webhook_path = SENDGRID_INBOUND_PATH
+    # Inbound Parse carries attachments up to 30 MB (we read only the text, but the signature
+    # covers every byte); the event webhook's batches are far smaller.
+    max_webhook_bytes = 32 * 1024 * 1024
 
     def __init__(
         self,
@@ -133,10 +138,12 @@ class SendGridEmailChannel(ChannelWorker):
         client: SendGridAPIClient,
         from_email: str,
         webhook_public_key: ec.EllipticCurvePublicKey | None,
+        webhook_max_age: timedelta = DEFAULT_WEBHOOK_MAX_AGE,
     ):
         self._client = client
         self._from_email = from_email
         self._public_key = webhook_public_key
+        self._webhook_max_age = webhook_max_age
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -153,7 +160,10 @@ class SendGridEmailChannel(ChannelWorker):
         else:
             logger.warning("no SendGrid webhook public key: every e-mail webhook will be refused")
         return cls(
-            client=client, from_email=settings.sendgrid_from_email, webhook_public_key=public_key
+            client=client,
+            from_email=settings.sendgrid_from_email,
+            webhook_public_key=public_key,
+            webhook_max_age=timedelta(seconds=settings.sendgrid_webhook_max_age_seconds),
         )
 
     def send(self, message: OutboundMessage) -> SendReceipt:
@@ -203,9 +213,9 @@ class SendGridEmailChannel(ChannelWorker):
         """ECDSA P-256 / SHA-256 over the timestamp header followed by the raw body.
 
         Checked on bytes (not with the SDK's ``EventWebhook``, which works on ``str``) so that
-        Inbound Parse's multipart bodies, signed the same way, verify too. Timestamps are not
-        checked for age: SendGrid's retries may arrive hours later, and replays change nothing
-        because status updates are idempotent.
+        Inbound Parse's multipart bodies, signed the same way, verify too. The signed timestamp
+        must lie within ``webhook_max_age`` of the arrival (either way): an old capture replayed
+        is refused as ``StaleWebhook``, even though replays would change nothing downstream.
         """
         signature = request.headers.get(SIGNATURE_HEADER)
         timestamp = request.headers.get(TIMESTAMP_HEADER)
@@ -225,6 +235,13 @@ class SendGridEmailChannel(ChannelWorker):
             )
         except Exception:  # bad base64, bad DER, non-ASCII, wrong signature: all the same
             raise InvalidSignature("SendGrid signature does not match") from None
+        if request.received_at is not None:
+            try:
+                signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+            except (ValueError, OverflowError, OSError):
+                raise StaleWebhook("SendGrid timestamp is not a time") from None
+            if abs(request.received_at - signed_at) > self._webhook_max_age:
+                raise StaleWebhook("SendGrid signature outside its time window")
 
     def parse_status(self, request: WebhookRequest) -> list[DeliveryStatus]:
         events = json_body(request)

@@ -116,6 +116,7 @@ class TwilioSmsChannel(ChannelWorker):
     default_rate_per_sec = 30.0  # a short code's pace; a long code manages 1/s, toll-free 3/s
     status_webhook_path = TWILIO_STATUS_PATH
     inbound_webhook_path = TWILIO_INBOUND_PATH
+    max_webhook_bytes = 256 * 1024  # Twilio posts short forms (media come as URLs)
 
     def __init__(
         self,

@@ -48,18 +48,26 @@ def multipart_form(request: WebhookRequest) -> dict[str, str]:
     content_type = request.headers.get("Content-Type", "")
     if not request.body or "multipart/form-data" not in content_type.lower():
         return dict(request.form or {})
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    try:
+        head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    except UnicodeEncodeError:
+        raise MalformedWebhook("Content-Type header is not Latin-1") from None
     message = BytesParser(policy=HTTP).parsebytes(head + request.body)
     if not message.is_multipart():
         raise MalformedWebhook("multipart body without parts")
     fields: dict[str, str] = {}
-    for part in message.iter_parts():
+    for index, part in enumerate(message.iter_parts()):
         name = part.get_param("name", header="content-disposition")
         if not name or part.get_filename():
             continue
         payload = part.get_payload(decode=True) or b""
+        if not isinstance(payload, bytes):
+            raise MalformedWebhook(f"multipart part {index} has no readable payload")
         charset = part.get_content_charset() or "utf-8"
-        fields[str(name)] = payload.decode(charset, errors="replace")
+        try:
+            fields[str(name)] = payload.decode(charset, errors="replace")
+        except LookupError:
+            raise MalformedWebhook(f"multipart part {index} names an unknown charset") from None
     return fields
 
 

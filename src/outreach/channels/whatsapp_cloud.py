@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self
 
 import heyoo
@@ -30,6 +30,7 @@ from outreach.channels.base import (
     PermanentSendError,
     SendError,
     SendReceipt,
+    StaleWebhook,
     TransientSendError,
     WebhookRequest,
 )
@@ -45,6 +46,8 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 GRAPH_API_URL = "https://graph.facebook.com"
 _SIGNATURE_PREFIX = "sha256="
 _SIGNATURE_CHARS = len(_SIGNATURE_PREFIX) + 64
+DEFAULT_WEBHOOK_MAX_AGE = timedelta(days=8)
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks disagree a little
 
 # Meta error codes that no retry can fix: the recipient or the message is the problem.
 PERMANENT_CODES = frozenset(
@@ -106,6 +109,7 @@ class WhatsAppCloudChannel(ChannelWorker):
     default_rate_per_sec = 80.0  # Cloud API throughput per business number (up to 1,000)
     status_webhook_path = WHATSAPP_WEBHOOK_PATH
     inbound_webhook_path = WHATSAPP_WEBHOOK_PATH
+    max_webhook_bytes = 4 * 1024 * 1024  # Meta batches up to 1,000 updates per call
 
     def __init__(
         self,
@@ -113,10 +117,12 @@ class WhatsAppCloudChannel(ChannelWorker):
         client: heyoo.WhatsApp,
         app_secret: str | None,
         verify_token: str | None = None,
+        webhook_max_age: timedelta = DEFAULT_WEBHOOK_MAX_AGE,
     ):
         self._client = client
         self._app_secret = app_secret.encode("utf-8") if app_secret else None
         self._verify_token = verify_token
+        self._webhook_max_age = webhook_max_age
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -144,6 +150,7 @@ class WhatsAppCloudChannel(ChannelWorker):
                 if settings.whatsapp_verify_token
                 else None
             ),
+            webhook_max_age=timedelta(seconds=settings.whatsapp_webhook_max_age_seconds),
         )
 
     def send(self, message: OutboundMessage) -> SendReceipt:
@@ -195,6 +202,15 @@ class WhatsAppCloudChannel(ChannelWorker):
         given = header[len(_SIGNATURE_PREFIX) :].lower().encode("ascii", "replace")
         if not hmac.compare_digest(expected.encode("ascii"), given):
             raise InvalidSignature("X-Hub-Signature-256 does not match")
+        if request.received_at is not None:
+            # Meta signs no time, but every status and message carries one, signed with the
+            # body; Meta retries a failed delivery for up to 7 days.
+            for moment in _event_times(request):
+                if (
+                    request.received_at - moment > self._webhook_max_age
+                    or moment - request.received_at > FUTURE_TOLERANCE
+                ):
+                    raise StaleWebhook("WhatsApp event outside the accepted time window")
 
     def answer_subscription(self, query: Mapping[str, str]) -> str:
         """Meta's webhook subscription handshake (GET): the challenge to echo, if the token fits."""
@@ -210,14 +226,13 @@ class WhatsAppCloudChannel(ChannelWorker):
     def parse_status(self, request: WebhookRequest) -> list[DeliveryStatus]:
         statuses = []
         for value in _change_values(request):
-            for item in value.get("statuses") or []:
-                if not isinstance(item, dict):
-                    continue
+            for item in _objects(value.get("statuses"), "statuses"):
                 status = _STATUS_MAP.get(str(item.get("status", "")))
                 if status is None or not item.get("id"):
                     continue
-                errors = item.get("errors") or []
-                code = errors[0].get("code") if errors and isinstance(errors[0], dict) else None
+                errors = item.get("errors")
+                first = errors[0] if isinstance(errors, list) and errors else None
+                code = first.get("code") if isinstance(first, dict) else None
                 statuses.append(
                     DeliveryStatus(
                         provider=self.provider,
@@ -233,12 +248,13 @@ class WhatsAppCloudChannel(ChannelWorker):
     def parse_inbound(self, request: WebhookRequest) -> list[InboundMessage]:
         inbound = []
         for value in _change_values(request):
-            metadata = value.get("metadata") or {}
+            metadata = value.get("metadata")
+            metadata = metadata if isinstance(metadata, dict) else {}
             business_number = str(
                 metadata.get("display_phone_number") or metadata.get("phone_number_id") or ""
             )
-            for item in value.get("messages") or []:
-                if not isinstance(item, dict) or not item.get("from") or not item.get("id"):
+            for item in _objects(value.get("messages"), "messages"):
+                if not item.get("from") or not item.get("id"):
                     continue
                 body = _message_text(item)
                 if body is None:
@@ -270,29 +286,62 @@ def _first_message_id(response: Any) -> str | None:
     return None
 
 
+def _objects(value: object, field: str) -> list[dict]:
+    """The objects of a list field (absent: none); anything but a list is a malformed body."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedWebhook(f"WhatsApp field {field!r} is not a list")
+    return [item for item in value if isinstance(item, dict)]
+
+
 def _change_values(request: WebhookRequest) -> list[dict]:
     payload = json_body(request)
     if not isinstance(payload, dict):
         raise MalformedWebhook("WhatsApp webhook must be a JSON object")
     values = []
-    for entry in payload.get("entry") or []:
-        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
-            value = change.get("value") if isinstance(change, dict) else None
+    for entry in _objects(payload.get("entry"), "entry"):
+        for change in _objects(entry.get("changes"), "changes"):
+            value = change.get("value")
             if isinstance(value, dict):
                 values.append(value)
     return values
 
 
+def _event_times(request: WebhookRequest) -> list[datetime]:
+    """The times of the statuses and messages a webhook reports (unreadable ones skipped)."""
+    times = []
+    try:
+        values = _change_values(request)
+    except MalformedWebhook:
+        return []  # parse_* refuses the body itself
+    for value in values:
+        for field in ("statuses", "messages"):
+            items = value.get(field)
+            for item in items if isinstance(items, list) else []:
+                raw = item.get("timestamp") if isinstance(item, dict) else None
+                try:
+                    times.append(datetime.fromtimestamp(int(raw), UTC))  # type: ignore[arg-type]
+                except (TypeError, ValueError, OverflowError, OSError):
+                    continue
+    return times
+
+
+def _field(item: dict, name: str) -> dict:
+    value = item.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _message_text(item: dict) -> str | None:
     kind = item.get("type")
     if kind == "text":
-        return str((item.get("text") or {}).get("body", ""))
+        return str(_field(item, "text").get("body", ""))
     if kind == "button":  # a template's quick-reply button
-        button = item.get("button") or {}
+        button = _field(item, "button")
         return str(button.get("text") or button.get("payload") or "")
     if kind == "interactive":
-        interactive = item.get("interactive") or {}
-        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        interactive = _field(item, "interactive")
+        reply = _field(interactive, "button_reply") or _field(interactive, "list_reply")
         return str(reply.get("title") or reply.get("id") or "")
     media = item.get(kind) if isinstance(kind, str) else None
     if isinstance(media, dict) and media.get("caption"):

@@ -10,6 +10,7 @@ import typer
 from outreach.cli import (
     campaigns,
     database,
+    keys,
     processes,
     replies,
     report,
@@ -26,7 +27,17 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(stats.app, name="stats")
 app.add_typer(report.app, name="report")
 
-__all__ = ["app", "campaigns", "database", "main", "processes", "segments", "show_config", "topics"]
+__all__ = [
+    "app",
+    "campaigns",
+    "database",
+    "keys",
+    "main",
+    "processes",
+    "segments",
+    "show_config",
+    "topics",
+]
 
 
 def main() -> None:

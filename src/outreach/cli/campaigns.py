@@ -17,9 +17,6 @@ campaigns_app = typer.Typer(
 )
 app.add_typer(campaigns_app, name="campaigns")
 
-ActorOption = Annotated[
-    str, typer.Option("--actor", help="Who makes the change (for the audit log).")
-]
 CampaignArgument = Annotated[int, typer.Argument(help="The campaign id.", min=1)]
 
 
@@ -39,6 +36,19 @@ def _services() -> Any:
     )
 
 
+def _cli_actor() -> Any:
+    """Who acts from the command line, for the audit log: the operating-system user."""
+    import getpass
+
+    from outreach.domain import Actor
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(f"cli:{user}"[:100])
+
+
 def _fail(code: str, message: str, problems: Any = ()) -> None:
     typer.echo(f"error: {code}: {message}", err=True)
     for problem in problems:
@@ -49,7 +59,6 @@ def _fail(code: str, message: str, problems: Any = ()) -> None:
 @campaigns_app.command("create")
 def create_command(
     file: Annotated[Path, typer.Argument(help="The campaign definition (JSON).", exists=True)],
-    actor: ActorOption = "cli",
 ) -> None:
     """Create a draft campaign from FILE; print it with its id."""
     from outreach.campaigns import CampaignDefinitionError
@@ -61,7 +70,7 @@ def create_command(
         _fail("invalid_json", str(error))
     store, clock, _catalogue, _limits = _services()
     try:
-        record = create_campaign(store, document, actor=actor, now=clock())
+        record = create_campaign(store, document, actor=_cli_actor(), now=clock())
     except CampaignDefinitionError as error:
         _fail("invalid_definition", "the definition does not hold together", error.problems)
     except CampaignRefused as error:
@@ -69,7 +78,7 @@ def create_command(
     _echo({"id": record.id, "state": record.state.value, "name": record.definition.name})
 
 
-def _change(campaign_id: int, action: str, actor: str) -> None:
+def _change(campaign_id: int, action: str) -> None:
     from outreach.campaigns import CampaignAction, InvalidTransition
     from outreach.services.campaigns import (
         CampaignNotFound,
@@ -82,11 +91,11 @@ def _change(campaign_id: int, action: str, actor: str) -> None:
     try:
         if action == CampaignAction.ACTIVATE:
             change = activate_campaign(
-                store, campaign_id, catalogue, limits, actor=actor, now=clock()
+                store, campaign_id, catalogue, limits, actor=_cli_actor(), now=clock()
             )
         else:
             change = change_campaign_state(
-                store, campaign_id, CampaignAction(action), actor=actor, now=clock()
+                store, campaign_id, CampaignAction(action), actor=_cli_actor(), now=clock()
             )
     except CampaignNotFound as error:
         _fail("not_found", str(error))
@@ -105,33 +114,33 @@ def _change(campaign_id: int, action: str, actor: str) -> None:
 
 
 @campaigns_app.command("activate")
-def activate_command(campaign_id: CampaignArgument, actor: ActorOption = "cli") -> None:
+def activate_command(campaign_id: CampaignArgument) -> None:
     """Check the templates (PHI policy) and the segment, then start: the scheduler enrols."""
-    _change(campaign_id, "activate", actor)
+    _change(campaign_id, "activate")
 
 
 @campaigns_app.command("pause")
-def pause_command(campaign_id: CampaignArgument, actor: ActorOption = "cli") -> None:
+def pause_command(campaign_id: CampaignArgument) -> None:
     """Stop dispatching at once; queued messages stay queued."""
-    _change(campaign_id, "pause", actor)
+    _change(campaign_id, "pause")
 
 
 @campaigns_app.command("resume")
-def resume_command(campaign_id: CampaignArgument, actor: ActorOption = "cli") -> None:
+def resume_command(campaign_id: CampaignArgument) -> None:
     """Dispatch and plan again."""
-    _change(campaign_id, "resume", actor)
+    _change(campaign_id, "resume")
 
 
 @campaigns_app.command("complete")
-def complete_command(campaign_id: CampaignArgument, actor: ActorOption = "cli") -> None:
+def complete_command(campaign_id: CampaignArgument) -> None:
     """End the campaign now; queued messages are cancelled."""
-    _change(campaign_id, "complete", actor)
+    _change(campaign_id, "complete")
 
 
 @campaigns_app.command("archive")
-def archive_command(campaign_id: CampaignArgument, actor: ActorOption = "cli") -> None:
+def archive_command(campaign_id: CampaignArgument) -> None:
     """Archive a draft or completed campaign (kept for reports)."""
-    _change(campaign_id, "archive", actor)
+    _change(campaign_id, "archive")
 
 
 @campaigns_app.command("status")

@@ -40,12 +40,20 @@ def worker(
         str, typer.Option(help="Comma-separated: orchestrator,channels,status,replies")
     ] = "orchestrator,channels,status,replies",
     channels: Annotated[str | None, typer.Option(help="Channels to serve (default: all)")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus port (default: settings; 0: off).")
+    ] = None,
 ) -> None:
     """Run the faust worker: core events -> jobs, sends, statuses and replies."""
     from outreach import wiring
+    from outreach.metrics import Metrics, serve_metrics
     from outreach.orchestrator.worker_app import ALL_ROLES, WorkerDependencies, run_worker
 
     settings = load_settings()
+    metrics = Metrics()
+    serve_metrics(
+        metrics, settings.worker_metrics_port if metrics_port is None else metrics_port, "worker"
+    )
     chosen = [r.strip() for r in roles.split(",") if r.strip()]
     unknown = set(chosen) - set(ALL_ROLES)
     if unknown:
@@ -63,6 +71,7 @@ def worker(
         builder=wiring.message_builder(settings, engine),
         sealer=wiring.dead_letter_sealer(settings),
         channel_subset=tuple(names) if names is not None else None,
+        metrics=metrics,
     )
     if "replies" in chosen:
         deps.reply_handler = wiring.reply_handler(settings, engine, deps.clock)
@@ -70,12 +79,17 @@ def worker(
 
 
 @app.command()
-def scheduler() -> None:
+def scheduler(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus port (default: settings; 0: off).")
+    ] = None,
+) -> None:
     """Claim due jobs (exactly once across schedulers) and publish them to the channel topics."""
     import asyncio
 
     from outreach import wiring
     from outreach.channels.base import ChannelConfigError
+    from outreach.metrics import Metrics, serve_metrics
     from outreach.scheduler.runner import run_scheduler
 
     settings = load_settings()
@@ -91,6 +105,9 @@ def scheduler() -> None:
         raise typer.Exit(code=2) from None
     engine = wiring.database_engine(settings)
     stop = asyncio.Event()
+    metrics = Metrics()
+    port = settings.scheduler_metrics_port if metrics_port is None else metrics_port
+    serve_metrics(metrics, port, "scheduler")
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -101,6 +118,7 @@ def scheduler() -> None:
             settings,
             wiring.clock(settings),
             stop=stop,
+            metrics=metrics,
             report_mailer=mailer,
         )
 
@@ -152,6 +170,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic clinic.")] = 7,
     hours: Annotated[float, typer.Option(help="Simulated hours to run.")] = 72.0,
     seconds: Annotated[float, typer.Option(help="Real seconds the simulated day takes.")] = 50.0,
+    canaries: Annotated[
+        bool, typer.Option(help="Plant recognisable personal values (listed in canaries.txt).")
+    ] = False,
 ) -> None:
     """Run everything on embedded defaults over one simulated clinic day and summarise it."""
     from outreach.demo import DemoOptions, run_demo
@@ -163,5 +184,6 @@ def demo(
         simulated_hours=hours,
         real_seconds=seconds,
         work_dir=settings.var_dir / "demo",
+        canaries=canaries,
     )
     raise typer.Exit(code=run_demo(options))

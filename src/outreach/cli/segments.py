@@ -47,6 +47,19 @@ def _service(settings: Settings) -> Any:
     )
 
 
+def _cli_actor(org_id: str) -> Any:
+    """Who previews from the command line, for the audit log (previews show patient ids)."""
+    import getpass
+
+    from outreach.domain import Actor
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(f"cli:{user}"[:100], org_id)
+
+
 def _refused(error: Exception) -> typer.Exit:
     """Print each problem as ``pointer  code  message``; exit status 1."""
     from outreach.segments import InvalidRule
@@ -127,7 +140,7 @@ def preview_command(
 
     rule = _read_rule(file)
     try:
-        preview = _service(load_settings()).preview_rule(org, rule, sample)
+        preview = _service(load_settings()).preview_rule(org, rule, _cli_actor(org), sample)
     except (InvalidRule, SegmentNotCompilable) as error:
         raise _refused(error) from None
     typer.echo(

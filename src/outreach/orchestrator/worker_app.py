@@ -14,12 +14,13 @@ import gc
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import faust
 
+from outreach import correlation
 from outreach.channels.base import ChannelWorker
 from outreach.channels.message_builder import MessageBuilder
 from outreach.clock import Clock
@@ -27,6 +28,7 @@ from outreach.config import Settings
 from outreach.dead_letters import DeadLetter, DeadLetterSealer
 from outreach.domain import Channel
 from outreach.events import SendRequest, StatusUpdate, TypedOutcome
+from outreach.metrics import Metrics
 from outreach.orchestrator.batch_consumer import (
     BatchRunner,
     KafkaMessage,
@@ -49,6 +51,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ALL_ROLES = ("orchestrator", "channels", "status", "replies")
+LAG_EVERY_SECONDS = 15.0  # how often outreach_consumer_lag is measured
 
 
 class PublishDeadLetters(Protocol):
@@ -66,6 +69,7 @@ class WorkerDependencies:
     # The channels this worker was told to serve (``--channels``); None: every one loaded.
     channel_subset: tuple[str, ...] | None = None
     reply_handler: ReplyService | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # served by the command (serve_metrics)
 
 
 def consumer_group_id(
@@ -131,6 +135,7 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
             await dlq_topic.send(
                 key=entry.key.encode() if entry.key else None,
                 value=entry.model_dump_json().encode(),
+                headers=correlation.kafka_headers(),
             )
         if letters:
             logger.warning("%d message(s) sent to %s", len(letters), DLQ)
@@ -140,13 +145,19 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
             await outcomes_topic.send(
                 key=outcome.patient_id.encode() if outcome.patient_id else None,
                 value=outcome.model_dump_json(exclude_unset=True).encode(),
+                headers=correlation.kafka_headers(),
             )
 
     if "orchestrator" in roles:
         _orchestrator_agent(app, deps, runner, publish_dead_letters)
     if "channels" in roles:
         sender = JobSender(
-            deps.store, deps.channels, deps.builder, pool=send_pool, clock=deps.clock
+            deps.store,
+            deps.channels,
+            deps.builder,
+            pool=send_pool,
+            clock=deps.clock,
+            on_send=_send_observer(deps.metrics),
         )
         for channel_name in deps.channels:
             _send_agent(
@@ -157,6 +168,7 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
                 publish_dead_letters,
                 publish_outcomes,
                 settings,
+                deps.metrics,
             )
     if "status" in roles:
         _status_agent(app, deps, runner, publish_dead_letters)
@@ -164,6 +176,17 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
         register_replies_agent(
             app, deps.reply_handler, run_blocking, publish_dead_letters, settings, deps.clock
         )
+
+    @app.timer(LAG_EVERY_SECONDS)
+    async def measure_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            position = await consumer.position(tp)
+            highwater = consumer.highwater(tp)
+            if position is not None and highwater is not None:
+                deps.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    max(0, highwater - position)
+                )
 
     @app.on_rebalance_complete.connect
     async def _announce_ready(sender: faust.App, **_kwargs: Any) -> None:
@@ -190,6 +213,8 @@ def _orchestrator_agent(
 
     async def handle_group(messages: list[KafkaMessage]) -> None:
         outcome = await runner.run(messages, planner.handle, what="core event batch", poison=poison)
+        for result in outcome.results:
+            deps.metrics.count_suppressions("plan", result.suppressions)
         await publish_dead_letters(
             [letter for result in outcome.results for letter in result.dead_letters]
             + outcome.dead_letters
@@ -201,9 +226,13 @@ def _orchestrator_agent(
         groups = partition_groups(
             events, settings.orchestrator_partition_concurrency, lambda e: e.message.tp
         )
-        await asyncio.gather(
-            *(handle_group([(e.message.key, e.message.value) for e in group]) for group in groups)
-        )
+        with correlation.correlated(_batch_correlation(events)):
+            await asyncio.gather(
+                *(
+                    handle_group([(e.message.key, e.message.value) for e in group])
+                    for group in groups
+                )
+            )
         for event in events:
             await stream.ack(event)
 
@@ -225,6 +254,22 @@ def _orchestrator_agent(
                 await asyncio.shield(in_flight)
 
 
+def _batch_correlation(events: Sequence[Any]) -> str | None:
+    """The batch's correlation id, from the headers its messages carried."""
+    return correlation.batch_correlation_id(
+        [correlation.from_kafka_headers(e.message.headers) for e in events]
+    )
+
+
+def _send_observer(metrics: Metrics) -> Callable[[str, float, str | None], None]:
+    def observe(channel: str, seconds: float, error_code: str | None) -> None:
+        metrics.send_seconds.labels(channel=channel).observe(seconds)
+        if error_code is not None:
+            metrics.provider_errors.labels(channel=channel, code=error_code).inc()
+
+    return observe
+
+
 def _send_agent(
     app: faust.App,
     channel: Channel,
@@ -233,6 +278,7 @@ def _send_agent(
     publish_dead_letters: PublishDeadLetters,
     publish_outcomes: Callable[[Sequence[TypedOutcome]], Any],
     settings: Settings,
+    metrics: Metrics,
 ) -> None:
     topic_name = send_topic(channel)
     topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
@@ -241,18 +287,20 @@ def _send_agent(
         async for events in stream.take_events(
             settings.send_batch_size, within=settings.send_batch_within_seconds
         ):
-            outcome = await runner.parse_and_run(
-                [(e.message.key, e.message.value) for e in events],
-                SendRequest,
-                sender.handle,
-                topic=topic_name,
-                stage="channel",
-                what=f"{channel.value} send batch",
-            )
-            await publish_dead_letters(outcome.dead_letters)
-            for result in outcome.results:
-                await publish_dead_letters(result.dead_letters)
-                await publish_outcomes(result.outcomes)
+            with correlation.correlated(_batch_correlation(events)):
+                outcome = await runner.parse_and_run(
+                    [(e.message.key, e.message.value) for e in events],
+                    SendRequest,
+                    sender.handle,
+                    topic=topic_name,
+                    stage="channel",
+                    what=f"{channel.value} send batch",
+                )
+                await publish_dead_letters(outcome.dead_letters)
+                for result in outcome.results:
+                    metrics.count_suppressions("send", result.suppressions)
+                    await publish_dead_letters(result.dead_letters)
+                    await publish_outcomes(result.outcomes)
 
     # Send requests are independent (take_sends makes each send exclusive), so two actors per
     # channel let one batch's database work overlap another's provider calls.
@@ -276,15 +324,16 @@ def _status_agent(
         async for events in stream.take_events(
             settings.status_batch_size, within=settings.status_batch_within_seconds
         ):
-            outcome = await runner.parse_and_run(
-                [(e.message.key, e.message.value) for e in events],
-                StatusUpdate,
-                ingestor.handle,
-                topic=STATUS,
-                stage="status",
-                what="status batch",
-            )
-            await publish_dead_letters(outcome.dead_letters)
+            with correlation.correlated(_batch_correlation(events)):
+                outcome = await runner.parse_and_run(
+                    [(e.message.key, e.message.value) for e in events],
+                    StatusUpdate,
+                    ingestor.handle,
+                    topic=STATUS,
+                    stage="status",
+                    what="status batch",
+                )
+                await publish_dead_letters(outcome.dead_letters)
 
 
 def run_worker(deps: WorkerDependencies, roles: Sequence[str], *, loglevel: str = "INFO") -> None:

@@ -11,14 +11,16 @@ import contextlib
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from outreach.analytics.small_cells import CellPolicy
 from outreach.clock import Clock
 from outreach.config import Settings
+from outreach.correlation import correlated
 from outreach.kafka_publisher import KafkaPublisher
+from outreach.metrics import Metrics
 from outreach.services.dispatch_due_jobs import DueJobDispatcher
 from outreach.services.housekeeping import audit_expiring_consents, recover_stale_claims
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
@@ -125,6 +127,12 @@ def housekeeping_jobs(
     )
 
 
+def count_jobs(store: Store, metrics: Metrics) -> None:
+    """Refresh ``outreach_jobs`` from the job table."""
+    with store.reading() as repos:
+        metrics.set_jobs(repos.counts.jobs_by_channel_and_status())
+
+
 async def run_scheduler(
     store: Store,
     settings: Settings,
@@ -132,8 +140,10 @@ async def run_scheduler(
     *,
     stop: asyncio.Event | None = None,
     report_mailer: ReportMailer | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     stop = stop or asyncio.Event()
+    metrics = metrics or Metrics()
     publisher = KafkaPublisher(settings.resolved_kafka_bootstrap(), client_id="outreach-scheduler")
     await publisher.start()
     batch_size = settings.scheduler_batch_size
@@ -142,17 +152,30 @@ async def run_scheduler(
     )
     cron = AsyncIOScheduler(timezone="UTC")
     housekeeping_jobs(cron, store, clock, settings, report_mailer)
+    cron.add_job(
+        asyncio.to_thread,
+        "interval",
+        args=[count_jobs, store, metrics],
+        seconds=settings.jobs_gauge_refresh_seconds,
+        id="count-jobs",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
     cron.start()
     logger.info(
         "scheduler %s polling every %.2fs", dispatcher.claimer, settings.scheduler_poll_seconds
     )
     try:
         while not stop.is_set():
-            try:
-                round_ = await dispatcher.run_once()
-            except Exception as error:  # the database or broker blinked: try again shortly
-                logger.warning("dispatch round failed: %s", type(error).__name__)
-                round_ = None
+            # Each round has a correlation id, carried by the send requests it publishes.
+            with correlated(None):
+                try:
+                    round_ = await dispatcher.run_once()
+                    metrics.count_suppressions("claim", round_.suppressions)
+                except Exception as error:  # the database or broker blinked: try again shortly
+                    logger.warning("dispatch round failed: %s", type(error).__name__)
+                    round_ = None
             if round_ is None or round_.claimed < batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), settings.scheduler_poll_seconds)

@@ -180,6 +180,10 @@ def validate_rule(
         raise InvalidRule(
             [RuleError("", RuleErrorCode.MALFORMED, "the rule is not JSON (or holds NaN)")]
         ) from None
+    except RecursionError:
+        raise InvalidRule(
+            [RuleError("", RuleErrorCode.TOO_DEEP, "the rule is nested too deep to read")]
+        ) from None
     if len(text) > limits.max_chars:
         raise InvalidRule(
             [

@@ -6,6 +6,9 @@ unsubscribe link in marketing e-mail), each step must find a template, and its s
 be empty; otherwise it is refused with the reasons and stays a draft. Enrolment and sending are
 the campaign runner's (``services/run_campaigns.py``), on the scheduler's timer. Every change of
 state is audited with who made it.
+
+``org_id`` scopes each use case to one organisation (a credential's): another organisation's
+campaign is not found, exactly like a missing one. ``None`` (the operator's CLI) reaches any.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from outreach.campaigns import (
     progress,
 )
 from outreach.campaigns.readiness import ReadinessProblem, readiness
-from outreach.domain import AuditRecord, PhiFreeError
+from outreach.domain import Actor, PhiFreeError
 from outreach.segments import Catalogue, InvalidRule, RuleLimits, SegmentNotCompilable
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.store import Repositories, Store
@@ -60,28 +63,30 @@ class CampaignStatus:
     warnings: tuple[str, ...] = field(default=())
 
 
-def _audit(repos: Repositories, actor: str, action: str, campaign_id: int, now: datetime) -> None:
+def _audit(
+    repos: Repositories, actor: Actor, action: str, record: CampaignRecord, now: datetime
+) -> None:
     repos.audit.record(
         [
-            AuditRecord(
-                occurred_at=now,
-                actor=actor,
-                action=f"campaign_{action}",
-                detail={"campaign_id": campaign_id},
+            actor.audit(
+                f"campaign_{action}",
+                now,
+                detail={"campaign_id": record.id},
+                org_id=record.definition.org_id,
             )
         ]
     )
 
 
-def _load(repos: Repositories, campaign_id: int) -> CampaignRecord:
+def _load(repos: Repositories, campaign_id: int, org_id: str | None) -> CampaignRecord:
     record = repos.campaigns.get(campaign_id)
-    if record is None:
+    if record is None or (org_id is not None and record.definition.org_id != org_id):
         raise CampaignNotFound(f"no campaign {campaign_id}")
     return record
 
 
 def create_campaign(
-    store: Store, document: Mapping[str, Any], *, actor: str, now: datetime
+    store: Store, document: Mapping[str, Any], *, actor: Actor, now: datetime
 ) -> CampaignRecord:
     """A new draft from its JSON definition. ``CampaignDefinitionError`` lists what is wrong;
     ``CampaignRefused`` when the segment is not one of the organisation's."""
@@ -94,9 +99,10 @@ def create_campaign(
                 f"segment {definition.segment_id} is not a segment of organisation "
                 f"{definition.org_id}",
             )
-        campaign_id = repos.campaigns.create(definition, created_by=actor, now=now)
-        _audit(repos, actor, "created", campaign_id, now)
-        return _load(repos, campaign_id)
+        campaign_id = repos.campaigns.create(definition, created_by=actor.name, now=now)
+        record = _load(repos, campaign_id, None)
+        _audit(repos, actor, "created", record, now)
+        return record
 
 
 def activate_campaign(
@@ -105,8 +111,9 @@ def activate_campaign(
     catalogue: Catalogue,
     limits: RuleLimits,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
+    org_id: str | None = None,
 ) -> StateChange:
     """draft -> active, once its templates and segment pass; the runner enrols on its next round.
 
@@ -114,7 +121,7 @@ def activate_campaign(
     ``invalid_segment``) leaves it a draft.
     """
     with store.transaction() as repos:
-        record = _load(repos, campaign_id)
+        record = _load(repos, campaign_id, org_id)
         target = next_state(record.state, CampaignAction.ACTIVATE)
         definition = record.definition
         templates = repos.campaigns.family_templates(
@@ -145,7 +152,7 @@ def activate_campaign(
             )
         if not repos.campaigns.move(campaign_id, record.state, target, now):
             raise CampaignRefused("conflict", "the campaign changed meanwhile; try again")
-        _audit(repos, actor, "activated", campaign_id, now)
+        _audit(repos, actor, "activated", record, now)
     warning = holdout_warning(size, definition.holdout_percent)
     return StateChange(
         campaign_id,
@@ -156,7 +163,13 @@ def activate_campaign(
 
 
 def change_campaign_state(
-    store: Store, campaign_id: int, action: CampaignAction, *, actor: str, now: datetime
+    store: Store,
+    campaign_id: int,
+    action: CampaignAction,
+    *,
+    actor: Actor,
+    now: datetime,
+    org_id: str | None = None,
 ) -> StateChange:
     """Pause, resume, complete or archive (``activate_campaign`` activates).
 
@@ -167,22 +180,22 @@ def change_campaign_state(
     if action is CampaignAction.ACTIVATE:
         raise ValueError("activation goes through activate_campaign")
     with store.transaction() as repos:
-        record = _load(repos, campaign_id)
+        record = _load(repos, campaign_id, org_id)
         target = next_state(record.state, action)
         if not repos.campaigns.move(campaign_id, record.state, target, now):
             raise CampaignRefused("conflict", "the campaign changed meanwhile; try again")
         cancelled = 0
         if target is CampaignState.COMPLETED:
             cancelled = repos.campaigns.cancel_queued(campaign_id, now)
-        _audit(repos, actor, target.value, campaign_id, now)
+        _audit(repos, actor, target.value, record, now)
     return StateChange(campaign_id, target, jobs_cancelled=cancelled)
 
 
-def campaign_status(store: Store, campaign_id: int) -> CampaignStatus:
+def campaign_status(store: Store, campaign_id: int, *, org_id: str | None = None) -> CampaignStatus:
     """The campaign and its progress: enrolled, hold-out, exits, per variant funnel,
     suppressions by reason."""
     with store.reading() as repos:
-        record = _load(repos, campaign_id)
+        record = _load(repos, campaign_id, org_id)
         counts = progress(
             repos.campaigns.enrolment_counts(campaign_id),
             repos.campaigns.job_counts(campaign_id),

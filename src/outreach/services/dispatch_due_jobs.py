@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from outreach.domain import JobStatus
@@ -32,6 +33,7 @@ class DispatchRound:
     claimed: int = 0
     published: int = 0
     suppressed: int = 0
+    suppressions: Counter[str] = field(default_factory=Counter)  # by reason
 
 
 class DueJobDispatcher:
@@ -50,14 +52,14 @@ class DueJobDispatcher:
         self.batch_size = batch_size
         self.clock = clock
 
-    def _claim_and_recheck(self) -> tuple[list[ClaimedJob], int]:
+    def _claim_and_recheck(self) -> tuple[list[ClaimedJob], Counter[str]]:
         now = self.clock()
         # The claim commits on its own: a job is this dispatcher's before anything else happens.
         with self.store.transaction() as repos:
             claimed = repos.jobs.claim_due(now, self.batch_size, self.claimer)
         if not claimed:
-            return [], 0
-        suppressed = 0
+            return [], Counter()
+        suppressed: Counter[str] = Counter()
         ready: list[ClaimedJob] = []
         with self.store.transaction() as repos:
             inputs = resolve_patients(repos.patients.decision_layers(c.patient_id for c in claimed))
@@ -70,14 +72,17 @@ class DueJobDispatcher:
                 )
                 if refusal is not None:
                     repos.jobs.end(job.job_id, JobStatus.SUPPRESSED, now, reason=refusal.value)
-                    suppressed += 1
+                    suppressed[refusal.value] += 1
                 else:
                     ready.append(job)
         return ready, suppressed
 
     async def run_once(self) -> DispatchRound:
         ready, suppressed = await asyncio.to_thread(self._claim_and_recheck)
-        round_ = DispatchRound(claimed=len(ready) + suppressed, suppressed=suppressed)
+        count = sum(suppressed.values())
+        round_ = DispatchRound(
+            claimed=len(ready) + count, suppressed=count, suppressions=suppressed
+        )
         await self.publish_many(
             [
                 (

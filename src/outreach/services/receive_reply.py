@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 # A clock offset smaller than this is scheduling noise, not the demo's shifted clock.
 ACTOR_PREFIX = "patient-reply:"
+RECEIVER = "system:replies"
 _CONSENT_OUTCOMES = (OutcomeType.PATIENT_OPTED_OUT, OutcomeType.PATIENT_OPTED_IN)
 _CONSENT_REPLIES = (ReplyKind.OPT_OUT_CONFIRMATION, ReplyKind.OPT_IN_CONFIRMATION)
 # What an unknown address said last about its consent, STOP or START.
@@ -334,7 +335,7 @@ class ReplyService:
                 language=parsed.language,
                 handled_at=now,
             )
-            repos.audit.record(run.audits)
+            repos.audit.record([*run.audits, _received_audit(run, envelope.provider)])
         logger.info(
             "inbound %d: %s (%s), patient %s, job %s, %d answer(s)",
             inbound_id,
@@ -512,6 +513,24 @@ def _staff_item(action: RouteToStaff, run: _Run) -> StaffInboxItem:
         received_at=envelope.received_at,
         from_address=envelope.from_,
         body=envelope.body,
+    )
+
+
+def _received_audit(run: _Run, provider: str) -> AuditRecord:
+    """Every patient message received is in the audit log (identifiers only, never the body)."""
+    return AuditRecord(
+        occurred_at=run.now,
+        actor=RECEIVER,
+        action="message_received",
+        patient_id=run.primary_id,
+        org_id=run.org_of(run.primary_id),
+        detail={
+            "inbound_id": str(run.inbound_id),
+            "channel": run.channel.value,
+            "provider": provider,
+            "intent": run.parsed.intent.value,
+            "job_id": str(run.matched.job_id) if run.matched else None,
+        },
     )
 
 

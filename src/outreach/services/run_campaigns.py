@@ -37,7 +37,7 @@ from outreach.campaigns import (
     step_timing,
 )
 from outreach.campaigns.readiness import StepChannels, step_channels
-from outreach.domain import AuditRecord, JobStatus, SuppressionReason
+from outreach.domain import Actor, JobStatus, SuppressionReason
 from outreach.planning import PlannedJob
 from outreach.preferences import resolve_patients
 from outreach.segments import Catalogue, RuleLimits
@@ -49,7 +49,7 @@ from outreach.templating import TemplateRecord
 
 logger = logging.getLogger(__name__)
 
-ACTOR = "scheduler:campaigns"
+ACTOR = Actor("system:campaigns")
 
 
 @dataclass
@@ -176,11 +176,11 @@ class CampaignRunner:
                 repos.campaigns.cancel_queued(record.id, now)
             repos.audit.record(
                 [
-                    AuditRecord(
-                        occurred_at=now,
-                        actor=ACTOR,
-                        action="campaign_completed",
+                    ACTOR.audit(
+                        "campaign_completed",
+                        now,
                         detail={"campaign_id": record.id},
+                        org_id=record.definition.org_id,
                     )
                 ]
             )

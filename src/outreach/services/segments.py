@@ -4,6 +4,10 @@ few patients are in a segment now, judged in memory (event-triggered campaigns).
 A rule is saved only once it validates against the catalogue and compiles to SQL: the same rule
 then counts, previews and expands in the database, and judges one patient in memory, with the
 same answer (tests/sql/test_segment_query.py holds the two to it).
+
+Segments belong to one organisation: every call names the caller's, and another organisation's
+segment is ``SegmentNotFound`` exactly like a missing one. Saves and previews (which show patient
+ids) are audited with the actor, in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from outreach.domain import Actor, AuditRecord
 from outreach.segments import (
     Catalogue,
     RuleLimits,
@@ -83,73 +88,91 @@ class SegmentService:
         with self.store.reading() as repos:
             return self._check(repos, org_id, definition, segment_id, self.clock())
 
-    def create(self, org_id: str, draft: SegmentDraft, created_by: str) -> StoredSegment:
+    def create(self, org_id: str, draft: SegmentDraft, actor: Actor) -> StoredSegment:
         """Save a new segment of ``org_id`` (nothing is saved when the rule is refused); raises
         ``InvalidRule``, ``SegmentNotCompilable`` or ``SegmentNameTaken``."""
+        now = self.clock()
         with self.store.transaction() as repos:
-            self._check(repos, org_id, draft.definition, None, self.clock())
+            self._check(repos, org_id, draft.definition, None, now)
             segment_id = repos.segments.insert(
                 org_id=org_id,
                 name=draft.name,
                 description=draft.description,
                 definition=draft.definition,
-                created_by=created_by,
+                created_by=actor.name,
                 is_active=draft.is_active,
-                now=self.clock(),
+                now=now,
             )
-            return self._saved(repos, segment_id)
+            repos.audit.record(
+                [actor.audit("segment_created", now, detail={"segment_id": segment_id})]
+            )
+            return self._saved(repos, segment_id, org_id)
 
-    def update(self, segment_id: int, draft: SegmentDraft) -> StoredSegment:
-        """Replace a segment's name, description, rule and activity (its organisation stays)."""
+    def update(
+        self, segment_id: int, org_id: str, draft: SegmentDraft, actor: Actor
+    ) -> StoredSegment:
+        """Replace a segment's name, description, rule and activity."""
+        now = self.clock()
         with self.store.transaction() as repos:
-            current = self._saved(repos, segment_id)
-            self._check(repos, current.org_id, draft.definition, segment_id, self.clock())
+            self._saved(repos, segment_id, org_id)
+            self._check(repos, org_id, draft.definition, segment_id, now)
             repos.segments.update(
                 segment_id,
-                current.org_id,
+                org_id,
                 name=draft.name,
                 description=draft.description,
                 definition=draft.definition,
                 is_active=draft.is_active,
-                now=self.clock(),
+                now=now,
             )
-            return self._saved(repos, segment_id)
+            repos.audit.record(
+                [actor.audit("segment_updated", now, detail={"segment_id": segment_id})]
+            )
+            return self._saved(repos, segment_id, org_id)
 
-    def get(self, segment_id: int) -> StoredSegment:
+    def get(self, segment_id: int, org_id: str) -> StoredSegment:
         with self.store.reading() as repos:
-            return self._saved(repos, segment_id)
+            return self._saved(repos, segment_id, org_id)
 
     def of_org(self, org_id: str) -> list[StoredSegment]:
         with self.store.reading() as repos:
             return repos.segments.of_org(org_id)
 
-    def preview_rule(self, org_id: str, definition: Any, sample_size: int | None = None) -> Preview:
+    def preview_rule(
+        self, org_id: str, definition: Any, actor: Actor, sample_size: int | None = None
+    ) -> Preview:
         """Count, masked sample and SQL of an unsaved rule."""
-        with self.store.reading() as repos:
-            return self._preview(repos, org_id, definition, None, sample_size)
+        with self.store.transaction() as repos:
+            preview = self._preview(repos, org_id, definition, None, sample_size)
+            repos.audit.record([_previewed(actor, preview, None)])
+            return preview
 
     def count_rule(self, org_id: str, definition: Any) -> int:
-        return self.preview_rule(org_id, definition, 0).patient_count
+        with self.store.reading() as repos:
+            return self._preview(repos, org_id, definition, None, 0).patient_count
 
-    def preview_segment(self, segment_id: int, sample_size: int | None = None) -> Preview:
+    def preview_segment(
+        self, segment_id: int, org_id: str, actor: Actor, sample_size: int | None = None
+    ) -> Preview:
         """Count, masked sample and SQL of a saved segment; the count is kept on it."""
         with self.store.transaction() as repos:
-            segment = self._saved(repos, segment_id)
+            segment = self._saved(repos, segment_id, org_id)
             preview = self._preview(
                 repos, segment.org_id, segment.definition, segment_id, sample_size
             )
             repos.segments.record_count(segment_id, preview.patient_count, preview.evaluated_at)
+            repos.audit.record([_previewed(actor, preview, segment_id)])
             return preview
 
-    def members(self, segment_id: int, patient_ids: Iterable[str]) -> set[str]:
+    def members(self, segment_id: int, org_id: str, patient_ids: Iterable[str]) -> set[str]:
         """Which of ``patient_ids`` are in the segment now (in memory)."""
         with self.store.reading() as repos:
-            segment = self._saved(repos, segment_id)
+            segment = self._saved(repos, segment_id, org_id)
             return segment_members(repos, segment, patient_ids, self.catalogue, self.clock())
 
-    def _saved(self, repos: Repositories, segment_id: int) -> StoredSegment:
+    def _saved(self, repos: Repositories, segment_id: int, org_id: str) -> StoredSegment:
         segment = repos.segments.get(segment_id)
-        if segment is None:
+        if segment is None or segment.org_id != org_id:
             raise SegmentNotFound(segment_id)
         return segment
 
@@ -211,6 +234,19 @@ def segment_members(
         for facts in repos.segments.patient_facts(segment.org_id, patient_ids)
         if evaluator.matches(patient_record(facts, catalogue, now))
     }
+
+
+def _previewed(actor: Actor, preview: Preview, segment_id: int | None) -> AuditRecord:
+    """The audit entry of a preview: it showed patient ids (masked otherwise)."""
+    return actor.audit(
+        "segment_previewed",
+        preview.evaluated_at,
+        detail={
+            "segment_id": segment_id,
+            "patient_count": preview.patient_count,
+            "sample_size": len(preview.sample),
+        },
+    )
 
 
 def _reachable_definitions(repos: Repositories, org_id: str, definition: Any) -> Mapping[int, Any]:

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from outreach.channels.base import ChannelWorker, PermanentSendError, SendError, SendReceipt
+from outreach.channels.base import (
+    ChannelWorker,
+    OutboundMessage,
+    PermanentSendError,
+    SendError,
+    SendReceipt,
+)
 from outreach.channels.message_builder import MessageBuilder, MessageBuildError
 from outreach.dead_letters import DeadLetter, dead_letter, describe_error
 from outreach.delivery.retry_policy import compute_backoff, should_retry
-from outreach.domain import Channel, JobRecord, JobStatus, SuppressionReason
+from outreach.domain import Actor, AuditRecord, Channel, JobRecord, JobStatus, SuppressionReason
 from outreach.events import CommFailedData, CommFailedOutcome, SendRequest, TypedOutcome
 from outreach.preferences import (
     PatientDecisionInputs,
@@ -70,6 +77,10 @@ class SendBatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
+# (channel, seconds the provider call took, the provider's error code or None)
+SendObserver = Callable[[str, float, str | None], None]
+
+
 class JobSender:
     def __init__(
         self,
@@ -79,12 +90,14 @@ class JobSender:
         *,
         pool: ThreadPoolExecutor,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_send: SendObserver | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.builder = builder
         self.pool = pool
         self.clock = clock
+        self.on_send = on_send
 
     def handle(self, requests: Sequence[SendRequest]) -> SendBatchResult:
         now = self.clock()
@@ -130,7 +143,11 @@ class JobSender:
             to_send.append((job, message, template_id))
 
         futures = [
-            (job, template_id, self.pool.submit(self.channels[channel_of(job)].send, message))
+            (
+                job,
+                template_id,
+                self.pool.submit(self._send, self.channels[channel_of(job)], message),
+            )
             for job, message, template_id in to_send
         ]
         sent: list[SentJob] = []
@@ -154,12 +171,29 @@ class JobSender:
         done = self.clock()
         with self.store.transaction() as repos:
             repos.jobs.mark_sent(sent, done)
+            repos.audit.record([_sent_audit(jobs[s.job_id], s, done) for s in sent])
             # Statuses that raced ahead of this bookkeeping (fast providers) are applied now.
             replay_statuses(repos, [s.provider_message_id for s in sent], done)
             result.sent = len(sent)
             for item in unsent:
                 self._finish(repos, item, patients, done, result)
         return result
+
+    def _send(self, worker: ChannelWorker, message: OutboundMessage) -> SendReceipt:
+        """One provider call, its time and refusal reported to ``on_send`` (metrics)."""
+        started = time.perf_counter()
+        code: str | None = None
+        try:
+            return worker.send(message)
+        except SendError as error:
+            code = error.provider_code or type(error).__name__
+            raise
+        except Exception as error:
+            code = type(error).__name__
+            raise
+        finally:
+            if self.on_send is not None:
+                self.on_send(worker.name, time.perf_counter() - started, code)
 
     def _finish(
         self,
@@ -236,6 +270,25 @@ class JobSender:
                 key=job.patient_id,
             )
         )
+
+
+SENDER = Actor("system:channels")
+
+
+def _sent_audit(job: JobRecord, sent: SentJob, at: datetime) -> AuditRecord:
+    """Every message a provider accepted is in the audit log (identifiers only)."""
+    return SENDER.audit(
+        "message_sent",
+        at,
+        patient_id=job.patient_id,
+        org_id=job.org_id,
+        detail={
+            "job_id": job.id,
+            "channel": channel_of(job).value,
+            "purpose": job.purpose.value,
+            "provider_message_id": sent.provider_message_id,
+        },
+    )
 
 
 def channel_of(job: JobRecord) -> Channel:

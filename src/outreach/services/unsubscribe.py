@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from outreach.domain import AuditRecord
+from outreach.domain import Actor
 from outreach.events import OptedOutData, PatientOptedOutOutcome
 from outreach.sql.store import Store
 from outreach.templating import UnsubscribeClaim
 
-ACTOR = "patient:unsubscribe-link"
+ACTOR = Actor("patient:unsubscribe-link")
 UNSUBSCRIBED = "unsubscribed"  # the exit reason of the campaign enrolment
 
 
@@ -62,12 +62,12 @@ def unsubscribe(
         }
         repos.audit.record(
             [
-                AuditRecord(
-                    occurred_at=now,
-                    actor=ACTOR,
-                    action="opt_out" if changed else "opt_out_repeated",
+                ACTOR.audit(
+                    "opt_out" if changed else "opt_out_repeated",
+                    now,
                     patient_id=claim.patient_id,
                     detail=detail,
+                    org_id=org_id,
                 )
             ]
         )

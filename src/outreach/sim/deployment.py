@@ -51,6 +51,10 @@ def local_deployment_environment(
         "OUTREACH_SCHEDULER_POLL_SECONDS": "0.2",
         "OUTREACH_LOG_LEVEL": "INFO",
         "OUTREACH_SHARED_CLOCK_KEY": "clock",
+        # Several workers and schedulers share this machine: each is given its own metrics
+        # port (--metrics-port) where one is wanted.
+        "OUTREACH_WORKER_METRICS_PORT": "0",
+        "OUTREACH_SCHEDULER_METRICS_PORT": "0",
     }
 
 

@@ -28,6 +28,9 @@ class AuditRepository:
                     "patient_id": entry.patient_id,
                     "action": entry.action,
                     "detail": dict(entry.detail),
+                    "org_id": entry.org_id,
+                    "ip": entry.ip,
+                    "user_agent": entry.user_agent,
                 }
                 for entry in entries
             ],

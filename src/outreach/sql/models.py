@@ -32,7 +32,14 @@ from sqlalchemy.sql import func
 
 from outreach.analytics.latency import BUCKETS as LATENCY_BUCKETS
 from outreach.campaigns.states import CampaignState, EnrolmentState
-from outreach.domain import AppointmentStatus, Channel, JobStatus, Purpose, SuppressionReason
+from outreach.domain import (
+    AppointmentStatus,
+    Channel,
+    JobStatus,
+    Purpose,
+    Role,
+    SuppressionReason,
+)
 from outreach.sql.types import BigId, Json, UtcDateTime, str_enum
 
 # Message bodies and rendered e-mails can exceed TEXT's 64 KiB on MariaDB.
@@ -570,10 +577,14 @@ class CommReportDelivery(Base):
 
 
 class CommAuditLog(Base):
-    """Append-only record of consent changes and compliance actions."""
+    """Append-only record of who did what: sends, receipts, consent, settings, templates, keys,
+    reads of a patient's comm-context."""
 
     __tablename__ = "comm_audit_log"
-    __table_args__ = (Index("ix_comm_audit_log_patient", "patient_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_comm_audit_log_patient", "patient_id", "occurred_at"),
+        Index("ix_comm_audit_log_org", "org_id", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -581,6 +592,31 @@ class CommAuditLog(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    org_id: Mapped[str | None] = mapped_column(String(64))
+    # The HTTP caller's address and client, for actions that came through the API.
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class ApiKey(Base):
+    """An API credential: shown once, stored as a SHA-256 digest, scoped to one org and role."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The visible part of the key ("ork_" + 8 characters): how people and the audit log name it.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role, 16))
+    name: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+    def __repr__(self) -> str:
+        return f"ApiKey(prefix={self.prefix!r}, org_id={self.org_id!r}, role={self.role!r})"
 
 
 class ProcessedEvent(Base):

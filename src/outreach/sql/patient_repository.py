@@ -158,6 +158,12 @@ class PatientRepository:
         upsert(self.connection, patient_prefs, list(pref_rows.values()), ["patient_id"])
         return len(patient_rows)
 
+    def org_of(self, patient_id: str) -> str | None:
+        """The organisation a patient belongs to; None for an unknown patient."""
+        return self.connection.execute(
+            select(patients.c.org_id).where(patients.c.id == patient_id)
+        ).scalar_one_or_none()
+
     def ensure_exist(self, stubs: Iterable[tuple[str, str]]) -> None:
         """Placeholder rows for (patient id, org id) an event names before the core sent the
         patient's record. With no preferences row they have no consent, so their jobs are

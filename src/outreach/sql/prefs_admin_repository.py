@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select
 
+from outreach.domain import Actor
 from outreach.sql.bulk import upsert
 from outreach.sql.models import CommAuditLog, OrgCommPrefs, ProviderCommPrefs
 from outreach.sql.preference_rows import LAYER_COLUMNS
@@ -63,7 +64,8 @@ def _save(
     values: Mapping[str, Any],
     *,
     action: str,
-    actor: str,
+    actor: Actor,
+    org_id: str,
     now: datetime,
 ) -> dict[str, dict[str, Any]]:
     """Replace ``columns`` of the row with ``values``; returns (and audits) what changed."""
@@ -93,10 +95,13 @@ def _save(
         [
             {
                 "occurred_at": now,
-                "actor": actor,
+                "actor": actor.name,
                 "patient_id": None,
                 "action": action,
                 "detail": {key: key_value, "created": old is None, "changes": changes},
+                "org_id": org_id,
+                "ip": actor.ip,
+                "user_agent": actor.user_agent,
             }
         ],
     )
@@ -112,7 +117,7 @@ def load_provider_prefs(connection: Connection, provider_id: str) -> dict[str, A
 
 
 def save_org_prefs(
-    connection: Connection, org_id: str, values: Mapping[str, Any], *, actor: str, now: datetime
+    connection: Connection, org_id: str, values: Mapping[str, Any], *, actor: Actor, now: datetime
 ) -> dict[str, dict[str, Any]]:
     """Replace an organisation's defaults (and name, phone, booking URL); audited."""
     return _save(
@@ -124,6 +129,7 @@ def save_org_prefs(
         values,
         action="org_prefs_changed",
         actor=actor,
+        org_id=org_id,
         now=now,
     )
 
@@ -133,7 +139,7 @@ def save_provider_prefs(
     provider_id: str,
     values: Mapping[str, Any],
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> dict[str, dict[str, Any]]:
     """Replace a provider's defaults (and organisation, display name); audited."""
@@ -146,5 +152,6 @@ def save_provider_prefs(
         values,
         action="provider_prefs_changed",
         actor=actor,
+        org_id=str(values["org_id"]),
         now=now,
     )

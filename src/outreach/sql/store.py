@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine
 
 from outreach.sql.activity_repository import ActivityRepository
+from outreach.sql.api_key_repository import ApiKeyRepository
 from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.campaign_repository import CampaignRepository
@@ -35,6 +36,7 @@ class Repositories:
 
     __slots__ = (
         "activity",
+        "api_keys",
         "appointments",
         "audit",
         "campaigns",
@@ -55,6 +57,7 @@ class Repositories:
 
     def __init__(self, connection: Connection) -> None:
         self.activity = ActivityRepository(connection)
+        self.api_keys = ApiKeyRepository(connection)
         self.appointments = AppointmentRepository(connection)
         self.audit = AuditRepository(connection)
         self.campaigns = CampaignRepository(connection)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy import Connection, Table, func, or_, select, update
 
 from outreach.sql.models import CommTemplate
 from outreach.sql.template_store import family_key
@@ -118,10 +118,14 @@ def list_templates(
     org_id: str | None = None,
     provider_id: str | None = None,
     active: bool | None = None,
+    visible_to_org: str | None = None,
     limit: int = LIST_LIMIT,
 ) -> list[dict[str, Any]]:
-    """Template versions matching every given filter, by family then version."""
+    """Template versions matching every given filter, by family then version; with
+    ``visible_to_org``, only that organisation's and the global ones."""
     query = select(templates)
+    if visible_to_org is not None:
+        query = query.where(or_(templates.c.org_id.is_(None), templates.c.org_id == visible_to_org))
     for column, value in (
         ("purpose", purpose),
         ("channel", channel),

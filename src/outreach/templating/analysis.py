@@ -4,9 +4,10 @@ Jinja's ``meta.find_undeclared_variables`` answers a different question (what th
 provide) and misses reads through attribute access, ``|attr``, ``self``, loops and macros. Here
 the rule is a whitelist: a template may only consist of text, output, ``if``, literals, plain
 names, ``~``, ``and``/``or``/``not``, ``==``/``!=`` and whitelisted filters and tests with
-literal arguments. Anything else is reported, and every plain name is reported as a read wherever
-it appears (a name tested in ``{% if %}`` leaks as surely as one printed). The analysis is
-policy-free; ``validation.py`` judges the reads against the PHI policy.
+literal arguments, within the size limits of ``budget.py``. Anything else is reported, and
+every plain name is reported as a read wherever it appears (a name tested in ``{% if %}`` leaks
+as surely as one printed). The analysis is policy-free; ``validation.py`` judges the reads
+against the PHI policy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import lru_cache
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from outreach.templating.budget import structure_problems
 from outreach.templating.environment import (
     ALLOWED_COMPARISONS,
     ALLOWED_FILTERS,
@@ -252,6 +254,11 @@ def analyse_source(source: str) -> TemplateAnalysis:
     except TemplateSyntaxError as error:
         finding = Finding(ViolationCode.SYNTAX_ERROR, "syntax", error.lineno, error.message or "")
         return TemplateAnalysis((), (finding,))
+    except RecursionError:  # Jinja's parser recurses once per nested parenthesis or operator
+        finding = Finding(ViolationCode.STRUCTURE, "nesting", None, "nested far too deeply")
+        return TemplateAnalysis((), (finding,))
     walker = _Walker()
     walker.walk(tree)
+    for problem in structure_problems(tree):
+        walker.findings.append(Finding(ViolationCode.STRUCTURE, "size", None, problem))
     return TemplateAnalysis(tuple(walker.reads), tuple(walker.findings))

@@ -17,6 +17,7 @@ from jinja2 import filters as jinja_filters
 from jinja2 import tests as jinja_tests
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from outreach.templating.budget import budgeted
 from outreach.templating.formatting import format_date_filter, format_time_filter
 
 # Filters that only reshape the value they are given; none looks anything up by name.
@@ -61,6 +62,7 @@ def build_environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
         cache_size=0,
     )
     environment.globals.clear()
-    environment.filters = dict(ALLOWED_FILTERS)
+    # Every filter is held to the render budget (budget.py): output cannot balloon.
+    environment.filters = {name: budgeted(name, f) for name, f in ALLOWED_FILTERS.items()}
     environment.tests = dict(ALLOWED_TESTS)
     return environment

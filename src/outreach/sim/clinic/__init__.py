@@ -5,6 +5,7 @@ Pure and deterministic: a seeded ``random.Random``, no clock (the day start is a
 no I/O. ``event_key``/``event_value`` turn an event into a ``core.events`` record.
 """
 
+from outreach.sim.clinic.canaries import CANARY_REPLY, plant_canaries
 from outreach.sim.clinic.generator import SyntheticClinic, expected_counts, generate_clinic
 from outreach.sim.clinic.history import visit_history
 from outreach.sim.clinic.kafka_records import event_key, event_value
@@ -14,6 +15,7 @@ from outreach.sim.clinic.timeline import EVENT_TYPES
 from outreach.sim.clinic.visits import VISIT_OUTCOME_TYPES, visit_outcomes
 
 __all__ = [
+    "CANARY_REPLY",
     "EVENT_TYPES",
     "MALFORMED_KINDS",
     "MALFORMED_SHARE",
@@ -27,6 +29,7 @@ __all__ = [
     "expected_counts",
     "generate_clinic",
     "malformed_events",
+    "plant_canaries",
     "visit_history",
     "visit_outcomes",
 ]

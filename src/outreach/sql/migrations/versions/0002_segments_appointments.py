@@ -1,7 +1,7 @@
 """appointments as facts; segments with the seed's fields
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0006 (branched from 0001; chained after main's 0006 when main was merged)
 Create Date: 2026-12-01 14:28:14.274172
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import mysql
 import outreach.sql.types
 
 revision: str = "0002"
-down_revision: str | None = "0001"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
