@@ -128,6 +128,8 @@ def sample_report(jobs: int = 3000, seed: int = 3) -> FunnelReport:
     return build_funnel_report(
         ReportScope(date(2026, 3, 2), date(2026, 3, 8), "org-sample"),
         stats=stats,
+        variant_stats=[row for row in stats if row.key["variant"] != "-"],
+        detailed=stats,
         latencies=latencies,
         breakdowns=breakdowns,
         generated_at=datetime(2026, 3, 9, 13, 0, tzinfo=UTC),

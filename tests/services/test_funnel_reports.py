@@ -35,7 +35,7 @@ def report_of_clinic(isolated_mariadb: Engine):
     store = Store(isolated_mariadb)
     roll_up_changes(store, at(30), margin=timedelta(hours=1))
     scope = ReportScope(DAY, DAY, clinic.org_id)
-    return funnel_report(store, scope, at(31))
+    return funnel_report(store, scope, at(31), detailed=True)
 
 
 def test_each_step_is_the_hand_count_with_its_rate(report_of_clinic) -> None:

@@ -61,7 +61,8 @@ class FunnelReport:
     generated_at: datetime
     steps: tuple[FunnelStep, ...]
     side_steps: tuple[FunnelStep, ...]
-    # One row per (day, org, campaign, purpose, channel, variant): counters and rates.
+    # One row per (day, org, campaign, purpose, channel, variant), counters and rates: only when
+    # the report was asked for in detail (CSV, JSON); empty otherwise.
     rows: pd.DataFrame
     daily: pd.DataFrame
     channels: pd.DataFrame
@@ -162,13 +163,19 @@ def build_funnel_report(
     latencies: Sequence[LatencyRow],
     breakdowns: Sequence[BreakdownRow],
     generated_at: datetime,
+    variant_stats: Sequence[StatsRow] = (),
     enrolments: Sequence[EnrolmentOutcome] = (),
+    detailed: Sequence[StatsRow] | None = None,
     title: str | None = None,
 ) -> FunnelReport:
-    """The report of ``scope`` from its rollup rows: ``stats`` grouped by every report
-    dimension, ``latencies`` by channel."""
+    """The report of ``scope`` from its rollup rows: ``stats`` grouped by day and channel (at
+    least), ``variant_stats`` the rows with a variant grouped by campaign, variant and channel,
+    ``latencies`` by channel; ``detailed``, grouped by every report dimension, when the report
+    must list them."""
     rows = stats_frame(stats)
-    detailed = with_rates(rows, list(REPORT_DIMENSIONS)) if not rows.empty else rows
+    detailed_rows = stats_frame(detailed or [])
+    if not detailed_rows.empty:
+        detailed_rows = with_rates(detailed_rows, list(REPORT_DIMENSIONS))
     medians = latency_medians(latencies)
     by_channel: dict[str, list[LatencyRow]] = defaultdict(list)
     for row in latencies:
@@ -182,7 +189,7 @@ def build_funnel_report(
         generated_at=generated_at,
         steps=tuple(funnel_steps(rows, medians, FUNNEL_STEPS)),
         side_steps=tuple(funnel_steps(rows, medians, SIDE_STEPS)),
-        rows=detailed,
+        rows=detailed_rows,
         daily=_daily(rows, scope),
         channels=channels,
         channel_medians={
@@ -190,7 +197,7 @@ def build_funnel_report(
         },
         suppression_reasons=_labels(breakdowns, SUPPRESSION_REASON),
         reply_intents=_labels(breakdowns, REPLY_INTENT),
-        variant_verdicts=_variant_verdicts(rows, enrolments),
+        variant_verdicts=_variant_verdicts(stats_frame(variant_stats), enrolments),
     )
 
 

@@ -80,7 +80,7 @@ def funnel(
         )
     if problems:
         raise ApiError(422, "validation_error", problems)
-    report = funnel_report(store, ReportScope(first, last, org_id, campaign_id), now)
+    report = funnel_report(store, ReportScope(first, last, org_id, campaign_id), now, detailed=True)
     policy = CellPolicy.exact() if exact else CellPolicy(settings.report_cell_threshold())
     if output_format is ReportFormat.CSV:
         return Response(

@@ -77,7 +77,9 @@ def funnel_command(
         scope = ReportScope(first_day, last_day, org, campaign)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--from") from None
-    report = funnel_report(wiring.store(engine), scope, now)
+    # CSV and JSON list every day, campaign, purpose, channel and variant; the others do not.
+    detailed = output_format in (ReportFormat.CSV, ReportFormat.JSON)
+    report = funnel_report(wiring.store(engine), scope, now, detailed=detailed)
     engine.dispose()
     policy = CellPolicy.exact() if exact else CellPolicy(settings.report_cell_threshold())
     if output_format is ReportFormat.TABLE:

@@ -11,21 +11,34 @@ from outreach.sql.store import Store
 
 
 def funnel_report(
-    store: Store, scope: ReportScope, now: datetime, *, title: str | None = None
+    store: Store,
+    scope: ReportScope,
+    now: datetime,
+    *,
+    title: str | None = None,
+    detailed: bool = False,
 ) -> FunnelReport:
-    """Four grouped reads (counters per dimension, latency histograms per channel, reasons and
-    intents, campaign arms and their bookings), then pandas."""
+    """Grouped reads, each returning a few hundred rows (counters per day and channel, the
+    variants' per campaign, variant and channel, latency histograms per channel, reasons and
+    intents, campaign arms and their bookings), then pandas. ``detailed`` adds the counters of
+    every day, campaign, purpose, channel and variant, for the CSV and JSON forms."""
     with store.reading() as repos:
-        stats = repos.stats.totals(scope, REPORT_DIMENSIONS)
+        stats = repos.stats.totals(scope, ["day", "channel"])
+        variant_stats = repos.stats.totals(
+            scope, ["campaign_id", "variant", "channel"], with_variant=True
+        )
         latencies = repos.stats.latency_totals(scope, ["channel"])
         breakdowns = repos.stats.breakdown_totals(scope)
         enrolments = repos.experiments.enrolment_outcomes(scope)
+        rows = repos.stats.totals(scope, REPORT_DIMENSIONS) if detailed else None
     return build_funnel_report(
         scope,
         stats=stats,
+        variant_stats=variant_stats,
         latencies=latencies,
         breakdowns=breakdowns,
         enrolments=enrolments,
+        detailed=rows,
         generated_at=now,
         title=title,
     )
