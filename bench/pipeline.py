@@ -26,12 +26,13 @@ from sqlalchemy import create_engine, func, insert, select, text
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
+from outreach.services.template_versions import seed_shipped_templates
 from outreach.sim.clinic import event_key, event_value, generate_clinic
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
 from outreach.sql.models import CommJob, Patient, PatientCommPrefs, ProcessedEvent
-from outreach.sql.template_store import seed_templates
+from outreach.sql.store import Store
 from outreach.topics import CORE_EVENTS, ensure_topics
 
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306/"
@@ -176,8 +177,7 @@ def main() -> None:
     try:
         upgrade(url)
         engine = build_engine(url)
-        with engine.begin() as connection:
-            seed_templates(connection)
+        seed_shipped_templates(Store(engine))
         asyncio.run(ensure_topics(broker.bootstrap_servers, partitions=4))
         sim_port, api_port = free_loopback_port(), free_loopback_port()
         env = local_deployment_environment(

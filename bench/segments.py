@@ -54,7 +54,8 @@ from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
 from outreach.sql.segment_query import compile_segment, count_statement
 from outreach.sql.store import Store
-from outreach.sql.template_store import seed_templates
+from outreach.sql.template_repository import TemplateRepository
+from outreach.templating import load_seed_templates
 
 SERVER = "mysql+pymysql://root@127.0.0.1:3306/"
 ORG = "bench-org"
@@ -293,7 +294,7 @@ def load(engine: Engine, files: dict[str, Path]) -> None:
             {"org": ORG},
         )
         connection.exec_driver_sql("ANALYZE TABLE patients, patient_comm_prefs, appointments")
-        seed_templates(connection)
+        TemplateRepository(connection).seed(load_seed_templates())
 
 
 # ---- timing ----

@@ -19,13 +19,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from outreach.domain import Channel, JobStatus, Purpose
 from outreach.events import InboundEnvelope
 from outreach.preferences.addresses import normalise_phone
 from outreach.segments import PatientFacts
-from outreach.sql.models import Appointment, CommJob, OrgCommPrefs, Patient, PatientCommPrefs
+from outreach.sql.models import (
+    Appointment,
+    CommAuditLog,
+    CommJob,
+    OrgCommPrefs,
+    Patient,
+    PatientCommPrefs,
+)
+from outreach.templating import TemplateRecord
 
 CLINIC_NAME = "Sunrise Clinic"
 CLINIC_PHONE = "+14155550100"
@@ -158,6 +166,33 @@ def envelope(
 
 def new_tag(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def sms_template(org_id: str | None, **fields: Any) -> TemplateRecord:
+    """An unsaved appointment-reminder SMS of ``org_id`` that the policy accepts."""
+    values: dict[str, Any] = {
+        "id": "unsaved",
+        "org_id": org_id,
+        "purpose": Purpose.APPT_REMINDER,
+        "channel": Channel.SMS,
+        "language": "en",
+        "body": "Hi {{ first_name }}, see you {{ appointment_date }}.",
+        "declared_variables": ("first_name", "appointment_date"),
+        "is_active": False,
+    }
+    return TemplateRecord(**(values | fields))
+
+
+def audit_entries(engine: Engine, action: str, org_id: str) -> list[dict[str, Any]]:
+    """The ``comm_audit_log`` entries of ``action`` about ``org_id``, oldest first."""
+    audit_log = CommAuditLog.__table__
+    query = (
+        select(audit_log)
+        .where(audit_log.c.action == action, audit_log.c.org_id == org_id)
+        .order_by(audit_log.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
 
 
 def patient_row(patient_id: str, *, org_id: str = "org", **fields: Any) -> dict[str, Any]:
@@ -301,7 +336,11 @@ def insert_patient_facts(engine: Engine, facts: Sequence[PatientFacts], now: dat
                     "opted_out_email": False,
                     "opted_out_sms": False,
                     "opted_out_whatsapp": False,
-                    **patient.preferences,
+                    "language": None,
+                    "timezone": None,
+                    "preferred_channel": None,
+                    # A stored row has every flag: a flag given as None keeps its default.
+                    **{k: v for k, v in patient.preferences.items() if v is not None},
                 }
             )
         for number, appointment in enumerate(patient.appointments):
@@ -361,7 +400,7 @@ def add_recall_templates(engine: Engine, org_id: str) -> None:
     would be shared by every test of the session database)."""
     import dataclasses
 
-    from outreach.sql.template_store import seed_templates
+    from outreach.sql.template_repository import TemplateRepository
     from outreach.templating import load_seed_templates
 
     records = [
@@ -370,4 +409,4 @@ def add_recall_templates(engine: Engine, org_id: str) -> None:
         if record.family is not None
     ]
     with engine.begin() as connection:
-        seed_templates(connection, records)
+        TemplateRepository(connection).seed(records)

@@ -48,9 +48,15 @@ from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
 from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
+from outreach.preferences import OrgSettings, PreferenceLayer, ProviderSettings
 from outreach.services.api_keys import issue_api_key
 from outreach.services.funnel_reports import funnel_report
+from outreach.services.organisation_settings import (
+    replace_org_settings,
+    replace_provider_settings,
+)
 from outreach.services.roll_up_stats import roll_up_changes
+from outreach.services.template_versions import seed_shipped_templates
 from outreach.sim.clinic import (
     CANARY_REPLY,
     VISIT_OUTCOME_TYPES,
@@ -67,9 +73,7 @@ from outreach.sim.clinic import (
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
-from outreach.sql.prefs_admin_repository import save_org_prefs, save_provider_prefs
 from outreach.sql.store import Store
-from outreach.sql.template_store import seed_templates
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STAFF_INBOX, ensure_topics
 
 logger = logging.getLogger(__name__)
@@ -147,31 +151,29 @@ def _prepare_database(url: str, clinic: SyntheticClinic) -> Engine:
     upgrade(url)
     engine = build_engine(url)
     now = datetime.now(UTC)
-    with engine.begin() as connection:
-        seed_templates(connection)
-        # The clinic's settings go in the way an administrator's would (audited as "demo").
-        for org in clinic.orgs:
-            save_org_prefs(
-                connection,
-                org.org_id,
-                {
-                    "name": org.name,
-                    "timezone": org.timezone,
-                    "language": org.language,
-                    "clinic_phone": org.clinic_phone,
-                    "booking_url": f"https://portal.clinic.example/{org.org_id}/book",
-                },
-                actor=DEMO_ACTOR,
-                now=now,
-            )
-        for provider in clinic.providers:
-            save_provider_prefs(
-                connection,
-                provider.provider_id,
-                {"org_id": provider.org_id, "display_name": provider.display_name},
-                actor=DEMO_ACTOR,
-                now=now,
-            )
+    store = Store(engine)
+    seed_shipped_templates(store)
+    # The clinic's settings go in the way an administrator's would (audited as "demo").
+    for org in clinic.orgs:
+        settings = OrgSettings(
+            org_id=org.org_id,
+            name=org.name,
+            clinic_phone=org.clinic_phone,
+            booking_url=f"https://portal.clinic.example/{org.org_id}/book",
+            layer=PreferenceLayer(timezone=org.timezone, language=org.language),
+        )
+        replace_org_settings(store, settings, actor=DEMO_ACTOR, now=now)
+    for provider in clinic.providers:
+        replace_provider_settings(
+            store,
+            ProviderSettings(
+                provider_id=provider.provider_id,
+                org_id=provider.org_id,
+                display_name=provider.display_name,
+            ),
+            actor=DEMO_ACTOR,
+            now=now,
+        )
     return engine
 
 

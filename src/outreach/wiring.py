@@ -21,7 +21,6 @@ from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
 from outreach.redis_store import KeySpace, connect_redis
 from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
-from outreach.sql.template_store import load_active_templates, load_template_version
 from outreach.templating import TemplateRecord
 
 if TYPE_CHECKING:
@@ -74,13 +73,16 @@ def report_mailer(settings: Settings) -> ChannelReportMailer:
 
 
 def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:
+    templates = Store(engine)
+
     def load() -> list[TemplateRecord]:
-        with engine.connect() as connection:
-            return load_active_templates(connection)
+        with templates.reading() as repos:
+            return repos.templates.active()
 
     def load_version(template_id: int) -> TemplateRecord | None:
-        with engine.connect() as connection:
-            return load_template_version(connection, template_id)
+        with templates.reading() as repos:
+            stored = repos.templates.get(template_id)
+        return stored.record if stored is not None else None
 
     secret = settings.portal_link_secret.get_secret_value() if settings.portal_link_secret else None
     return MessageBuilder(

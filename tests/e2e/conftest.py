@@ -28,10 +28,10 @@ def pipeline(
 ) -> Iterator[Pipeline]:
     from redis import Redis
 
-    from outreach.sql.template_store import seed_templates
+    from outreach.services.template_versions import seed_shipped_templates
+    from outreach.sql.store import Store
 
-    with pipeline_database.begin() as connection:
-        seed_templates(connection)
+    seed_shipped_templates(Store(pipeline_database))
     prefix = f"outreach-e2e:{uuid.uuid4().hex[:8]}:"
     tmp: Path = tmp_path_factory.mktemp("pipeline")
     running = start_pipeline(

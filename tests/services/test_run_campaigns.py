@@ -34,7 +34,8 @@ from outreach.sql.models import (
     CommTemplate,
 )
 from outreach.sql.store import Store
-from outreach.sql.template_store import seed_templates
+from outreach.sql.template_repository import TemplateRepository
+from outreach.templating import load_seed_templates
 from tests.factories import add_segment, consenting_prefs_row, insert_rows, new_tag, patient_row
 
 NOW = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
@@ -53,7 +54,7 @@ class Clinic:
         self.store = Store(engine)
         self.org = new_tag("org")
         with engine.begin() as connection:
-            seed_templates(connection)
+            TemplateRepository(connection).seed(load_seed_templates())
 
     def patients(self, count: int, region: str, **prefs: Any) -> list[str]:
         ids = [new_tag("p") for _ in range(count)]

@@ -12,9 +12,10 @@ from sqlalchemy import Engine, insert, select
 
 from outreach.events import SendRequest
 from outreach.services.send_jobs import JobSender
+from outreach.services.template_versions import seed_shipped_templates
 from outreach.sql.models import CommAuditLog, CommJob, OrgCommPrefs, PatientCommPrefs
 from outreach.sql.store import Store
-from outreach.sql.template_store import family_key, seed_templates
+from outreach.sql.template_repository import family_key
 from outreach.wiring import message_builder
 from tests.factories import consenting_prefs_row, insert_rows, job_row, patient_row
 
@@ -26,8 +27,7 @@ jobs = CommJob.__table__
 def seeded(isolated_mariadb: Engine) -> Engine:
     """A database of the test's own with the shipped templates: the worker's claims and the
     assertions on them see only this test's jobs."""
-    with isolated_mariadb.begin() as connection:
-        seed_templates(connection)
+    seed_shipped_templates(Store(isolated_mariadb))
     return isolated_mariadb
 
 

@@ -24,6 +24,7 @@ from outreach.segments import (
     patient_record,
     validate_rule,
 )
+from outreach.segments.records import PREFERENCE_FIELDS
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
 from outreach.sql.segment_query import compile_segment, count_statement, sql_text
@@ -174,3 +175,17 @@ def test_segments_within_segments_agree(isolated_mariadb: Engine) -> None:
     expected = {f"{org_id}-old-fl", f"{org_id}-f"}
     assert in_memory(rule, facts, saved) == expected
     assert selected(isolated_mariadb, statement) == expected
+
+
+def test_texts_outside_an_enum_column_are_compared_not_refused(
+    isolated_mariadb: Engine, isolated_sqlite: Engine
+) -> None:
+    """preferred_channel is stored through an enum type; a rule may still name any text."""
+    org_id = f"o{uuid.uuid4().hex[:12]}"
+    own = dict.fromkeys(PREFERENCE_FIELDS) | {"preferred_channel": "sms", "contact_consent": True}
+    facts = [PatientFacts(f"{org_id}-sms", org_id, preferences=own)]
+    rule = {"in": [{"var": "preferred_channel"}, ["", "SMS", "fax"]]}
+    statement = compile_segment(rule, CATALOGUE, org_id, now=NOW)
+    for engine in (isolated_mariadb, isolated_sqlite):
+        insert_patient_facts(engine, facts, NOW)
+        assert selected(engine, statement) == set() == in_memory(rule, facts)

@@ -9,25 +9,29 @@ provider of another organisation, answer 404 like missing ones.
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime, time
+from datetime import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from outreach.api.access import AdminCaller
-from outreach.api.dependencies import ClockDep, EngineDep
+from outreach.api.dependencies import ClockDep, StoreDep
 from outreach.api.errors import ApiError
 from outreach.domain import Channel
-from outreach.preferences import PreferenceLayer
-from outreach.sql.preference_rows import LAYER_COLUMNS
-from outreach.sql.prefs_admin_repository import (
-    ORG_DESCRIPTIVE_COLUMNS,
-    load_org_prefs,
-    load_provider_prefs,
-    save_org_prefs,
-    save_provider_prefs,
+from outreach.preferences import (
+    LEVEL_FIELDS,
+    OrgSettings,
+    PreferenceLayer,
+    ProviderSettings,
+    json_ready,
+)
+from outreach.services.organisation_settings import (
+    ProviderOfAnotherOrganisation,
+    org_settings,
+    provider_settings,
+    replace_org_settings,
+    replace_provider_settings,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["preferences"])
@@ -64,31 +68,19 @@ class HierarchyFields(BaseModel):
             if (start is None) != (end is None):
                 raise ValueError(f"{window}_start and {window}_end are set together")
         # The core's own checks, so the API accepts exactly what the pipeline can use.
-        PreferenceLayer(**self.layer_values())
+        self.layer()
         return self
 
-    def layer_values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LAYER_COLUMNS}
-
-    def row_values(self) -> dict[str, Any]:
-        """Column values: channels as their names, lists as JSON lists."""
-        values = self.layer_values()
-        for name in ("allowed_channels", "channel_order"):
-            if values[name] is not None:
-                values[name] = [Channel(c).value for c in values[name]]
-        if values["preferred_channel"] is not None:
-            values["preferred_channel"] = Channel(values["preferred_channel"]).value
-        return values
+    def layer(self) -> PreferenceLayer:
+        return PreferenceLayer(**{name: getattr(self, name) for name in LEVEL_FIELDS})
 
 
 class OrgPrefsBody(HierarchyFields):
     name: str = Field(min_length=1, max_length=200)
     clinic_phone: str | None = Field(default=None, max_length=20)
     booking_url: str | None = Field(default=None, max_length=500)
-    analyst_emails: (
-        list[Annotated[str, StringConstraints(pattern=_EMAIL, max_length=254)]] | None
-    ) = Field(
-        default=None,
+    analyst_emails: list[Annotated[str, StringConstraints(pattern=_EMAIL, max_length=254)]] = Field(
+        default_factory=list,
         max_length=20,
         description="Staff addresses the weekly funnel report (aggregates only) is e-mailed to.",
     )
@@ -104,28 +96,14 @@ class ProviderPrefsBody(HierarchyFields):
     display_name: str | None = Field(default=None, max_length=200)
 
 
-def _view(row: dict[str, Any], key: str, descriptive: tuple[str, ...]) -> dict[str, Any]:
-    layer: dict[str, Any] = {}
-    for name in LAYER_COLUMNS:
-        value = row.get(name)
-        if isinstance(value, time):
-            value = value.isoformat()
-        elif isinstance(value, enum.Enum):
-            value = value.value
-        layer[name] = value
-    updated_at: datetime | None = row.get("updated_at")
+def _view(settings: OrgSettings | ProviderSettings) -> dict[str, Any]:
+    key, value = settings.identity
     return {
-        key: row[key],
-        **{name: row.get(name) for name in descriptive},
-        **layer,
-        "updated_at": updated_at.isoformat() if updated_at else None,
+        key: value,
+        **{name: json_ready(getattr(settings, name)) for name in settings.descriptive_fields},
+        **{name: json_ready(getattr(settings.layer, name)) for name in LEVEL_FIELDS},
+        "updated_at": settings.updated_at.isoformat() if settings.updated_at else None,
     }
-
-
-def _stored(row: dict[str, Any] | None) -> dict[str, Any]:
-    if row is None:  # just written in the same transaction: only a broken database gets here
-        raise RuntimeError("saved preferences row not found")
-    return row
 
 
 def _own_org(caller: AdminCaller, org_id: str) -> None:
@@ -134,30 +112,29 @@ def _own_org(caller: AdminCaller, org_id: str) -> None:
 
 
 @router.get("/orgs/{org_id}/comm-prefs")
-def get_org_prefs(engine: EngineDep, caller: AdminCaller, org_id: IdPath) -> dict[str, Any]:
+def get_org_prefs(store: StoreDep, caller: AdminCaller, org_id: IdPath) -> dict[str, Any]:
     _own_org(caller, org_id)
-    with engine.connect() as connection:
-        row = load_org_prefs(connection, org_id)
-    if row is None:
+    settings = org_settings(store, org_id)
+    if settings is None:
         raise ApiError(404, "not_found", "no preferences stored for this organisation")
-    return _view(row, "org_id", ORG_DESCRIPTIVE_COLUMNS)
+    return _view(settings)
 
 
 @router.put("/orgs/{org_id}/comm-prefs")
 def put_org_prefs(
-    body: OrgPrefsBody, engine: EngineDep, clock: ClockDep, caller: AdminCaller, org_id: IdPath
+    body: OrgPrefsBody, store: StoreDep, clock: ClockDep, caller: AdminCaller, org_id: IdPath
 ) -> dict[str, Any]:
     _own_org(caller, org_id)
-    values = body.row_values() | {
-        "name": body.name,
-        "clinic_phone": body.clinic_phone,
-        "booking_url": body.booking_url,
-        "analyst_emails": body.analyst_emails,
-    }
-    with engine.begin() as connection:
-        changes = save_org_prefs(connection, org_id, values, actor=caller.actor, now=clock())
-        row = load_org_prefs(connection, org_id)
-    return _view(_stored(row), "org_id", ORG_DESCRIPTIVE_COLUMNS) | {"changed": sorted(changes)}
+    new = OrgSettings(
+        org_id=org_id,
+        name=body.name,
+        clinic_phone=body.clinic_phone,
+        booking_url=body.booking_url,
+        layer=body.layer(),
+        analyst_emails=tuple(sorted(set(body.analyst_emails))),
+    )
+    saved = replace_org_settings(store, new, actor=caller.actor, now=clock())
+    return _view(saved.settings) | {"changed": sorted(saved.changes)}
 
 
 def _unknown_provider() -> ApiError:
@@ -165,34 +142,29 @@ def _unknown_provider() -> ApiError:
 
 
 @router.get("/providers/{provider_id}/comm-prefs")
-def get_provider_prefs(
-    engine: EngineDep, caller: AdminCaller, provider_id: IdPath
-) -> dict[str, Any]:
-    with engine.connect() as connection:
-        row = load_provider_prefs(connection, provider_id)
-    if row is None or row["org_id"] != caller.org_id:
+def get_provider_prefs(store: StoreDep, caller: AdminCaller, provider_id: IdPath) -> dict[str, Any]:
+    settings = provider_settings(store, provider_id)
+    if settings is None or settings.org_id != caller.org_id:
         raise _unknown_provider()
-    return _view(row, "provider_id", ("org_id", "display_name"))
+    return _view(settings)
 
 
 @router.put("/providers/{provider_id}/comm-prefs")
 def put_provider_prefs(
     body: ProviderPrefsBody,
-    engine: EngineDep,
+    store: StoreDep,
     clock: ClockDep,
     caller: AdminCaller,
     provider_id: IdPath,
 ) -> dict[str, Any]:
-    org_id = caller.own_org(body.org_id, "body.org_id")
-    values = body.row_values() | {"org_id": org_id, "display_name": body.display_name}
-    with engine.begin() as connection:
-        existing = load_provider_prefs(connection, provider_id)
-        if existing is not None and existing["org_id"] != org_id:
-            raise _unknown_provider()  # another organisation's provider is not the caller's
-        changes = save_provider_prefs(
-            connection, provider_id, values, actor=caller.actor, now=clock()
-        )
-        row = load_provider_prefs(connection, provider_id)
-    return _view(_stored(row), "provider_id", ("org_id", "display_name")) | {
-        "changed": sorted(changes)
-    }
+    new = ProviderSettings(
+        provider_id=provider_id,
+        org_id=caller.own_org(body.org_id, "body.org_id"),
+        display_name=body.display_name,
+        layer=body.layer(),
+    )
+    try:
+        saved = replace_provider_settings(store, new, actor=caller.actor, now=clock())
+    except ProviderOfAnotherOrganisation:
+        raise _unknown_provider() from None  # another organisation's provider is not the caller's
+    return _view(saved.settings) | {"changed": sorted(saved.changes)}

@@ -44,12 +44,12 @@ def templates_seed(
     url: Annotated[str | None, typer.Option(help="Database URL (default: settings).")] = None,
 ) -> None:
     """Load the shipped templates (every purpose x channel, several languages) once."""
+    from outreach.services.template_versions import seed_shipped_templates
     from outreach.sql.engine import build_engine
-    from outreach.sql.template_store import seed_templates
+    from outreach.sql.store import Store
 
     settings = load_settings()
     engine = build_engine(url or settings.resolved_database_url())
-    with engine.begin() as connection:
-        added = seed_templates(connection)
+    added = seed_shipped_templates(Store(engine))
     engine.dispose()
     typer.echo(f"{added} template(s) added")

@@ -39,15 +39,24 @@ from outreach.preferences.frequency_caps import (
 )
 from outreach.preferences.hierarchy import (
     GLOBAL_DEFAULTS,
+    LEVEL_FIELDS,
     EffectivePreferences,
     PreferenceLayer,
     PreferenceLevel,
+    json_ready,
     resolve_effective_preferences,
 )
 from outreach.preferences.legal_floor import (
     FLORIDA_AREA_CODES,
     FLORIDA_MARKETING_MAX,
     is_florida_number,
+)
+from outreach.preferences.organisation_settings import (
+    FieldChange,
+    OrgSettings,
+    ProviderSettings,
+    settings_audit_detail,
+    settings_changes,
 )
 from outreach.preferences.outcomes import Decision, Scheduled, Suppressed
 from outreach.preferences.patient_profile import (
@@ -65,6 +74,7 @@ __all__ = [
     "FLORIDA_AREA_CODES",
     "FLORIDA_MARKETING_MAX",
     "GLOBAL_DEFAULTS",
+    "LEVEL_FIELDS",
     "REASON_PRECEDENCE",
     "REMINDER_PROFILE_MAX_PER_DAY",
     "REMINDER_PROFILE_MAX_PER_WEEK",
@@ -75,10 +85,13 @@ __all__ = [
     "Decision",
     "EffectivePreferences",
     "ExpiringConsent",
+    "FieldChange",
+    "OrgSettings",
     "PatientDecisionInputs",
     "PatientLayers",
     "PreferenceLayer",
     "PreferenceLevel",
+    "ProviderSettings",
     "Scheduled",
     "SentRecord",
     "Suppressed",
@@ -92,6 +105,7 @@ __all__ = [
     "decide",
     "frequency_refusal",
     "is_florida_number",
+    "json_ready",
     "mask_email",
     "mask_phone",
     "most_telling_reason",
@@ -103,4 +117,6 @@ __all__ = [
     "resolve_effective_preferences",
     "resolve_patient",
     "resolve_patients",
+    "settings_audit_detail",
+    "settings_changes",
 ]

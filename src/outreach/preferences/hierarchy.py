@@ -143,6 +143,10 @@ class PreferenceLayer:
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(PreferenceLayer))
+# What an organisation or provider may set: addresses belong to a patient alone.
+LEVEL_FIELDS: tuple[str, ...] = tuple(
+    name for name in _FIELD_NAMES if name not in ("email", "phone", "whatsapp")
+)
 # Fields every effective preference set must have: the global layer has to provide them.
 REQUIRED_FIELDS: frozenset[str] = frozenset(
     {
@@ -189,13 +193,14 @@ def _masked_items(prefs: Any) -> list[tuple[str, Any]]:
     return items
 
 
-def _json_value(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """A preference value as JSON shows it: times in ISO form, sets sorted, channels by name."""
     if isinstance(value, time):
         return value.isoformat()
     if isinstance(value, frozenset):
-        return sorted(_json_value(v) for v in value)
+        return sorted(json_ready(v) for v in value)
     if isinstance(value, tuple):
-        return [_json_value(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
     return value
@@ -272,7 +277,7 @@ class EffectivePreferences:
             else [(name, getattr(self, name)) for name in _FIELD_NAMES]
         )
         return {
-            "values": {name: _json_value(value) for name, value in items},
+            "values": {name: json_ready(value) for name, value in items},
             "sources": {
                 name: (level.value if level is not None else None)
                 for name, level in self.sources.items()

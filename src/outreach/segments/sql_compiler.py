@@ -345,8 +345,12 @@ class _Lowering:
         outer = self.inlined
         self.inlined = (*outer, segment_id)
         try:
-            # Pointers inside name the referenced segment's own definition.
-            return self.truthy(self.segments[segment_id], f"{pointer}(segment {segment_id})")
+            return self.truthy(self.segments[segment_id], "")
+        except SegmentNotCompilable as inside:
+            # The pointer stays in the rule as sent: at the reference, saying where inside.
+            raise SegmentNotCompilable(
+                pointer, f"segment {segment_id}, at {inside.pointer or '/'}: {inside.message}"
+            ) from None
         finally:
             self.inlined = outer
 

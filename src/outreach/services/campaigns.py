@@ -124,7 +124,7 @@ def activate_campaign(
         record = _load(repos, campaign_id, org_id)
         target = next_state(record.state, CampaignAction.ACTIVATE)
         definition = record.definition
-        templates = repos.campaigns.family_templates(
+        templates = repos.templates.active_in_families(
             definition.org_id, definition.purpose, definition.template_families
         )
         contact = repos.orgs.clinic_contacts([definition.org_id]).get(definition.org_id)

@@ -155,7 +155,7 @@ class CampaignRunner:
             self._enrol(record, now, result)
         self._exit(record, now, result)
         with self.store.reading() as repos:
-            templates = repos.campaigns.family_templates(
+            templates = repos.templates.active_in_families(
                 definition.org_id, definition.purpose, definition.template_families
             )
         for index in range(len(definition.steps)):

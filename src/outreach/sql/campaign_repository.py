@@ -20,7 +20,6 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
-    and_,
     case,
     exists,
     func,
@@ -46,7 +45,7 @@ from outreach.campaigns import (
     variant_salt,
 )
 from outreach.campaigns.assignment import HASH_HEX_DIGITS
-from outreach.domain import AppointmentStatus, JobStatus, Purpose
+from outreach.domain import AppointmentStatus, JobStatus
 from outreach.segments import Catalogue, RuleLimits
 from outreach.sql.engine import ASSIGNMENT_BUCKET_FUNCTION
 from outreach.sql.models import (
@@ -56,14 +55,11 @@ from outreach.sql.models import (
     CommInbound,
     CommJob,
     CommStatusEvent,
-    CommTemplate,
     Patient,
     PatientSegment,
 )
 from outreach.sql.segment_query import compile_segment, count_statement
-from outreach.sql.template_store import record_from_row
 from outreach.sql.types import UtcDateTime
-from outreach.templating import TemplateRecord
 
 appointments = cast(Table, Appointment.__table__)
 campaigns = cast(Table, CommCampaign.__table__)
@@ -73,7 +69,6 @@ patients = cast(Table, Patient.__table__)
 segments = cast(Table, PatientSegment.__table__)
 inbound = cast(Table, CommInbound.__table__)
 status_events = cast(Table, CommStatusEvent.__table__)
-templates = cast(Table, CommTemplate.__table__)
 
 _ACTIVE = EnrolmentState.ACTIVE.value
 _HELD_OUT = EnrolmentState.HELD_OUT.value
@@ -192,24 +187,6 @@ class CampaignRepository:
         self.connection.execute(
             update(campaigns).where(campaigns.c.id == campaign_id).values(enrolled_through=through)
         )
-
-    def family_templates(
-        self, org_id: str, purpose: Purpose, families: Iterable[str]
-    ) -> list[TemplateRecord]:
-        """Active templates of these named families the organisation may use (its own and the
-        global ones)."""
-        names = sorted(set(families))
-        if not names:
-            return []
-        rows = self.connection.execute(
-            select(templates).where(
-                templates.c.family.in_(names),
-                templates.c.purpose == purpose.value,
-                templates.c.is_active.is_(True),
-                (templates.c.org_id.is_(None)) | (templates.c.org_id == org_id),
-            )
-        )
-        return [record_from_row(row) for row in rows]
 
     # ---- segments ----
 
@@ -591,15 +568,3 @@ class CampaignRepository:
             select(clicked.c.variant, func.count()).group_by(clicked.c.variant)
         )
         return {variant: int(count) for variant, count in rows}
-
-    def enrolled_patients(self, campaign_id: int, patient_ids: Iterable[str]) -> dict[str, Any]:
-        """(variant, state) of these patients' enrolments in the campaign."""
-        ids = list(set(patient_ids))
-        if not ids:
-            return {}
-        rows = self.connection.execute(
-            select(enrolments.c.patient_id, enrolments.c.variant, enrolments.c.state).where(
-                and_(enrolments.c.campaign_id == campaign_id, enrolments.c.patient_id.in_(ids))
-            )
-        )
-        return {row.patient_id: (row.variant, EnrolmentState(row.state)) for row in rows}

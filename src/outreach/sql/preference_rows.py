@@ -1,4 +1,4 @@
-"""Rows of the preference tables -> the pure ``preferences`` values (and back for patients)."""
+"""Rows of the preference tables <-> the pure ``preferences`` values."""
 
 from __future__ import annotations
 
@@ -6,25 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from outreach.domain import Channel
-from outreach.preferences import ConsentState, PreferenceLayer
+from outreach.preferences import LEVEL_FIELDS, ConsentState, PreferenceLayer, json_ready
 
-LAYER_COLUMNS = (
-    "timezone",
-    "language",
-    "quiet_hours_start",
-    "quiet_hours_end",
-    "avoid_work_hours",
-    "work_hours_start",
-    "work_hours_end",
-    "work_days",
-    "allowed_channels",
-    "preferred_channel",
-    "channel_order",
-    "best_hour",
-    "marketing_max_per_day",
-    "marketing_max_per_week",
-    "healthcare_reminder_profile",
-)
+LAYER_COLUMNS = LEVEL_FIELDS  # each column is named after the field it holds
 ADDRESS_COLUMNS = ("email", "phone", "whatsapp")
 
 
@@ -43,6 +27,14 @@ def layer_from_row(
     if with_addresses:
         values.update({name: row.get(name) for name in ADDRESS_COLUMNS})
     return PreferenceLayer(**values)
+
+
+def layer_row_values(layer: PreferenceLayer) -> dict[str, Any]:
+    """A level's column values: channels by name, sets as sorted JSON lists, the order kept."""
+    values: dict[str, Any] = {name: getattr(layer, name) for name in LAYER_COLUMNS}
+    for name in ("work_days", "allowed_channels", "preferred_channel", "channel_order"):
+        values[name] = json_ready(values[name])
+    return values
 
 
 def consent_from_row(row: Mapping[str, Any] | None) -> ConsentState:

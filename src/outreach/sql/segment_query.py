@@ -45,6 +45,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -352,7 +353,9 @@ class _Translator:
         if measure_is_column(value):
             # The column's own collation is coarser (case, trailing spaces) but can use an
             # index; the exact test then keeps only what JSON Logic would.
-            return and_(_IndexableOnMySQL(value.in_(constants)), exact)
+            # Bound as plain text: an enum column's own type would refuse values outside it.
+            superset = type_coerce(value, String()).in_(constants)
+            return and_(_IndexableOnMySQL(superset), exact)
         return exact
 
     def _compare(self, condition: Compare) -> ColumnElement[bool]:

@@ -21,6 +21,10 @@ from outreach.sql.experiment_repository import ExperimentRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.org_repository import OrgRepository
+from outreach.sql.organisation_settings_repository import (
+    OrgSettingsRepository,
+    ProviderSettingsRepository,
+)
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
 from outreach.sql.report_repository import ReportRepository
@@ -29,6 +33,7 @@ from outreach.sql.rollup_repository import RollupRepository
 from outreach.sql.segment_repository import SegmentRepository
 from outreach.sql.stats_repository import StatsRepository
 from outreach.sql.status_repository import StatusRepository
+from outreach.sql.template_repository import TemplateRepository
 
 
 class Repositories:
@@ -44,8 +49,10 @@ class Repositories:
         "experiments",
         "inbox",
         "jobs",
+        "org_settings",
         "orgs",
         "patients",
+        "provider_settings",
         "replies",
         "reports",
         "requests",
@@ -53,6 +60,7 @@ class Repositories:
         "stats",
         "segments",
         "statuses",
+        "templates",
     )
 
     def __init__(self, connection: Connection) -> None:
@@ -65,8 +73,10 @@ class Repositories:
         self.experiments = ExperimentRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
+        self.org_settings = OrgSettingsRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)
+        self.provider_settings = ProviderSettingsRepository(connection)
         self.replies = ReplyRepository(connection)
         self.reports = ReportRepository(connection)
         self.requests = RequestRepository(connection)
@@ -74,6 +84,7 @@ class Repositories:
         self.stats = StatsRepository(connection)
         self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
+        self.templates = TemplateRepository(connection)
 
 
 class Store:

@@ -62,9 +62,6 @@ def upgrade() -> None:
             ["patient_id", "status", "starts_at"],
             unique=False,
         )
-        batch_op.create_index(
-            "ix_appointments_status_starts", ["status", "starts_at"], unique=False
-        )
 
     # The rule a segment held is its definition now; segments saved before keep theirs.
     with op.batch_alter_table("patient_segments", schema=None) as batch_op:
@@ -99,7 +96,6 @@ def downgrade() -> None:
         )
 
     with op.batch_alter_table("appointments", schema=None) as batch_op:
-        batch_op.drop_index("ix_appointments_status_starts")
         batch_op.drop_index("ix_appointments_patient_status_starts")
 
     op.drop_table("appointments")
