@@ -11,6 +11,7 @@ from outreach.cli import (
     campaigns,
     database,
     keys,
+    ml,
     processes,
     replies,
     report,
@@ -26,6 +27,7 @@ app.add_typer(replies.app, name="replies", help="Parse and evaluate patient repl
 app.add_typer(schema.app, name="schema")
 app.add_typer(stats.app, name="stats")
 app.add_typer(report.app, name="report")
+app.add_typer(ml.app, name="ml")
 
 __all__ = [
     "app",
@@ -33,6 +35,7 @@ __all__ = [
     "database",
     "keys",
     "main",
+    "ml",
     "processes",
     "segments",
     "show_config",
