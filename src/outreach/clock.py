@@ -15,25 +15,8 @@ import redis
 Clock = Callable[[], datetime]
 
 
-# Shifts smaller than this are clock noise between processes, not a shifted clock.
-_CLOCK_SHIFT_NOISE = timedelta(seconds=1)
-
-
 def system_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def in_clock_frame(provider_time: datetime, now: datetime) -> datetime:
-    """A provider's wall-clock time in this process's clock frame.
-
-    Providers stamp real time; the demo's shared clock runs ahead of it (so reminders fall due
-    in seconds). Shifting keeps a delivery after its send and a reply after its request. With
-    the real clock the time is returned as it came.
-    """
-    shift = now - datetime.now(UTC)
-    if abs(shift) < _CLOCK_SHIFT_NOISE:
-        return provider_time
-    return provider_time + shift
 
 
 class SharedShiftedClock:

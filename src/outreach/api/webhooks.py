@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -70,12 +71,14 @@ async def read_webhook(request: Request, settings: Settings) -> WebhookRequest:
     )
 
 
-def status_record(status: DeliveryStatus) -> OutgoingRecord:
+def status_record(status: DeliveryStatus, arrived_at: datetime | None = None) -> OutgoingRecord:
+    """The status as published; ``arrived_at`` (the API's clock) stands for the event time of a
+    provider whose reports carry none, so every time of a job is read on one clock."""
     update = StatusUpdate(
         provider=status.provider,
         provider_message_id=status.provider_message_id,
         status=status.status,
-        occurred_at=status.occurred_at,
+        occurred_at=arrived_at or status.occurred_at,
         error_code=status.error_code,
         price=status.price,
         price_unit=status.price_unit,
@@ -156,7 +159,8 @@ def _receiver(worker: ChannelWorker, path: str, roles: frozenset[str]) -> Endpoi
         records: list[OutgoingRecord] = []
         try:
             if STATUS in roles:
-                records += [status_record(s) for s in worker.parse_status(webhook)]
+                arrived_at = services.clock() if worker.status_times_are_arrival else None
+                records += [status_record(s, arrived_at) for s in worker.parse_status(webhook)]
             if INBOUND in roles:
                 records += [inbound_record(m) for m in worker.parse_inbound(webhook)]
         except Exception as error:  # a plugin's parser bug is a bad body too: never a 500 loop

@@ -248,6 +248,8 @@ class ChannelWorker(abc.ABC):
     supports_phi: ClassVar[bool]  # whether bodies may carry PHI (else: portal links only)
     default_rate_per_sec: ClassVar[float]  # sends/s to pace at unless configured otherwise
     status_webhook_path: ClassVar[str]  # where the provider posts delivery reports
+    # The provider's status reports carry no event time: they are stamped when they arrive.
+    status_times_are_arrival: ClassVar[bool] = False
     inbound_webhook_path: ClassVar[str]  # where the provider posts patients' messages
     # Largest webhook body the provider sends; the API refuses more while it streams in.
     max_webhook_bytes: ClassVar[int] = 1024 * 1024

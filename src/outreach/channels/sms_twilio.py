@@ -117,6 +117,7 @@ class TwilioSmsChannel(ChannelWorker):
     status_webhook_path = TWILIO_STATUS_PATH
     inbound_webhook_path = TWILIO_INBOUND_PATH
     max_webhook_bytes = 256 * 1024  # Twilio posts short forms (media come as URLs)
+    status_times_are_arrival = True  # RawDlrDoneDate has minutes and no zone
 
     def __init__(
         self,

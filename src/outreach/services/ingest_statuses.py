@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from outreach.clock import in_clock_frame
 from outreach.domain import JobStatus
 from outreach.events import StatusUpdate
 from outreach.sql.job_repository import ReportedStatus
@@ -60,11 +59,6 @@ class StatusIngestor:
         applied: Counter[str] = Counter()
         if not updates:
             return applied
-        # Provider times into this process's clock frame (the demo's clock runs ahead).
-        updates = [
-            u.model_copy(update={"occurred_at": in_clock_frame(u.occurred_at, now)})
-            for u in updates
-        ]
         with self.store.transaction() as repos:
             owners = repos.jobs.ids_by_provider_message(u.provider_message_id for u in updates)
             repos.statuses.record(

@@ -19,10 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from outreach.clock import in_clock_frame
 from outreach.dead_letters import DeadLetter, dead_letter
 from outreach.domain import AuditRecord, Channel, ClinicContact
 from outreach.events import InboundEnvelope, StaffInboxItem, TypedOutcome, typed_outcome
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # A clock offset smaller than this is scheduling noise, not the demo's shifted clock.
+_CLOCK_SHIFT_NOISE = timedelta(seconds=1)
 ACTOR_PREFIX = "patient-reply:"
 RECEIVER = "system:replies"
 _CONSENT_OUTCOMES = (OutcomeType.PATIENT_OPTED_OUT, OutcomeType.PATIENT_OPTED_IN)
@@ -271,8 +271,15 @@ class ReplyService:
     # ---- one message ----
 
     def _received_at(self, envelope: InboundEnvelope, now: datetime) -> datetime:
-        """The provider's receipt time in this process's clock frame (``in_clock_frame``)."""
-        return in_clock_frame(envelope.received_at, now)
+        """The provider's receipt time in this process's clock frame.
+
+        The demo's shared clock runs ahead of real time (so reminders fall due in seconds)
+        while the provider stamps real time; shifting keeps a reply after the request it answers.
+        """
+        shift = now - datetime.now(UTC)
+        if abs(shift) < _CLOCK_SHIFT_NOISE:
+            return envelope.received_at
+        return envelope.received_at + shift
 
     def _receive_one(self, envelope: InboundEnvelope) -> _Run | None:
         now = self.clock()
