@@ -281,8 +281,10 @@ def signed_request(
     config: SimConfig,
     sendgrid_key: ec.EllipticCurvePrivateKey,
     group: str = "",
+    signed_at: float | None = None,
 ) -> SignedRequest:
-    """One provider POST carrying ``items`` (one for unbatched kinds), with its signature."""
+    """One provider POST carrying ``items`` (one for unbatched kinds), with its signature;
+    ``signed_at`` (the simulator's clock, default real time) is SendGrid's signed timestamp."""
     if kind == TWILIO_FORM:
         params = items[0]
         return SignedRequest(
@@ -302,7 +304,7 @@ def signed_request(
         else:
             body = multipart_body(items[0])
             content_type = f"multipart/form-data; boundary={SENDGRID_PARSE_BOUNDARY}"
-        timestamp = str(int(time.time()))
+        timestamp = str(int(time.time() if signed_at is None else signed_at))
         return SignedRequest(
             url,
             {
