@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from outreach.channels.base import ChannelWorker
 from outreach.channels.message_builder import MessageBuilder, PortalSettings, TemplateCatalog
+from outreach.channels.report_mailer import ChannelReportMailer
 from outreach.clock import Clock, SharedShiftedClock, system_clock
 from outreach.config import EMBEDDED, Settings
 from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
@@ -87,6 +88,12 @@ def channel_workers(
     from outreach.channels.registry import load_channels
 
     return load_channels(settings, list(names) if names is not None else None)
+
+
+def report_mailer(settings: Settings) -> ChannelReportMailer:
+    """Reports by e-mail through the e-mail channel; ``ChannelConfigError`` without its
+    settings."""
+    return ChannelReportMailer(channel_workers(settings, ["email"])["email"])
 
 
 def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:

@@ -27,7 +27,16 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key, lo
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
-from sendgrid.helpers.mail import CustomArg, Header, Mail
+from sendgrid.helpers.mail import (
+    Attachment,
+    CustomArg,
+    Disposition,
+    FileContent,
+    FileName,
+    FileType,
+    Header,
+    Mail,
+)
 
 from outreach.channels.base import (
     ChannelConfigError,
@@ -160,10 +169,22 @@ class SendGridEmailChannel(ChannelWorker):
     def send(self, message: OutboundMessage) -> SendReceipt:
         mail = Mail(
             from_email=self._from_email,
-            to_emails=message.to,
+            to_emails=[message.to, *message.other_recipients]
+            if message.other_recipients
+            else message.to,
             subject=message.subject or "",
             plain_text_content=message.body,
         )
+        if message.attachments:
+            mail.attachment = [
+                Attachment(
+                    FileContent(base64.b64encode(a.content).decode("ascii")),
+                    FileName(a.filename),
+                    FileType(a.content_type),
+                    Disposition("attachment"),
+                )
+                for a in message.attachments
+            ]
         custom_args = [CustomArg("job_id", message.job_id)]
         if message.idempotency_key:
             custom_args.append(CustomArg("idempotency_key", message.idempotency_key))

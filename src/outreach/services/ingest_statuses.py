@@ -71,6 +71,8 @@ class StatusIngestor:
                         error_code=u.error_code,
                         job_id=owners.get(u.provider_message_id),
                         raw=u.raw,
+                        price=u.price,
+                        price_unit=u.price_unit,
                     )
                     for u in updates
                 ],

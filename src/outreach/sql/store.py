@@ -18,6 +18,7 @@ from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.engagement_repository import EngagementRepository
+from outreach.sql.experiment_repository import ExperimentRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
 from outreach.sql.model_repository import ModelRepository
@@ -28,8 +29,11 @@ from outreach.sql.organisation_settings_repository import (
 )
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
+from outreach.sql.report_repository import ReportRepository
 from outreach.sql.request_repository import RequestRepository
+from outreach.sql.rollup_repository import RollupRepository
 from outreach.sql.segment_repository import SegmentRepository
+from outreach.sql.stats_repository import StatsRepository
 from outreach.sql.status_repository import StatusRepository
 from outreach.sql.template_repository import TemplateRepository
 
@@ -45,6 +49,7 @@ class Repositories:
         "campaigns",
         "counts",
         "engagement",
+        "experiments",
         "inbox",
         "jobs",
         "models",
@@ -53,7 +58,10 @@ class Repositories:
         "patients",
         "provider_settings",
         "replies",
+        "reports",
         "requests",
+        "rollup",
+        "stats",
         "segments",
         "statuses",
         "templates",
@@ -67,6 +75,7 @@ class Repositories:
         self.campaigns = CampaignRepository(connection)
         self.counts = CountsRepository(connection)
         self.engagement = EngagementRepository(connection)
+        self.experiments = ExperimentRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
         self.models = ModelRepository(connection)
@@ -75,7 +84,10 @@ class Repositories:
         self.patients = PatientRepository(connection)
         self.provider_settings = ProviderSettingsRepository(connection)
         self.replies = ReplyRepository(connection)
+        self.reports = ReportRepository(connection)
         self.requests = RequestRepository(connection)
+        self.rollup = RollupRepository(connection)
+        self.stats = StatsRepository(connection)
         self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
         self.templates = TemplateRepository(connection)

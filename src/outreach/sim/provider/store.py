@@ -51,6 +51,7 @@ class SimMessage:
             "status_history": list(self.status_history),
             "error_code": self.error_code,
             "headers": dict(self.headers),
+            "attachments": self.extras.get("attachments", []),
         }
 
 
