@@ -307,6 +307,83 @@ def booking_event(patient_id: str, now: datetime, starts_at: datetime) -> dict[s
     }
 
 
+def store_engagement_history(
+    engine: Engine, patients: Any, sent: Any, *, org_id: str, now: datetime
+) -> None:
+    """Write a patient frame and a frame of sent messages (as the send-time model's repository
+    reads them, see ``outreach.sim.send_time_experiment``) as the pipeline would have stored
+    them: patients and their preferences, sent jobs (replies on the job), and the providers'
+    open and click reports."""
+    import pandas as pd
+
+    from outreach.sql.bulk import insert_rows as bulk_insert
+    from outreach.sql.models import CommStatusEvent
+
+    def instant(value: Any) -> datetime | None:
+        return None if pd.isna(value) else value.floor("us").to_pydatetime()
+
+    patient_rows, pref_rows = [], []
+    for row in patients.itertuples(index=False):
+        patient_rows.append(
+            patient_row(
+                row.patient_id,
+                org_id=org_id,
+                date_of_birth=datetime.fromisoformat(row.date_of_birth).date(),
+                region=row.region,
+            )
+        )
+        pref_rows.append(
+            consenting_prefs_row(
+                row.patient_id,
+                now,
+                phone=None,
+                email=f"{row.patient_id}@example.org",
+                timezone=row.patient_timezone,
+                language=row.patient_language,
+                preferred_channel=row.preferred_channel,
+            )
+        )
+    job_rows, status_rows = [], []
+    for row in sent.itertuples(index=False):
+        sent_at = instant(row.sent_at)
+        message_id = f"sim-{org_id}-{row.job_id}"
+        job_rows.append(
+            job_row(
+                f"{org_id}:{row.job_id}",
+                row.patient_id,
+                sent_at,
+                org_id=org_id,
+                id=int(row.job_id),
+                purpose=row.purpose,
+                channel=row.channel,
+                status=JobStatus.REPLIED.value if instant(row.replied_at) else "delivered",
+                sent_at=sent_at,
+                replied_at=instant(row.replied_at),
+                provider_message_id=message_id,
+                send_time_source=row.send_time_source,
+                send_time_propensity=float(row.send_time_propensity),
+            )
+        )
+        for status, at in (("opened", row.opened_at), ("clicked", row.clicked_at)):
+            if instant(at) is not None:
+                status_rows.append(
+                    {
+                        "job_id": int(row.job_id),
+                        "provider": "sim",
+                        "provider_message_id": message_id,
+                        "status": status,
+                        "occurred_at": instant(at),
+                        "received_at": instant(at),
+                        "raw": {},
+                    }
+                )
+    with engine.begin() as connection:
+        bulk_insert(connection, Patient.__table__, patient_rows)
+        bulk_insert(connection, prefs, pref_rows)
+        bulk_insert(connection, jobs, job_rows)
+        bulk_insert(connection, CommStatusEvent.__table__, status_rows)
+
+
 def insert_patient_facts(engine: Engine, facts: Sequence[PatientFacts], now: datetime) -> None:
     """Store patients as segments read them: their row, their own preference row (when they
     have one) and their appointments, in one transaction."""

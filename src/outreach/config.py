@@ -168,6 +168,30 @@ class Settings(BaseSettings):
     # The daily consent audit flags consents expiring within this many days.
     consent_warning_days: int = 30
 
+    # Send-time model and fatigue (ml)
+    # Share of flexible messages (no deadline within a day) sent at a random allowed hour, so the
+    # model keeps seeing hours it would not pick (0 turns exploration off).
+    ml_exploration_share: float = Field(default=0.10, ge=0, le=1)
+    # How far back training and the nightly assignment read sent messages.
+    ml_training_window_days: int = Field(default=180, ge=1)
+    # An open, click or reply this soon after the send counts as prompt (what the hour decides).
+    ml_prompt_engagement_minutes: float = Field(default=60.0, gt=0)
+    # Engagement later than this after the send is not counted at all.
+    ml_engagement_window_hours: float = Field(default=24.0, gt=0)
+    # Cap on a send's inverse-propensity weight (an explored send counts at most this many times).
+    ml_max_sample_weight: float = Field(default=3.0, ge=1)
+    # The fatigue score counts the messages of this many past days.
+    ml_fatigue_window_days: int = Field(default=14, ge=1)
+    # At this fatigue score a patient gets the fatigued marketing caps below.
+    ml_fatigue_threshold: float = Field(default=0.6, gt=0, le=1)
+    # Marketing messages a fatigued patient may get per rolling 24 h (never more than their own).
+    ml_fatigued_marketing_max_per_day: int = Field(default=1, ge=0)
+    # ... and per rolling 7 days.
+    ml_fatigued_marketing_max_per_week: int = Field(default=1, ge=0)
+    # The scheduler retrains, reassigns best hours and rescores fatigue daily at this UTC hour
+    # (-1: never).
+    ml_nightly_hour_utc: int = Field(default=2, ge=-1, le=23)
+
     # Segments
     # Patient attributes segment rules may read (attributes.<key>) and their types, as JSON
     # {"key": "string" | "number" | "boolean"}; the same for every organisation.

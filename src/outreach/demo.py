@@ -4,10 +4,13 @@ SQLite, the tansu broker, an in-process Redis stand-in and the provider simulato
 ``outreach`` processes (api, worker, scheduler, sim) run as children. A synthetic clinic's day of
 core events is published through Kafka while a shared simulated clock moves forward, so
 confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
-patients answer. A marketer's recall runs beside it: the patients' past visits are published
-first, then a recall segment and an A/B campaign with a hold-out are created and activated
-through the API with a marketer's key, and the scheduler enrols and sends it. The summary shows
-what happened at every step, the campaign's included.
+patients open and answer, each at hours that follow their planted preferred hour. Every twelve
+simulated hours (the nightly job, sped up so the loop shows within the run) the send-time model
+is trained on the engagement so far and every patient gets a best hour, which times their later
+flexible messages, and a fatigue score. A marketer's recall runs beside it: the patients' past
+visits are published first, then a recall segment and an A/B campaign with a hold-out are created
+and activated through the API with a marketer's key, and the scheduler enrols and sends it. The
+summary shows what happened at every step, the campaign's included.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy import Engine
 from outreach.api.access import API_KEY_HEADER
 from outreach.campaigns.recall import dental_recall_campaign, dental_recall_segment
 from outreach.clock import SharedShiftedClock
+from outreach.config import Settings
 from outreach.domain import Actor, Role
 from outreach.embedded.ports import free_loopback_port
 from outreach.embedded.redis_server import EmbeddedRedis
@@ -43,11 +47,16 @@ from outreach.embedded.tansu import EmbeddedBroker
 from outreach.launcher import ProcessGroup
 from outreach.preferences import OrgSettings, PreferenceLayer, ProviderSettings
 from outreach.services.api_keys import issue_api_key
+from outreach.services.assign_send_times import AssignmentReport, assign_send_times
 from outreach.services.organisation_settings import (
     replace_org_settings,
     replace_provider_settings,
 )
 from outreach.services.template_versions import seed_shipped_templates
+from outreach.services.train_send_time_model import (
+    TrainingReport,
+    train_send_time_model,
+)
 from outreach.sim.clinic import (
     CANARY_REPLY,
     SyntheticClinic,
@@ -64,6 +73,7 @@ from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
 from outreach.sql.store import Store
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STAFF_INBOX, ensure_topics
+from outreach.wiring import fatigue_policy, send_time_learning
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +86,8 @@ DEMO_REPLIES = [
     {"body": "no puedo ir", "rate": 0.01},
 ]
 SIM_STEP = timedelta(minutes=15)
+# How often the demo runs the scheduler's nightly send-time learning, in simulated time.
+LEARNING_EVERY = timedelta(hours=12)
 DEMO_ACTOR = Actor("system:demo")
 # Of delivered e-mail, the share opened, and of those the share with a link clicked.
 DEMO_OUTCOMES = {
@@ -111,6 +123,9 @@ class DemoRun:
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     malformed: int = 0
+    training: TrainingReport | None = None
+    assignment: AssignmentReport | None = None
+    trainings: int = 0
     history: int = 0
     marketer_key: str = ""
     segment_size: int = 0
@@ -270,8 +285,13 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                     "auto_replies": replies,
                     "outcomes": DEMO_OUTCOMES,
                     "callback_delay_ms": 20,
+                    # Patients open and answer at hours that follow their planted preferred hour.
+                    "engagement_profiles": _engagement_profiles(clinic),
+                    # Reports of late engagement arrive twice as fast as the simulated clock
+                    # would have them (stamped all the same), so the run ends sooner.
+                    "clock_speed": 2 * options.simulated_hours * 3600 / options.real_seconds,
                 },
-                timeout=10,
+                timeout=30,
             ).raise_for_status()
             with console.status("starting the worker and the scheduler"):
                 worker = group.start("worker", ["worker", "--metrics-port", str(worker_metrics)])
@@ -282,6 +302,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 group.wait_for_log(scheduler, "polling every", timeout=60)
             _simulate_day(options, run, broker.bootstrap_servers, clock, engine, console)
             _settle(engine, clock, sim_url, console)
+            with console.status("training the send-time model on the whole run's engagement"):
+                _learn_send_times(run, engine, clock())
             _summarise(run, engine, broker.bootstrap_servers, sim_url, console, work)
             access = _show_access(engine, clinic, f"http://127.0.0.1:{api_port}", console)
             _show_operations(access, (api_port, worker_metrics, scheduler_metrics), console)
@@ -293,6 +315,31 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         f"[green]demo finished in {time.monotonic() - run.started:.0f}s[/]; logs in {work / 'logs'}"
     )
     return 0
+
+
+def _engagement_profiles(clinic: SyntheticClinic) -> dict[str, dict[str, Any]]:
+    """The planted truth of every patient, by address, for the provider simulator only."""
+    profiles: dict[str, dict[str, Any]] = {}
+    for patient in clinic.patients:
+        truth = patient.engagement_profile()
+        for address in patient.addresses():
+            profiles[address] = {
+                "timezone": truth.timezone,
+                "preferred_hour": truth.preferred_hour,
+                "responsiveness": truth.responsiveness,
+            }
+    return profiles
+
+
+def _learn_send_times(run: DemoRun, engine: Engine, now: datetime) -> None:
+    """What the scheduler does nightly: train (promoting a model that does no worse), then give
+    every patient the best hour of the model in use and a fatigue score."""
+    settings = Settings()
+    store = Store(engine)
+    learning = send_time_learning(settings)
+    run.training = train_send_time_model(store, now, learning)
+    run.assignment = assign_send_times(store, now, learning, fatigue_policy(settings))
+    run.trainings += 1
 
 
 def _simulate_day(
@@ -336,6 +383,8 @@ def _simulate_day(
             if batch:
                 asyncio.run(_publish(bootstrap, batch))
                 run.published += len(batch)
+            if (sim_now - start) % LEARNING_EVERY == timedelta(0) and sim_now < end:
+                _learn_send_times(run, engine, sim_now)
             if step == 1:
                 # The patients exist (their upserts come first): now their past visits.
                 asyncio.run(_publish(bootstrap, history))
@@ -556,6 +605,8 @@ def _summarise(
         suppressions = repos.counts.suppressions_by_reason()
         intents = repos.counts.replies_by_intent()
         provider_statuses = repos.counts.provider_statuses()
+        send_time_sources = repos.counts.jobs_by_send_time_source()
+        learnt_by_source = repos.engagement.learnt_best_hours()
     # The entries themselves stay in the work directory for a look (originals sealed).
     dead_letters = asyncio.run(
         _count_topic(bootstrap, DLQ, "stage", keep_to=work / "dead-letters.jsonl")
@@ -609,8 +660,54 @@ def _summarise(
     )
     counters = sim_stats.get("counters", {})
     console.print(_table("Provider simulator", ["counter", "value"], sorted(counters.items())))
+    console.print(
+        _send_time_table(run, send_time_sources, learnt_by_source),
+    )
     if run.campaign_id is not None:
         _summarise_campaign(run, console)
+
+
+def _send_time_table(
+    run: DemoRun,
+    send_time_sources: Sequence[tuple[str, int]],
+    learnt_by_source: dict[str, int],
+) -> Table:
+    training, assignment = run.training, run.assignment
+    rows: list[tuple[str, Any]] = [
+        ("trainings (every 12 simulated hours, and at the end)", run.trainings)
+    ]
+    if training is not None and training.version is not None:
+        metrics = training.metrics
+        rows += [
+            ("model version in use", training.active_version),
+            (
+                f"last training: version {training.version}",
+                "promoted" if training.promoted else f"not promoted ({training.reason})",
+            ),
+            (
+                "  trained on / judged on (held-out) sends",
+                f"{metrics['training_sends']} / {metrics['heldout_sends']}",
+            ),
+            (
+                "  held-out prompt engagement at the learnt hour",
+                f"{metrics['heldout_policy_value']:.3f}",
+            ),
+            ("  ... at the cohort prior's hour", f"{metrics['cohort_prior_policy_value']:.3f}"),
+            (
+                f"  ... everyone at {metrics['population_hour']}:00",
+                f"{metrics['population_hour_policy_value']:.3f}",
+            ),
+        ]
+    elif training is not None:
+        rows.append(("model", training.reason))
+    rows += [
+        ("patients with a learnt best hour", sum(learnt_by_source.values())),
+        ("  from their own messages", learnt_by_source.get("model", 0)),
+        ("  from their cohort (no message yet)", learnt_by_source.get("cohort_prior", 0)),
+        ("fatigued patients (fewer marketing messages)", assignment.fatigued if assignment else 0),
+    ]
+    rows += [(f"jobs timed by: {source}", count) for source, count in sorted(send_time_sources)]
+    return _table("Send-time model (best hour) and fatigue", ["", "value"], rows)
 
 
 def _summarise_campaign(run: DemoRun, console: Console) -> None:

@@ -93,6 +93,15 @@ def can_transition(current: JobStatus, new: JobStatus) -> bool:
     return _FORWARD_RANK[new] > _FORWARD_RANK[current]
 
 
+class SendTimeSource(enum.StrEnum):
+    """How a job's send time was chosen, recorded on the job so the send-time model can weigh
+    what it learns from it."""
+
+    MODEL = "model"  # moved to the patient's learnt best hour
+    EXPLORATION = "exploration"  # a random allowed hour, so the model sees hours it would not use
+    DEFAULT = "default"  # the earliest allowed time
+
+
 class SuppressionReason(enum.StrEnum):
     """Machine-readable reasons for a job ending ``suppressed``."""
 

@@ -17,6 +17,7 @@ from outreach.channels.message_builder import MessageBuilder, PortalSettings, Te
 from outreach.clock import Clock, SharedShiftedClock, system_clock
 from outreach.config import EMBEDDED, Settings
 from outreach.dead_letters import DeadLetterSealer, local_dead_letter_key
+from outreach.preferences import FatiguePolicy
 from outreach.redis_store import KeySpace, connect_redis
 from outreach.sql.engine import build_engine
 from outreach.sql.store import Store
@@ -24,6 +25,7 @@ from outreach.templating import TemplateRecord
 
 if TYPE_CHECKING:
     from outreach.services.receive_reply import ReplyService
+    from outreach.services.train_send_time_model import SendTimeLearning
 
 
 def database_engine(settings: Settings, **kwargs: object) -> Engine:
@@ -55,6 +57,28 @@ def clock(settings: Settings, client: redis.Redis | None = None) -> Clock:
         return system_clock
     keys = KeySpace(settings.redis_key_prefix)
     return SharedShiftedClock(client or redis_client(settings), keys.key(settings.shared_clock_key))
+
+
+def fatigue_policy(settings: Settings) -> FatiguePolicy:
+    """The marketing caps of fatigued patients, as the planner and the API apply them."""
+    return FatiguePolicy(
+        threshold=settings.ml_fatigue_threshold,
+        marketing_max_per_day=settings.ml_fatigued_marketing_max_per_day,
+        marketing_max_per_week=settings.ml_fatigued_marketing_max_per_week,
+    )
+
+
+def send_time_learning(settings: Settings) -> SendTimeLearning:
+    """How the send-time model reads and weighs engagement, from the ``ml_*`` settings."""
+    from outreach.services.train_send_time_model import SendTimeLearning
+
+    return SendTimeLearning(
+        training_window=timedelta(days=settings.ml_training_window_days),
+        prompt_window=timedelta(minutes=settings.ml_prompt_engagement_minutes),
+        engagement_window=timedelta(hours=settings.ml_engagement_window_hours),
+        max_weight=settings.ml_max_sample_weight,
+        fatigue_window=timedelta(days=settings.ml_fatigue_window_days),
+    )
 
 
 def channel_workers(

@@ -300,3 +300,52 @@ async def test_recent_activity_shows_the_last_send_open_and_reply(
     }
     for secret in (PHONE, EMAIL, "SECRET-REPLY", "SECRET-REASON"):
         assert secret not in response.text
+
+
+async def test_comm_context_explains_the_best_hour_and_fatigue(
+    api: ApiHarness, mariadb_engine: Engine
+) -> None:
+    org_id, _, learnt = create_patient(mariadb_engine)
+    other_org, _, fresh = create_patient(mariadb_engine)
+    table = PatientCommPrefs.__table__
+    with mariadb_engine.begin() as connection:
+        connection.execute(
+            table.update()
+            .where(table.c.patient_id == learnt)
+            .values(
+                best_hour=18,
+                best_hour_model_version=4,
+                best_hour_source="model",
+                best_hour_confidence=0.83,
+                best_hour_interactions=14,
+                best_hour_learnt_at=NOW,
+                fatigue_score=0.75,
+                fatigue_scored_at=NOW,
+                marketing_max_per_week=3,
+            )
+        )
+
+    api.act_as(Role.PLATFORM, org_id)
+    context = (await api.client.get(f"/api/v1/patients/{learnt}/comm-context")).json()
+    api.act_as(Role.PLATFORM, other_org)
+    untouched = (await api.client.get(f"/api/v1/patients/{fresh}/comm-context")).json()
+
+    assert context["best_hour"] == {
+        "value": 18,
+        "source": "model v4",
+        "model_version": 4,
+        "confidence": 0.83,
+        "interactions": 14,
+        "learnt_at": NOW.isoformat().replace("+00:00", "Z"),
+    }
+    assert context["fatigue_score"] == 0.75
+    assert context["fatigue"]["fatigued"] is True
+    # The caps the decisions use: the fatigued ones, not the patient's own 3 a week.
+    assert context["preferences"]["values"]["marketing_max_per_week"] == 1
+    assert untouched["best_hour"]["value"] is None and untouched["best_hour"]["source"] is None
+    assert untouched["fatigue"] == {
+        "score": None,
+        "threshold": 0.6,
+        "fatigued": False,
+        "scored_at": None,
+    }

@@ -9,6 +9,7 @@ channel brings its case along.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, replace
 
@@ -119,10 +120,23 @@ def mentions(webhook: RecordedWebhook, provider_message_id: str) -> bool:
 def status_webhooks(
     recorder: WebhookRecorder, channel: ChannelWorker, provider_message_id: str, count: int
 ) -> list[RecordedWebhook]:
-    return recorder.wait_for(
-        lambda w: w.route == channel.status_webhook_path and mentions(w, provider_message_id),
-        count=count,
-    )
+    """The status webhooks about a message once they carry ``count`` statuses between them.
+
+    Providers batch events (SendGrid always, WhatsApp often), so two statuses may arrive in one
+    POST or in two, depending on timing: count statuses, not posts.
+    """
+    deadline = time.monotonic() + 10.0
+    while True:
+        webhooks = [
+            w
+            for w in recorder.snapshot()
+            if w.route == channel.status_webhook_path and mentions(w, provider_message_id)
+        ]
+        if len(parsed_statuses(channel, recorder, webhooks, provider_message_id)) >= count:
+            return webhooks
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {count} status(es) about the message by now")
+        time.sleep(0.02)
 
 
 def parsed_statuses(channel, recorder, webhooks, provider_message_id):

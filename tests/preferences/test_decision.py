@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from outreach.preferences import (
     CommRequest,
     ConsentState,
     EffectivePreferences,
+    FatiguePolicy,
     PreferenceLayer,
     Scheduled,
     SentRecord,
@@ -26,6 +28,7 @@ from outreach.preferences import (
     is_florida_number,
     recheck_at_send_time,
     resolve_effective_preferences,
+    with_fatigue,
 )
 
 from .strategies import (
@@ -363,3 +366,77 @@ def test_timing_beats_a_channel_the_patient_never_opted_into() -> None:
     assert isinstance(decision, Suppressed)
     assert decision.reason is SuppressionReason.QUIET_HOURS_DEADLINE
     assert "whatsapp: no_consent" in decision.detail
+
+
+FATIGUE = FatiguePolicy(threshold=0.6, marketing_max_per_day=1, marketing_max_per_week=1)
+
+
+def test_fatigue_lowers_marketing_sends_and_leaves_transactional_ones_alone() -> None:
+    now = local(2026, 6, 1, 10)
+    prefs = patient()  # the global caps: 1 marketing message a day, 3 a week, per channel
+    # A campaign message two days ago; reminders two days and three hours ago.
+    history = [
+        SentRecord(SMS, EDU, now - timedelta(days=2)),
+        SentRecord(SMS, REMINDER, now - timedelta(days=2)),
+        SentRecord(SMS, REMINDER, now - timedelta(hours=3)),
+    ]
+    rested = with_fatigue(prefs, 0.3, FATIGUE)
+    tired = with_fatigue(prefs, 0.7, FATIGUE)
+    assert rested is prefs
+    assert (tired.marketing_max_per_day, tired.marketing_max_per_week) == (1, 1)
+
+    campaign = CommRequest(EDU, now)
+    assert isinstance(decide(campaign, rested, ALL_IN, history, now), Scheduled)
+    # By SMS alone, the fatigued weekly cap of one is used up.
+    refused = decide(
+        campaign, replace(tired, allowed_channels=frozenset({SMS})), ALL_IN, history, now
+    )
+    assert refused == Suppressed(R.FREQUENCY_CAP, refused.detail)  # type: ignore[union-attr]
+
+    for purpose in (REMINDER, Purpose.APPT_CONFIRM, Purpose.LAB_READY, Purpose.URGENT):
+        request = CommRequest(purpose, now, now + timedelta(days=2))
+        decision = decide(request, tired, ALL_IN, history, now)
+        assert isinstance(decision, Scheduled)
+        assert decision == decide(request, rested, ALL_IN, history, now)
+
+
+def test_fatigue_never_raises_a_cap() -> None:
+    strict = patient(marketing_max_per_day=0, marketing_max_per_week=0)
+    uncapped = resolve_effective_preferences(
+        GLOBAL_DEFAULTS,
+        None,
+        None,
+        PreferenceLayer(timezone=NY, marketing_max_per_day=5, marketing_max_per_week=20),
+    )
+    assert with_fatigue(strict, 1.0, FATIGUE).marketing_max_per_week == 0
+    assert with_fatigue(uncapped, 1.0, FATIGUE).marketing_max_per_week == 1
+    assert with_fatigue(uncapped, None, FATIGUE) is uncapped  # never scored
+    assert with_fatigue(uncapped, 1.0, None) is uncapped  # no policy
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    zone=zones,
+    purpose=purposes,
+    score=st.floats(0, 1),
+)
+def test_fatigue_changes_no_transactional_decision(
+    data: st.DataObject, zone: str, purpose: Purpose, score: float
+) -> None:
+    now = data.draw(instants_2026(zone))
+    prefs = resolve_effective_preferences(
+        GLOBAL_DEFAULTS, None, None, data.draw(layers(timezone=zone))
+    )
+    consent = data.draw(consent_states(now))
+    history = data.draw(histories(now))
+    request = CommRequest(purpose, now, now + timedelta(days=2))
+    tired = with_fatigue(prefs, score, FATIGUE)
+
+    decision = decide(request, tired, consent, history, now)
+
+    if purpose.is_transactional:
+        assert decision == decide(request, prefs, consent, history, now)
+    elif isinstance(decision, Scheduled):
+        # Fatigue only ever takes marketing away: what it lets through, the own caps do too.
+        assert isinstance(decide(request, prefs, consent, history, now), Scheduled)

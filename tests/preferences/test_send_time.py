@@ -10,13 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.domain import Purpose, SuppressionReason
+from outreach.domain import Purpose, SendTimeSource, SuppressionReason
 from outreach.preferences import (
     FLEXIBLE_PURPOSES,
     GLOBAL_DEFAULTS,
     EffectivePreferences,
+    Exploration,
     PreferenceLayer,
+    SendTime,
     Suppressed,
+    choose_send_time,
+    exploration_for,
     is_florida_number,
     next_allowed_send_time,
     resolve_effective_preferences,
@@ -313,3 +317,118 @@ def test_only_flexible_purposes_move_to_the_best_hour(
     if nudged != plain:
         assert nudged.astimezone(ZoneInfo(zone)).hour == best_hour
         assert plain.astimezone(ZoneInfo(zone)).hour != best_hour
+
+
+def _exploring(share: float, draw: float, pick: float) -> Exploration:
+    return Exploration(share=share, draw=draw, pick=pick)
+
+
+def test_exploration_sends_a_share_at_a_random_allowed_hour() -> None:
+    prefs = prefs_in(NY, best_hour=18)
+    now = local(NY, *MONDAY, 10, 15)
+    florida = False
+
+    # Not drawn: the best hour, with the probability that hour had of being chosen.
+    kept = choose_send_time(now, None, Purpose.RX_REFILL, prefs, florida, _exploring(0.1, 0.5, 0))
+    assert isinstance(kept, SendTime)
+    assert kept.at == local(NY, *MONDAY, 18)
+    assert kept.source is SendTimeSource.MODEL
+    # 13 allowed hours in the next day: 10:15-20:59 today and 08:00-10:14 tomorrow.
+    assert kept.propensity == pytest.approx(0.9 + 0.1 / 13)
+
+    # Drawn: the first allowed hour, then the last one of the day ahead.
+    first = choose_send_time(now, None, Purpose.RX_REFILL, prefs, florida, _exploring(0.1, 0.05, 0))
+    assert isinstance(first, SendTime)
+    assert (first.at, first.source) == (now, SendTimeSource.EXPLORATION)
+    assert first.propensity == pytest.approx(0.1 / 13)
+    last = choose_send_time(
+        now, None, Purpose.RX_REFILL, prefs, florida, _exploring(0.1, 0.05, 0.999)
+    )
+    assert isinstance(last, SendTime)
+    assert last.at == local(NY, 2026, 6, 2, 9)
+
+    # The draw landing on the hour the model would have chosen anyway.
+    eighteen = choose_send_time(
+        now, None, Purpose.RX_REFILL, prefs, florida, _exploring(0.1, 0.05, 8.5 / 13)
+    )
+    assert isinstance(eighteen, SendTime)
+    assert eighteen.at == local(NY, *MONDAY, 18)
+    assert eighteen.propensity == pytest.approx(0.1 / 13 + 0.9)
+
+
+def test_exploration_spares_fixed_and_tight_messages() -> None:
+    prefs = prefs_in(NY)
+    now = local(NY, *MONDAY, 10, 15)
+    always = _exploring(1.0, 0.0, 0.7)
+    for purpose in (Purpose.APPT_REMINDER, Purpose.APPT_CONFIRM, Purpose.URGENT):
+        chosen = choose_send_time(now, None, purpose, prefs, False, always)
+        assert isinstance(chosen, SendTime)
+        assert (chosen.at, chosen.source, chosen.propensity) == (now, SendTimeSource.DEFAULT, 1.0)
+    # A deadline inside the day ahead: no exploring, the default time.
+    tight = choose_send_time(
+        now, now + timedelta(hours=20), Purpose.LAB_READY, prefs, False, always
+    )
+    assert isinstance(tight, SendTime)
+    assert (tight.at, tight.source) == (now, SendTimeSource.DEFAULT)
+
+
+def test_exploration_draws_follow_the_job_and_its_share() -> None:
+    first = exploration_for("event-1:lab_ready:notify", 0.1)
+    assert first == exploration_for("event-1:lab_ready:notify", 0.1)  # a replay draws the same
+    draws = [exploration_for(f"event-{n}:rx_refill:notify", 0.1) for n in range(4000)]
+    explored = sum(d.draw < d.share for d in draws) / len(draws)
+    assert 0.08 < explored < 0.12
+    assert all(0 <= d.pick < 1 for d in draws)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    zone=zones,
+    purpose=purposes,
+    best_hour=st.one_of(st.none(), st.integers(0, 23)),
+    share=st.sampled_from([0.0, 0.1, 1.0]),
+    draw=st.floats(0, 1, exclude_max=True),
+    pick=st.floats(0, 1, exclude_max=True),
+    deadline_offset=st.one_of(st.none(), st.integers(0, 3 * 86_400)),
+    phone=st.sampled_from([FLORIDA_PHONE, OTHER_US_PHONE, None]),
+)
+def test_best_hour_and_exploration_never_leave_the_allowed_window_or_pass_the_deadline(
+    data: st.DataObject,
+    zone: str,
+    purpose: Purpose,
+    best_hour: int | None,
+    share: float,
+    draw: float,
+    pick: float,
+    deadline_offset: int | None,
+    phone: str | None,
+) -> None:
+    now = data.draw(instants_2026(zone))
+    prefs = resolve_effective_preferences(
+        GLOBAL_DEFAULTS, None, None, data.draw(layers(timezone=zone, best_hour=best_hour))
+    )
+    deadline = None if deadline_offset is None else now + timedelta(seconds=deadline_offset)
+    florida = is_florida_number(phone)
+    plain = choose_send_time(now, deadline, purpose, prefs, florida)
+
+    chosen = choose_send_time(now, deadline, purpose, prefs, florida, _exploring(share, draw, pick))
+
+    if isinstance(plain, Suppressed):
+        assert chosen == plain  # neither can find a slot the rules do not allow
+        return
+    assert isinstance(chosen, SendTime)
+    assert now <= chosen.at
+    assert deadline is None or chosen.at <= deadline
+    assert 0 < chosen.propensity <= 1
+    if purpose is Purpose.URGENT:
+        assert chosen.at == now
+        return
+    assert legal_and_quiet_ok(chosen.at, prefs, florida)
+    # Work hours give way only when the rules leave nothing else, as for the default time.
+    assert outside_work_hours(chosen.at, prefs) or not outside_work_hours(plain.at, prefs)
+    if chosen.source is SendTimeSource.MODEL:
+        assert chosen.at.astimezone(ZoneInfo(zone)).hour == best_hour
+    if chosen.source is not SendTimeSource.DEFAULT:
+        assert purpose in FLEXIBLE_PURPOSES
+        assert chosen.at < plain.at + timedelta(hours=24) + timedelta(seconds=1)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
+from outreach.preferences import FatiguePolicy
 from outreach.services.plan_events import EventPlanner
 from outreach.sql.models import CommAuditLog, CommJob, PatientCommPrefs
 from outreach.sql.store import Store
@@ -233,6 +234,93 @@ def test_integer_ids_from_the_core_platform_plan_the_same_jobs(engine, handler) 
         for (key, _), event in zip(messages, events, strict=True)
     ]
     assert handler.handle(as_text).duplicates == 2
+
+
+FATIGUE = FatiguePolicy(threshold=0.6, marketing_max_per_day=1, marketing_max_per_week=1)
+
+
+def campaign(patient_id: str, at: datetime) -> tuple[bytes, bytes]:
+    key, value = msg(
+        "comm.requested", patient_id, purpose="campaign_education", context={}, channel="sms"
+    )
+    event = json.loads(value)
+    event["occurred_at"] = at.isoformat()
+    return key, json.dumps(event).encode()
+
+
+def _set_fatigue(engine: Engine, patient_id: str, score: float) -> None:
+    table = PatientCommPrefs.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            table.update().where(table.c.patient_id == patient_id).values(fatigue_score=score)
+        )
+
+
+def test_a_fatigued_patient_gets_fewer_marketing_messages_and_every_reminder(engine) -> None:
+    """Two campaign messages two days apart and a booking: a rested patient gets all of them,
+    a fatigued one (score at the threshold) the first campaign message and every reminder."""
+    outcomes = {}
+    for score in (0.59, 0.6):
+        pid = f"f-{uuid.uuid4().hex[:8]}"
+        store = Store(engine)
+        planner = EventPlanner(store, reminder_offsets=OFFSETS, clock=lambda: NOW, fatigue=FATIGUE)
+        planner.handle([patient(pid, marketing_opt_in=["sms"])])
+        _set_fatigue(engine, pid, score)
+        planner.handle([campaign(pid, NOW)])
+        later = NOW + timedelta(days=2)
+        EventPlanner(
+            store, reminder_offsets=OFFSETS, clock=lambda at=later: at, fatigue=FATIGUE
+        ).handle([campaign(pid, later), booked(pid, f"a-{pid}", days=2)])
+        outcomes[score] = sorted(
+            (j["purpose"], j["status"], j["suppression_reason"]) for j in jobs_of(engine, pid)
+        )
+
+    assert outcomes[0.59] == [
+        ("appt_confirm", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("campaign_education", "queued", None),
+        ("campaign_education", "queued", None),
+    ]
+    assert outcomes[0.6] == [
+        ("appt_confirm", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("appt_reminder", "queued", None),
+        ("campaign_education", "queued", None),
+        ("campaign_education", "suppressed", "frequency_cap"),
+    ]
+
+
+def test_how_each_send_time_was_chosen_is_recorded(engine) -> None:
+    """Every flexible job explores (share 1): it records that and its propensity; a reminder
+    keeps its default time; a patient with a best hour is nudged to it."""
+    exploring = EventPlanner(
+        Store(engine), reminder_offsets=OFFSETS, clock=lambda: NOW, exploration_share=1.0
+    )
+    pid = f"x-{uuid.uuid4().hex[:8]}"
+    exploring.handle([patient(pid, marketing_opt_in=["sms"])])
+    exploring.handle([campaign(pid, NOW), booked(pid, f"a-{pid}")])
+    by_purpose = {j["purpose"]: j for j in jobs_of(engine, pid)}
+    explored = by_purpose["campaign_education"]
+    assert explored["send_time_source"] == "exploration"
+    # 13 allowed hours in New York's next day; every flexible job explores.
+    assert explored["send_time_propensity"] == pytest.approx(1 / 13)
+    assert NOW <= explored["scheduled_for"] < NOW + timedelta(hours=24)
+    assert by_purpose["appt_confirm"]["send_time_source"] == "default"
+    assert by_purpose["appt_confirm"]["send_time_propensity"] == 1.0
+
+    modelled = f"y-{uuid.uuid4().hex[:8]}"
+    plain = EventPlanner(Store(engine), reminder_offsets=OFFSETS, clock=lambda: NOW)
+    plain.handle([patient(modelled, marketing_opt_in=["sms"])])
+    table = PatientCommPrefs.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            table.update().where(table.c.patient_id == modelled).values(best_hour=17)
+        )
+    plain.handle([campaign(modelled, NOW)])
+    (job,) = jobs_of(engine, modelled)
+    assert job["send_time_source"] == "model"
+    assert job["scheduled_for"] == NOW + timedelta(hours=7)  # 17:00 in New York
 
 
 def appointments_of(engine: Engine, patient_id: str) -> list[tuple[str, str, datetime | None]]:

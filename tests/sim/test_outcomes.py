@@ -10,7 +10,7 @@ import pytest
 
 from outreach.sim.provider.config import AutoReply, DeliveryOutcomes, SimConfig
 from outreach.sim.provider.faults import decide_fault
-from outreach.sim.provider.outcomes import choose_outcome, choose_reply, plan_message
+from outreach.sim.provider.outcomes import Engagement, choose_outcome, choose_reply, plan_message
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -140,3 +140,26 @@ def test_faults_in_order_outage_address_channel_random() -> None:
         )
         is None
     )
+
+
+def test_a_patient_with_a_planted_truth_opens_reads_or_answers_only_when_engaged() -> None:
+    replies = SimConfig(
+        outcomes=DeliveryOutcomes(delivered=1, failed=0, bounced=0, undelivered=0, clicked=1.0),
+        auto_replies=[AutoReply(body="YES", rate=0.1), AutoReply(body="C", rate=0.05)],
+    )
+    engaged, ignored = Engagement(after_minutes=42.0), Engagement(after_minutes=None)
+
+    email = plan_message("email", replies, random.Random(1), False, engaged)
+    whatsapp = plan_message("whatsapp", replies, random.Random(1), False, engaged)
+    sms = plan_message("sms", replies, random.Random(1), False, engaged)
+
+    assert [s.status for s in email.steps] == ["processed", "delivered", "open", "click"]
+    assert [s.status for s in whatsapp.steps] == ["sent", "delivered", "read"]
+    assert email.engaged_after_minutes == 42.0
+    # On SMS the engagement is the answer, always one of the configured ones.
+    assert sms.reply is not None and sms.reply.body in {"YES", "C"}
+    assert [s.status for s in sms.steps] == ["sent", "delivered"]
+    for channel in ("email", "whatsapp", "sms"):
+        plan = plan_message(channel, replies, random.Random(1), False, ignored)
+        assert plan.reply is None and plan.engaged_after_minutes is None
+        assert not {s.status for s in plan.steps} & {"open", "read", "click"}

@@ -1,8 +1,9 @@
 """``GET /api/v1/patients/{patient_id}/comm-context``: why a patient is (or is not) contacted.
 
 The effective preferences with the level each value came from, consent, failed channels, the
-patient's recent and upcoming jobs and their latest activity (sent, opened, replied). Addresses
-are masked; no names, no message bodies, no message context.
+patient's recent and upcoming jobs, their latest activity (sent, opened, replied), and what the
+send-time model learnt (best hour with its source and confidence, fatigue score). Addresses are
+masked; no names, no message bodies, no message context.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from outreach.api.access import PlatformCaller
-from outreach.api.dependencies import ClockDep, StoreDep
+from outreach.api.dependencies import ClockDep, SettingsDep, StoreDep
 from outreach.api.errors import ApiError, ErrorBody
 from outreach.domain import Channel, JobStatus, Purpose, SuppressionReason
-from outreach.preferences import ConsentState, channel_permission, resolve_patients
+from outreach.ml.best_hour import BestHourSource
+from outreach.preferences import ConsentState, channel_permission, is_fatigued, resolve_patients
 from outreach.sql.activity_repository import ActivityMoment, JobSummary, RecentActivity
+from outreach.sql.engagement_repository import StoredSendTimeProfile
+from outreach.wiring import fatigue_policy
 
 router = APIRouter(prefix="/api/v1/patients", tags=["comm-context"])
 
@@ -90,6 +94,35 @@ class RecentActivityView(BaseModel):
     last_replied: ActivityView | None = Field(description="The patient's last inbound message.")
 
 
+class BestHourView(BaseModel):
+    """The learnt best hour: flexible messages are moved to it, inside the allowed hours and
+    before their deadline."""
+
+    value: int | None = Field(description="Local hour 0-23; null when nothing was learnt yet.")
+    source: str | None = Field(
+        description="`model vN` when the patient's own messages weighed in, `cohort prior vN` "
+        "when only their cohort's did (N: the model version); `preferences` when set by hand."
+    )
+    model_version: int | None
+    confidence: float | None = Field(
+        description="Approximate probability that the true best hour is within an hour of it."
+    )
+    interactions: int | None = Field(description="Messages of the patient it was learnt from.")
+    learnt_at: datetime | None
+
+
+class FatigueView(BaseModel):
+    score: float | None = Field(
+        description="Recent sends against recent engagement, 0 to 1; null when never scored."
+    )
+    threshold: float
+    fatigued: bool = Field(
+        description="At or above the threshold: marketing caps are lowered (see `preferences`); "
+        "transactional messages are unchanged."
+    )
+    scored_at: datetime | None
+
+
 class CommContext(BaseModel):
     """Why the patient is, or is not, contacted, and what they got lately."""
 
@@ -107,6 +140,9 @@ class CommContext(BaseModel):
     )
     jobs: JobsView
     recent_activity: RecentActivityView
+    best_hour: BestHourView
+    fatigue_score: float | None = Field(description="The same as `fatigue.score`.")
+    fatigue: FatigueView
     as_of: datetime = Field(description="The time the answer was computed for.")
 
 
@@ -173,6 +209,33 @@ def _activity_view(activity: RecentActivity) -> RecentActivityView:
     )
 
 
+def _best_hour_view(profile: StoredSendTimeProfile | None, value: int | None) -> BestHourView:
+    if (
+        profile is None
+        or profile.best_hour is None
+        or profile.model_version is None
+        or profile.best_hour != value
+    ):
+        # Not learnt, or a level of the hierarchy set it by hand.
+        return BestHourView(
+            value=value,
+            source="preferences" if value is not None else None,
+            model_version=None,
+            confidence=None,
+            interactions=None,
+            learnt_at=None,
+        )
+    kind = "model" if profile.source == BestHourSource.MODEL.value else "cohort prior"
+    return BestHourView(
+        value=profile.best_hour,
+        source=f"{kind} v{profile.model_version}",
+        model_version=profile.model_version,
+        confidence=profile.confidence,
+        interactions=profile.interactions,
+        learnt_at=profile.learnt_at,
+    )
+
+
 @router.get(
     "/{patient_id}/comm-context",
     response_model=CommContext,
@@ -181,21 +244,27 @@ def _activity_view(activity: RecentActivity) -> RecentActivityView:
 def comm_context(
     store: StoreDep,
     clock: ClockDep,
+    settings: SettingsDep,
     caller: PlatformCaller,
     patient_id: str = Path(min_length=1, max_length=64),
 ) -> CommContext:
-    """The patient's effective preferences and their sources, consent, jobs and latest activity.
+    """The patient's effective preferences and their sources, consent, jobs, latest activity,
+    learnt best hour and fatigue score.
 
     Only for a patient of the caller's organisation (another one is a 404, like an unknown
     one); every read is recorded in the audit log with the caller.
     """
     now = clock()
+    fatigue = fatigue_policy(settings)
     with store.transaction() as repos:
-        inputs = resolve_patients(repos.patients.decision_layers([patient_id])).get(patient_id)
+        inputs = resolve_patients(repos.patients.decision_layers([patient_id]), fatigue).get(
+            patient_id
+        )
         if inputs is None or inputs.org_id != caller.org_id:
             raise ApiError(404, "not_found", "unknown patient")
         jobs = repos.activity.jobs_of_patient(patient_id, now, JOBS_SHOWN)
         activity = repos.activity.recent_activity(patient_id)
+        profile = repos.engagement.send_time_profile(patient_id)
         repos.audit.record([caller.audit("comm_context_read", now, patient_id=patient_id)])
     return CommContext(
         patient_id=inputs.patient_id,
@@ -210,5 +279,13 @@ def comm_context(
             upcoming=[_job_view(job) for job in jobs.upcoming],
         ),
         recent_activity=_activity_view(activity),
+        best_hour=_best_hour_view(profile, inputs.prefs.best_hour),
+        fatigue_score=inputs.fatigue_score,
+        fatigue=FatigueView(
+            score=inputs.fatigue_score,
+            threshold=fatigue.threshold,
+            fatigued=is_fatigued(inputs.fatigue_score, fatigue),
+            scored_at=profile.fatigue_scored_at if profile is not None else None,
+        ),
         as_of=now,
     )

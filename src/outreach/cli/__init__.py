@@ -11,6 +11,7 @@ from outreach.cli import (
     campaigns,
     database,
     keys,
+    ml,
     processes,
     replies,
     schema,
@@ -22,6 +23,7 @@ from outreach.cli.app import app
 
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
 app.add_typer(schema.app, name="schema")
+app.add_typer(ml.app, name="ml")
 
 __all__ = [
     "app",
@@ -29,6 +31,7 @@ __all__ = [
     "database",
     "keys",
     "main",
+    "ml",
     "processes",
     "segments",
     "show_config",

@@ -133,6 +133,7 @@ def sim(
     ] = None,
 ) -> None:
     """Run the local provider simulator (Twilio, SendGrid and WhatsApp Cloud API shapes)."""
+    from outreach import wiring
     from outreach.sim.provider import run_sim, sim_config_for
 
     settings = load_settings()
@@ -145,7 +146,8 @@ def sim(
     )
     config = sim_config_for(settings, private_key, **overrides)
     typer.echo(f"provider simulator on http://{host}:{port}")
-    run_sim(host, port, config)
+    # The demo's shared clock when one is configured: reports are stamped in simulated time.
+    run_sim(host, port, config, wiring.clock(settings) if settings.shared_clock_key else None)
 
 
 @app.command()

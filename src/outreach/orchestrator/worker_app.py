@@ -45,6 +45,7 @@ from outreach.services.receive_reply import ReplyService
 from outreach.services.send_jobs import JobSender
 from outreach.sql.store import Store
 from outreach.topics import CORE_EVENTS, DLQ, OUTCOMES, STATUS, send_topic
+from outreach.wiring import fatigue_policy
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +208,8 @@ def _orchestrator_agent(
         deps.store,
         reminder_offsets=reminder_offsets_from_hours(settings.reminder_offsets_hours),
         clock=deps.clock,
+        exploration_share=settings.ml_exploration_share,
+        fatigue=fatigue_policy(settings),
     )
     poison = processing_dead_letter(CORE_EVENTS, "orchestrator.batch")
     core_topic = app.topic(CORE_EVENTS, value_serializer="raw", key_serializer="raw")

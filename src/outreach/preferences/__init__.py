@@ -34,8 +34,11 @@ from outreach.preferences.decision import CommRequest, decide, recheck_at_send_t
 from outreach.preferences.frequency_caps import (
     REMINDER_PROFILE_MAX_PER_DAY,
     REMINDER_PROFILE_MAX_PER_WEEK,
+    FatiguePolicy,
     SentRecord,
     frequency_refusal,
+    is_fatigued,
+    with_fatigue,
 )
 from outreach.preferences.hierarchy import (
     GLOBAL_DEFAULTS,
@@ -65,7 +68,14 @@ from outreach.preferences.patient_profile import (
     resolve_patient,
     resolve_patients,
 )
-from outreach.preferences.send_time import FLEXIBLE_PURPOSES, next_allowed_send_time
+from outreach.preferences.send_time import (
+    FLEXIBLE_PURPOSES,
+    Exploration,
+    SendTime,
+    choose_send_time,
+    exploration_for,
+    next_allowed_send_time,
+)
 
 __all__ = [
     "CONSENT_VALIDITY_YEARS",
@@ -85,6 +95,8 @@ __all__ = [
     "Decision",
     "EffectivePreferences",
     "ExpiringConsent",
+    "Exploration",
+    "FatiguePolicy",
     "FieldChange",
     "OrgSettings",
     "PatientDecisionInputs",
@@ -93,17 +105,21 @@ __all__ = [
     "PreferenceLevel",
     "ProviderSettings",
     "Scheduled",
+    "SendTime",
     "SentRecord",
     "Suppressed",
     "address_for",
     "channel_order_for",
     "channel_permission",
     "choose_channel",
+    "choose_send_time",
     "consent_changes",
     "consent_update_from_record",
     "consents_expiring",
     "decide",
+    "exploration_for",
     "frequency_refusal",
+    "is_fatigued",
     "is_florida_number",
     "json_ready",
     "mask_email",
@@ -117,6 +133,7 @@ __all__ = [
     "resolve_effective_preferences",
     "resolve_patient",
     "resolve_patients",
+    "with_fatigue",
     "settings_audit_detail",
     "settings_changes",
 ]

@@ -25,7 +25,7 @@ from outreach.preferences.frequency_caps import SentRecord, frequency_refusal
 from outreach.preferences.hierarchy import EffectivePreferences
 from outreach.preferences.legal_floor import is_florida_number
 from outreach.preferences.outcomes import Decision, Scheduled, Suppressed
-from outreach.preferences.send_time import plan_send_time
+from outreach.preferences.send_time import Exploration, SendTime, choose_send_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +51,12 @@ def decide(
     history: Sequence[SentRecord],
     now: datetime,
     permanently_failed_channels: frozenset[Channel] = frozenset(),
+    exploration: Exploration | None = None,
 ) -> Decision:
     """Schedule the request on the best permitted channel at the earliest allowed time, or say no.
 
     ``history`` holds the patient's sent (and already planned) messages, for frequency caps.
+    ``exploration`` lets a flexible message go at a random allowed hour (``send_time``).
     Naive datetimes are refused with ``ValueError``.
     """
     now = as_utc(now, "now")
@@ -68,15 +70,18 @@ def decide(
     ranking = rank_channels(purpose, prefs, consent, now, permanently_failed_channels)
     later_refusals: list[tuple[Channel, SuppressionReason]] = []
     # The send time depends on the channel only through the Florida floor: plan at most twice.
-    planned: dict[bool, datetime | Suppressed] = {}
+    planned: dict[bool, SendTime | Suppressed] = {}
     for channel, address in ranking.usable:
         florida = channel is not Channel.EMAIL and is_florida_number(address)
-        send_at = planned.get(florida)
-        if send_at is None:
-            send_at = planned[florida] = plan_send_time(earliest, deadline, purpose, prefs, florida)
-        if isinstance(send_at, Suppressed):
-            later_refusals.append((channel, send_at.reason))
+        chosen = planned.get(florida)
+        if chosen is None:
+            chosen = planned[florida] = choose_send_time(
+                earliest, deadline, purpose, prefs, florida, exploration
+            )
+        if isinstance(chosen, Suppressed):
+            later_refusals.append((channel, chosen.reason))
             continue
+        send_at = chosen.at
         if consent.expires_at is not None and send_at >= consent.expires_at:
             later_refusals.append((channel, SuppressionReason.CONSENT_EXPIRED))
             continue
@@ -84,7 +89,15 @@ def decide(
         if capped is not None:
             later_refusals.append((channel, capped))
             continue
-        return Scheduled(channel, address, send_at, prefs.language, prefs.timezone)
+        return Scheduled(
+            channel,
+            address,
+            send_at,
+            prefs.language,
+            prefs.timezone,
+            chosen.source,
+            chosen.propensity,
+        )
 
     suppressed = suppressed_for(ranking, later_refusals)
     timing = [p.detail for p in planned.values() if isinstance(p, Suppressed)]

@@ -9,6 +9,10 @@
 - Florida numbers (legal floor): at most 3 marketing messages per 24 h to the number, i.e. across
   SMS and WhatsApp.
 
+- Fatigue: a patient whose fatigue score (recent sends against recent engagement, computed by
+  the ``ml`` package) reaches the configured threshold gets the lower marketing caps of the
+  ``FatiguePolicy`` instead, never higher ones. Transactional messages are untouched.
+
 Windows are checked around the planned send instant: a record counts when it lies less than a
 window away on either side, so messages already planned (passed in as records at their send time)
 are counted too and no rolling window containing the new message can exceed its cap.
@@ -16,6 +20,7 @@ are counted too and no rolling window containing the new message can exceed its 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +49,40 @@ class SentRecord:
         object.__setattr__(self, "channel", as_channel(self.channel))
         object.__setattr__(self, "purpose", as_purpose(self.purpose))
         object.__setattr__(self, "sent_at", as_utc(self.sent_at, "sent_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class FatiguePolicy:
+    """Marketing caps for patients whose fatigue score reaches ``threshold``."""
+
+    threshold: float
+    marketing_max_per_day: int
+    marketing_max_per_week: int
+
+
+def _lower(current: int | None, fatigued: int) -> int:
+    return fatigued if current is None else min(current, fatigued)
+
+
+def is_fatigued(fatigue_score: float | None, policy: FatiguePolicy | None) -> bool:
+    return policy is not None and fatigue_score is not None and fatigue_score >= policy.threshold
+
+
+def with_fatigue(
+    prefs: EffectivePreferences, fatigue_score: float | None, policy: FatiguePolicy | None
+) -> EffectivePreferences:
+    """``prefs`` with the fatigued marketing caps when the score reaches the threshold.
+
+    Only the marketing caps change, and only downwards: transactional messages are never capped
+    by fatigue, and a patient already capped lower keeps their own caps.
+    """
+    if policy is None or not is_fatigued(fatigue_score, policy):
+        return prefs
+    return dataclasses.replace(
+        prefs,
+        marketing_max_per_day=_lower(prefs.marketing_max_per_day, policy.marketing_max_per_day),
+        marketing_max_per_week=_lower(prefs.marketing_max_per_week, policy.marketing_max_per_week),
+    )
 
 
 def frequency_refusal(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from outreach.domain import Channel
 from outreach.preferences.consent import ConsentState
+from outreach.preferences.frequency_caps import FatiguePolicy, with_fatigue
 from outreach.preferences.hierarchy import (
     GLOBAL_DEFAULTS,
     EffectivePreferences,
@@ -32,6 +33,7 @@ class PatientLayers:
     consent: ConsentState
     failed_channels: frozenset[Channel]
     first_name: str | None
+    fatigue_score: float | None = None  # learnt by ml: recent sends against engagement
 
     def __repr__(self) -> str:  # the patient's own layer holds addresses
         return f"PatientLayers(patient_id={self.patient_id!r}, org_id={self.org_id!r})"
@@ -48,26 +50,32 @@ class PatientDecisionInputs:
     consent: ConsentState
     failed_channels: frozenset[Channel]
     first_name: str | None
+    fatigue_score: float | None = None
 
     def __repr__(self) -> str:
         return f"PatientDecisionInputs(patient_id={self.patient_id!r}, org_id={self.org_id!r})"
 
 
-def resolve_patient(layers: PatientLayers) -> PatientDecisionInputs:
-    """Merge the hierarchy (patient > provider > organisation > global) for one patient."""
+def resolve_patient(
+    layers: PatientLayers, fatigue: FatiguePolicy | None = None
+) -> PatientDecisionInputs:
+    """Merge the hierarchy (patient > provider > organisation > global) for one patient, then
+    lower their marketing caps if ``fatigue`` says they are fatigued."""
+    prefs = resolve_effective_preferences(GLOBAL_DEFAULTS, layers.org, layers.provider, layers.own)
     return PatientDecisionInputs(
         patient_id=layers.patient_id,
         org_id=layers.org_id,
         provider_id=layers.provider_id,
-        prefs=resolve_effective_preferences(
-            GLOBAL_DEFAULTS, layers.org, layers.provider, layers.own
-        ),
+        prefs=with_fatigue(prefs, layers.fatigue_score, fatigue),
         consent=layers.consent,
         failed_channels=layers.failed_channels,
         first_name=layers.first_name,
+        fatigue_score=layers.fatigue_score,
     )
 
 
-def resolve_patients(layers: Iterable[PatientLayers]) -> dict[str, PatientDecisionInputs]:
+def resolve_patients(
+    layers: Iterable[PatientLayers], fatigue: FatiguePolicy | None = None
+) -> dict[str, PatientDecisionInputs]:
     """``resolve_patient`` for each, by patient id."""
-    return {item.patient_id: resolve_patient(item) for item in layers}
+    return {item.patient_id: resolve_patient(item, fatigue) for item in layers}

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from outreach import wiring
 from outreach.clock import Clock
 from outreach.config import Settings
 from outreach.correlation import correlated
@@ -95,6 +96,28 @@ def housekeeping_jobs(
         max_instances=1,
         coalesce=True,
     )
+    if settings.ml_nightly_hour_utc >= 0:
+        cron.add_job(
+            asyncio.to_thread,
+            "cron",
+            args=[lambda: learn_send_times(store, clock(), settings)],
+            hour=settings.ml_nightly_hour_utc,
+            minute=30,
+            id="send-time-learning",
+            max_instances=1,
+            coalesce=True,
+        )
+
+
+def learn_send_times(store: Store, now: datetime, settings: Settings) -> None:
+    """The nightly send-time work: train (promoting only a model that does no worse), then give
+    every patient the best hour of the model in use and a fresh fatigue score."""
+    from outreach.services.assign_send_times import assign_send_times
+    from outreach.services.train_send_time_model import train_send_time_model
+
+    learning = wiring.send_time_learning(settings)
+    train_send_time_model(store, now, learning)
+    assign_send_times(store, now, learning, wiring.fatigue_policy(settings))
 
 
 def count_jobs(store: Store, metrics: Metrics) -> None:

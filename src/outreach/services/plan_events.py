@@ -24,12 +24,14 @@ from outreach.planning import EventPlan, PlannedJob, plan_event
 from outreach.preferences import (
     CommRequest,
     ConsentState,
+    FatiguePolicy,
     PatientDecisionInputs,
     Scheduled,
     SentRecord,
     consent_changes,
     consent_update_from_record,
     decide,
+    exploration_for,
     resolve_patients,
 )
 from outreach.sql.job_repository import JobDecision, NewJob
@@ -66,8 +68,13 @@ def decide_job(
     inputs: PatientDecisionInputs | None,
     history: Sequence[SentRecord],
     now: datetime,
+    exploration_share: float = 0.0,
 ) -> JobDecision:
-    """Queued on a channel at a time, or suppressed with why."""
+    """Queued on a channel at a time, or suppressed with why.
+
+    A share ``exploration_share`` of flexible jobs goes at a random allowed hour; which ones is
+    drawn from the idempotency key, so a replay decides the same.
+    """
     if inputs is None:
         return JobDecision(
             status=JobStatus.SUPPRESSED,
@@ -95,6 +102,7 @@ def decide_job(
         history,
         now,
         inputs.failed_channels,
+        exploration_for(job.idempotency_key, exploration_share) if exploration_share else None,
     )
     if isinstance(decision, Scheduled):
         return JobDecision(
@@ -102,6 +110,8 @@ def decide_job(
             scheduled_for=decision.send_at,
             channel=decision.channel,
             language=decision.language,
+            send_time_source=decision.send_time_source,
+            send_time_propensity=decision.send_time_propensity,
         )
     return JobDecision(
         status=JobStatus.SUPPRESSED,
@@ -132,10 +142,14 @@ class EventPlanner:
         *,
         reminder_offsets: Sequence[timedelta],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        exploration_share: float = 0.0,
+        fatigue: FatiguePolicy | None = None,
     ) -> None:
         self.store = store
         self.reminder_offsets = tuple(reminder_offsets)
         self.clock = clock
+        self.exploration_share = exploration_share
+        self.fatigue = fatigue
 
     def parse_and_plan(
         self, messages: Sequence[tuple[bytes | None, bytes]], now: datetime, result: BatchResult
@@ -203,14 +217,20 @@ class EventPlanner:
             )
             repos.appointments.record(facts, now)
             result.appointments_recorded = len(facts)
-            inputs = resolve_patients(repos.patients.decision_layers(j.patient_id for j in pending))
+            inputs = resolve_patients(
+                repos.patients.decision_layers(j.patient_id for j in pending), self.fatigue
+            )
             capped = {j.patient_id for j in pending if j.purpose in _CAPPED_PURPOSES}
             history = repos.jobs.recent_history(capped, now - CAP_HISTORY_WINDOW)
 
             new_jobs = []
             for job in pending:
                 decision = decide_job(
-                    job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
+                    job,
+                    inputs.get(job.patient_id),
+                    history.get(job.patient_id, ()),
+                    now,
+                    self.exploration_share,
                 )
                 new_jobs.append(NewJob(job, decision))
                 if decision.channel is not None and job.purpose in _CAPPED_PURPOSES:

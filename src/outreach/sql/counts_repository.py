@@ -69,6 +69,15 @@ class CountsRepository:
         )
         return [(status, count) for status, count in rows]
 
+    def jobs_by_send_time_source(self) -> list[tuple[str, int]]:
+        """Planned jobs by how their send time was chosen (model, exploration, default)."""
+        rows = self.connection.execute(
+            select(jobs.c.send_time_source, func.count())
+            .where(jobs.c.send_time_source.is_not(None))
+            .group_by(jobs.c.send_time_source)
+        )
+        return [(str(getattr(source, "value", source)), count) for source, count in rows]
+
     def pending_due(self, now: datetime) -> int:
         """Jobs due by ``now`` that have not left yet (queued or being sent)."""
         return int(

@@ -23,6 +23,7 @@ from outreach.domain import (
     JobRecord,
     JobStatus,
     Purpose,
+    SendTimeSource,
     SuppressionReason,
     can_transition,
 )
@@ -89,6 +90,9 @@ class JobDecision:
     language: str | None = None
     suppression_reason: SuppressionReason | None = None
     detail: str | None = None
+    # How ``scheduled_for`` was chosen, and the probability its hour had of being chosen.
+    send_time_source: SendTimeSource | None = None
+    send_time_propensity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,10 @@ def _job_row(job: NewJob, now: datetime) -> dict[str, Any]:
         "scheduled_for": decision.scheduled_for,
         "language": decision.language,
         "last_error": decision.detail[:500] if decision.detail else None,
+        "send_time_source": (
+            decision.send_time_source.value if decision.send_time_source is not None else None
+        ),
+        "send_time_propensity": decision.send_time_propensity,
         "created_at": now,
         "updated_at": now,
     }

@@ -33,6 +33,7 @@ from outreach.domain import (
     JobStatus,
     Purpose,
     Role,
+    SendTimeSource,
     SuppressionReason,
 )
 from outreach.sql.types import BigId, Json, UtcDateTime, str_enum
@@ -120,6 +121,17 @@ class PatientCommPrefs(_PreferenceColumns, Base):
     # Channels whose address failed permanently (invalid number, hard bounce): skipped next time.
     failed_channels: Mapped[list[str] | None] = mapped_column(Json)
     last_inbound_whatsapp_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Where the learnt best_hour came from (ml): the model version, whether the patient's own
+    # history weighed in ("model") or only their cohort's ("cohort_prior"), how sure it is, and
+    # how many of their messages it was learnt from.
+    best_hour_model_version: Mapped[int | None] = mapped_column(Integer)
+    best_hour_source: Mapped[str | None] = mapped_column(String(16))
+    best_hour_confidence: Mapped[float | None] = mapped_column(Float)
+    best_hour_interactions: Mapped[int | None] = mapped_column(Integer)
+    best_hour_learnt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Recent sends against recent engagement (ml): at the threshold, fewer marketing messages.
+    fatigue_score: Mapped[float | None] = mapped_column(Float)
+    fatigue_scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
     patient: Mapped[Patient] = relationship(back_populates="prefs")
@@ -300,6 +312,8 @@ class CommJob(Base):
         Index("ix_comm_jobs_patient_status", "patient_id", "status"),
         Index("ix_comm_jobs_provider_message", "provider_message_id"),
         Index("ix_comm_jobs_appointment", "appointment_id"),
+        # The send-time model reads the messages sent in a window.
+        Index("ix_comm_jobs_sent_at", "sent_at"),
         # Campaign progress (per variant and status) and exits (a campaign's queued jobs).
         Index("ix_comm_jobs_campaign", "campaign_id", "variant", "status"),
     )
@@ -334,6 +348,10 @@ class CommJob(Base):
     # Event facts needed to render (appointment time, provider...): never rendered text.
     context: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    # How scheduled_for was chosen (model, exploration, default) and the probability its hour
+    # had of being chosen: the send-time model weighs what it learns from the job by it.
+    send_time_source: Mapped[SendTimeSource | None] = mapped_column(str_enum(SendTimeSource, 16))
+    send_time_propensity: Mapped[float | None] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(String(500))
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -483,6 +501,8 @@ class ProcessedEvent(Base):
 
 
 class MlModel(Base):
+    """Trained models, versioned per name; at most one per name is active (the one in use)."""
+
     __tablename__ = "ml_models"
     __table_args__ = (UniqueConstraint("name", "version", name="uq_ml_models_name_version"),)
 

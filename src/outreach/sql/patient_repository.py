@@ -209,6 +209,7 @@ class PatientRepository:
                     consent=consent_from_row(own),
                     failed_channels=failed_channels_from_row(own),
                     first_name=row["first_name"],
+                    fatigue_score=row["fatigue_score"],
                 )
             )
         return layers

@@ -17,8 +17,10 @@ from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
+from outreach.sql.engagement_repository import EngagementRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
+from outreach.sql.model_repository import ModelRepository
 from outreach.sql.org_repository import OrgRepository
 from outreach.sql.organisation_settings_repository import (
     OrgSettingsRepository,
@@ -42,8 +44,10 @@ class Repositories:
         "audit",
         "campaigns",
         "counts",
+        "engagement",
         "inbox",
         "jobs",
+        "models",
         "org_settings",
         "orgs",
         "patients",
@@ -62,8 +66,10 @@ class Repositories:
         self.audit = AuditRepository(connection)
         self.campaigns = CampaignRepository(connection)
         self.counts = CountsRepository(connection)
+        self.engagement = EngagementRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
+        self.models = ModelRepository(connection)
         self.org_settings = OrgSettingsRepository(connection)
         self.orgs = OrgRepository(connection)
         self.patients = PatientRepository(connection)

@@ -64,7 +64,7 @@ def generate_clinic(
         f"{seed}/{patients}/{org_count}/{providers_per_org}/{start.isoformat()}",
     )
     orgs, providers = build_orgs(rng, org_count, providers_per_org)
-    factory = PatientFactory(rng, orgs, providers, start)
+    factory = PatientFactory(rng, orgs, providers, start, seed)
     population = tuple(factory.patient(number) for number in range(1, patients + 1))
     timeline = DayTimeline(
         rng, day_start=start, namespace=namespace, orgs=orgs, providers=providers

@@ -27,6 +27,7 @@ from outreach.sim.clinic.catalog import (
     PhoneRange,
     ZoneProfile,
 )
+from outreach.sim.clinic.engagement import EngagementProfile, plant_profile, profile_rng
 
 ItemT = TypeVar("ItemT")
 
@@ -75,6 +76,9 @@ class SyntheticPatient:
     quiet_hours: tuple[str, str] | None
     # False for the few whose only address is a deliberately invalid phone number.
     reachable: bool
+    # The planted engagement truth (``engagement``): never sent to outreach, only simulated.
+    preferred_hour: int
+    responsiveness: float
     first_name: str = field(repr=False)
     last_name: str = field(repr=False)
     sex: str = field(repr=False)
@@ -86,6 +90,14 @@ class SyntheticPatient:
     email: str | None = field(repr=False)
     whatsapp: str | None = field(repr=False)
     attributes: dict[str, Any] = field(repr=False)
+
+    def engagement_profile(self) -> EngagementProfile:
+        """How this patient engages, for the provider simulator and the send-time experiment."""
+        return EngagementProfile(self.timezone, self.preferred_hour, self.responsiveness)
+
+    def addresses(self) -> tuple[str, ...]:
+        """The addresses messages to this patient go to (the phone serves SMS and WhatsApp)."""
+        return tuple(a for a in (self.phone, self.email, self.whatsapp) if a is not None)
 
     def profile(self) -> dict[str, Any]:
         """The ``patient.upserted`` data (``PatientData``), JSON-ready; unset fields left out."""
@@ -212,8 +224,10 @@ class PatientFactory:
         orgs: Sequence[Org],
         providers: Sequence[Provider],
         day_start: datetime,
+        seed: int = 0,
     ) -> None:
         self._rng = rng
+        self._seed = seed
         self._day_start = day_start
         self._today = day_start.date()
         self._orgs = list(orgs)
@@ -307,9 +321,12 @@ class PatientFactory:
                 else (preferred, Channel.EMAIL)
             )
         quiet_hours = self._quiet_hours.pick(rng) if rng.random() < QUIET_HOURS_SHARE else None
+        patient_id = f"pat-{number:06d}"
+        # Its own random source: planting the truth leaves every other draw of the clinic as is.
+        truth = plant_profile(profile_rng(self._seed, patient_id), age, zone.timezone)
 
         return SyntheticPatient(
-            patient_id=f"pat-{number:06d}",
+            patient_id=patient_id,
             org_id=org.org_id,
             provider_id=provider.provider_id,
             timezone=zone.timezone,
@@ -322,6 +339,8 @@ class PatientFactory:
             allowed_channels=allowed,
             quiet_hours=quiet_hours,
             reachable=reachable,
+            preferred_hour=truth.preferred_hour,
+            responsiveness=truth.responsiveness,
             first_name=first_name,
             last_name=last_name,
             sex=sex,

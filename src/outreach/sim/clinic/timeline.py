@@ -57,7 +57,7 @@ CLINIC_OPENS, CLINIC_CLOSES = 8, 18  # local hours; the last slot starts 30 minu
 SLOT_MINUTES = 15
 
 # Relative activity by local hour of day.
-_PATIENT_ACTIVITY = (
+PATIENT_ACTIVITY = (
     0.1,
     0.1,
     0.1,
@@ -83,7 +83,7 @@ _PATIENT_ACTIVITY = (
     0.5,
     0.2,
 )
-_STAFF_ACTIVITY = (
+STAFF_ACTIVITY = (
     0.05,
     0.05,
     0.05,
@@ -222,7 +222,7 @@ class DayTimeline:
             org_id: calendar.slots_missed_today() for org_id, calendar in self._calendars.items()
         }
         self._staff_clocks = {
-            org.org_id: _ActivityClock(day_start, org.timezone, _STAFF_ACTIVITY) for org in orgs
+            org.org_id: _ActivityClock(day_start, org.timezone, STAFF_ACTIVITY) for org in orgs
         }
         self._patient_clocks: dict[str, _ActivityClock] = {}
         self._pending: list[Pending] = []
@@ -297,7 +297,7 @@ class DayTimeline:
         clock = self._patient_clocks.get(timezone)
         if clock is None:
             clock = self._patient_clocks[timezone] = _ActivityClock(
-                self._day_start, timezone, _PATIENT_ACTIVITY
+                self._day_start, timezone, PATIENT_ACTIVITY
             )
         return clock
 

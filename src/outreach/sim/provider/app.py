@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 
@@ -12,12 +13,15 @@ from outreach.sim.provider.config import SimConfig
 from outreach.sim.provider.state import SimState
 
 
-def create_sim_app(config: SimConfig | None = None) -> FastAPI:
+def create_sim_app(
+    config: SimConfig | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
     """A provider simulator speaking Twilio, SendGrid and WhatsApp Cloud API to the real SDKs.
 
-    Its callbacks start with the application (lifespan) and stop with it.
+    Its callbacks start with the application (lifespan) and stop with it. ``clock`` is the time
+    it lives in (default: the system's).
     """
-    state = SimState(config or SimConfig())
+    state = SimState(config or SimConfig(), *([clock] if clock is not None else []))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -56,6 +56,17 @@ class AutoReply(BaseModel):
     delay_ms: int = Field(200, ge=0)
 
 
+class EngagementProfileConfig(BaseModel):
+    """How the patient at an address engages (the synthetic clinic's planted truth): when a
+    message to them is opened, clicked or answered follows ``sim.clinic.engagement``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str
+    preferred_hour: int = Field(ge=0, le=23)
+    responsiveness: float = Field(1.0, gt=0)
+
+
 class SimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -99,6 +110,13 @@ class SimConfig(BaseModel):
     outage_channels: list[str] | None = None  # None: every channel is down during the outage
     outcomes: DeliveryOutcomes = Field(default_factory=DeliveryOutcomes)
     auto_replies: list[AutoReply] = Field(default_factory=list)
+    # Patients whose engagement follows a planted truth, by address (e-mail or E.164 number):
+    # their opens, clicks and replies replace ``outcomes.opened``/``clicked`` and the reply rates.
+    engagement_profiles: dict[str, EngagementProfileConfig] = Field(default_factory=dict)
+    # Simulated seconds per real second of the clock the simulator reads (the demo's shifted
+    # clock runs fast): a patient who engages hours later is reported that much later, scaled.
+    # None: engagement is reported at once, stamped with the time it happened.
+    clock_speed: float | None = Field(None, gt=0)
 
     max_recorded_messages: int = Field(1_000_000, ge=1)  # oldest records are forgotten beyond
 
@@ -109,6 +127,16 @@ class SimConfig(BaseModel):
             pem = private_key_pem(generate_sendgrid_private_key())
             object.__setattr__(self, "sendgrid_private_key_pem", pem)
         return self
+
+    @field_validator("engagement_profiles")
+    @classmethod
+    def _comparable_addresses(
+        cls, profiles: dict[str, EngagementProfileConfig]
+    ) -> dict[str, EngagementProfileConfig]:
+        """Keys as the simulator compares addresses (``store.address_key``)."""
+        from outreach.sim.provider.store import address_key
+
+        return {address_key(address): profile for address, profile in profiles.items()}
 
     def sendgrid_public_key(self) -> str:
         """The key that verifies this simulator's SendGrid webhooks, as base64 DER: the value

@@ -26,6 +26,9 @@ class Plan:
     outcome: str  # delivered, failed, bounced, undelivered, opted_out, or sent (no final report)
     steps: tuple[StatusStep, ...]
     reply: AutoReply | None = None  # the patient's answer, sent after the delivery report
+    # Simulated minutes after acceptance the patient engaged (the open/read, or the reply on
+    # SMS); None when they did not, or follow no planted truth.
+    engaged_after_minutes: float | None = None
 
     @property
     def delivered_after_steps(self) -> int:
@@ -57,18 +60,64 @@ def choose_reply(config: SimConfig, channel: str, rng: random.Random) -> AutoRep
     return None
 
 
-def plan_message(channel: str, config: SimConfig, rng: random.Random, opted_out: bool) -> Plan:
-    """The reports a provider would send for one accepted message."""
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """What the planted truth says of one message: minutes to engagement, or None (ignored)."""
+
+    after_minutes: float | None
+
+
+def choose_any_reply(config: SimConfig, channel: str, rng: random.Random) -> AutoReply | None:
+    """One of the channel's reply rules, in proportion to their rates: what a patient who does
+    answer says."""
+    rules = [rule for rule in config.auto_replies if channel in rule.channels]
+    total = sum(rule.rate for rule in rules)
+    if total <= 0:
+        return None
+    roll = rng.random() * total
+    for rule in rules:
+        if roll < rule.rate:
+            return rule
+        roll -= rule.rate
+    return rules[-1]
+
+
+def plan_message(
+    channel: str,
+    config: SimConfig,
+    rng: random.Random,
+    opted_out: bool,
+    engagement: Engagement | None = None,
+) -> Plan:
+    """The reports a provider would send for one accepted message.
+
+    With an ``engagement`` (the patient follows a planted truth), an engaged e-mail is opened
+    (and clicked at the configured rate), an engaged WhatsApp message read and an engaged SMS
+    answered, at the planted time; an ignored message gets none of these. E-mail and WhatsApp
+    replies keep their configured rates, among engaged messages only.
+    """
     if opted_out:
         return Plan("opted_out", _OPTED_OUT[channel])
     outcome = choose_outcome(config, rng)
     steps = list(_FIRST[channel])
     if outcome != "sent":
         steps.extend(_FINAL[channel][outcome])
+    if engagement is not None:
+        engaged = outcome == "delivered" and engagement.after_minutes is not None
+        if not engaged:
+            return Plan(outcome, tuple(steps))
+        if channel == "sms":
+            reply = choose_any_reply(config, channel, rng)
+        else:
+            steps.append(_OPENED[channel])
+            if channel == "email" and rng.random() < config.outcomes.clicked:
+                steps.append(_CLICKED)
+            reply = choose_reply(config, channel, rng)
+        return Plan(outcome, tuple(steps), reply, engagement.after_minutes)
     if outcome == "delivered" and channel != "sms" and rng.random() < config.outcomes.opened:
         steps.append(_OPENED[channel])
         if channel == "email" and rng.random() < config.outcomes.clicked:
-            steps.append(StatusStep(4, "click", detail={"url": "https://portal.clinic.example/"}))
+            steps.append(_CLICKED)
     reply = choose_reply(config, channel, rng) if outcome == "delivered" else None
     return Plan(outcome, tuple(steps), reply)
 
@@ -123,6 +172,9 @@ _FINAL: dict[str, dict[str, tuple[StatusStep, ...]]] = {
     },
 }
 _OPENED = {"email": StatusStep(3, "open"), "whatsapp": StatusStep(3, "read")}
+_CLICKED = StatusStep(4, "click", detail={"url": "https://portal.clinic.example/"})
+# Steps a planted engagement times (the rest are delivery reports, sent at once).
+ENGAGEMENT_STATUSES = frozenset({"open", "read", "click"})
 _OPTED_OUT = {
     # Twilio refuses opted-out numbers at the API (21610): no plan is ever made for SMS.
     "sms": (StatusStep(1, "failed", "21610"),),

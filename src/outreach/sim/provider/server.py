@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 import httpx
 import uvicorn
@@ -15,9 +17,16 @@ from outreach.sim.provider.config import SimConfig
 from outreach.sim.provider.signing import public_key_b64
 
 
-def run_sim(host: str = "127.0.0.1", port: int = 8010, config: SimConfig | None = None) -> None:
+def run_sim(
+    host: str = "127.0.0.1",
+    port: int = 8010,
+    config: SimConfig | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
     """Serve the simulator until interrupted (what ``outreach sim`` calls)."""
-    uvicorn.run(create_sim_app(config), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_sim_app(config, clock), host=host, port=port, log_level="warning", access_log=False
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:

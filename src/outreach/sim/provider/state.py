@@ -4,14 +4,24 @@ after a provider accepted it (status reports, patients' replies)."""
 from __future__ import annotations
 
 import random
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from outreach.domain import Channel
+from outreach.sim.clinic.engagement import EngagementProfile, engagement_delay_minutes
 from outreach.sim.provider.config import AutoReply, SimConfig
 from outreach.sim.provider.dispatcher import CallbackDispatcher, CallbackJob
 from outreach.sim.provider.faults import Fault, decide_fault
-from outreach.sim.provider.outcomes import StatusStep, plan_message
+from outreach.sim.provider.outcomes import (
+    ENGAGEMENT_STATUSES,
+    Engagement,
+    StatusStep,
+    plan_message,
+)
 from outreach.sim.provider.signing import load_private_key
 from outreach.sim.provider.store import MessageStore, SimMessage, address_key
 from outreach.sim.provider.webhooks import (
@@ -34,9 +44,17 @@ DEFAULT_TWILIO_ACCOUNT_SID = "AC" + "0" * 32
 DEFAULT_WHATSAPP_PHONE_NUMBER_ID = "100000000000001"
 
 
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class SimState:
-    def __init__(self, config: SimConfig):
+    """``clock`` is the time the simulator lives in (the demo's shifted clock): it stamps the
+    reports and decides a message's local hour for patients with a planted engagement truth."""
+
+    def __init__(self, config: SimConfig, clock: Callable[[], datetime] = _system_clock):
         self._initial = config
+        self.clock = clock
         self.store = MessageStore(config.max_recorded_messages)
         self.dispatcher = CallbackDispatcher(self)
         self.apply(config)
@@ -47,6 +65,7 @@ class SimState:
         assert config.sendgrid_private_key_pem is not None
         self.sendgrid_key = load_private_key(config.sendgrid_private_key_pem)
         self.rng = random.Random(config.seed)
+        self.engagement_rng = np.random.default_rng(config.seed)
         self.forced_by_address = {
             address_key(a): code for a, code in config.forced_errors_by_address.items()
         }
@@ -62,7 +81,7 @@ class SimState:
         patch = dict(patch)
         if "outage_seconds" in patch:
             seconds = float(patch.pop("outage_seconds"))
-            now = datetime.now(UTC)
+            now = self.clock()
             patch["outage_from"] = now if seconds > 0 else None
             patch["outage_until"] = now + timedelta(seconds=seconds) if seconds > 0 else None
         if not patch.get("sendgrid_private_key_pem"):
@@ -86,7 +105,7 @@ class SimState:
             channel,
             address_key(to),
             self.forced_by_address,
-            datetime.now(UTC),
+            self.clock(),
             self.rng,
         )
 
@@ -99,29 +118,64 @@ class SimState:
         """Record an accepted message and schedule its reports (and perhaps a reply)."""
         self.store.add(message)
         config = self.config
-        plan = plan_message(message.channel, config, self.rng, self.is_opted_out(message.to))
+        accepted_at = self.clock()
+        plan = plan_message(
+            message.channel,
+            config,
+            self.rng,
+            self.is_opted_out(message.to),
+            self._engagement(message, accepted_at),
+        )
         step_s = config.callback_delay_ms / 1000
+        engaged_at = engaged_delay = None
+        if plan.engaged_after_minutes is not None:
+            engaged_at = accepted_at + timedelta(minutes=plan.engaged_after_minutes)
+            engaged_delay = (
+                plan.engaged_after_minutes * 60 / config.clock_speed if config.clock_speed else 0.0
+            )
         for step in plan.steps:
-            self.dispatcher.later(step.after_steps * step_s, self._report, message, step)
+            delay, stamp = step.after_steps * step_s, None
+            if engaged_at is not None and step.status in ENGAGEMENT_STATUSES:
+                delay, stamp = delay + (engaged_delay or 0.0), engaged_at
+            self.dispatcher.later(delay, self._report, message, step, stamp)
         if plan.reply is not None:
             delay = plan.delivered_after_steps * step_s + plan.reply.delay_ms / 1000
-            self.dispatcher.later(delay, self._auto_reply, message, plan.reply)
+            self.dispatcher.later(
+                delay + (engaged_delay or 0.0), self._auto_reply, message, plan.reply
+            )
 
-    def _report(self, message: SimMessage, step: StatusStep) -> None:
+    def _engagement(self, message: SimMessage, accepted_at: datetime) -> Engagement | None:
+        """The planted truth's say on this message, for a patient who follows one."""
+        profile = self.config.engagement_profiles.get(address_key(message.to))
+        if profile is None:
+            return None
+        local = accepted_at.astimezone(ZoneInfo(profile.timezone))
+        minutes = engagement_delay_minutes(
+            self.engagement_rng,
+            EngagementProfile(profile.timezone, profile.preferred_hour, profile.responsiveness),
+            Channel(message.channel),
+            local.hour + local.minute / 60.0,
+            local.weekday() >= 5,
+        )
+        return Engagement(minutes)
+
+    def _report(self, message: SimMessage, step: StatusStep, stamp: datetime | None = None) -> None:
         self.store.update_status(message.id, step.status, step.error_code)
         if not self.config.callbacks_enabled:
             return
-        job = self._status_job(message, step)
+        job = self._status_job(message, step, stamp or self.clock())
         if job is not None:
             self.dispatcher.submit(job)
 
-    def _status_job(self, message: SimMessage, step: StatusStep) -> CallbackJob | None:
-        config, now = self.config, time.time()
+    def _status_job(
+        self, message: SimMessage, step: StatusStep, at: datetime
+    ) -> CallbackJob | None:
+        config, now = self.config, at.timestamp()
         if message.channel == "sms":
             url = message.extras.get("status_callback")
             if not url:
                 return None
-            params = twilio_status_params(message, step, datetime.now(UTC))
+            params = twilio_status_params(message, step, at)
             return CallbackJob(TWILIO_FORM, url, params)
         if message.channel == "email":
             url = config.webhook_base_url.rstrip("/") + config.sendgrid_events_path
@@ -163,7 +217,7 @@ class SimState:
         phone_number_id: str | None = None,
     ) -> tuple[SimMessage, CallbackJob]:
         """Record a patient's message and build the provider's webhook that reports it."""
-        config, now = self.config, datetime.now(UTC)
+        config, now = self.config, self.clock()
         base = config.webhook_base_url.rstrip("/")
         if channel == "sms":
             sid = new_twilio_sid()

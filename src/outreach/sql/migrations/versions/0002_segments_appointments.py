@@ -16,7 +16,7 @@ from sqlalchemy.dialects import mysql
 import outreach.sql.types
 
 revision: str = "0002"
-down_revision: str | None = "0006"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
