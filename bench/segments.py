@@ -264,8 +264,7 @@ LOADS = {
         "patient_comm_prefs",
         "(patient_id, email, phone, language, timezone, preferred_channel, contact_consent, "
         "consent_granted_at, marketing_opt_in_email, marketing_opt_in_sms)",
-        ", whatsapp_opt_in = 0, marketing_opt_in_whatsapp = 0, opted_out_email = 0, "
-        "opted_out_sms = 0, opted_out_whatsapp = 0, "
+        ", whatsapp_opt_in = 0, marketing_opt_in_whatsapp = 0, "
         "consent_expires_at = consent_granted_at + INTERVAL 2 YEAR",
     ),
     "appointments": (

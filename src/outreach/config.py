@@ -253,6 +253,18 @@ class Settings(BaseSettings):
     # Enrolments per transaction when due steps become jobs (decided in bulk).
     campaign_plan_chunk_size: int = Field(default=2_000, ge=1)
 
+    # Analytics
+    # How often the scheduler rolls changed jobs, statuses, replies and visits up into comm_stats.
+    stats_rollup_every_seconds: float = Field(default=30.0, gt=0)
+    # Each sweep re-reads changes stamped this long before its watermark (late commits).
+    stats_rollup_margin_seconds: float = Field(default=120.0, ge=0)
+    # Jobs per rollup transaction.
+    stats_rollup_chunk_size: int = Field(default=2000, ge=1)
+    # Reports that leave the system show counts from 1 to this minus one as "<N" (0: exact).
+    report_small_cell_threshold: int = Field(default=11, ge=0)
+    # E-mail each organisation's weekly funnel to its analyst addresses (needs the e-mail channel).
+    weekly_reports: bool = True
+
     # The simulator's private key matching sendgrid_webhook_public_key (development only).
     sim_sendgrid_private_key_pem: SecretStr | None = None
 
@@ -274,6 +286,10 @@ class Settings(BaseSettings):
             max_list_values=self.segment_rule_max_list_values,
             max_reference_depth=self.segment_rule_max_reference_depth,
         )
+
+    def report_cell_threshold(self) -> int | None:
+        """The small-cell threshold of reports that leave the system (None: exact counts)."""
+        return self.report_small_cell_threshold or None
 
     def resolved_kafka_bootstrap(self) -> str:
         """``embedded`` means the broker ``outreach broker`` runs on its default port."""

@@ -4,13 +4,15 @@ SQLite, the tansu broker, an in-process Redis stand-in and the provider simulato
 ``outreach`` processes (api, worker, scheduler, sim) run as children. A synthetic clinic's day of
 core events is published through Kafka while a shared simulated clock moves forward, so
 confirmations go at once and reminders fall due; the simulator delivers, fails some and has some
-patients open and answer, each at hours that follow their planted preferred hour. Every twelve
-simulated hours (the nightly job, sped up so the loop shows within the run) the send-time model
-is trained on the engagement so far and every patient gets a best hour, which times their later
-flexible messages, and a fatigue score. A marketer's recall runs beside it: the patients' past
-visits are published first, then a recall segment and an A/B campaign with a hold-out are created
-and activated through the API with a marketer's key, and the scheduler enrols and sends it. The
-summary shows what happened at every step, the campaign's included.
+patients open and answer, each at hours that follow their planted preferred hour, and the clinic
+reports who came to their appointments. Every twelve simulated hours (the nightly job, sped up so
+the loop shows within the run) the send-time model is trained on the engagement so far and every
+patient gets a best hour, which times their later flexible messages, and a fatigue score. A
+marketer's recall runs beside it: the patients' past visits are published first, then a recall
+segment and an A/B campaign with a hold-out are created and activated through the API with a
+marketer's key, and the scheduler enrols and sends it. The summary shows what happened at every
+step, the campaign's included, and the funnel from the stats rollups; the HTML report is written
+to ``<work dir>/report.html``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
+from outreach.analytics.readings import readings
+from outreach.analytics.report_formats import TABLE_COLUMNS, summary_rows
+from outreach.analytics.report_html import render_html
+from outreach.analytics.rollup_rows import ReportScope
+from outreach.analytics.small_cells import CellPolicy
 from outreach.api.access import API_KEY_HEADER
 from outreach.campaigns.recall import dental_recall_campaign, dental_recall_segment
 from outreach.clock import SharedShiftedClock
@@ -49,10 +56,12 @@ from outreach.launcher import ProcessGroup
 from outreach.preferences import OrgSettings, PreferenceLayer, ProviderSettings
 from outreach.services.api_keys import issue_api_key
 from outreach.services.assign_send_times import AssignmentReport, assign_send_times
+from outreach.services.funnel_reports import funnel_report
 from outreach.services.organisation_settings import (
     replace_org_settings,
     replace_provider_settings,
 )
+from outreach.services.roll_up_stats import roll_up_changes
 from outreach.services.send_time_audit import audit_send_times
 from outreach.services.template_versions import seed_shipped_templates
 from outreach.services.train_send_time_model import (
@@ -61,6 +70,7 @@ from outreach.services.train_send_time_model import (
 )
 from outreach.sim.clinic import (
     CANARY_REPLY,
+    VISIT_OUTCOME_TYPES,
     SyntheticClinic,
     event_key,
     event_value,
@@ -69,6 +79,7 @@ from outreach.sim.clinic import (
     malformed_events,
     plant_canaries,
     visit_history,
+    visit_outcomes,
 )
 from outreach.sim.deployment import local_deployment_environment
 from outreach.sql.engine import build_engine
@@ -100,6 +111,10 @@ DEMO_OUTCOMES = {
     "opened": 0.5,
     "clicked": 0.4,
 }
+# Twilio's price per SMS, so the report shows what the day cost.
+DEMO_PRICES = {"sms": 0.0079}
+# Reports that leave the system hide small counts (OUTREACH_REPORT_SMALL_CELL_THRESHOLD).
+DEMO_REPORT_POLICY = CellPolicy(11)
 # The marketer's recall starts an hour into the day, once the past visits are in.
 CAMPAIGN_STARTS_AFTER = timedelta(hours=1)
 
@@ -121,13 +136,12 @@ class DemoOptions:
 @dataclass
 class DemoRun:
     clinic: SyntheticClinic
+    # The day's events and the visit outcomes the simulated days reach, in time order.
+    events: list[dict[str, Any]] = field(default_factory=list)
     api_url: str = ""
     started: float = field(default_factory=time.monotonic)
     published: int = 0
     malformed: int = 0
-    training: TrainingReport | None = None
-    assignment: AssignmentReport | None = None
-    trainings: int = 0
     history: int = 0
     marketer_key: str = ""
     segment_size: int = 0
@@ -137,6 +151,10 @@ class DemoRun:
     @property
     def recall_org(self) -> str:
         return self.clinic.orgs[0].org_id
+
+    training: TrainingReport | None = None
+    assignment: AssignmentReport | None = None
+    trainings: int = 0
 
 
 def next_weekday_morning(now: datetime) -> datetime:
@@ -242,7 +260,9 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         # Listed so that anyone can look for them in the logs and dead letters afterwards.
         (work / "canaries.txt").write_text("\n".join(planted) + "\n", encoding="utf-8")
         replies = [*DEMO_REPLIES, {"body": CANARY_REPLY, "rate": 0.2}]
-    run = DemoRun(clinic)
+    day_end = day_start + timedelta(hours=options.simulated_hours)
+    visits = visit_outcomes(clinic.events, day_end, options.seed)
+    run = DemoRun(clinic, sorted([*clinic.events, *visits], key=lambda e: e["occurred_at"]))
     console.print(
         f"[bold]outreach demo[/]: {len(clinic.patients)} patients, {len(clinic.orgs)} "
         f"organisations, {len(clinic.events)} core events over a simulated day "
@@ -273,6 +293,10 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         env["OUTREACH_SEND_RETRY_MAX_DELAY_SECONDS"] = "10"
         # Campaign rounds every 2 s: about three simulated hours at the demo's pace.
         env["OUTREACH_CAMPAIGN_ROUND_EVERY_SECONDS"] = "2"
+        # The shared clock runs about 1,800 times faster than the wall clock: the scheduler's
+        # rollup sweeps often, with a margin of simulated hours for late commits.
+        env["OUTREACH_STATS_ROLLUP_EVERY_SECONDS"] = "5"
+        env["OUTREACH_STATS_ROLLUP_MARGIN_SECONDS"] = str(6 * 3600)
         run.api_url = f"http://127.0.0.1:{api_port}"
         clock = SharedShiftedClock(
             Redis.from_url(redis_server.url, decode_responses=True),
@@ -290,6 +314,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                     "error_rate": 0.02,
                     "auto_replies": replies,
                     "outcomes": DEMO_OUTCOMES,
+                    "prices": DEMO_PRICES,
                     "callback_delay_ms": 20,
                     # Patients open and answer at hours that follow their planted preferred hour.
                     "engagement_profiles": _engagement_profiles(clinic),
@@ -311,6 +336,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             with console.status("training the send-time model on the whole run's engagement"):
                 _learn_send_times(run, engine, clock())
             _summarise(run, engine, broker.bootstrap_servers, sim_url, console, work)
+            _report(run, engine, clock, day_end, work, console)
             access = _show_access(engine, clinic, f"http://127.0.0.1:{api_port}", console)
             _show_operations(access, (api_port, worker_metrics, scheduler_metrics), console)
     finally:
@@ -356,7 +382,7 @@ def _simulate_day(
     engine: Engine,
     console: Console,
 ) -> None:
-    events = run.clinic.events
+    events = run.events
     start = run.clinic.day_start
     end = start + timedelta(hours=options.simulated_hours)
     steps = int((end - start) / SIM_STEP)
@@ -389,14 +415,14 @@ def _simulate_day(
             if batch:
                 asyncio.run(_publish(bootstrap, batch))
                 run.published += len(batch)
-            if (sim_now - start) % LEARNING_EVERY == timedelta(0) and sim_now < end:
-                _learn_send_times(run, engine, sim_now)
             if step == 1:
                 # The patients exist (their upserts come first): now their past visits.
                 asyncio.run(_publish(bootstrap, history))
                 run.history = len(history)
             if sim_now - start == CAMPAIGN_STARTS_AFTER:
                 _start_recall(run, engine, console)
+            if (sim_now - start) % LEARNING_EVERY == timedelta(0) and sim_now < end:
+                _learn_send_times(run, engine, sim_now)
             queued = _queued_due(engine, sim_now) if step % 8 == 0 else None
             progress.update(
                 task,
@@ -621,13 +647,16 @@ def _summarise(
     staff = asyncio.run(_count_topic(bootstrap, STAFF_INBOX))
     sim_stats = httpx.get(f"{sim_url}/_sim/stats", timeout=10).json()
 
-    expected = expected_counts(run.clinic)
+    # The day's events, the visit outcomes the simulated days reached, and the past visits.
+    published = Counter(event["type"] for event in run.events)
+    published["appointment.attended"] += run.history
+    kinds = [*expected_counts(run.clinic), *(k for k in VISIT_OUTCOME_TYPES)]
     console.print()
     console.print(
         _table(
             "Core events",
             ["type", "published", "consumed"],
-            [(kind, count, consumed.get(kind, 0)) for kind, count in expected.items()]
+            [(kind, published.get(kind, 0), consumed.get(kind, 0)) for kind in dict.fromkeys(kinds)]
             + [
                 (
                     "malformed (to outreach.dlq)",
@@ -684,51 +713,9 @@ def _summarise(
     console.print(
         _send_time_table(run, send_time_sources, learnt_by_source),
     )
+
     if run.campaign_id is not None:
         _summarise_campaign(run, console)
-
-
-def _send_time_table(
-    run: DemoRun,
-    send_time_sources: Sequence[tuple[str, int]],
-    learnt_by_source: dict[str, int],
-) -> Table:
-    training, assignment = run.training, run.assignment
-    rows: list[tuple[str, Any]] = [
-        ("trainings (every 12 simulated hours, and at the end)", run.trainings)
-    ]
-    if training is not None and training.version is not None:
-        metrics = training.metrics
-        rows += [
-            ("model version in use", training.active_version),
-            (
-                f"last training: version {training.version}",
-                "promoted" if training.promoted else f"not promoted ({training.reason})",
-            ),
-            (
-                "  trained on / judged on (held-out) sends",
-                f"{metrics['training_sends']} / {metrics['heldout_sends']}",
-            ),
-            (
-                "  held-out prompt engagement at the learnt hour",
-                f"{metrics['heldout_policy_value']:.3f}",
-            ),
-            ("  ... at the cohort prior's hour", f"{metrics['cohort_prior_policy_value']:.3f}"),
-            (
-                f"  ... everyone at {metrics['population_hour']}:00",
-                f"{metrics['population_hour_policy_value']:.3f}",
-            ),
-        ]
-    elif training is not None:
-        rows.append(("model", training.reason))
-    rows += [
-        ("patients with a learnt best hour", sum(learnt_by_source.values())),
-        ("  from their own messages", learnt_by_source.get("model", 0)),
-        ("  from their cohort (no message yet)", learnt_by_source.get("cohort_prior", 0)),
-        ("fatigued patients (fewer marketing messages)", assignment.fatigued if assignment else 0),
-    ]
-    rows += [(f"jobs timed by: {source}", count) for source, count in sorted(send_time_sources)]
-    return _table("Send-time model (best hour) and fatigue", ["", "value"], rows)
 
 
 def _summarise_campaign(run: DemoRun, console: Console) -> None:
@@ -772,3 +759,80 @@ def _summarise_campaign(run: DemoRun, console: Console) -> None:
     )
     for warning in run.campaign_warnings:
         console.print(f"[yellow]campaign warning:[/] {warning}")
+
+
+def _report(
+    run: DemoRun,
+    engine: Engine,
+    clock: SharedShiftedClock,
+    day_end: datetime,
+    work: Path,
+    console: Console,
+) -> None:
+    """Catch the stats rollup up (the scheduler's sweep, over the whole run), print the funnel
+    and write the HTML report."""
+    store = Store(engine)
+    now = clock()
+    with console.status("rolling up the stats and writing the report"):
+        roll_up_changes(store, now, margin=now - run.clinic.day_start + timedelta(hours=1))
+        # Every organisation's days the run touched (their zones reach a day either side).
+        scope = ReportScope(
+            (run.clinic.day_start - timedelta(days=1)).date(), (day_end + timedelta(days=1)).date()
+        )
+        report = funnel_report(store, scope, now, title="Demo: the synthetic clinic's funnel")
+        path = work / "report.html"
+        path.write_text(render_html(report, DEMO_REPORT_POLICY), encoding="utf-8")
+    console.print(
+        _table(
+            "Funnel (stats rollups; counts under 11 hidden, as in reports)",
+            TABLE_COLUMNS,
+            summary_rows(report, DEMO_REPORT_POLICY),
+        )
+    )
+    said = readings(report, DEMO_REPORT_POLICY)
+    for line in (said.funnel, said.channels, said.suppressions, said.intents):
+        console.print(f"  {line}")
+    console.print(f"[bold]HTML report[/]: {path.resolve()}")
+
+
+def _send_time_table(
+    run: DemoRun,
+    send_time_sources: Sequence[tuple[str, int]],
+    learnt_by_source: dict[str, int],
+) -> Table:
+    training, assignment = run.training, run.assignment
+    rows: list[tuple[str, Any]] = [
+        ("trainings (every 12 simulated hours, and at the end)", run.trainings)
+    ]
+    if training is not None and training.version is not None:
+        metrics = training.metrics
+        rows += [
+            ("model version in use", training.active_version),
+            (
+                f"last training: version {training.version}",
+                "promoted" if training.promoted else f"not promoted ({training.reason})",
+            ),
+            (
+                "  trained on / judged on (held-out) sends",
+                f"{metrics['training_sends']} / {metrics['heldout_sends']}",
+            ),
+            (
+                "  held-out prompt engagement at the learnt hour",
+                f"{metrics['heldout_policy_value']:.3f}",
+            ),
+            ("  ... at the cohort prior's hour", f"{metrics['cohort_prior_policy_value']:.3f}"),
+            (
+                f"  ... everyone at {metrics['population_hour']}:00",
+                f"{metrics['population_hour_policy_value']:.3f}",
+            ),
+        ]
+    elif training is not None:
+        rows.append(("model", training.reason))
+    rows += [
+        ("patients with a learnt best hour", sum(learnt_by_source.values())),
+        ("  from their own messages", learnt_by_source.get("model", 0)),
+        ("  from their cohort (no message yet)", learnt_by_source.get("cohort_prior", 0)),
+        ("fatigued patients (fewer marketing messages)", assignment.fatigued if assignment else 0),
+    ]
+    rows += [(f"jobs timed by: {source}", count) for source, count in sorted(send_time_sources)]
+    return _table("Send-time model (best hour) and fatigue", ["", "value"], rows)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -481,7 +482,7 @@ class StatusUpdate(BaseModel):
         description="The provider's id of the message.", json_schema_extra=NOT_PHI
     )
     status: str = Field(
-        description="sent, delivered, opened, clicked, failed or bounced; opted_out when the "
+        description="sent, delivered, opened, clicked, failed or bounced; unsubscribed when the "
         "recipient opted out through the provider (a spam report, an unsubscribe).",
         json_schema_extra=NOT_PHI,
     )
@@ -491,6 +492,19 @@ class StatusUpdate(BaseModel):
     error_code: str | None = Field(
         default=None,
         description="The provider's error code, if it failed.",
+        json_schema_extra=NOT_PHI,
+    )
+    price: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="What the provider charged for the message, when it reports it (Twilio's "
+        "Price, made positive), in price_unit.",
+        json_schema_extra=NOT_PHI,
+    )
+    price_unit: str | None = Field(
+        default=None,
+        max_length=8,
+        description="The currency of price (ISO 4217, e.g. USD).",
         json_schema_extra=NOT_PHI,
     )
     # Echoed by providers that carry it (Twilio callback URL, SendGrid custom args).

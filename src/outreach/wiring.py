@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from outreach.channels.base import ChannelWorker
 from outreach.channels.message_builder import MessageBuilder, PortalSettings, TemplateCatalog
 from outreach.channels.rate_limiter import RedisRateLimiter
+from outreach.channels.report_mailer import ChannelReportMailer
 from outreach.channels.send_ledger import RedisSendLedger, UnsharedSendLedger
 from outreach.clock import Clock, SharedShiftedClock, system_clock
 from outreach.config import EMBEDDED, Settings
@@ -150,6 +151,12 @@ def register_channel_kinds() -> None:
     from outreach.channels.registry import channel_classes
 
     channel_classes()
+
+
+def report_mailer(settings: Settings) -> ChannelReportMailer:
+    """Reports by e-mail through the e-mail channel; ``ChannelConfigError`` without its
+    settings."""
+    return ChannelReportMailer(channel_workers(settings, ["email"])["email"])
 
 
 def message_builder(settings: Settings, engine: Engine) -> MessageBuilder:

@@ -62,6 +62,7 @@ ROLES_BY_ROUTE: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/resume"): {Role.MARKETER, Role.ADMIN},
     ("POST", "/api/v1/campaigns/{campaign_id}/complete"): {Role.MARKETER, Role.ADMIN},
     ("POST", "/api/v1/campaigns/{campaign_id}/archive"): {Role.MARKETER, Role.ADMIN},
+    ("GET", "/api/v1/reports/funnel"): {Role.ANALYST, Role.ADMIN},
 }
 
 

@@ -100,6 +100,8 @@ async def test_the_gateway_status_body_becomes_the_same_status_message(api: ApiH
         "status": "bounced",
         "occurred_at": "2026-11-21T11:00:00+01:00",
         "error_code": "550",
+        "price": None,
+        "price_unit": None,
         "job_id": None,
         "raw": {"reason": "mailbox full", "attempt": 2},
     }

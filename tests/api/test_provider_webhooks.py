@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -39,6 +40,7 @@ from .conftest import (
     WHATSAPP_VERIFY_TOKEN,
     ApiHarness,
     TopicProbe,
+    running_api,
     unique,
 )
 
@@ -119,6 +121,24 @@ async def test_twilio_status_is_published_normalised(api: ApiHarness) -> None:
     update = StatusUpdate.model_validate_json(record.value)
     assert (update.provider, update.status, update.error_code) == ("twilio", "failed", "30003")
     assert json.loads(record.value)["job_id"] == "42"  # from the signed callback URL
+
+
+async def test_a_twilio_status_is_stamped_on_the_apis_clock(
+    api_settings, mariadb_engine, channels, redis_client, kafka_topics
+) -> None:
+    """Twilio's reports carry no event time: the API's clock stamps their arrival, so a job's
+    times are all read on one clock (the demo's runs days ahead of the wall clock)."""
+    ahead = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    sid = unique("SM")
+    async with running_api(
+        api_settings, mariadb_engine, channels, redis_client, clock=lambda: ahead
+    ) as shifted:
+        target, body, headers = _twilio(TWILIO_STATUS_PATH, _twilio_status_params(sid, "sent"))
+        async with TopicProbe(shifted.bootstrap, topics.STATUS) as probe:
+            response = await shifted.client.post(target, content=body, headers=headers)
+            assert response.status_code == 200, response.text
+            [record] = await probe.expect(lambda v: v["provider_message_id"] == sid)
+    assert StatusUpdate.model_validate_json(record.value).occurred_at == ahead
 
 
 async def test_twilio_status_signed_for_another_url_is_refused(api: ApiHarness) -> None:
@@ -220,7 +240,7 @@ async def test_sendgrid_events_are_published_normalised(
         records = await probe.expect(lambda v: v["provider_message_id"] == message_id, count=2)
     updates = [StatusUpdate.model_validate_json(r.value) for r in records]
     # A spam report is no delivery state: it travels as the recipient's opt-out.
-    assert [u.status for u in updates] == ["delivered", "opened", "opted_out"]
+    assert [u.status for u in updates] == ["delivered", "opened", "unsubscribed"]
     assert all(r.key == message_id.encode() for r in records)
     assert updates[0].occurred_at.timestamp() == 1_780_000_000
 

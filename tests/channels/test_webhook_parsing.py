@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -94,6 +95,23 @@ def test_twilio_status_callbacks(twilio, twilio_status, error_code, expected) ->
     assert status.raw["MessageStatus"] == twilio_status
 
 
+@pytest.mark.parametrize(
+    ("price", "unit", "expected"),
+    [
+        ("-0.00790", "USD", Decimal("0.00790")),
+        ("-0.0450", None, Decimal("0.0450")),
+        ("", "USD", None),
+    ],
+)
+def test_twilio_reports_what_a_message_cost(twilio, price, unit, expected) -> None:
+    fields = {"MessageSid": "SM0124", "MessageStatus": "delivered", "Price": price}
+    if unit:
+        fields["PriceUnit"] = unit
+    [status] = twilio.parse_status(form_request("https://api.clinic.example/s", fields))
+    assert status.price == expected
+    assert status.price_unit == ("USD" if expected is not None else None)
+
+
 def test_twilio_inbound_sms(twilio) -> None:
     fields = {
         "MessageSid": "SMabc",
@@ -172,8 +190,8 @@ def test_sendgrid_events_normalise(sendgrid) -> None:
         ("bounced", "5.7.1"),
         ("failed", "Unsubscribed Address"),
         # Compliance events: the recipient opted out through SendGrid.
-        ("opted_out", "spamreport"),
-        ("opted_out", "unsubscribe"),
+        ("unsubscribed", "spamreport"),
+        ("unsubscribed", "unsubscribe"),
     ]
     assert {s.provider_message_id for s in statuses} == {"14c5d75ce93"}
     assert {s.job_id for s in statuses} == {"job-1"}

@@ -65,8 +65,8 @@ def test_an_unknown_code_follows_the_channels_judgement() -> None:
     [
         ("sendgrid", "bounced", "5.1.1", A.ADDRESS_FAILED),
         ("sendgrid", "failed", "Bounced Address", A.REFUSED),
-        ("sendgrid", "opted_out", "spamreport", A.OPT_OUT),
-        ("sendgrid", "opted_out", "unsubscribe", A.OPT_OUT),
+        ("sendgrid", "unsubscribed", "spamreport", A.OPT_OUT),
+        ("sendgrid", "unsubscribed", "unsubscribe", A.OPT_OUT),
         ("twilio", "failed", "21610", A.OPT_OUT),
         ("twilio", "failed", "30003", A.ADDRESS_FAILED),
         ("twilio", "failed", "30008", A.REFUSED),  # unknown trouble: says nothing of the address

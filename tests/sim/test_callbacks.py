@@ -86,6 +86,40 @@ def test_twilio_callbacks_pass_twilios_own_validator(sim_client, recorder) -> No
     ]
 
 
+def test_twilio_reports_the_price_on_the_final_status(sim_client, recorder) -> None:
+    configure(sim_client, outcomes=ONLY_DELIVERED, prices={"sms": 0.0079})
+    sid = send_sms(sim_client, recorder)
+
+    webhooks = recorder.wait_for(lambda w: sid.encode() in w.body, count=2)
+
+    fields = {
+        dict(parse_qsl(w.body.decode()))["MessageStatus"]: dict(parse_qsl(w.body.decode()))
+        for w in webhooks
+    }
+    assert (fields["delivered"]["Price"], fields["delivered"]["PriceUnit"]) == ("-0.00790", "USD")
+    assert "Price" not in fields["sent"]
+
+
+def test_an_email_carries_its_attachments_and_every_recipient(sim_client) -> None:
+    answer = sim_client.post(
+        "/v3/mail/send",
+        headers={"Authorization": "Bearer SG.x"},
+        json={
+            "personalizations": [{"to": [{"email": "a@clinic.example"}, {"email": "b@c.example"}]}],
+            "from": {"email": "no-reply@clinic.example"},
+            "subject": "Report",
+            "content": [{"type": "text/plain", "value": "attached"}],
+            "attachments": [{"content": "PGh0bWw+", "type": "text/html", "filename": "r.html"}],
+        },
+    )
+    assert answer.status_code == 202
+    mails = sim_client.get("/_sim/messages").json()
+    assert sorted(m["to"] for m in mails) == ["a@clinic.example", "b@c.example"]
+    assert mails[0]["attachments"] == [
+        {"filename": "r.html", "type": "text/html", "content": "PGh0bWw+"}
+    ]
+
+
 def test_sendgrid_events_pass_sendgrids_own_verifier(sim_client, recorder) -> None:
     configure(sim_client, outcomes=ONLY_DELIVERED)
     message_id = send_email(sim_client)

@@ -19,9 +19,13 @@ from outreach.sql.models import (
     CampaignEnrollment,
     CommAuditLog,
     CommCampaign,
+    CommFunnelFact,
     CommInbound,
     CommJob,
+    CommReportDelivery,
+    CommRollupState,
     CommStats,
+    CommStatsBreakdown,
     CommStatusEvent,
     CommTemplate,
     MlModel,
@@ -270,6 +274,43 @@ def test_every_model_round_trips(engine: Engine) -> None:
                     channel=Channel.SMS,
                     sent=3,
                     delivered=2,
+                    cost_micros=15_800,
+                    cost_currency="USD",
+                ),
+                CommStatsBreakdown(
+                    day=WHEN.date(),
+                    org_id=org.org_id,
+                    purpose=Purpose.APPT_REMINDER,
+                    channel="-",
+                    kind="suppression_reason",
+                    label="no_consent",
+                    jobs=4,
+                ),
+                CommFunnelFact(
+                    job_id=job.id,
+                    day=WHEN.date(),
+                    org_id=org.org_id,
+                    purpose="appt_reminder",
+                    channel="sms",
+                    campaign_id=0,
+                    variant="-",
+                    provider="twilio",
+                    state="delivered",
+                    planned_at=WHEN,
+                    delivered_at=WHEN,
+                    reply_intents="confirm,stop",
+                    unsubscribed=True,
+                    price_micros=7_900,
+                    price_unit="USD",
+                ),
+                CommRollupState(name=f"stats-{suffix}", through_at=WHEN),
+                CommReportDelivery(
+                    org_id=org.org_id,
+                    kind="weekly_funnel",
+                    period_start=WHEN.date(),
+                    period_end=WHEN.date(),
+                    recipients=2,
+                    claimed_at=WHEN,
                 ),
                 CommAuditLog(
                     occurred_at=WHEN,
@@ -337,6 +378,17 @@ def test_every_model_round_trips(engine: Engine) -> None:
         )
         stats = session.scalars(select(CommStats).where(CommStats.org_id == org.org_id)).one()
         assert (stats.sent, stats.delivered, stats.campaign_id, stats.variant) == (3, 2, 0, "-")
+        assert (stats.provider, stats.cost_micros, stats.planned) == ("-", 15_800, 0)
+        fact = session.get(CommFunnelFact, job_id)
+        assert (fact.delivered_at, fact.reply_intents, fact.price_micros) == (
+            WHEN,
+            "confirm,stop",
+            7_900,
+        )
+        delivery = session.scalars(
+            select(CommReportDelivery).where(CommReportDelivery.org_id == org.org_id)
+        ).one()
+        assert (delivery.period_start, delivery.sent_at) == (WHEN.date(), None)
         audit = session.scalars(
             select(CommAuditLog).where(CommAuditLog.patient_id == patient.id)
         ).one()

@@ -31,6 +31,7 @@ from outreach.api import (
     keys,
     portal,
     preferences_admin,
+    reports,
     schedule,
     segments,
     templates,
@@ -125,6 +126,7 @@ def create_api_app(
         campaigns.router,
         unsubscribe.router,
         portal.router,
+        reports.router,
         generic_webhooks.router,
         webhooks.webhook_router(services.channels),
     ):

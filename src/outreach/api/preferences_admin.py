@@ -13,7 +13,7 @@ from datetime import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from outreach.api.access import AdminCaller
 from outreach.api.channel_names import RegisteredChannel
@@ -37,6 +37,7 @@ from outreach.services.organisation_settings import (
 router = APIRouter(prefix="/api/v1", tags=["preferences"])
 
 IdPath = Annotated[str, Path(min_length=1, max_length=64)]
+_EMAIL = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
 
 
 class HierarchyFields(BaseModel):
@@ -78,6 +79,11 @@ class OrgPrefsBody(HierarchyFields):
     name: str = Field(min_length=1, max_length=200)
     clinic_phone: str | None = Field(default=None, max_length=20)
     booking_url: str | None = Field(default=None, max_length=500)
+    analyst_emails: list[Annotated[str, StringConstraints(pattern=_EMAIL, max_length=254)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Staff addresses the weekly funnel report (aggregates only) is e-mailed to.",
+    )
 
 
 class ProviderPrefsBody(HierarchyFields):
@@ -94,7 +100,7 @@ def _view(settings: OrgSettings | ProviderSettings) -> dict[str, Any]:
     key, value = settings.identity
     return {
         key: value,
-        **{name: getattr(settings, name) for name in settings.descriptive_fields},
+        **{name: json_ready(getattr(settings, name)) for name in settings.descriptive_fields},
         **{name: json_ready(getattr(settings.layer, name)) for name in LEVEL_FIELDS},
         "updated_at": settings.updated_at.isoformat() if settings.updated_at else None,
     }
@@ -125,6 +131,7 @@ def put_org_prefs(
         clinic_phone=body.clinic_phone,
         booking_url=body.booking_url,
         layer=body.layer(),
+        analyst_emails=tuple(sorted(set(body.analyst_emails))),
     )
     saved = replace_org_settings(store, new, actor=caller.actor, now=clock())
     return _view(saved.settings) | {"changed": sorted(saved.changes)}

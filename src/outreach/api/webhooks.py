@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -37,7 +38,7 @@ from outreach.channels.base import (
     StaleWebhook,
     WebhookRequest,
 )
-from outreach.clock import system_clock
+from outreach.clock import Clock, system_clock
 from outreach.config import Settings
 from outreach.dead_letters import dead_letter
 from outreach.events import InboundEnvelope, StatusUpdate
@@ -59,24 +60,31 @@ def public_url(settings: Settings, request: Request) -> str:
     return f"{url}?{query}" if query else url
 
 
-async def read_webhook(request: Request, settings: Settings) -> WebhookRequest:
+async def read_webhook(
+    request: Request, settings: Settings, clock: Clock = system_clock
+) -> WebhookRequest:
     body = await request.body()  # bounded while it streamed in (request_limits)
     return WebhookRequest(
         url=public_url(settings, request),
         headers=dict(request.headers),
         body=body,
-        # Freshness is about real time, also where the rest of the app runs on a shifted clock.
-        received_at=system_clock(),
+        # Freshness on the deployment's clock: the real one in production; in the demo the
+        # shifted one the provider simulator also stamps and signs its webhooks on.
+        received_at=clock(),
     )
 
 
-def status_record(status: DeliveryStatus) -> OutgoingRecord:
+def status_record(status: DeliveryStatus, arrived_at: datetime | None = None) -> OutgoingRecord:
+    """The status as published; ``arrived_at`` (the API's clock) stands for the event time of a
+    provider whose reports carry none, so every time of a job is read on one clock."""
     update = StatusUpdate(
         provider=status.provider,
         provider_message_id=status.provider_message_id,
         status=status.status,
-        occurred_at=status.occurred_at,
+        occurred_at=arrived_at or status.occurred_at,
         error_code=status.error_code,
+        price=status.price,
+        price_unit=status.price_unit,
         raw=status.raw,
     )
     value = update.model_dump(mode="json")
@@ -142,7 +150,7 @@ def _receiver(worker: ChannelWorker, path: str, roles: frozenset[str]) -> Endpoi
     async def receive_webhook(
         request: Request, settings: SettingsDep, publisher: PublisherDep, services: ServicesDep
     ) -> Response:
-        webhook = await read_webhook(request, settings)
+        webhook = await read_webhook(request, settings, services.clock)
         try:
             worker.verify(webhook)
         except StaleWebhook:
@@ -154,7 +162,8 @@ def _receiver(worker: ChannelWorker, path: str, roles: frozenset[str]) -> Endpoi
         records: list[OutgoingRecord] = []
         try:
             if STATUS in roles:
-                records += [status_record(s) for s in worker.parse_status(webhook)]
+                arrived_at = services.clock() if worker.status_times_are_arrival else None
+                records += [status_record(s, arrived_at) for s in worker.parse_status(webhook)]
             if INBOUND in roles:
                 records += [inbound_record(m) for m in worker.parse_inbound(webhook)]
         except Exception as error:  # a plugin's parser bug is a bad body too: never a 500 loop

@@ -13,6 +13,7 @@ import abc
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, Self
 
 from outreach.domain import AddressKind, PhiFreeError
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
     from outreach.config import Settings
 
 # The normalised statuses a provider report may carry: a subset of domain.JobStatus values, and
-# ``opted_out`` (the recipient opted out through the provider: a spam report, an unsubscribe).
+# ``unsubscribed`` (the recipient opted out through the provider: a spam report, an unsubscribe).
 NORMALISED_STATUSES = frozenset(
-    {"sent", "delivered", "opened", "clicked", "failed", "bounced", "opted_out"}
+    {"sent", "delivered", "opened", "clicked", "failed", "bounced", "unsubscribed"}
 )
 
 
@@ -48,6 +49,15 @@ class WhatsAppTemplate(NamedTuple):
     parameters: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an e-mail (the weekly report): its name, media type and bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes = field(repr=False)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboundMessage:
     """One rendered message for one recipient, ready for a provider.
@@ -65,6 +75,10 @@ class OutboundMessage:
     idempotency_key: str | None = None
     # Marketing e-mail: the signed one-click unsubscribe link (List-Unsubscribe, RFC 8058).
     unsubscribe_url: str | None = None
+    # E-mail to staff only (reports): more addresses on the same To line, and attached files.
+    # Patients' messages have one recipient and no attachment.
+    other_recipients: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -72,7 +86,9 @@ class OutboundMessage:
             f"to={mask_address(self.to)!r}, body={_masked_body(self.body)!r}, "
             f"subject={_masked_body(self.subject)!r}, "
             f"template={self.whatsapp_template.name if self.whatsapp_template else None!r}, "
-            f"idempotency_key={self.idempotency_key!r})"
+            f"idempotency_key={self.idempotency_key!r}, "
+            f"other_recipients={len(self.other_recipients)}, "
+            f"attachments={[a.filename for a in self.attachments]!r})"
         )
 
 
@@ -101,6 +117,9 @@ class DeliveryStatus:
     error_code: str | None = None
     raw: dict = field(default_factory=dict, repr=False)
     job_id: str | None = None
+    # What the provider charged for the message, when it says (a positive amount in price_unit).
+    price: Decimal | None = None
+    price_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +271,8 @@ class ChannelWorker(abc.ABC):
     supports_phi: ClassVar[bool]  # whether bodies may carry PHI (else: portal links only)
     default_rate_per_sec: ClassVar[float]  # sends/s to pace at unless configured otherwise
     status_webhook_path: ClassVar[str]  # where the provider posts delivery reports
+    # The provider's status reports carry no event time: they are stamped when they arrive.
+    status_times_are_arrival: ClassVar[bool] = False
     inbound_webhook_path: ClassVar[str]  # where the provider posts patients' messages
     # Largest webhook body the provider sends; the API refuses more while it streams in.
     max_webhook_bytes: ClassVar[int] = 1024 * 1024

@@ -28,7 +28,16 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key, lo
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
-from sendgrid.helpers.mail import CustomArg, Header, Mail
+from sendgrid.helpers.mail import (
+    Attachment,
+    CustomArg,
+    Disposition,
+    FileContent,
+    FileName,
+    FileType,
+    Header,
+    Mail,
+)
 
 from outreach.channels.base import (
     ChannelConfigError,
@@ -174,11 +183,23 @@ class SendGridEmailChannel(ChannelWorker):
         # A text part and an HTML part, each escaped for its own format by the renderer.
         mail = Mail(
             from_email=self._from_email,
-            to_emails=message.to,
+            to_emails=[message.to, *message.other_recipients]
+            if message.other_recipients
+            else message.to,
             subject=message.subject or "",
             plain_text_content=message.body,
             html_content=message.html_body,
         )
+        if message.attachments:
+            mail.attachment = [
+                Attachment(
+                    FileContent(base64.b64encode(a.content).decode("ascii")),
+                    FileName(a.filename),
+                    FileType(a.content_type),
+                    Disposition("attachment"),
+                )
+                for a in message.attachments
+            ]
         custom_args = [CustomArg("job_id", message.job_id)]
         if message.idempotency_key:
             custom_args.append(CustomArg("idempotency_key", message.idempotency_key))
@@ -263,7 +284,7 @@ class SendGridEmailChannel(ChannelWorker):
             if not isinstance(event, dict):
                 continue
             name = str(event.get("event", ""))
-            status = "opted_out" if name in _OPT_OUT_EVENTS else _EVENT_MAP.get(name)
+            status = "unsubscribed" if name in _OPT_OUT_EVENTS else _EVENT_MAP.get(name)
             message_id = str(event.get("sg_message_id") or "").split(".", 1)[0]
             if status is None or not message_id:
                 continue

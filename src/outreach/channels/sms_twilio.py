@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -73,6 +74,17 @@ def classify_twilio_error(http_status: int | None, code: int | None) -> type[Sen
     return PermanentSendError if kind.is_final else TransientSendError
 
 
+def _price(text: str | None) -> Decimal | None:
+    """Twilio's ``Price`` ("-0.00790": a charge, negative) as the positive amount charged."""
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return abs(value) if value.is_finite() else None
+
+
 class TwilioSmsChannel(ChannelWorker):
     name = "sms"
     provider = "twilio"
@@ -83,6 +95,7 @@ class TwilioSmsChannel(ChannelWorker):
     status_webhook_path = TWILIO_STATUS_PATH
     inbound_webhook_path = TWILIO_INBOUND_PATH
     max_webhook_bytes = 256 * 1024  # Twilio posts short forms (media come as URLs)
+    status_times_are_arrival = True  # RawDlrDoneDate has minutes and no zone
 
     def __init__(
         self,
@@ -207,6 +220,7 @@ class TwilioSmsChannel(ChannelWorker):
         if not sid or status is None:
             return []
         job_ids = parse_qs(urlsplit(request.url).query).get("job_id")
+        price = _price(form.first("Price"))
         return [
             DeliveryStatus(
                 provider=self.provider,
@@ -219,6 +233,8 @@ class TwilioSmsChannel(ChannelWorker):
                     key: values[0] if len(values) == 1 else values for key, values in form.items()
                 },
                 job_id=job_ids[0] if job_ids else None,
+                price=price,
+                price_unit=(form.first("PriceUnit") or "USD")[:8] if price is not None else None,
             )
         ]
 

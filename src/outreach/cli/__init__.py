@@ -15,15 +15,19 @@ from outreach.cli import (
     ml,
     processes,
     replies,
+    report,
     schema,
     segments,
     show_config,
+    stats,
     topics,
 )
 from outreach.cli.app import app
 
 app.add_typer(replies.app, name="replies", help="Parse and evaluate patient replies.")
 app.add_typer(schema.app, name="schema")
+app.add_typer(stats.app, name="stats")
+app.add_typer(report.app, name="report")
 app.add_typer(ml.app, name="ml")
 
 __all__ = [

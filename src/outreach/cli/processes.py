@@ -93,10 +93,21 @@ def scheduler(
     import asyncio
 
     from outreach import wiring
+    from outreach.channels.base import ChannelConfigError
     from outreach.metrics import Metrics, serve_metrics
     from outreach.scheduler.runner import run_scheduler
 
     settings = load_settings()
+    # Weekly reports go through the e-mail channel: it is built (and checked) at start-up.
+    try:
+        mailer = wiring.report_mailer(settings) if settings.weekly_reports else None
+    except ChannelConfigError as error:
+        typer.echo(
+            f"error: {error}; weekly reports need the e-mail channel "
+            "(OUTREACH_WEEKLY_REPORTS=false turns them off)",
+            err=True,
+        )
+        raise typer.Exit(code=2) from None
     engine = wiring.database_engine(settings)
     stop = asyncio.Event()
     metrics = Metrics()
@@ -115,6 +126,7 @@ def scheduler(
             ledger=wiring.send_ledger(settings, redis),
             stop=stop,
             metrics=metrics,
+            report_mailer=mailer,
         )
 
     asyncio.run(main())

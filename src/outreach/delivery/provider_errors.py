@@ -151,7 +151,7 @@ def classify_delivery_failure(provider: str, status: str, code: str | None) -> E
     """What a later failure report means (``failed``, ``bounced`` or ``opted_out``, with the
     provider's code or event). A failure the table does not know says nothing against the
     address: the message is refused and falls back."""
-    if status == "opted_out":
+    if status == "unsubscribed":
         return _OPT_OUT
     for key in (code, status):
         if key is not None:

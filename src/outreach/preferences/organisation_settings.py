@@ -27,8 +27,17 @@ class OrgSettings:
     booking_url: str | None = None
     layer: PreferenceLayer = field(default_factory=PreferenceLayer)
     updated_at: datetime | None = None  # when last saved; None for settings not saved yet
+    # Staff addresses the weekly funnel report (aggregates only) goes to, sorted.
+    analyst_emails: tuple[str, ...] = ()
 
-    descriptive_fields: ClassVar[tuple[str, ...]] = ("name", "clinic_phone", "booking_url")
+    descriptive_fields: ClassVar[tuple[str, ...]] = (
+        "name",
+        "clinic_phone",
+        "booking_url",
+        "analyst_emails",
+    )
+    # Staff addresses: the audit log records how many there were and are, not which.
+    counted_in_audit: ClassVar[tuple[str, ...]] = ("analyst_emails",)
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -47,6 +56,7 @@ class ProviderSettings:
     updated_at: datetime | None = None  # when last saved; None for settings not saved yet
 
     descriptive_fields: ClassVar[tuple[str, ...]] = ("org_id", "display_name")
+    counted_in_audit: ClassVar[tuple[str, ...]] = ()
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -76,7 +86,13 @@ def settings_changes(stored: LevelSettings | None, new: LevelSettings) -> dict[s
     every field ``new`` sets. Sets compare unordered (allowed channels, work days), the channel
     order as a sequence; the save time is no field."""
     after = _shown_fields(new)
-    before = _shown_fields(stored) if stored is not None else dict.fromkeys(after)
+    if stored is None:  # a new level: what it sets (an empty list sets nothing, like None)
+        return {
+            name: FieldChange(None, value)
+            for name, value in after.items()
+            if value is not None and value != [] and value != ()
+        }
+    before = _shown_fields(stored)
     return {
         name: FieldChange(before[name], value)
         for name, value in after.items()
@@ -89,11 +105,20 @@ def settings_audit_detail(
 ) -> dict[str, Any]:
     """The ``detail`` of a settings change's audit entry: whose, whether new, and each change."""
     name, value = new.identity
+
+    def shown(field_name: str, value: Any) -> Any:
+        if field_name in new.counted_in_audit and value is not None:
+            return len(value)
+        return value
+
     return {
         name: value,
         "created": created,
         "changes": {
-            field_name: {"from": change.before, "to": change.after}
+            field_name: {
+                "from": shown(field_name, change.before),
+                "to": shown(field_name, change.after),
+            }
             for field_name, change in changes.items()
         },
     }

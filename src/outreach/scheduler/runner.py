@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from outreach import wiring
+from outreach.analytics.small_cells import CellPolicy
 from outreach.clock import Clock
 from outreach.config import Settings
 from outreach.correlation import correlated
@@ -28,7 +29,9 @@ from outreach.services.housekeeping import (
     recover_stopped_work,
 )
 from outreach.services.ingest_statuses import reconcile_unattached_statuses
+from outreach.services.roll_up_stats import roll_up_changes
 from outreach.services.run_campaigns import CampaignRunner
+from outreach.services.weekly_reports import ReportMailer, send_weekly_reports
 from outreach.sql.store import Store
 from outreach.topics import OUTCOMES
 
@@ -46,6 +49,7 @@ def housekeeping_jobs(
     store: Store,
     clock: Clock,
     settings: Settings,
+    report_mailer: ReportMailer | None = None,
     *,
     claimer: str,
     ledger: StartedSends,
@@ -121,6 +125,31 @@ def housekeeping_jobs(
         max_instances=1,
         coalesce=True,
     )
+    margin = timedelta(seconds=settings.stats_rollup_margin_seconds)
+    # The rollup runs here, not in the status agent: the numbers also move with new jobs,
+    # sends, replies and visits, and one sweep sees every writer without slowing any of them.
+    every(
+        settings.stats_rollup_every_seconds,
+        "stats-rollup",
+        in_thread(
+            lambda: roll_up_changes(
+                store, clock(), margin=margin, chunk_size=settings.stats_rollup_chunk_size
+            )
+        ),
+    )
+    if report_mailer is not None:
+        policy = CellPolicy(settings.report_cell_threshold())
+        # Every quarter hour on the wall clock: 08:00 falls on one in every time zone (their
+        # offsets are whole quarter hours), and a missed Monday is caught up at the next run.
+        cron.add_job(
+            asyncio.to_thread,
+            "cron",
+            args=[lambda: send_weekly_reports(store, report_mailer, clock(), policy=policy)],
+            minute="0,15,30,45",
+            id="weekly-reports",
+            max_instances=1,
+            coalesce=True,
+        )
     warning = timedelta(days=settings.consent_warning_days)
     cron.add_job(
         asyncio.to_thread,
@@ -169,6 +198,7 @@ async def run_scheduler(
     *,
     ledger: StartedSends,
     stop: asyncio.Event | None = None,
+    report_mailer: ReportMailer | None = None,
     metrics: Metrics | None = None,
 ) -> None:
     stop = stop or asyncio.Event()
@@ -185,6 +215,7 @@ async def run_scheduler(
         store,
         clock,
         settings,
+        report_mailer,
         claimer=dispatcher.claimer,
         ledger=ledger,
         publish_many=publisher.publish_many,

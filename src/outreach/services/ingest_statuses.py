@@ -28,7 +28,7 @@ from outreach.sql.job_repository import ReportedStatus
 from outreach.sql.status_repository import StoredStatus
 from outreach.sql.store import Repositories, Store
 
-OPTED_OUT = "opted_out"  # a provider's compliance report: the recipient opted out through it
+UNSUBSCRIBED = "unsubscribed"  # a provider's compliance report: the recipient opted out through it
 
 
 @dataclass
@@ -161,6 +161,8 @@ class StatusIngestor:
                         error_code=u.error_code,
                         job_id=owners.get(u.provider_message_id),
                         raw=u.raw,
+                        price=u.price,
+                        price_unit=u.price_unit,
                     )
                     for u in updates
                 ],
@@ -171,7 +173,7 @@ class StatusIngestor:
             opt_outs: list[StatusUpdate] = []
             for update in updates:
                 status = job_status_from_provider(update.status)
-                if update.status == OPTED_OUT:
+                if update.status == UNSUBSCRIBED:
                     opt_outs.append(update)
                 elif status is None:
                     ignored += 1

@@ -393,3 +393,41 @@ def _tuple_greater(
         return f"{first} > {stored}"
     rest = _tuple_greater(fresh[1:], order_columns[1:], quoted)
     return f"({first} > {stored} OR ({first} = {stored} AND {rest}))"
+
+
+def upsert_adding(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key_columns: Sequence[str],
+    added_columns: Sequence[str],
+) -> None:
+    """Insert rows, or add their ``added_columns`` to a stored row with the same key (counters:
+    ``c = c + new``). Any other column takes the new value unless it is NULL."""
+    if not rows:
+        return
+    columns, rows = _with_defaults(table, rows)
+    quoted = {c: _quote(connection, c) for c in columns}
+    names = ", ".join(quoted[c] for c in columns)
+    if _is_mysql(connection):
+        new = "VALUES({0})"
+        tail = "ON DUPLICATE KEY UPDATE "
+    else:
+        new = "excluded.{0}"
+        tail = f"ON CONFLICT ({', '.join(quoted[c] for c in key_columns)}) DO UPDATE SET "
+    assignments = []
+    for column in columns:
+        if column in key_columns:
+            continue
+        stored, fresh = quoted[column], new.format(quoted[column])
+        if column in added_columns:
+            assignments.append(f"{stored} = {stored} + {fresh}")
+        else:
+            assignments.append(f"{stored} = COALESCE({fresh}, {stored})")
+    head = f"INSERT INTO {_quote(connection, table.name)} ({names}) VALUES "
+    literal_rows = _literal_rows(connection, table, columns, rows)
+    if literal_rows is not None:
+        _execute_literal_rows(connection, head, literal_rows, f" {tail}" + ", ".join(assignments))
+        return
+    statement = f"{head}({_placeholders(connection, len(columns))}) {tail}" + ", ".join(assignments)
+    connection.exec_driver_sql(statement, _tuples(connection, table, columns, rows))

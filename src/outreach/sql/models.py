@@ -10,14 +10,18 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Column,
     Date,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     Time,
     UniqueConstraint,
@@ -26,6 +30,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import func
 
+from outreach.analytics.latency import BUCKETS as LATENCY_BUCKETS
 from outreach.campaigns.states import CampaignState, EnrolmentState
 from outreach.domain import (
     AppointmentStatus,
@@ -159,6 +164,8 @@ class OrgCommPrefs(_PreferenceColumns, Base):
     name: Mapped[str] = mapped_column(String(200))
     clinic_phone: Mapped[str | None] = mapped_column(String(20))
     booking_url: Mapped[str | None] = mapped_column(String(500))
+    # Staff addresses the weekly funnel report is e-mailed to (aggregates only); NULL: none.
+    analyst_emails: Mapped[list[str] | None] = mapped_column(Json)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
 
 
@@ -237,6 +244,9 @@ class Appointment(Base):
         # A patient's last attended visit, future booking, no-show count: one index range each
         # (the only index the segment SQL reads; each one more slows every event batch).
         Index("ix_appointments_patient_status_starts", "patient_id", "status", "starts_at"),
+        # The stats rollup's sweep: appointments that changed (attended, no-show) since its
+        # watermark.
+        Index("ix_appointments_updated", "updated_at"),
     )
 
     appointment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -327,8 +337,12 @@ class CommJob(Base):
         Index("ix_comm_jobs_fallback_of", "fallback_of"),
         # The send-time model reads the messages sent in a window.
         Index("ix_comm_jobs_sent_at", "sent_at"),
+        # The stats rollup's sweep: jobs changed since its watermark.
+        Index("ix_comm_jobs_updated", "updated_at"),
         # Campaign progress (per variant and status) and exits (a campaign's queued jobs).
         Index("ix_comm_jobs_campaign", "campaign_id", "variant", "status"),
+        # The send-time model reads the messages sent in a window.
+        Index("ix_comm_jobs_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -415,6 +429,8 @@ class CommInbound(Base):
     __tablename__ = "comm_inbound"
     __table_args__ = (
         UniqueConstraint("provider", "provider_message_id", name="uq_comm_inbound_provider_msg"),
+        # The stats rollup's sweep: replies handled since its watermark.
+        Index("ix_comm_inbound_handled", "handled_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -445,6 +461,8 @@ class CommStatusEvent(Base):
         UniqueConstraint(
             "provider", "provider_message_id", "status", name="uq_comm_status_events_once"
         ),
+        # The stats rollup's sweep: statuses received since its watermark.
+        Index("ix_comm_status_events_received", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -457,37 +475,171 @@ class CommStatusEvent(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=_now_default())
+    # What the provider charged, when it says (Twilio's Price), in millionths of price_unit.
+    price_micros: Mapped[int | None] = mapped_column(BigInteger)
+    price_unit: Mapped[str | None] = mapped_column(String(8))
     raw: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
 
 
-class CommStats(Base):
-    """Daily rollups for reports: one row per day, org, purpose, channel, campaign and variant."""
+class _RollupKey:
+    """The key every rollup row shares, which is its primary key: the organisation, its day the
+    jobs were asked for, and the dimensions reports cut by. "-" and 0 stand for "none".
+
+    Organisation and day lead, so a report's rows (one organisation, a range of days) lie
+    together in the table (InnoDB keeps rows in primary key order): a year is one range read.
+    """
+
+    org_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(String(32))
+    # "-": the job never got a channel (suppressed before one was chosen).
+    channel: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(Integer, autoincrement=False, default=0)
+    variant: Mapped[str] = mapped_column(String(16), default="-")
+    # "-": no provider report yet (or never sent).
+    provider: Mapped[str] = mapped_column(String(32), default="-")
+
+
+ROLLUP_KEY = ("org_id", "day", "purpose", "channel", "campaign_id", "variant", "provider")
+
+
+class CommStats(_RollupKey, Base):
+    """Daily rollups for reports: one row per organisation, day, purpose, channel, campaign,
+    variant and provider, each counter a number of jobs (docs/analytics.md says what each one
+    means). Written only by the rollup (``services/roll_up_stats.py``)."""
 
     __tablename__ = "comm_stats"
     __table_args__ = (
-        UniqueConstraint(
-            "day", "org_id", "purpose", "channel", "campaign_id", "variant", name="uq_comm_stats"
-        ),
+        PrimaryKeyConstraint(*ROLLUP_KEY),
+        # Every organisation's rows of some days (a rebuild, a report over all organisations).
+        Index("ix_comm_stats_day", "day"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    day: Mapped[date] = mapped_column(Date)
-    org_id: Mapped[str] = mapped_column(String(64))
-    purpose: Mapped[Purpose] = mapped_column(str_enum(Purpose))
-    channel: Mapped[Channel] = mapped_column(ChannelName())
-    # 0 / "-" instead of NULL so the unique key works on both engines.
-    campaign_id: Mapped[int] = mapped_column(Integer, default=0)
-    variant: Mapped[str] = mapped_column(String(16), default="-")
+    planned: Mapped[int] = mapped_column(Integer, default=0)
     queued: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
     sent: Mapped[int] = mapped_column(Integer, default=0)
     delivered: Mapped[int] = mapped_column(Integer, default=0)
     opened: Mapped[int] = mapped_column(Integer, default=0)
     clicked: Mapped[int] = mapped_column(Integer, default=0)
     replied: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed: Mapped[int] = mapped_column(Integer, default=0)
+    attended: Mapped[int] = mapped_column(Integer, default=0)
+    no_show: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     bounced: Mapped[int] = mapped_column(Integer, default=0)
-    suppressed: Mapped[int] = mapped_column(Integer, default=0)
-    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    unsubscribed: Mapped[int] = mapped_column(Integer, default=0)
+    # Jobs whose provider reported a price, and the sum of those prices in millionths of
+    # ``cost_currency`` (integers: exact on both engines).
+    priced: Mapped[int] = mapped_column(Integer, default=0)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_currency: Mapped[str | None] = mapped_column(String(8))
+
+
+class CommStatsBreakdown(_RollupKey, Base):
+    """Jobs per suppression reason and per reply intent, with the key of ``comm_stats``."""
+
+    __tablename__ = "comm_stats_breakdowns"
+    __table_args__ = (
+        PrimaryKeyConstraint(*ROLLUP_KEY, "kind", "label"),
+        Index("ix_comm_stats_breakdowns_day", "day"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(32))  # suppression_reason, reply_intent
+    label: Mapped[str] = mapped_column(String(64))
+    jobs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+LATENCY_BUCKET_COLUMNS = tuple(f"b{bucket:02d}" for bucket in range(LATENCY_BUCKETS))
+
+# Time between two funnel steps as a histogram (``analytics/latency.py``): jobs per bucket, so
+# medians can be read over any set of rows. Kept per organisation, day, campaign and channel only
+# (reports show medians overall and per channel): a few dozen rows per organisation and day.
+# Forty bucket columns: a plain table, not a class.
+comm_stats_latency = Table(
+    "comm_stats_latency",
+    Base.metadata,
+    Column("org_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("campaign_id", Integer, primary_key=True, autoincrement=False),
+    Column("channel", String(16), primary_key=True),
+    Column("pair", String(24), primary_key=True),  # e.g. sent>delivered
+    Column("jobs", Integer, nullable=False, default=0),
+    *(Column(name, Integer, nullable=False, default=0) for name in LATENCY_BUCKET_COLUMNS),
+    Index("ix_comm_stats_latency_day", "day"),
+)
+LATENCY_KEY = ("org_id", "day", "campaign_id", "channel", "pair")
+
+
+class CommFunnelFact(Base):
+    """One job's funnel as the rollup last counted it (``analytics/job_facts.py``).
+
+    The rollup's memory: the incremental path takes a job's old facts away from the rollups and
+    adds its new ones. Derived data, rebuilt by ``outreach stats rebuild``; no foreign key, so a
+    deleted job's facts wait for a rebuild instead of silently leaving the counts wrong.
+    """
+
+    __tablename__ = "comm_funnel_facts"
+    __table_args__ = (Index("ix_comm_funnel_facts_day_org", "day", "org_id"),)
+
+    job_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date)
+    org_id: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(Integer)
+    variant: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    suppression_reason: Mapped[str | None] = mapped_column(String(32))
+    planned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    clicked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The intents of the job's replies, sorted and comma-separated ("confirm,stop").
+    reply_intents: Mapped[str] = mapped_column(String(100), default="")
+    unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    visit_outcome: Mapped[str | None] = mapped_column(String(16))  # attended, no_show
+    visit_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    price_micros: Mapped[int | None] = mapped_column(BigInteger)
+    price_unit: Mapped[str | None] = mapped_column(String(8))
+
+
+class CommRollupState(Base):
+    """The rollup's watermark and lock: one row per rollup ("stats").
+
+    Every rollup transaction starts by updating its row, which serialises the scheduler's sweeps
+    and rebuilds (a row lock on MariaDB, the write lock on SQLite)."""
+
+    __tablename__ = "comm_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Changes stamped before this were rolled up (the sweep re-reads a margin before it).
+    through_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CommReportDelivery(Base):
+    """A report sent (or being sent) to an organisation's analysts: once per kind and period."""
+
+    __tablename__ = "comm_report_deliveries"
+    __table_args__ = (
+        UniqueConstraint("org_id", "kind", "period_start", name="uq_comm_report_deliveries"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # weekly_funnel
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)  # the last day included
+    recipients: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class CommAuditLog(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
@@ -10,6 +11,16 @@ from outreach.domain import ClinicContact
 from outreach.sql.models import OrgCommPrefs
 
 org_prefs = OrgCommPrefs.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecipients:
+    """Who receives an organisation's reports, and the zone its days and Mondays are in."""
+
+    org_id: str
+    name: str | None
+    timezone: str | None
+    analyst_emails: tuple[str, ...]
 
 
 class OrgRepository:
@@ -36,3 +47,19 @@ class OrgRepository:
             )
             for row in rows
         }
+
+    def report_recipients(self) -> list[ReportRecipients]:
+        """Every organisation with at least one analyst address."""
+        rows = self.connection.execute(
+            select(
+                org_prefs.c.org_id,
+                org_prefs.c.name,
+                org_prefs.c.timezone,
+                org_prefs.c.analyst_emails,
+            ).where(org_prefs.c.analyst_emails.is_not(None))
+        )
+        return [
+            ReportRecipients(row.org_id, row.name, row.timezone, tuple(row.analyst_emails))
+            for row in rows
+            if row.analyst_emails
+        ]

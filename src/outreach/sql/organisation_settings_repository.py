@@ -51,6 +51,7 @@ class OrgSettingsRepository:
             booking_url=row["booking_url"],
             layer=layer_from_row(row),
             updated_at=row["updated_at"],
+            analyst_emails=tuple(row["analyst_emails"] or ()),
         )
 
     def save(self, settings: OrgSettings, *, updated_at: datetime) -> OrgSettings:
@@ -60,6 +61,7 @@ class OrgSettingsRepository:
             "name": settings.name,
             "clinic_phone": settings.clinic_phone,
             "booking_url": settings.booking_url,
+            "analyst_emails": list(settings.analyst_emails) or None,
             **layer_row_values(settings.layer),
             "updated_at": updated_at,
         }

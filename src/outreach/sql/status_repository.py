@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, case, select, update
@@ -31,6 +32,15 @@ class StoredStatus:
     error_code: str | None = None
     job_id: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    price: Decimal | None = None
+    price_unit: str | None = None
+
+
+def price_micros(price: Decimal | None) -> int | None:
+    """A price as whole millionths of its currency (what the column keeps)."""
+    if price is None:
+        return None
+    return int((price * 1_000_000).to_integral_value(ROUND_HALF_EVEN))
 
 
 class StatusRepository:
@@ -52,6 +62,8 @@ class StatusRepository:
                     "error_code": s.error_code,
                     "occurred_at": s.occurred_at,
                     "raw": dict(s.raw),
+                    "price_micros": price_micros(s.price),
+                    "price_unit": s.price_unit,
                     "received_at": received_at,
                 }
                 for s in statuses

@@ -19,6 +19,7 @@ from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.dead_letter_repository import DeadLetterRepository
 from outreach.sql.engagement_repository import EngagementRepository
+from outreach.sql.experiment_repository import ExperimentRepository
 from outreach.sql.heartbeat_repository import HeartbeatRepository
 from outreach.sql.inbox import InboxRepository
 from outreach.sql.job_repository import JobRepository
@@ -31,8 +32,11 @@ from outreach.sql.organisation_settings_repository import (
 )
 from outreach.sql.patient_repository import PatientRepository
 from outreach.sql.reply_repository import ReplyRepository
+from outreach.sql.report_repository import ReportRepository
 from outreach.sql.request_repository import RequestRepository
+from outreach.sql.rollup_repository import RollupRepository
 from outreach.sql.segment_repository import SegmentRepository
+from outreach.sql.stats_repository import StatsRepository
 from outreach.sql.status_repository import StatusRepository
 from outreach.sql.template_repository import TemplateRepository
 
@@ -50,6 +54,7 @@ class Repositories:
         "dead_letters",
         "engagement",
         "heartbeats",
+        "experiments",
         "inbox",
         "jobs",
         "models",
@@ -59,7 +64,10 @@ class Repositories:
         "patients",
         "provider_settings",
         "replies",
+        "reports",
         "requests",
+        "rollup",
+        "stats",
         "segments",
         "statuses",
         "templates",
@@ -75,6 +83,7 @@ class Repositories:
         self.dead_letters = DeadLetterRepository(connection)
         self.engagement = EngagementRepository(connection)
         self.heartbeats = HeartbeatRepository(connection)
+        self.experiments = ExperimentRepository(connection)
         self.inbox = InboxRepository(connection)
         self.jobs = JobRepository(connection)
         self.models = ModelRepository(connection)
@@ -84,7 +93,10 @@ class Repositories:
         self.patients = PatientRepository(connection)
         self.provider_settings = ProviderSettingsRepository(connection)
         self.replies = ReplyRepository(connection)
+        self.reports = ReportRepository(connection)
         self.requests = RequestRepository(connection)
+        self.rollup = RollupRepository(connection)
+        self.stats = StatsRepository(connection)
         self.segments = SegmentRepository(connection)
         self.statuses = StatusRepository(connection)
         self.templates = TemplateRepository(connection)

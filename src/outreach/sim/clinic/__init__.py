@@ -12,6 +12,7 @@ from outreach.sim.clinic.kafka_records import event_key, event_value
 from outreach.sim.clinic.malformed import MALFORMED_KINDS, MALFORMED_SHARE, malformed_events
 from outreach.sim.clinic.population import Org, Provider, SyntheticPatient
 from outreach.sim.clinic.timeline import EVENT_TYPES
+from outreach.sim.clinic.visits import VISIT_OUTCOME_TYPES, visit_outcomes
 
 __all__ = [
     "CANARY_REPLY",
@@ -22,6 +23,7 @@ __all__ = [
     "Provider",
     "SyntheticClinic",
     "SyntheticPatient",
+    "VISIT_OUTCOME_TYPES",
     "event_key",
     "event_value",
     "expected_counts",
@@ -29,4 +31,5 @@ __all__ = [
     "malformed_events",
     "plant_canaries",
     "visit_history",
+    "visit_outcomes",
 ]

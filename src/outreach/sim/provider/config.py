@@ -135,6 +135,9 @@ class SimConfig(BaseModel):
     outage_channels: list[str] | None = None  # None: every channel is down during the outage
     outcomes: DeliveryOutcomes = Field(default_factory=DeliveryOutcomes)
     auto_replies: list[AutoReply] = Field(default_factory=list)
+    # Price per message by channel, in USD, reported as Twilio reports it (only SMS callbacks
+    # carry a price; the others' providers report none).
+    prices: dict[str, float] = Field(default_factory=dict)
     # Patients whose engagement follows a planted truth, by address (e-mail or E.164 number):
     # their opens, clicks and replies replace ``outcomes.opened``/``clicked`` and the reply rates.
     engagement_profiles: dict[str, EngagementProfileConfig] = Field(default_factory=dict)

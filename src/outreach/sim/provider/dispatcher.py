@@ -173,6 +173,8 @@ class CallbackDispatcher:
             state.config,
             state.sendgrid_key,
             first.group,
+            # Signed on the clock the simulator lives in, as its events are stamped.
+            signed_at=state.clock().timestamp(),
         )
         self.counters["posts"] += 1
         try:

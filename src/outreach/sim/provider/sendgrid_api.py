@@ -113,6 +113,12 @@ async def mail_send(request: Request) -> Response:
                 extras={
                     "html": html,
                     "custom_args": custom_args,
+                    # Kept as sent (base64 content), so tests can read what went out.
+                    "attachments": [
+                        {k: a.get(k) for k in ("filename", "type", "content")}
+                        for a in payload.get("attachments") or []
+                        if isinstance(a, dict)
+                    ],
                     "sg_message_id": (
                         f"{message_id}.filter0001.{secrets.randbelow(99999)}."
                         f"{secrets.token_hex(5).upper()}.{index}"

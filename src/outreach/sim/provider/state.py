@@ -227,7 +227,7 @@ class SimState:
             url = message.extras.get("status_callback")
             if not url:
                 return None
-            params = twilio_status_params(message, step, at)
+            params = twilio_status_params(message, step, at, price=config.prices.get("sms"))
             return CallbackJob(TWILIO_FORM, url, params)
         if message.channel == "email":
             url = config.webhook_base_url.rstrip("/") + config.sendgrid_events_path

@@ -52,6 +52,7 @@ class SimMessage:
             "error_code": self.error_code,
             "html": self.extras.get("html"),
             "headers": dict(self.headers),
+            "attachments": self.extras.get("attachments", []),
         }
 
 

@@ -73,8 +73,10 @@ def new_gateway_id() -> str:
 
 
 def twilio_status_params(
-    message: SimMessage, step: StatusStep, now: datetime
+    message: SimMessage, step: StatusStep, now: datetime, *, price: float | None = None
 ) -> list[tuple[str, str]]:
+    """A status callback's fields; with ``price``, the final reports carry Twilio's ``Price``
+    (negative: a charge) and ``PriceUnit``."""
     params = [
         ("SmsSid", message.id),
         ("SmsStatus", step.status),
@@ -89,6 +91,8 @@ def twilio_status_params(
         params.append(("ErrorCode", step.error_code))
     if step.status in ("delivered", "undelivered"):
         params.append(("RawDlrDoneDate", now.strftime("%y%m%d%H%M")))
+    if price is not None and step.status in ("delivered", "undelivered", "failed"):
+        params.extend([("Price", f"{-price:.5f}"), ("PriceUnit", "USD")])
     return params
 
 
@@ -316,8 +320,10 @@ def signed_request(
     config: SimConfig,
     sendgrid_key: ec.EllipticCurvePrivateKey,
     group: str = "",
+    signed_at: float | None = None,
 ) -> SignedRequest:
-    """One provider POST carrying ``items`` (one for unbatched kinds), with its signature."""
+    """One provider POST carrying ``items`` (one for unbatched kinds), with its signature;
+    ``signed_at`` (the simulator's clock, default real time) is SendGrid's signed timestamp."""
     if kind == TWILIO_FORM:
         params = items[0]
         return SignedRequest(
@@ -337,7 +343,7 @@ def signed_request(
         else:
             body = multipart_body(items[0])
             content_type = f"multipart/form-data; boundary={SENDGRID_PARSE_BOUNDARY}"
-        timestamp = str(int(time.time()))
+        timestamp = str(int(time.time() if signed_at is None else signed_at))
         return SignedRequest(
             url,
             {

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql
 import outreach.sql.types
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
