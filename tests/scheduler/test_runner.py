@@ -10,16 +10,30 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import create_engine
 
 from outreach.analytics.weekly import ReportMail
+from outreach.channels.send_ledger import UnsharedSendLedger
 from outreach.clock import system_clock
 from outreach.config import Settings
 from outreach.scheduler.runner import housekeeping_jobs
 from outreach.sql.store import Store
 
 
+async def _publish_nothing(messages: object) -> None:
+    return None
+
+
 def _jobs(mailer=None) -> dict:
     cron = AsyncIOScheduler(timezone="UTC")
     settings = Settings(stats_rollup_every_seconds=12)
-    housekeeping_jobs(cron, Store(create_engine("sqlite://")), system_clock, settings, mailer)
+    housekeeping_jobs(
+        cron,
+        Store(create_engine("sqlite://")),
+        system_clock,
+        settings,
+        mailer,
+        claimer="test-scheduler",
+        ledger=UnsharedSendLedger(),
+        publish_many=_publish_nothing,
+    )
     return {job.id: job for job in cron.get_jobs()}
 
 
