@@ -86,7 +86,13 @@ def settings_changes(stored: LevelSettings | None, new: LevelSettings) -> dict[s
     every field ``new`` sets. Sets compare unordered (allowed channels, work days), the channel
     order as a sequence; the save time is no field."""
     after = _shown_fields(new)
-    before = _shown_fields(stored) if stored is not None else dict.fromkeys(after)
+    if stored is None:  # a new level: what it sets (an empty list sets nothing, like None)
+        return {
+            name: FieldChange(None, value)
+            for name, value in after.items()
+            if value is not None and value != [] and value != ()
+        }
+    before = _shown_fields(stored)
     return {
         name: FieldChange(before[name], value)
         for name, value in after.items()
