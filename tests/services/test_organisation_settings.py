@@ -116,3 +116,23 @@ def test_another_organisations_provider_is_left_alone(mariadb_engine: Engine) ->
     stored = provider_settings(store, provider_id)
     assert stored is not None and (stored.org_id, stored.display_name) == (owner, "Dr. Kim")
     assert audit_entries(mariadb_engine, "provider_prefs_changed", intruder) == []
+
+
+def test_analyst_addresses_are_kept_and_the_audit_counts_them(mariadb_engine: Engine) -> None:
+    store, org_id = Store(mariadb_engine), new_id("org")
+    analysts = ("ana@clinic.example", "lee@clinic.example")
+    saved = replace_org_settings(
+        store,
+        OrgSettings(org_id=org_id, name="Sunrise Clinic", analyst_emails=analysts),
+        actor=admin_of(org_id),
+        now=MONDAY,
+    )
+    assert saved.settings.analyst_emails == analysts
+    assert org_settings(store, org_id) == saved.settings
+    with store.reading() as repos:
+        [recipients] = [r for r in repos.orgs.report_recipients() if r.org_id == org_id]
+    assert recipients.analyst_emails == analysts
+    [entry] = audit_entries(mariadb_engine, "org_prefs_changed", org_id)
+    # Staff addresses are personal data: the audit log says how many, not which.
+    assert entry["detail"]["changes"]["analyst_emails"] == {"from": None, "to": 2}
+    assert "ana@clinic.example" not in str(entry["detail"])

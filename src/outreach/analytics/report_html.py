@@ -272,7 +272,7 @@ def _channel_table(report: FunnelReport, policy: CellPolicy) -> str:
 
 def _verdict_chart(verdict: AbVerdict, policy: CellPolicy, title: str) -> str:
     if verdict_hidden(verdict, policy):
-        return f'<p class="note">{escape(verdict_reading(verdict, policy))}</p>'
+        return ""  # the reading above says why there is nothing to draw
     label_width, plot_width, row_height = 130, 330, 34
     highs = [r.interval[1] for r in verdict.arms if r.interval is not None]
     scale = max(highs, default=0.0) * 1.1 or 1.0

@@ -131,7 +131,7 @@ def put_org_prefs(
         clinic_phone=body.clinic_phone,
         booking_url=body.booking_url,
         layer=body.layer(),
-        analyst_emails=tuple(sorted(set(body.analyst_emails))),
+        analyst_emails=tuple(sorted(set(body.analyst_emails))) or None,
     )
     saved = replace_org_settings(store, new, actor=caller.actor, now=clock())
     return _view(saved.settings) | {"changed": sorted(saved.changes)}

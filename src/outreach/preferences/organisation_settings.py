@@ -27,8 +27,8 @@ class OrgSettings:
     booking_url: str | None = None
     layer: PreferenceLayer = field(default_factory=PreferenceLayer)
     updated_at: datetime | None = None  # when last saved; None for settings not saved yet
-    # Staff addresses the weekly funnel report (aggregates only) goes to, sorted.
-    analyst_emails: tuple[str, ...] = ()
+    # Staff addresses the weekly funnel report (aggregates only) goes to, sorted; None: none.
+    analyst_emails: tuple[str, ...] | None = None
 
     descriptive_fields: ClassVar[tuple[str, ...]] = (
         "name",

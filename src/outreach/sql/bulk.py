@@ -286,6 +286,31 @@ def _insert(
     return max(cursor.rowcount, 0)
 
 
+def _upsert_parts(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key_columns: Sequence[str],
+) -> tuple[tuple[str, ...], list[Mapping[str, Any]], dict[str, str], str, str, str]:
+    """What every upsert's statement is built from, in the connection's dialect: the columns
+    (defaults added), the rows, quoted names, the column list, how to name a row's new value
+    (``new.format(quoted)``), and the conflict clause to which the assignments follow."""
+    columns, filled = _with_defaults(table, rows)
+    quoted = {c: _quote(connection, c) for c in columns}
+    names = ", ".join(quoted[c] for c in columns)
+    if _is_mysql(connection):
+        return columns, filled, quoted, names, "VALUES({0})", "ON DUPLICATE KEY UPDATE "
+    conflict = ", ".join(quoted[c] for c in key_columns)
+    return (
+        columns,
+        filled,
+        quoted,
+        names,
+        "excluded.{0}",
+        f"ON CONFLICT ({conflict}) DO UPDATE SET ",
+    )
+
+
 def upsert(
     connection: Connection,
     table: Table,
@@ -301,15 +326,7 @@ def upsert(
         return
     # Defaults fill a new row only: an update never resets a stored value to its default.
     updated = [c for c in rows[0] if c not in key_columns]
-    columns, rows = _with_defaults(table, rows)
-    quoted = {c: _quote(connection, c) for c in columns}
-    names = ", ".join(quoted[c] for c in columns)
-    if _is_mysql(connection):
-        new = "VALUES({0})"
-        tail = "ON DUPLICATE KEY UPDATE "
-    else:
-        new = "excluded.{0}"
-        tail = f"ON CONFLICT ({', '.join(quoted[c] for c in key_columns)}) DO UPDATE SET "
+    columns, rows, quoted, names, new, tail = _upsert_parts(connection, table, rows, key_columns)
     assignments = []
     for column in updated:
         fresh = new.format(quoted[column])
@@ -350,15 +367,7 @@ def upsert_newest(
     """
     if not rows:
         return
-    columns, rows = _with_defaults(table, rows)
-    quoted = {c: _quote(connection, c) for c in columns}
-    names = ", ".join(quoted[c] for c in columns)
-    if _is_mysql(connection):
-        new = "VALUES({0})"
-        tail = "ON DUPLICATE KEY UPDATE "
-    else:
-        new = "excluded.{0}"
-        tail = f"ON CONFLICT ({', '.join(quoted[c] for c in key_columns)}) DO UPDATE SET "
+    columns, rows, quoted, names, new, tail = _upsert_parts(connection, table, rows, key_columns)
     newer = _tuple_greater([new.format(quoted[c]) for c in order_columns], order_columns, quoted)
     assignments = []
     # MariaDB applies the assignments left to right, each seeing the ones before it, while the
@@ -406,15 +415,7 @@ def upsert_adding(
     ``c = c + new``). Any other column takes the new value unless it is NULL."""
     if not rows:
         return
-    columns, rows = _with_defaults(table, rows)
-    quoted = {c: _quote(connection, c) for c in columns}
-    names = ", ".join(quoted[c] for c in columns)
-    if _is_mysql(connection):
-        new = "VALUES({0})"
-        tail = "ON DUPLICATE KEY UPDATE "
-    else:
-        new = "excluded.{0}"
-        tail = f"ON CONFLICT ({', '.join(quoted[c] for c in key_columns)}) DO UPDATE SET "
+    columns, rows, quoted, names, new, tail = _upsert_parts(connection, table, rows, key_columns)
     assignments = []
     for column in columns:
         if column in key_columns:

@@ -51,7 +51,7 @@ class OrgSettingsRepository:
             booking_url=row["booking_url"],
             layer=layer_from_row(row),
             updated_at=row["updated_at"],
-            analyst_emails=tuple(row["analyst_emails"] or ()),
+            analyst_emails=tuple(row["analyst_emails"]) if row["analyst_emails"] else None,
         )
 
     def save(self, settings: OrgSettings, *, updated_at: datetime) -> OrgSettings:
@@ -61,7 +61,7 @@ class OrgSettingsRepository:
             "name": settings.name,
             "clinic_phone": settings.clinic_phone,
             "booking_url": settings.booking_url,
-            "analyst_emails": list(settings.analyst_emails) or None,
+            "analyst_emails": list(settings.analyst_emails) if settings.analyst_emails else None,
             **layer_row_values(settings.layer),
             "updated_at": updated_at,
         }
