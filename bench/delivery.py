@@ -6,7 +6,8 @@ processes. Prints, in one run:
 
     sends: ours N/s, bare Twilio SDK M/s (same threads)    jobs claimed -> simulator, one worker
     webhooks: ours N/s p50/p99 vs a bare FastAPI endpoint   signed Twilio status callbacks, 50
-                                                            concurrent, the same httpx client
+                                                            concurrent, the same httpx client;
+                                                            each alone (status consumer stopped)
     delivery_ratio: X                                       ours / the SDK ceiling (the headline)
 
 Usage: python bench/delivery.py [--sends 3000] [--webhooks 3000] [--concurrency 50]
@@ -41,7 +42,7 @@ from outreach.sim.deployment import daytime_zone, local_deployment_environment
 from outreach.sim.provider.signing import twilio_signature
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
-from outreach.sql.models import CommJob, Patient, PatientCommPrefs
+from outreach.sql.models import CommJob, CommStatusEvent, Patient, PatientCommPrefs
 from outreach.sql.store import Store
 from outreach.topics import ensure_topics
 
@@ -114,6 +115,20 @@ def seed_jobs(engine, sends: int, tag: str) -> None:
         connection.execute(insert(Patient.__table__), patients)
         connection.execute(insert(PatientCommPrefs.__table__), prefs)
         connection.execute(insert(CommJob.__table__), jobs)
+
+
+def settle(engine, quiet_seconds: float = 2.0, timeout: float = 120.0) -> None:
+    """Wait until the simulator's status callbacks stop landing (their count stays still)."""
+    statuses = select(func.count()).select_from(CommStatusEvent.__table__)
+    deadline = time.monotonic() + timeout
+    last, still_since = count(engine, statuses), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = count(engine, statuses)
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= quiet_seconds:
+            return
 
 
 def bench_our_sends(group: ProcessGroup, engine, sends: int) -> float:
@@ -286,7 +301,11 @@ def main() -> None:
             ).raise_for_status()
             ours = bench_our_sends(group, engine, args.sends)
             ceiling = bench_bare_sdk(settings, sim_url, args.sends, threads)
-            # Webhooks: the API, then a bare endpoint, driven by the same client.
+            # Webhooks: the API, then a bare endpoint, driven by the same client, each alone on
+            # the machine: the sends' callbacks settled and the status consumer stopped first
+            # (on a small machine it would take the API's CPU; nothing runs beside the bare one).
+            settle(engine)
+            group.stop(status)
             public = f"{env['OUTREACH_PUBLIC_BASE_URL']}/webhooks/twilio/status"
             api_rate, api_p50, api_p99 = asyncio.run(
                 drive_webhooks(
