@@ -52,6 +52,7 @@ from outreach.services.campaigns import activate_campaign, create_campaign
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
+from outreach.sql.preference_rows import number_check_values
 from outreach.sql.segment_query import compile_segment, count_statement
 from outreach.sql.store import Store
 from outreach.sql.template_repository import TemplateRepository
@@ -192,8 +193,11 @@ def write_tables(folder: Path, count: int) -> dict[str, Path]:
                 f"{p.sex}\t{p.postal_code}\t{p.region}\t{{}}\n"
             )
             granted = _utc(p.consent_granted_at) if p.consent_granted_at else NULL
+            # Numbers are checked once when stored, as the orchestrator's patient upsert does.
+            checked = number_check_values(p.phone, None)
             prefs.write(
-                f"{p.patient_id}\t{p.email}\t{p.phone}\t{p.language}\t{p.timezone}\t"
+                f"{p.patient_id}\t{p.email}\t{p.phone}\t{checked['phone_checked']}\t"
+                f"{checked['phone_e164']}\t{p.language}\t{p.timezone}\t"
                 f"{p.preferred_channel}\t{int(p.consent_granted_at is not None)}\t{granted}\t"
                 f"{int(p.marketing_email)}\t{int(p.marketing_sms)}\n"
             )
@@ -262,7 +266,8 @@ LOADS = {
     ),
     "prefs": (
         "patient_comm_prefs",
-        "(patient_id, email, phone, language, timezone, preferred_channel, contact_consent, "
+        "(patient_id, email, phone, phone_checked, phone_e164, language, timezone, "
+        "preferred_channel, contact_consent, "
         "consent_granted_at, marketing_opt_in_email, marketing_opt_in_sms)",
         ", whatsapp_opt_in = 0, marketing_opt_in_whatsapp = 0, "
         "consent_expires_at = consent_granted_at + INTERVAL 2 YEAR",

@@ -286,16 +286,22 @@ class EffectivePreferences:
         }
 
 
+_NO_CHECKS: Mapping[str, str | None] = MappingProxyType({})
+
+
 def resolve_effective_preferences(
     global_layer: PreferenceLayer,
     org: PreferenceLayer | None,
     provider: PreferenceLayer | None,
     patient: PreferenceLayer | None,
+    checked_numbers: Mapping[str, str | None] = _NO_CHECKS,
 ) -> EffectivePreferences:
     """Resolve every field to its most specific non-null value: patient > provider > org > global.
 
     A missing level (``None``) has no opinion. The global layer must set every field in
-    ``REQUIRED_FIELDS``; ``GLOBAL_DEFAULTS`` does.
+    ``REQUIRED_FIELDS``; ``GLOBAL_DEFAULTS`` does. ``checked_numbers`` holds what
+    ``normalise_phone`` already answered for some numbers (checked when they were stored: their
+    E.164 form, ``None`` when not valid); any other number is checked here.
     """
     layers = [
         (level, layer)
@@ -332,7 +338,7 @@ def resolve_effective_preferences(
     for name in ("phone", "whatsapp"):
         raw = values[name]
         if raw is not None:
-            values[name] = normalise_phone(raw)
+            values[name] = checked_numbers[raw] if raw in checked_numbers else normalise_phone(raw)
             if values[name] is None:
                 invalid.add(name)
 

@@ -6,8 +6,8 @@ stored; resolving them is a rule, so it happens here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from outreach.domain import Channel
 from outreach.preferences.consent import ConsentState
@@ -34,6 +34,9 @@ class PatientLayers:
     failed_channels: frozenset[Channel]
     first_name: str | None
     fatigue_score: float | None = None  # learnt by ml: recent sends against engagement
+    # The patient's numbers as checked when they were stored: number -> E.164 form, or None
+    # when not valid (numbers not in it are checked when resolved).
+    checked_numbers: Mapping[str, str | None] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # the patient's own layer holds addresses
         return f"PatientLayers(patient_id={self.patient_id!r}, org_id={self.org_id!r})"
@@ -61,7 +64,9 @@ def resolve_patient(
 ) -> PatientDecisionInputs:
     """Merge the hierarchy (patient > provider > organisation > global) for one patient, then
     lower their marketing caps if ``fatigue`` says they are fatigued."""
-    prefs = resolve_effective_preferences(GLOBAL_DEFAULTS, layers.org, layers.provider, layers.own)
+    prefs = resolve_effective_preferences(
+        GLOBAL_DEFAULTS, layers.org, layers.provider, layers.own, layers.checked_numbers
+    )
     return PatientDecisionInputs(
         patient_id=layers.patient_id,
         org_id=layers.org_id,

@@ -113,6 +113,14 @@ class PatientCommPrefs(_PreferenceColumns, Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     whatsapp: Mapped[str | None] = mapped_column(String(20), index=True)
+    # Each number's check, made once when it is stored (phonenumbers costs ~60 us a number, too
+    # much to pay at every decision): the number as it was checked, and its E.164 form ('' when
+    # it is not a valid number). A check counts only while ``*_checked`` still equals the stored
+    # number; otherwise (NULL: never checked) the decision checks the number itself.
+    phone_checked: Mapped[str | None] = mapped_column(String(20))
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    whatsapp_checked: Mapped[str | None] = mapped_column(String(20))
+    whatsapp_e164: Mapped[str | None] = mapped_column(String(20))
     contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_granted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     consent_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)

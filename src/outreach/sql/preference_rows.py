@@ -6,10 +6,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from outreach.domain import BUILTIN_CHANNELS, Channel
-from outreach.preferences import LEVEL_FIELDS, ConsentState, PreferenceLayer, json_ready
+from outreach.preferences import (
+    LEVEL_FIELDS,
+    ConsentState,
+    PreferenceLayer,
+    json_ready,
+    normalise_phone,
+)
 
 LAYER_COLUMNS = LEVEL_FIELDS  # each column is named after the field it holds
 ADDRESS_COLUMNS = ("email", "phone", "whatsapp")
+# Per number column, the number as checked and its check (E.164 form, '' when not valid).
+NUMBER_CHECKS = (
+    ("phone", "phone_checked", "phone_e164"),
+    ("whatsapp", "whatsapp_checked", "whatsapp_e164"),
+)
+CHECK_COLUMNS = tuple(column for _, *columns in NUMBER_CHECKS for column in columns)
+_NOT_VALID = ""
 
 
 def layer_from_row(
@@ -61,3 +74,27 @@ def failed_channels_from_row(row: Mapping[str, Any] | None) -> frozenset[Channel
     if row is None or not row.get("failed_channels"):
         return frozenset()
     return frozenset(Channel(c) for c in row["failed_channels"])
+
+
+def number_check_values(phone: str | None, whatsapp: str | None) -> dict[str, str | None]:
+    """The check columns of a row that stores these numbers (None: not given, nothing stored)."""
+    values: dict[str, str | None] = {}
+    for (_, checked, e164), number in zip(NUMBER_CHECKS, (phone, whatsapp), strict=True):
+        values[checked] = number
+        values[e164] = None if number is None else (normalise_phone(number) or _NOT_VALID)
+    return values
+
+
+def checked_numbers_from_row(row: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """The row's numbers whose stored check still applies: number -> E.164 form, or None when
+    it is not valid. A number changed since it was checked is left out (checked again)."""
+    if row is None:
+        return {}
+    checked: dict[str, str | None] = {}
+    for number_column, checked_column, e164_column in NUMBER_CHECKS:
+        number = row.get(number_column)
+        if number is not None and row.get(checked_column) == number:
+            e164 = row.get(e164_column)
+            if e164 is not None:
+                checked[number] = e164 or None
+    return checked
