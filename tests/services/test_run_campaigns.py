@@ -7,12 +7,13 @@ campaign there.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from outreach.campaigns import CampaignAction, CampaignState, is_held_out, variant_for
 from outreach.domain import Actor, Channel
@@ -26,14 +27,17 @@ from outreach.services.campaigns import (
 )
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.sim.deployment import daytime_zone
+from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.models import (
     Appointment,
     CampaignEnrollment,
+    CommCampaign,
     CommInbound,
     CommJob,
     CommStatusEvent,
     CommTemplate,
 )
+from outreach.sql.preference_rows import number_check_values
 from outreach.sql.store import Store
 from outreach.sql.template_repository import TemplateRepository
 from outreach.templating import load_seed_templates
@@ -41,6 +45,7 @@ from tests.factories import (
     add_segment,
     consenting_prefs_row,
     insert_rows,
+    job_row,
     new_tag,
     opt_out,
     patient_row,
@@ -484,3 +489,186 @@ def test_a_paused_campaign_plans_and_enrols_nothing_until_resumed(clinic: Clinic
     assert resumed.enrolled == 2
     steps = Counter(j["context"]["campaign_step"] for j in clinic.jobs(campaign_id))
     assert steps == {0: 5, 1: 3}  # the newcomers' invitation, the first three's reminder
+
+
+# ---- expansion at scale: worker processes, reruns ----
+
+_ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Bucharest", "Asia/Tokyo")
+
+
+def _varied_clinic(clinic: Clinic, region: str, count: int) -> list[str]:
+    """``count`` patients whose decisions differ: zones day and night, e-mail or SMS, Florida
+    and invalid numbers, numbers checked when stored or not, no or lapsed consent, marketing
+    opt-ins or not, opt-outs, and recent marketing messages that caps count."""
+    rng = random.Random(count)
+    ids = [f"{region}-{n:05d}" for n in range(count)]
+    prefs = []
+    for patient in ids:
+        area = rng.choice(("212", "415", "305", "617"))  # 305: a Florida number
+        phone = rng.choice((f"+1{area}555{rng.randrange(1000, 9999)}", "+1555012", None))
+        row = consenting_prefs_row(
+            patient,
+            NOW,
+            phone=phone,
+            email=f"{patient}@example.com" if rng.random() < 0.8 else None,
+            timezone=rng.choice(_ZONES),
+            language=rng.choice(("en", "es")),
+            preferred_channel=rng.choice(("email", "sms", None)),
+            marketing_opt_in_email=rng.random() < 0.6,
+            marketing_opt_in_sms=rng.random() < 0.4,
+        )
+        # Half checked when stored, as the patient upsert does; the others never checked.
+        checked = number_check_values(phone, None)
+        row.update(checked if rng.random() < 0.5 else dict.fromkeys(checked))
+        if rng.random() < 0.1:
+            row.update(contact_consent=False, consent_granted_at=None, consent_expires_at=None)
+        elif rng.random() < 0.05:
+            row["consent_expires_at"] = NOW - timedelta(days=1)
+        prefs.append(row)
+    history = [
+        job_row(
+            new_tag("earlier"),
+            patient,
+            NOW - timedelta(hours=rng.randrange(1, 100)),
+            org_id=clinic.org,
+            purpose="campaign_education",
+            channel=rng.choice(("email", "sms")),
+        )
+        for patient in ids
+        if rng.random() < 0.2
+    ]
+    insert_rows(
+        clinic.engine,
+        patients=[patient_row(p, org_id=clinic.org, region=region) for p in ids],
+        prefs=prefs,
+        jobs=history,
+    )
+    for patient in ids:
+        if rng.random() < 0.05:
+            opt_out(clinic.engine, patient, rng.choice((Channel.EMAIL, Channel.SMS)))
+    return ids
+
+
+def _outcome(
+    clinic: Clinic, campaign_id: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every job and enrolment of the campaign as a user would compare them (no row ids or
+    bookkeeping times)."""
+    with clinic.engine.connect() as connection:
+        planned = connection.execute(
+            select(
+                jobs.c.idempotency_key,
+                jobs.c.patient_id,
+                jobs.c.variant,
+                jobs.c.purpose,
+                jobs.c.channel,
+                jobs.c.status,
+                jobs.c.suppression_reason,
+                jobs.c.requested_at,
+                jobs.c.scheduled_for,
+                jobs.c.deadline,
+                jobs.c.language,
+                jobs.c.last_error,
+                jobs.c.send_time_source,
+                jobs.c.send_time_propensity,
+                jobs.c.context,
+            )
+            .where(jobs.c.campaign_id == campaign_id)
+            .order_by(jobs.c.idempotency_key)
+        ).all()
+        enrolled = connection.execute(
+            select(
+                enrolments.c.patient_id,
+                enrolments.c.variant,
+                enrolments.c.state,
+                enrolments.c.next_step,
+                enrolments.c.finished_at,
+            )
+            .where(enrolments.c.campaign_id == campaign_id)
+            .order_by(enrolments.c.patient_id)
+        ).all()
+    return [tuple(r) for r in planned], [tuple(r) for r in enrolled]
+
+
+def _start_again(clinic: Clinic, campaign_id: int) -> None:
+    """The campaign as it was just activated: no enrolment, no job."""
+    with clinic.engine.begin() as connection:
+        connection.execute(delete(jobs).where(jobs.c.campaign_id == campaign_id))
+        connection.execute(delete(enrolments).where(enrolments.c.campaign_id == campaign_id))
+        connection.execute(
+            update(CommCampaign.__table__)
+            .where(CommCampaign.__table__.c.id == campaign_id)
+            .values(enrolled_through=None, status="active")
+        )
+
+
+def _runner(clinic: Clinic, workers: int) -> CampaignRunner:
+    return CampaignRunner(
+        clinic.store,
+        CATALOGUE,
+        LIMITS,
+        enrol_chunk_size=500,
+        plan_chunk_size=150,
+        expansion_workers=workers,
+        clock=lambda: NOW,
+    )
+
+
+def test_worker_processes_plan_exactly_the_jobs_one_process_plans(clinic: Clinic) -> None:
+    region = new_tag("r")
+    _varied_clinic(clinic, region, 2_500)
+    campaign_id = clinic.campaign(region, variants={"A": 50, "B": 50}, holdout_percent=5)
+
+    alone = _runner(clinic, 1).expand(campaign_id)
+    by_one = _outcome(clinic, campaign_id)
+    _start_again(clinic, campaign_id)
+    together = _runner(clinic, 2).expand(campaign_id)
+    by_two = _outcome(clinic, campaign_id)
+
+    assert (together.enrolled, together.jobs_created) == (alone.enrolled, alone.jobs_created)
+    assert together.by_status == alone.by_status
+    assert together.suppressions == alone.suppressions
+    assert by_two == by_one
+    # The population exercises the decisions, not one easy path.
+    assert len(alone.suppressions) >= 4 and alone.by_status["queued"] > 100
+    assert len({job[4] for job in by_one[0]}) == 3  # e-mail, SMS, none
+    # A rerun in worker processes adds nothing.
+    again = _runner(clinic, 2).expand(campaign_id)
+    assert (again.enrolled, again.jobs_created) == (0, 0)
+    assert _outcome(clinic, campaign_id) == by_one
+
+
+def test_a_rerun_after_a_crash_completes_the_expansion_without_duplicates(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    region = new_tag("r")
+    _varied_clinic(clinic, region, 1_200)
+    campaign_id = clinic.campaign(region, variants={"A": 50, "B": 50})
+    _runner(clinic, 1).expand(campaign_id)
+    reference = _outcome(clinic, campaign_id)
+    _start_again(clinic, campaign_id)
+
+    # The process dies while moving the fourth chunk's enrolments on, after its jobs were
+    # inserted in the same transaction.
+    advance = CampaignRepository.advance
+    calls = []
+
+    def crash_on_the_fourth(self: CampaignRepository, *args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("killed")
+        return advance(self, *args, **kwargs)
+
+    monkeypatch.setattr(CampaignRepository, "advance", crash_on_the_fourth)
+    with pytest.raises(RuntimeError, match="killed"):
+        _runner(clinic, 1).expand(campaign_id)
+    monkeypatch.undo()
+    planned, enrolled = _outcome(clinic, campaign_id)
+    assert len(planned) == 3 * 150  # three chunks committed, the fourth left nothing behind
+    assert sum(1 for e in enrolled if e[3] == 1) == 3 * 150
+
+    rerun = _runner(clinic, 2).expand(campaign_id)
+
+    assert rerun.enrolled == 0  # enrolment had finished before the crash
+    assert rerun.jobs_created == len(reference[0]) - 3 * 150
+    assert _outcome(clinic, campaign_id) == reference

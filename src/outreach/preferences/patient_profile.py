@@ -15,8 +15,10 @@ from outreach.preferences.frequency_caps import FatiguePolicy, with_fatigue
 from outreach.preferences.hierarchy import (
     GLOBAL_DEFAULTS,
     EffectivePreferences,
+    InheritedPreferences,
     PreferenceLayer,
-    resolve_effective_preferences,
+    resolve_inherited,
+    resolve_with_inherited,
 )
 
 
@@ -60,13 +62,16 @@ class PatientDecisionInputs:
 
 
 def resolve_patient(
-    layers: PatientLayers, fatigue: FatiguePolicy | None = None
+    layers: PatientLayers,
+    fatigue: FatiguePolicy | None = None,
+    inherited: InheritedPreferences | None = None,
 ) -> PatientDecisionInputs:
     """Merge the hierarchy (patient > provider > organisation > global) for one patient, then
-    lower their marketing caps if ``fatigue`` says they are fatigued."""
-    prefs = resolve_effective_preferences(
-        GLOBAL_DEFAULTS, layers.org, layers.provider, layers.own, layers.checked_numbers
-    )
+    lower their marketing caps if ``fatigue`` says they are fatigued. ``inherited``: the levels
+    above the patient, already resolved."""
+    if inherited is None:
+        inherited = resolve_inherited(GLOBAL_DEFAULTS, layers.org, layers.provider)
+    prefs = resolve_with_inherited(inherited, layers.own, layers.checked_numbers)
     return PatientDecisionInputs(
         patient_id=layers.patient_id,
         org_id=layers.org_id,
@@ -82,5 +87,17 @@ def resolve_patient(
 def resolve_patients(
     layers: Iterable[PatientLayers], fatigue: FatiguePolicy | None = None
 ) -> dict[str, PatientDecisionInputs]:
-    """``resolve_patient`` for each, by patient id."""
-    return {item.patient_id: resolve_patient(item, fatigue) for item in layers}
+    """``resolve_patient`` for each, by patient id; the levels above the patients are resolved
+    once per organisation and provider."""
+    # By identity: the repository hands every patient of a provider the same level objects.
+    # Each entry keeps its levels alive, so no other object can take their ids meanwhile.
+    inherited: dict[tuple[int, int], tuple[object, object, InheritedPreferences]] = {}
+    resolved = {}
+    for item in layers:
+        key = (id(item.org), id(item.provider))
+        entry = inherited.get(key)
+        if entry is None:
+            above = resolve_inherited(GLOBAL_DEFAULTS, item.org, item.provider)
+            entry = inherited[key] = (item.org, item.provider, above)
+        resolved[item.patient_id] = resolve_patient(item, fatigue, entry[2])
+    return resolved

@@ -32,6 +32,7 @@ from outreach.services.ingest_statuses import reconcile_unattached_statuses
 from outreach.services.roll_up_stats import roll_up_changes
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.services.weekly_reports import ReportMailer, send_weekly_reports
+from outreach.sql.errors import is_transient_database_error
 from outreach.sql.store import Store
 from outreach.topics import OUTCOMES
 
@@ -112,6 +113,8 @@ def housekeeping_jobs(
         settings.segment_rule_limits(),
         enrol_chunk_size=settings.campaign_enrol_chunk_size,
         plan_chunk_size=settings.campaign_plan_chunk_size,
+        expansion_workers=settings.campaign_expansion_workers,
+        is_transient=is_transient_database_error,
         clock=clock,
     )
     every(settings.campaign_round_every_seconds, "campaign-round", in_thread(campaigns.run_round))

@@ -11,10 +11,12 @@ Per active campaign, each round:
 3. enrolments for which an exit condition holds end ``exited``, and their queued jobs are
    cancelled;
 4. for each step, waiting enrolments whose wait timed out skip it, and due enrolments get their
-   job, chunk by chunk: the patients' preferences and consent read in three queries, their
+   job, chunk by chunk: the patients' preferences and consent read in four queries, their
    recent messages (frequency caps) in one, ``preferences.decide`` for each, one bulk insert.
    A chunk is one transaction together with moving its enrolments on, so a crash leaves nothing
-   half done and the job idempotency keys make a rerun insert nothing twice;
+   half done and the job idempotency keys make a rerun insert nothing twice. With
+   ``expansion_workers`` > 1, a step of several chunks is planned by as many worker processes,
+   each taking whole chunks (ranges of enrolment ids): the same chunks, decided the same way;
 5. a one-off campaign with nothing left to plan or send completes.
 
 The daily run of a recurring campaign enrols whoever newly matches its segment; patients already
@@ -23,9 +25,12 @@ enrolled (even finished or exited) are not enrolled again.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -44,12 +49,17 @@ from outreach.segments import Catalogue, RuleLimits
 from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.job_repository import JobDecision, NewJob
-from outreach.sql.store import Store
+from outreach.sql.store import Store, StoreAddress
 from outreach.templating import TemplateRecord
 
 logger = logging.getLogger(__name__)
 
 ACTOR = Actor("system:campaigns")
+
+
+def never_transient(_error: BaseException) -> bool:
+    """No error is worth trying a chunk again for (the default: tests see every error)."""
+    return False
 
 
 @dataclass
@@ -65,6 +75,11 @@ class CampaignRound:
     suppressions: Counter[str] = field(default_factory=Counter)
     completed: list[int] = field(default_factory=list)
 
+    def add(self, planned: PlannedChunks) -> None:
+        self.jobs_created += planned.jobs_created
+        self.by_status.update(planned.by_status)
+        self.suppressions.update(planned.suppressions)
+
 
 class CampaignRunner:
     def __init__(
@@ -75,13 +90,21 @@ class CampaignRunner:
         *,
         enrol_chunk_size: int = 20_000,
         plan_chunk_size: int = 2_000,
+        expansion_workers: int = 1,
+        is_transient: Callable[[BaseException], bool] = never_transient,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``expansion_workers`` > 1: a step with more than one chunk due is planned by that
+        many worker processes, each with its own connections, chunk by chunk (on a database
+        that takes several writers). ``is_transient`` says which errors a chunk is tried again
+        after (a deadlock between them)."""
         self.store = store
         self.catalogue = catalogue
         self.limits = limits
         self.enrol_chunk_size = enrol_chunk_size
         self.plan_chunk_size = plan_chunk_size
+        self.expansion_workers = expansion_workers
+        self.is_transient = is_transient
         self.clock = clock
 
     def run_round(self) -> CampaignRound:
@@ -189,26 +212,44 @@ class CampaignRunner:
     def _enrol(self, record: CampaignRecord, now: datetime, result: CampaignRound) -> None:
         definition = record.definition
         thresholds = assignment_thresholds(definition.variants, definition.holdout_percent)
-        after: str | None = None
-        while True:
+        with self.store.reading() as repos:
+            members = repos.campaigns.segment_members(
+                definition.segment_id, definition.org_id, self.catalogue, self.limits, now
+            )
+
+        def enrol(bounds: tuple[str | None, str | None]) -> int:
             with self.store.transaction() as repos:
-                members = repos.campaigns.segment_members(
-                    definition.segment_id, definition.org_id, self.catalogue, self.limits, now
-                )
-                added, after = repos.campaigns.enrol_chunk(
+                return repos.campaigns.enrol_range(
                     record.id,
                     definition.org_id,
                     members,
                     thresholds,
                     now,
-                    after=after,
-                    size=self.enrol_chunk_size,
+                    after=bounds[0],
+                    through=bounds[1],
                 )
-            result.enrolled += added
-            if after is None:
-                break
+
+        chunks = self._enrol_chunks(definition.org_id)
+        if self.expansion_workers > 1 and self.store.address() is not None:
+            # The statements run in the database: threads, each with its own connection, keep
+            # as many of them going at once.
+            with ThreadPoolExecutor(self.expansion_workers) as threads:
+                result.enrolled += sum(threads.map(enrol, chunks))
+        else:
+            result.enrolled += sum(map(enrol, chunks))
         with self.store.transaction() as repos:
             repos.campaigns.mark_enrolled(record.id, now)
+
+    def _enrol_chunks(self, org_id: str) -> Iterator[tuple[str | None, str | None]]:
+        """(after, through) patient ids of the enrolment chunks, the last one open."""
+        after: str | None = None
+        while True:
+            with self.store.reading() as repos:
+                through = repos.campaigns.enrol_chunk_end(org_id, after, self.enrol_chunk_size)
+            yield after, through
+            if through is None:
+                return
+            after = through
 
     def _exit(self, record: CampaignRecord, now: datetime, result: CampaignRound) -> None:
         conditions = [c for c in EXIT_PRECEDENCE if c in record.definition.exit_on]
@@ -246,44 +287,176 @@ class CampaignRunner:
                     len(definition.steps),
                     now,
                 )
+        task = StepPlan(record, index, channels, now, self.plan_chunk_size)
+        ranges = self._chunk_ranges(task, timing.due_if_enrolled_by)
+        first = next(ranges)
+        second = next(ranges, None)
+        address = self.store.address() if self.expansion_workers > 1 else None
+        if second is None or address is None:
+            # One chunk, or nowhere for workers: plan every due enrolment here, chunk by chunk.
+            result.add(plan_step_range(self.store, task, 0, None, self.is_transient))
+            return
+        tasks = itertools.chain((first, second), ranges)
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with ProcessPoolExecutor(
+            self.expansion_workers,
+            mp_context=context,
+            initializer=_open_worker_store,
+            initargs=(address,),
+        ) as pool:
+            futures = [
+                pool.submit(_plan_step_range_in_worker, task, after, through, self.is_transient)
+                for after, through in tasks
+            ]
+            for future in futures:
+                result.add(future.result())
+        logger.info(
+            "campaign %d step %d planned by %d processes, %d chunks",
+            record.id,
+            index,
+            self.expansion_workers,
+            len(futures),
+        )
+
+    def _chunk_ranges(
+        self, task: StepPlan, enrolled_by: datetime
+    ) -> Iterator[tuple[int, int | None]]:
+        """(after, through) enrolment ids of the step's chunks in order, the last one open
+        (None: every due enrolment after ``after``); read lazily as the ranges are handed out."""
         after = 0
         while True:
-            with self.store.transaction() as repos:
-                due = repos.campaigns.due_for_step(
-                    record.id,
-                    index,
-                    timing.due_if_enrolled_by,
-                    waiting_for=step.wait_until,
+            with self.store.reading() as repos:
+                through = repos.campaigns.due_chunk_end(
+                    task.record.id,
+                    task.step_index,
+                    enrolled_by,
                     after_id=after,
-                    limit=self.plan_chunk_size,
+                    size=task.chunk_size,
                 )
-                if not due:
-                    return
-                planned = [
-                    plan_step_job(definition, index, item.enrolment, now, channels.usable)
-                    for item in due
-                ]
-                patient_ids = [job.patient_id for job in planned]
-                inputs = resolve_patients(repos.patients.decision_layers(patient_ids))
-                history = repos.jobs.recent_history(patient_ids, now - CAP_HISTORY_WINDOW)
-                new_jobs = []
-                for job in planned:
-                    if channels.usable:
-                        decision = decide_job(
-                            job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
-                        )
-                    else:
-                        decision = _refused(job, channels, step.template_family, now)
-                    new_jobs.append(NewJob(job, decision))
-                result.jobs_created += repos.jobs.insert(new_jobs, now)
-                repos.campaigns.advance(
-                    [item.enrolment_id for item in due], index, len(definition.steps), now
+            yield after, through
+            if through is None:
+                return
+            after = through
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """One campaign step to turn into jobs at ``now``: what a worker process needs."""
+
+    record: CampaignRecord
+    step_index: int
+    channels: StepChannels
+    now: datetime
+    chunk_size: int
+
+
+@dataclass
+class PlannedChunks:
+    """What planning some chunks of a step did."""
+
+    jobs_created: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    suppressions: Counter[str] = field(default_factory=Counter)
+
+
+def plan_step_range(
+    store: Store,
+    task: StepPlan,
+    after: int,
+    through: int | None,
+    is_transient: Callable[[BaseException], bool] = never_transient,
+) -> PlannedChunks:
+    """Jobs for the step's due enrolments with ids in (``after``, ``through``] (``None``: no
+    upper bound), chunk by chunk.
+
+    Each chunk is one transaction: the patients' preferences and consent read in four queries,
+    their recent messages (frequency caps) in one, ``preferences.decide`` for each, one bulk
+    insert, and the enrolments moved on. A crash leaves nothing half done and the job
+    idempotency keys make a rerun insert nothing twice. A chunk that meets a transient database
+    error (a deadlock between processes) is tried again, up to three times in all.
+    """
+    definition = task.record.definition
+    index, now, channels = task.step_index, task.now, task.channels
+    step = definition.steps[index]
+    due_by = step_timing(definition, index, now).due_if_enrolled_by
+    planned_chunks = PlannedChunks()
+    while True:
+        for attempt in range(_CHUNK_ATTEMPTS):
+            try:
+                with store.transaction() as repos:
+                    due = repos.campaigns.due_for_step(
+                        task.record.id,
+                        index,
+                        due_by,
+                        waiting_for=step.wait_until,
+                        after_id=after,
+                        through_id=through,
+                        limit=task.chunk_size,
+                    )
+                    if not due:
+                        return planned_chunks
+                    planned = [
+                        plan_step_job(definition, index, item.enrolment, now, channels.usable)
+                        for item in due
+                    ]
+                    patient_ids = [job.patient_id for job in planned]
+                    inputs = resolve_patients(repos.patients.decision_layers(patient_ids))
+                    history = repos.jobs.recent_history(patient_ids, now - CAP_HISTORY_WINDOW)
+                    new_jobs = []
+                    for job in planned:
+                        if channels.usable:
+                            decision = decide_job(
+                                job,
+                                inputs.get(job.patient_id),
+                                history.get(job.patient_id, ()),
+                                now,
+                            )
+                        else:
+                            decision = _refused(job, channels, step.template_family, now)
+                        new_jobs.append(NewJob(job, decision))
+                    created = repos.jobs.insert(new_jobs, now)
+                    repos.campaigns.advance(
+                        [item.enrolment_id for item in due], index, len(definition.steps), now
+                    )
+                break
+            except Exception as error:
+                if attempt + 1 == _CHUNK_ATTEMPTS or not is_transient(error):
+                    raise
+                logger.warning(
+                    "campaign %d step %d: chunk after enrolment %d tried again (%s)",
+                    task.record.id,
+                    index,
+                    after,
+                    type(error).__name__,
                 )
-            for new_job in new_jobs:
-                result.by_status[new_job.decision.status.value] += 1
-                if new_job.decision.suppression_reason is not None:
-                    result.suppressions[new_job.decision.suppression_reason.value] += 1
-            after = due[-1].enrolment_id
+        planned_chunks.jobs_created += created
+        for new_job in new_jobs:
+            planned_chunks.by_status[new_job.decision.status.value] += 1
+            if new_job.decision.suppression_reason is not None:
+                planned_chunks.suppressions[new_job.decision.suppression_reason.value] += 1
+        after = due[-1].enrolment_id
+
+
+_CHUNK_ATTEMPTS = 3
+
+
+# The worker process's own store, opened once when the process starts.
+_worker_store: Store | None = None
+
+
+def _open_worker_store(address: StoreAddress) -> None:
+    global _worker_store
+    _worker_store = address.open()
+
+
+def _plan_step_range_in_worker(
+    task: StepPlan,
+    after: int,
+    through: int | None,
+    is_transient: Callable[[BaseException], bool],
+) -> PlannedChunks:
+    assert _worker_store is not None, "the pool's initializer opens the store"
+    return plan_step_range(_worker_store, task, after, through, is_transient)
 
 
 def _refused(job: PlannedJob, channels: StepChannels, family: str, now: datetime) -> JobDecision:

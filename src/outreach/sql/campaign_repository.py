@@ -48,6 +48,7 @@ from outreach.campaigns.assignment import HASH_HEX_DIGITS
 from outreach.domain import AppointmentStatus, JobStatus
 from outreach.segments import Catalogue, RuleLimits
 from outreach.sql.engine import ASSIGNMENT_BUCKET_FUNCTION
+from outreach.sql.json_rows import JsonRows
 from outreach.sql.models import (
     Appointment,
     CampaignEnrollment,
@@ -72,6 +73,17 @@ status_events = cast(Table, CommStatusEvent.__table__)
 
 _ACTIVE = EnrolmentState.ACTIVE.value
 _HELD_OUT = EnrolmentState.HELD_OUT.value
+# What step planning reads of a due enrolment, one JSON array a row (a million of them).
+_DUE_ROWS = JsonRows(
+    (
+        enrolments.c.id,
+        enrolments.c.patient_id,
+        enrolments.c.enrolled_at,
+        enrolments.c.variant,
+        patients.c.org_id,
+        patients.c.provider_id,
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +251,7 @@ class CampaignRepository:
         number = sql_cast(func.conv(func.left(digest, HASH_HEX_DIGITS), 16, 10), Integer)
         return func.mod(number, buckets)
 
-    def enrol_chunk(
+    def enrol_range(
         self,
         campaign_id: int,
         org_id: str,
@@ -248,14 +260,10 @@ class CampaignRepository:
         now: datetime,
         *,
         after: str | None,
-        size: int,
-    ) -> tuple[int, str | None]:
-        """Enrol the next chunk of ``size`` patient ids after ``after`` that ``members`` selects
-        (one column, ``patients.id``, from ``segment_members``): one ``INSERT ... SELECT``.
-
-        Returns how many were new and where the next chunk starts (None: this was the last).
-        Enrolments already there stay as they are, so a rerun adds nothing.
-        """
+        through: str | None,
+    ) -> int:
+        """Enrol the patients ``members`` selects with ids in (``after``, ``through``] (None:
+        unbounded): one ``INSERT ... SELECT``; returns how many were new."""
         patient_id = patients.c.id
         variant_bucket = self._bucket(
             variant_salt(campaign_id), patient_id, thresholds.variant_buckets
@@ -280,11 +288,10 @@ class CampaignRepository:
             case((held_out, enrolled_at), else_=null()),
             maintain_column_froms=True,
         ).where(patients.c.org_id == org_id)
-        upper = self._chunk_upper_bound(org_id, after, size)
         if after is not None:
             rows = rows.where(patient_id > after)
-        if upper is not None:
-            rows = rows.where(patient_id <= upper)
+        if through is not None:
+            rows = rows.where(patient_id <= through)
         statement = (
             insert(enrolments)
             .from_select(
@@ -303,11 +310,11 @@ class CampaignRepository:
             .prefix_with("IGNORE", dialect="mariadb")
             .prefix_with("OR IGNORE", dialect="sqlite")
         )
-        return max(self.connection.execute(statement).rowcount, 0), upper
+        return max(self.connection.execute(statement).rowcount, 0)
 
-    def _chunk_upper_bound(self, org_id: str, after: str | None, size: int) -> str | None:
-        """The last patient id of the next chunk of ``size`` ids after ``after``; None when the
-        rest fits in one chunk."""
+    def enrol_chunk_end(self, org_id: str, after: str | None, size: int) -> str | None:
+        """The last patient id of the next chunk of ``size`` of the organisation's ids after
+        ``after``; None when the rest fits in one chunk."""
         query = select(patients.c.id).where(patients.c.org_id == org_id)
         if after is not None:
             query = query.where(patients.c.id > after)
@@ -404,6 +411,17 @@ class CampaignRepository:
 
     # ---- steps ----
 
+    def _due(
+        self, campaign_id: int, step_index: int, enrolled_by: datetime, after_id: int
+    ) -> list[ColumnElement[bool]]:
+        return [
+            enrolments.c.campaign_id == campaign_id,
+            enrolments.c.state == _ACTIVE,
+            enrolments.c.next_step == step_index,
+            enrolments.c.enrolled_at <= enrolled_by,
+            enrolments.c.id > after_id,
+        ]
+
     def due_for_step(
         self,
         campaign_id: int,
@@ -412,46 +430,52 @@ class CampaignRepository:
         *,
         waiting_for: Condition | None = None,
         after_id: int = 0,
+        through_id: int | None = None,
         limit: int = 5_000,
     ) -> list[DueEnrolment]:
         """Active enrolments at ``step_index`` enrolled at or before ``enrolled_by`` (and for
-        which ``waiting_for`` holds, if given), by enrolment id after ``after_id``."""
+        which ``waiting_for`` holds, if given), by enrolment id after ``after_id`` (and up to
+        ``through_id``, if given)."""
         query = (
-            select(
-                enrolments.c.id,
-                enrolments.c.patient_id,
-                enrolments.c.enrolled_at,
-                enrolments.c.variant,
-                patients.c.org_id,
-                patients.c.provider_id,
-            )
+            _DUE_ROWS.select()
             .select_from(enrolments.join(patients, patients.c.id == enrolments.c.patient_id))
-            .where(
-                enrolments.c.campaign_id == campaign_id,
-                enrolments.c.state == _ACTIVE,
-                enrolments.c.next_step == step_index,
-                enrolments.c.enrolled_at <= enrolled_by,
-                enrolments.c.id > after_id,
-            )
+            .where(*self._due(campaign_id, step_index, enrolled_by, after_id))
             .order_by(enrolments.c.id)
             .limit(limit)
         )
+        if through_id is not None:
+            query = query.where(enrolments.c.id <= through_id)
         if waiting_for is not None:
             query = query.where(self._holds(waiting_for))
         return [
             DueEnrolment(
-                row.id,
-                Enrolment(
-                    campaign_id,
-                    row.patient_id,
-                    row.org_id,
-                    row.provider_id,
-                    row.enrolled_at,
-                    row.variant,
-                ),
+                enrolment_id,
+                Enrolment(campaign_id, patient_id, org_id, provider_id, enrolled_at, variant),
             )
-            for row in self.connection.execute(query)
+            for enrolment_id, patient_id, enrolled_at, variant, org_id, provider_id in (
+                _DUE_ROWS.read(self.connection, query)
+            )
         ]
+
+    def due_chunk_end(
+        self,
+        campaign_id: int,
+        step_index: int,
+        enrolled_by: datetime,
+        *,
+        after_id: int,
+        size: int,
+    ) -> int | None:
+        """The id of the ``size``-th enrolment after ``after_id`` that ``due_for_step`` may
+        return (a waiting step's condition aside); None when fewer are left. Ids up to it make
+        one chunk of step planning."""
+        return self.connection.execute(
+            select(enrolments.c.id)
+            .where(*self._due(campaign_id, step_index, enrolled_by, after_id))
+            .order_by(enrolments.c.id)
+            .offset(size - 1)
+            .limit(1)
+        ).scalar()
 
     def skip_timed_out(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
 
@@ -19,6 +20,7 @@ from outreach.sql.campaign_repository import CampaignRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.dead_letter_repository import DeadLetterRepository
 from outreach.sql.engagement_repository import EngagementRepository
+from outreach.sql.engine import build_engine
 from outreach.sql.experiment_repository import ExperimentRepository
 from outreach.sql.heartbeat_repository import HeartbeatRepository
 from outreach.sql.inbox import InboxRepository
@@ -102,9 +104,28 @@ class Repositories:
         self.templates = TemplateRepository(connection)
 
 
+@dataclass(frozen=True, slots=True)
+class StoreAddress:
+    """How another process opens the same database: a URL to build its own engine from (an
+    engine and its connections cannot cross a process boundary)."""
+
+    url: str = field(repr=False)  # may hold the password
+
+    def open(self) -> Store:
+        return Store(build_engine(self.url))
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def address(self) -> StoreAddress | None:
+        """Where worker processes find this database; None when they should not write to it
+        (SQLite takes one writer at a time, and an in-memory database is this process's own).
+        """
+        if self.engine.dialect.name == "sqlite":
+            return None
+        return StoreAddress(self.engine.url.render_as_string(hide_password=False))
 
     @contextmanager
     def transaction(self) -> Iterator[Repositories]:
