@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 from outreach.domain import BUILTIN_CHANNELS, Channel
 from outreach.preferences import (
     GLOBAL_DEFAULTS,
+    ConsentState,
+    PatientLayers,
     PreferenceLayer,
     PreferenceLevel,
     normalise_email,
     normalise_phone,
     resolve_effective_preferences,
+    resolve_patients,
 )
 from outreach.preferences.hierarchy import REQUIRED_FIELDS
 
@@ -190,3 +193,58 @@ def test_adapters_may_pass_plain_strings_and_sets() -> None:
     assert layer.preferred_channel is Channel.EMAIL
     assert layer.channel_order == (Channel.EMAIL, Channel.SMS)
     assert layer.work_days == frozenset({0, 1})
+
+
+def test_a_number_checked_when_stored_is_not_checked_again() -> None:
+    # The stored checks answer for their numbers (here, contrary to what parsing would say, so
+    # the test sees which was used); a number without one is checked as usual.
+    patient = PreferenceLayer(phone="+12125550147", whatsapp="+1555012")
+    checked = {"+12125550147": None}
+    prefs = resolve_effective_preferences(GLOBAL_DEFAULTS, None, None, patient, checked)
+    assert prefs.phone is None
+    assert prefs.whatsapp is None
+    assert prefs.invalid_addresses == {"phone", "whatsapp"}
+    trusted = resolve_effective_preferences(
+        GLOBAL_DEFAULTS,
+        None,
+        None,
+        PreferenceLayer(phone="+1 212 555 0147"),
+        {"+1 212 555 0147": "+12125550147"},
+    )
+    assert trusted.phone == "+12125550147" and not trusted.invalid_addresses
+
+
+@settings(max_examples=100)
+@given(
+    org=st.one_of(st.none(), layers()),
+    providers=st.lists(st.one_of(st.none(), layers()), min_size=1, max_size=3),
+    own=st.lists(layers(), min_size=1, max_size=8),
+)
+def test_resolving_many_patients_at_once_resolves_each_as_alone(
+    org: PreferenceLayer | None,
+    providers: list[PreferenceLayer | None],
+    own: list[PreferenceLayer],
+) -> None:
+    """``resolve_patients`` resolves the levels above the patients once per provider: each
+    patient still gets what resolving them alone gives, values and sources."""
+    patients = [
+        PatientLayers(
+            patient_id=f"p{n}",
+            org_id="o",
+            provider_id=None,
+            org=org,
+            provider=providers[n % len(providers)],
+            own=layer,
+            consent=ConsentState(),
+            failed_channels=frozenset(),
+            first_name=None,
+        )
+        for n, layer in enumerate(own)
+    ]
+    together = resolve_patients(patients)
+    for patient in patients:
+        alone = resolve_effective_preferences(
+            GLOBAL_DEFAULTS, patient.org, patient.provider, patient.own
+        )
+        assert together[patient.patient_id].prefs == alone
+        assert dict(together[patient.patient_id].prefs.sources) == dict(alone.sources)

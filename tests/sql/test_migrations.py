@@ -526,3 +526,38 @@ def test_campaigns_saved_before_keep_their_data(tmp_path) -> None:
     engine.dispose()
     assert campaign == ("active", [], datetime(2026, 2, 1, 9, 0, tzinfo=UTC))
     assert enrolment == ("active", "A")
+
+
+def test_numbers_stored_before_get_their_check(tmp_path) -> None:
+    """0008 checks the numbers already stored, as the patient upsert checks new ones."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'numbers.sqlite3'}"
+    upgrade(url, "0005")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO patients (id, org_id) VALUES ('p1', 'o'), ('p2', 'o'), ('p3', 'o')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO patient_comm_prefs (patient_id, phone, whatsapp, contact_consent, "
+                "marketing_opt_in_email, marketing_opt_in_sms, marketing_opt_in_whatsapp, "
+                "whatsapp_opt_in) VALUES ('p1', '+1 212 555 0147', '+1555012', 1, 0, 0, 0, 0), "
+                "('p2', NULL, NULL, 1, 0, 0, 0, 0), ('p3', '+14155552671', NULL, 1, 0, 0, 0, 0)"
+            )
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT patient_id, phone_checked, phone_e164, whatsapp_checked, whatsapp_e164 "
+                "FROM patient_comm_prefs ORDER BY patient_id"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("p1", "+1 212 555 0147", "+12125550147", "+1555012", ""),
+        ("p2", None, None, None, None),
+        ("p3", "+14155552671", "+14155552671", None, None),
+    ]
