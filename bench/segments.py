@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import tempfile
@@ -334,7 +335,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that plan the campaign's jobs (OUTREACH_CAMPAIGN_EXPANSION_WORKERS)",
+    )
     options = parser.parse_args()
+    # The runner says how long enrolment and each step took.
+    logging.basicConfig(format="  %(message)s")
+    logging.getLogger("outreach.services.run_campaigns").setLevel(logging.INFO)
     print(f"load average before: {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
     with bench_database(options.keep) as url, tempfile.TemporaryDirectory() as folder:
         upgrade(url)
@@ -347,13 +357,28 @@ def main() -> None:
             f"loaded {options.patients:,} patients with appointments in "
             f"{time.perf_counter() - started:.1f} s (files {written:.1f} s)"
         )
-        run(engine, options.patients)
+        run(engine, options.patients, options.workers)
         engine.dispose()
 
 
-def run(engine: Engine, patients: int) -> None:
+def database_memory(engine: Engine) -> None:
+    """What the counts read against what the buffer pool holds: a segment count scans patients,
+    their preference rows and the appointments index, and from disk when they do not fit."""
+    with engine.connect() as connection:
+        pool = connection.exec_driver_sql("SELECT @@innodb_buffer_pool_size").scalar_one()
+        sizes = connection.exec_driver_sql(
+            "SELECT table_name, data_length + index_length FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND table_name IN "
+            "('patients', 'patient_comm_prefs', 'appointments')"
+        ).all()
+    tables = ", ".join(f"{name} {size / 2**20:,.0f} MiB" for name, size in sorted(sizes))
+    print(f"innodb_buffer_pool_size: {int(pool) / 2**20:,.0f} MiB; tables read: {tables}")
+
+
+def run(engine: Engine, patients: int, workers: int) -> None:
     catalogue = segment_catalogue()
     store = Store(engine)
+    database_memory(engine)
     compiled = compile_segment(RULE, catalogue, ORG, now=NOW)
     with engine.connect() as connection:
         compiled_seconds, compiled_count = best_of(
@@ -397,7 +422,10 @@ def run(engine: Engine, patients: int) -> None:
     )
     activation = activate_campaign(store, record.id, catalogue, RuleLimits(), actor=BENCH, now=NOW)
     assert activation.state is CampaignState.ACTIVE
-    runner = CampaignRunner(store, catalogue, RuleLimits(), clock=lambda: NOW)
+    runner = CampaignRunner(
+        store, catalogue, RuleLimits(), expansion_workers=workers, clock=lambda: NOW
+    )
+    print(f"expansion in {workers} process(es), load average {os.getloadavg()[0]:.2f}:")
     started = time.perf_counter()
     expanded = runner.expand(record.id)
     expansion_seconds = time.perf_counter() - started
