@@ -48,6 +48,7 @@ from outreach.api.request_limits import BodySizeLimit
 from outreach.channels.base import ChannelWorker
 from outreach.clock import Clock, system_clock
 from outreach.config import Settings
+from outreach.api.console import install_console
 from outreach.dead_letters import DeadLetterSealer
 from outreach.kafka_publisher import KafkaPublisher
 from outreach.metrics import Metrics
@@ -131,6 +132,7 @@ def create_api_app(
         webhooks.webhook_router(services.channels),
     ):
         app.include_router(router)
+    install_console(app)
     require_declared_access(app)
     _document_models(app, (*generic_webhooks.OPENAPI_MODELS, ErrorBody))
     return app
