@@ -40,6 +40,7 @@ from outreach.api import (
 )
 from outreach.api.access import document_access, require_declared_access
 from outreach.api.bearer_tokens import BearerTokenVerifier
+from outreach.api.console import install_console
 from outreach.api.dependencies import ApiServices
 from outreach.api.errors import ErrorBody, install_error_handling
 from outreach.api.publisher import EventPublisher
@@ -48,7 +49,6 @@ from outreach.api.request_limits import BodySizeLimit
 from outreach.channels.base import ChannelWorker
 from outreach.clock import Clock, system_clock
 from outreach.config import Settings
-from outreach.api.console import install_console
 from outreach.dead_letters import DeadLetterSealer
 from outreach.kafka_publisher import KafkaPublisher
 from outreach.metrics import Metrics

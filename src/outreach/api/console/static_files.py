@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from outreach.api.access import open_route
-from outreach.api.errors import ApiError
 from outreach.api.console.assets import static_files
 from outreach.api.console.rendering import SECURITY_HEADERS
+from outreach.api.errors import ApiError
 
 router = APIRouter(prefix="/console/static", include_in_schema=False)
 
