@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # The "aud" a token must carry; None: tokens are accepted whatever their audience.
     jwt_audience: str | None = None
 
+    # The web console (under /console of `outreach api`): a session lasts this long at most...
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    # ...and ends sooner after this long without a page or a request.
+    console_idle_minutes: float = Field(default=60.0, gt=0)
+
     # Largest request body of the API outside provider webhooks (channels declare their own).
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # A SendGrid webhook signed longer ago than this (or this far ahead) is refused as stale.

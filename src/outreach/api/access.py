@@ -130,6 +130,12 @@ def authenticate(
     raise _unauthenticated(f"credentials required: {API_KEY_HEADER} or Authorization: Bearer")
 
 
+def caller_of(request: Request, principal: Principal) -> Caller:
+    """The caller of ``request``, once ``principal`` is verified."""
+    client = request.client
+    return Caller(principal, client.host if client else None, _user_agent(request))
+
+
 class RoleGuard:
     """The dependency ``allow`` builds: authenticates, then checks the role."""
 
@@ -150,8 +156,7 @@ class RoleGuard:
                 f"role {principal.role.value} may not call this route; it admits "
                 + ", ".join(sorted(r.value for r in self.roles)),
             )
-        client = request.client
-        return Caller(principal, client.host if client else None, _user_agent(request))
+        return caller_of(request, principal)
 
     def __repr__(self) -> str:
         return f"allow({', '.join(sorted(r.value for r in self.roles))})"

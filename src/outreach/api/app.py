@@ -40,6 +40,7 @@ from outreach.api import (
 )
 from outreach.api.access import document_access, require_declared_access
 from outreach.api.bearer_tokens import BearerTokenVerifier
+from outreach.api.console import install_console
 from outreach.api.dependencies import ApiServices
 from outreach.api.errors import ErrorBody, install_error_handling
 from outreach.api.publisher import EventPublisher
@@ -131,6 +132,7 @@ def create_api_app(
         webhooks.webhook_router(services.channels),
     ):
         app.include_router(router)
+    install_console(app)
     require_declared_access(app)
     _document_models(app, (*generic_webhooks.OPENAPI_MODELS, ErrorBody))
     return app

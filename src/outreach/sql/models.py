@@ -693,6 +693,32 @@ class ApiKey(Base):
         return f"ApiKey(prefix={self.prefix!r}, org_id={self.org_id!r}, role={self.role!r})"
 
 
+class ConsoleSession(Base):
+    """A signed-in console user: the cookie holds a random token, the table only its digest.
+
+    A session ends at sign-out, at its absolute expiry, after an idle spell, or when the API key
+    it was opened with is revoked; the CSRF token every console form carries is the session's.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(100))
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role, 16))
+    # The visible prefix of the API key signed in with (None for single sign-on).
+    api_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"ConsoleSession(id={self.id!r}, org_id={self.org_id!r}, role={self.role!r})"
+
+
 class ProcessedEvent(Base):
     """The inbox: core events already turned into jobs, written in the same transaction.
 

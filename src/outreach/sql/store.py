@@ -17,6 +17,7 @@ from outreach.sql.api_key_repository import ApiKeyRepository
 from outreach.sql.appointment_repository import AppointmentRepository
 from outreach.sql.audit_repository import AuditRepository
 from outreach.sql.campaign_repository import CampaignRepository
+from outreach.sql.console_session_repository import ConsoleSessionRepository
 from outreach.sql.counts_repository import CountsRepository
 from outreach.sql.dead_letter_repository import DeadLetterRepository
 from outreach.sql.engagement_repository import EngagementRepository
@@ -52,6 +53,7 @@ class Repositories:
         "appointments",
         "audit",
         "campaigns",
+        "console_sessions",
         "counts",
         "dead_letters",
         "engagement",
@@ -81,6 +83,7 @@ class Repositories:
         self.appointments = AppointmentRepository(connection)
         self.audit = AuditRepository(connection)
         self.campaigns = CampaignRepository(connection)
+        self.console_sessions = ConsoleSessionRepository(connection)
         self.counts = CountsRepository(connection)
         self.dead_letters = DeadLetterRepository(connection)
         self.engagement = EngagementRepository(connection)
