@@ -529,11 +529,11 @@ def test_campaigns_saved_before_keep_their_data(tmp_path) -> None:
 
 
 def test_numbers_stored_before_get_their_check(tmp_path) -> None:
-    """0008 checks the numbers already stored, as the patient upsert checks new ones."""
+    """0009 checks the numbers already stored, as the patient upsert checks new ones."""
     from sqlalchemy import create_engine, text
 
     url = f"sqlite:///{tmp_path / 'numbers.sqlite3'}"
-    upgrade(url, "0005")
+    upgrade(url, "0008")
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(

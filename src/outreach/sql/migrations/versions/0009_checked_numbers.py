@@ -1,8 +1,8 @@
 """checked numbers: each patient's phone and WhatsApp number stored with its check (E.164 form
 or not valid), so decisions over many patients need not parse every number again
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-10 09:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from outreach.preferences.addresses import normalise_phone
 
-revision: str = "0008"
-down_revision: str | None = "0005"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
