@@ -239,6 +239,26 @@ class TemplateRepository:
         )
         return [_record(row) for row in rows]
 
+    def named_families(self, org_id: str) -> list[tuple[str, Purpose, Channel, str]]:
+        """(family, purpose, channel, variant) of every active named-family template the
+        organisation may use (its own and the global ones): what a campaign step can name."""
+        rows = self.connection.execute(
+            select(
+                templates.c.family, templates.c.purpose, templates.c.channel, templates.c.variant
+            )
+            .where(
+                templates.c.family.is_not(None),
+                templates.c.is_active.is_(True),
+                or_(templates.c.org_id.is_(None), templates.c.org_id == org_id),
+            )
+            .distinct()
+            .order_by(templates.c.family, templates.c.purpose, templates.c.channel)
+        )
+        return [
+            (str(family), Purpose(purpose), Channel(channel), str(variant))
+            for family, purpose, channel, variant in rows
+        ]
+
     def seed(self, records: Iterable[TemplateRecord]) -> int:
         """Store each record as the active version it names, unless its family already has that
         version; returns how many were added."""
