@@ -21,6 +21,12 @@ ADMIN = {Role.ADMIN}
 CONSOLE_ROLES_BY_ROUTE = {
     ("GET", "/console/"): ANYONE,
     ("POST", "/console/sign-out"): ANYONE,
+    ("GET", "/console/campaigns"): MARKETING,
+    ("GET", "/console/campaigns/new"): MARKETING,
+    ("POST", "/console/campaigns"): MARKETING,
+    ("GET", "/console/campaigns/{campaign_id}"): MARKETING,
+    ("GET", "/console/campaigns/{campaign_id}/progress"): MARKETING,
+    ("POST", "/console/campaigns/{campaign_id}/{action}"): MARKETING,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),
