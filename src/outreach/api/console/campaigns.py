@@ -46,6 +46,7 @@ from outreach.campaigns.definition import MAX_STEPS
 from outreach.campaigns.readiness import ReadinessProblem
 from outreach.domain import Purpose, known_channels
 from outreach.services.campaigns import (
+    LIST_LIMIT,
     CampaignChoices,
     CampaignNotFound,
     CampaignRefused,
@@ -134,12 +135,13 @@ def _hours(hours: float) -> str:
 
 @router.get("")
 def campaign_list(request: Request, user: Marketer) -> Response:
-    services = request.app.state.services
+    summaries = list_campaigns(request.app.state.services.store, user.org_id)
     return render(
         request,
         "campaign_list.html",
         user,
-        summaries=list_campaigns(services.store, user.org_id),
+        summaries=summaries,
+        truncated=len(summaries) >= LIST_LIMIT,
     )
 
 
@@ -188,9 +190,10 @@ def _form_page(
 def new_campaign(
     request: Request,
     user: Marketer,
-    segment: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    segment: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    entered = CampaignForm(segment_id=str(segment) if segment else "")
+    """The form; ``?segment=<id>`` chooses the segment (a segment's page may link here)."""
+    entered = CampaignForm(segment_id=segment if segment.isdigit() else "")
     return _form_page(request, user, entered)
 
 
