@@ -373,7 +373,9 @@ async def test_create_and_activate_a_campaign_and_watch_its_jobs_appear(
     await page.get_by_label("Segment", exact=True).select_option(str(segment))
     await page.get_by_label("Offset (hours)", exact=True).fill("48")
     await page.get_by_label("Template family", exact=True).select_option("dental_recall")
-    await page.get_by_role("button", name="Add a step").click()  # in place, by the script
+    await page.evaluate("window.formNotPostedBack = true")
+    await page.get_by_role("button", name="Add a step", exact=True).click()
+    assert await page.evaluate("window.formNotPostedBack === true")  # added in place
     second = page.locator("#steps-1")
     await second.get_by_label("Offset (hours)", exact=True).fill("24")  # before step 1: refused
     await second.get_by_label("Template family", exact=True).select_option("dental_recall_reminder")
