@@ -154,6 +154,7 @@ def test_only_the_organisation_s_marketers_and_admins_see_its_campaigns(
             f"/console/campaigns/{campaign_id}/progress",
             "/console/campaigns/987654321",
             "/console/campaigns/not-a-number",
+            "/console/campaigns/%C2%B2",  # a digit, but not an ASCII one
         ):
             missing = other.get(path)
             assert missing.status_code == 404, path

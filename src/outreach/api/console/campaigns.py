@@ -113,7 +113,7 @@ Posted = Annotated[FormData, Depends(posted_form)]
 
 def _campaign_id(raw: str) -> int | None:
     """A campaign id from the path; anything else finds no campaign."""
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**63 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 def _not_found(request: Request, user: ConsoleUser) -> HTMLResponse:
@@ -193,7 +193,7 @@ def new_campaign(
     segment: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """The form; ``?segment=<id>`` chooses the segment (a segment's page may link here)."""
-    entered = CampaignForm(segment_id=segment if segment.isdigit() else "")
+    entered = CampaignForm(segment_id=segment if segment.isascii() and segment.isdigit() else "")
     return _form_page(request, user, entered)
 
 
