@@ -21,6 +21,15 @@ ADMIN = {Role.ADMIN}
 CONSOLE_ROLES_BY_ROUTE = {
     ("GET", "/console/"): ANYONE,
     ("POST", "/console/sign-out"): ANYONE,
+    ("GET", "/console/templates"): MARKETING,
+    ("GET", "/console/templates/new"): MARKETING,
+    ("POST", "/console/templates/new"): MARKETING,
+    ("POST", "/console/templates/check"): MARKETING,
+    ("GET", "/console/templates/{template_id}"): MARKETING,
+    ("GET", "/console/templates/{template_id}/new-version"): MARKETING,
+    ("POST", "/console/templates/{template_id}/new-version"): MARKETING,
+    ("POST", "/console/templates/{template_id}/activate"): MARKETING,
+    ("GET", "/console/templates/{template_id}/preview"): MARKETING,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),
