@@ -13,7 +13,7 @@ from outreach.templating import variables_read
     [
         (("Hello there",), ()),
         (("Hi {{ first_name }}",), ("first_name",)),
-        (("{{ clinic_name }}: {{ first_name }}, {{ clinic_name }}",), ("clinic_name", "first_name")),
+        (("{{ clinic_name }}: {{ first_name }} {{ clinic_name }}",), ("clinic_name", "first_name")),
         (("{% if portal_link %}{{ first_name }}{% endif %}",), ("portal_link", "first_name")),
         (("{{ appointment_date | date('long') }}",), ("appointment_date",)),
         (("{{ first_name }}", "{{ clinic_name }} {{ first_name }}"), ("first_name", "clinic_name")),

@@ -14,9 +14,14 @@ from playwright.async_api import expect
 
 from outreach.credentials import key_prefix
 from outreach.domain import Channel, Purpose, Role
-from outreach.services.template_versions import seed_shipped_templates, template_version
+from outreach.services.template_versions import (
+    list_versions,
+    seed_shipped_templates,
+    template_version,
+)
 from outreach.sql.models import CommTemplate
 from outreach.sql.store import Store
+from outreach.sql.template_repository import StoredTemplate, TemplateFilter
 from outreach.templating import (
     DEFAULT_PHI_POLICY,
     VARIABLE_REGISTRY,
@@ -64,6 +69,12 @@ def refused_variable(channel: Channel, purpose: Purpose) -> tuple[str, str]:
         v.message for v in find_violations(record) if v.subject == name and v.line is not None
     )
     return name, reason
+
+
+def stored(site: ConsoleSite, template_id: int) -> TemplateRecord:
+    found = template_version(Store(site.engine), template_id)
+    assert found is not None
+    return found.record
 
 
 def csrf(client: httpx.Client, path: str = "/console/templates") -> str:
@@ -175,8 +186,8 @@ def test_another_organisations_template_is_a_404_page_like_a_missing_one(
         assert (
             f'href="/console/templates/{template_id}"' not in client.get("/console/templates").text
         )
-    stored = template_version(Store(console_site.engine), template_id)
-    assert stored is not None and stored.record.version == 1 and not stored.record.is_active
+    untouched = stored(console_site, template_id)
+    assert untouched.version == 1 and not untouched.is_active
 
 
 def test_posts_without_the_session_token_change_nothing(console_site: ConsoleSite) -> None:
@@ -210,17 +221,13 @@ def test_posts_without_the_session_token_change_nothing(console_site: ConsoleSit
             headers={"Accept": "application/json"},
         )
         assert no_header.status_code == 403 and no_header.json()["error"] == "forbidden"
-    store = Store(console_site.engine)
-    assert template_version(store, first).record.is_active  # type: ignore[union-attr]
-    assert not template_version(store, second).record.is_active  # type: ignore[union-attr]
+    assert stored(console_site, first).is_active
+    assert not stored(console_site, second).is_active
     families = {t.record.language for t in _versions(console_site, org_id)}
     assert families == {"en"}  # the forged French one was never saved
 
 
-def _versions(site: ConsoleSite, org_id: str) -> list[Any]:
-    from outreach.services.template_versions import list_versions
-    from outreach.sql.template_repository import TemplateFilter
-
+def _versions(site: ConsoleSite, org_id: str) -> list[StoredTemplate]:
     return list_versions(Store(site.engine), TemplateFilter(org_id=org_id))
 
 
@@ -407,12 +414,11 @@ def test_activating_a_version_from_the_history_changes_the_active_version(
         assert "Activate version 1" in after.text and "Activate version 2" not in after.text
         listed = text_of(client.get("/console/templates?channel=sms&language=en"))
         assert "Appointment reminder sms en A " + org_id + " v2 2" in listed
-    store = Store(console_site.engine)
-    assert template_version(store, second).record.is_active  # type: ignore[union-attr]
-    assert template_version(store, second).record.body == (  # type: ignore[union-attr]
+    assert stored(console_site, second).is_active
+    assert stored(console_site, second).body == (
         "Hello {{ first_name }}.\nSee you {{ appointment_date }}."
     )
-    assert not template_version(store, first).record.is_active  # type: ignore[union-attr]
+    assert not stored(console_site, first).is_active
     [entry] = audit_entries(console_site.engine, "template_activated", org_id)
     assert entry["actor"] == "key:" + key_prefix(console_site.key(Role.MARKETER, org_id))
 
@@ -463,7 +469,7 @@ def test_the_preview_shows_the_sample_patients_message_with_phi_masked(
         )
         assert activation.status_code == 422
         assert "Version 1 cannot go live" in activation.text and reason in text_of(activation)
-    assert not template_version(Store(console_site.engine), smuggled).record.is_active  # type: ignore[union-attr]
+    assert not stored(console_site, smuggled).is_active
 
 
 def test_global_templates_are_read_only_for_marketers_and_changed_by_admins(
@@ -498,10 +504,7 @@ def test_global_templates_are_read_only_for_marketers_and_changed_by_admins(
         assert client.get(f"/console/templates/{shipped.id}/new-version").status_code == 200
 
 
-def _global_versions(site: ConsoleSite) -> list[Any]:
-    from outreach.services.template_versions import list_versions
-    from outreach.sql.template_repository import TemplateFilter
-
+def _global_versions(site: ConsoleSite) -> list[StoredTemplate]:
     return [
         t
         for t in list_versions(Store(site.engine), TemplateFilter(visible_to_org="none"))
