@@ -312,6 +312,10 @@ def test_the_editor_reports_other_policy_problems_and_bad_fields_next_to_them(
             bad.text
         )
         assert 'value="not a language!"' in bad.text
+        too_long = new_template(client, body="x" * 20_001, subject="s" * 600, language="e" * 300)
+        assert too_long.status_code == 422
+        assert 'id="body-error" class="error">Write the message: 1 to 20,000' in too_long.text
+        assert 'id="language-error"' in too_long.text
         named = new_template(client, whatsapp_template_name="appt_reminder_v1")
         assert named.status_code == 422
         assert "Only WhatsApp templates have an approved name." in named.text
@@ -496,6 +500,8 @@ def test_global_templates_are_read_only_for_marketers_and_changed_by_admins(
             ).status_code
             == 403
         )
+        long_filter = client.get("/console/templates?language=" + "x" * 40)
+        assert long_filter.status_code == 422 and 'id="filter-language-error"' in long_filter.text
         bad_filter = client.get("/console/templates?purpose=gossip")
         assert (
             bad_filter.status_code == 422 and "Choose a purpose from the list." in bad_filter.text
@@ -593,3 +599,40 @@ async def test_writing_a_refused_template_and_fixing_it_in_a_browser(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0
+
+
+@on_browser_loop
+async def test_without_javascript_the_check_button_gives_the_same_verdict(
+    console_site: ConsoleSite, browser: Any
+) -> None:
+    org_id = org()
+    variable, reason = refused_variable(Channel.EMAIL, Purpose.APPT_CONFIRM)
+    context = await browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(15_000)
+    try:
+        page = await context.new_page()
+        await sign_in(page, console_site, Role.MARKETER, org_id, path="/console/templates/new")
+        await page.get_by_label("Purpose").select_option("appt_confirm")
+        await page.get_by_label("Channel").select_option("email")
+        await page.get_by_label("Subject (e-mail only)").fill("Your visit to {{ clinic_name }}")
+        body = page.get_by_label("Body")
+        await body.fill("<p>Hi {{ first_name }},</p>\n<p>\nabout your {{ " + variable + " }}</p>")
+        await page.get_by_role("button", name="Check").click()
+        problem = page.locator("#policy-feedback .tpl-problem")
+        await expect(problem).to_have_count(1)
+        await expect(problem.locator(".tpl-where")).to_have_text("Body, line 3")
+        await expect(problem.locator(".tpl-reason")).to_have_text(reason)
+        await expect(page.locator("#body-gutter .tpl-flagged")).to_have_text("3")
+        assert await body.input_value() == (
+            "<p>Hi {{ first_name }},</p>\n<p>\nabout your {{ " + variable + " }}</p>"
+        )
+        await page.get_by_role("button", name="Save template").click()
+        await expect(page.get_by_role("alert")).to_contain_text("Nothing was saved.")
+        await page.get_by_label("Body").fill("<p>Hi {{ first_name }},</p>\n<p>See you soon.</p>")
+        await page.get_by_role("button", name="Save template").click()
+        await page.wait_for_url("**/console/templates/*?saved=*")
+        assert await page.get_by_role("heading", level=1).inner_text() == (
+            "Appointment confirmation · email · en"
+        )
+    finally:
+        await context.close()

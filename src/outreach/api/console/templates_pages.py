@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -61,6 +61,7 @@ router = APIRouter(prefix="/console/templates", include_in_schema=False)
 Marketing = Annotated[ConsoleUser, Depends(console_allow(*MARKETING))]
 PATH = "/console/templates"
 FORM_TEXT = 2 * MAX_BODY_CHARS  # generous bound: the API's own rules give the precise message
+MAX_LANGUAGE_CHARS = 16
 
 
 def _template_id(raw: str) -> int | None:
@@ -154,15 +155,17 @@ def template_list(
     request: Request,
     user: Marketing,
     store: StoreDep,
-    purpose: Annotated[str, Query(max_length=64)] = "",
-    channel: Annotated[str, Query(max_length=64)] = "",
-    language: Annotated[str, Query(max_length=16)] = "",
+    purpose: str = "",
+    channel: str = "",
+    language: str = "",
 ) -> Response:
     errors: dict[str, str] = {}
     if purpose and purpose not in set(Purpose):
         errors["purpose"] = "Choose a purpose from the list."
     if channel and channel not in known_channels():
         errors["channel"] = "Choose a channel from the list."
+    if len(language) > MAX_LANGUAGE_CHARS:
+        errors["language"] = "A language tag such as en, es or pt-BR."
     families: list[FamilyRow] = []
     truncated = False
     if not errors:
@@ -249,8 +252,9 @@ def _refused_notice(verdict: Verdict | None) -> str:
     return f"The PHI policy refused this template ({count} {noun}, below). Nothing was saved."
 
 
-FormText = Annotated[str, Form(max_length=FORM_TEXT)]
-FormLine = Annotated[str, Form(max_length=256)]
+# Form fields are not bounded here: the API's body size limit bounds the request, and the API's
+# models (``TemplateCreate``, ``TemplateContent``) give each field its message on the page.
+FormField = Annotated[str, Form()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,8 +296,8 @@ def new_template_page(
     user: Marketing,
     store: StoreDep,
     clock: ClockDep,
-    purpose: Annotated[str, Query(max_length=64)] = "",
-    channel: Annotated[str, Query(max_length=64)] = "",
+    purpose: str = "",
+    channel: str = "",
 ) -> Response:
     defaults = EditorFields()
     fields = EditorFields(
@@ -309,16 +313,16 @@ def new_template(
     user: Marketing,
     store: StoreDep,
     clock: ClockDep,
-    purpose: FormLine = "",
-    channel: FormLine = "",
-    language: FormLine = "",
-    variant: FormLine = "",
-    family: FormLine = "",
-    subject: FormText = "",
-    body: FormText = "",
-    whatsapp_template_name: FormLine = "",
-    activate: FormLine = "",
-    action: FormLine = "check",
+    purpose: FormField = "",
+    channel: FormField = "",
+    language: FormField = "",
+    variant: FormField = "",
+    family: FormField = "",
+    subject: FormField = "",
+    body: FormField = "",
+    whatsapp_template_name: FormField = "",
+    activate: FormField = "",
+    action: FormField = "check",
 ) -> Response:
     now = clock()
     sent = _submitted(
@@ -492,8 +496,8 @@ def template_history(
     user: Marketing,
     store: StoreDep,
     template_id: str,
-    saved: Annotated[str, Query(max_length=20)] = "",
-    activated: Annotated[str, Query(max_length=20)] = "",
+    saved: str = "",
+    activated: str = "",
 ) -> Response:
     base = _visible(store, template_id, user)
     if base is None:
@@ -520,11 +524,11 @@ def new_version(
     store: StoreDep,
     clock: ClockDep,
     template_id: str,
-    subject: FormText = "",
-    body: FormText = "",
-    whatsapp_template_name: FormLine = "",
-    activate: FormLine = "",
-    action: FormLine = "check",
+    subject: FormField = "",
+    body: FormField = "",
+    whatsapp_template_name: FormField = "",
+    activate: FormField = "",
+    action: FormField = "check",
 ) -> Response:
     base = _visible(store, template_id, user)
     if base is None:
@@ -632,7 +636,7 @@ def template_preview(
     store: StoreDep,
     clock: ClockDep,
     template_id: str,
-    timezone: Annotated[str, Query(max_length=64)] = "UTC",
+    timezone: str = "UTC",
 ) -> Response:
     base = _visible(store, template_id, user)
     if base is None:
