@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Request
 
 from outreach.api.access import Caller, RoleGuard, caller_of
+from outreach.clock import system_clock
 from outreach.domain import Role
 from outreach.services.console_sessions import ConsoleSession, SessionPolicy, live_session
 
@@ -70,6 +71,12 @@ class ConsoleUser:
 
     def may(self, *roles: Role) -> bool:
         return self.role in roles
+
+
+def session_clock() -> datetime:
+    """Sessions run on the wall clock, even where a deployment shifts its business clock (the
+    demo's simulated day): an expiry is a security promise in real time."""
+    return system_clock()
 
 
 def session_policy(request: Request) -> SessionPolicy:
@@ -121,7 +128,7 @@ class ConsoleGuard(RoleGuard):
             services.store,
             request.cookies.get(SESSION_COOKIE, ""),
             policy=session_policy(request),
-            now=services.clock(),
+            now=session_clock(),
         )
         if session is None:
             raise SignInRequired(request.url.path)

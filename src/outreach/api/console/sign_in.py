@@ -24,6 +24,7 @@ from outreach.api.console.auth import (
     ConsoleUser,
     console_allow,
     from_another_site,
+    session_clock,
     session_policy,
     tokens_match,
 )
@@ -93,9 +94,7 @@ def _opened(request: Request, opened: OpenedSession, next_path: str) -> Response
     response.set_cookie(
         SESSION_COOKIE,
         opened.token,
-        max_age=int(
-            (opened.session.expires_at - request.app.state.services.clock()).total_seconds()
-        ),
+        max_age=int((opened.session.expires_at - session_clock()).total_seconds()),
         path=COOKIE_PATH,
         httponly=True,
         secure=_over_tls(request),
@@ -128,7 +127,7 @@ def _open(
             principal,
             actor=caller_of(request, principal).actor,
             policy=session_policy(request),
-            now=services.clock(),
+            now=session_clock(),
             api_key_prefix=key_prefix(key) if key else None,
         )
     except ConsoleSignInRefused as refused:
@@ -185,7 +184,7 @@ def sign_in_with_token(
 @router.post("/sign-out")
 def sign_out(request: Request, user: SignedIn) -> Response:
     services = request.app.state.services
-    close_session(services.store, user.session, actor=user.caller.actor, now=services.clock())
+    close_session(services.store, user.session, actor=user.caller.actor, now=session_clock())
     response = redirect(COOKIE_PATH + "/sign-in")
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response
