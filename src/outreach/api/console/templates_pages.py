@@ -202,8 +202,6 @@ def template_list(
 def _editor(
     request: Request,
     user: ConsoleUser,
-    store: StoreDep,
-    now: Any,
     *,
     fields: EditorFields,
     base: StoredTemplate | None,
@@ -257,12 +255,6 @@ def _refused_notice(verdict: Verdict | None) -> str:
 FormField = Annotated[str, Form()]
 
 
-@dataclass(frozen=True, slots=True)
-class _Submitted:
-    fields: EditorFields
-    action: str
-
-
 def _submitted(
     purpose: str,
     channel: str,
@@ -274,7 +266,8 @@ def _submitted(
     whatsapp_template_name: str,
     activate: str,
     action: str,
-) -> _Submitted:
+) -> tuple[EditorFields, str]:
+    """The form's fields, and whether the author asked to check or to save."""
     # Browsers send textarea line breaks as CRLF; the stored text uses LF, as typed.
     fields = EditorFields(
         purpose=purpose,
@@ -287,7 +280,7 @@ def _submitted(
         whatsapp_template_name=whatsapp_template_name,
         activate=bool(activate),
     )
-    return _Submitted(fields, "save" if action == "save" else "check")
+    return fields, "save" if action == "save" else "check"
 
 
 @router.get("/new")
@@ -304,7 +297,7 @@ def new_template_page(
         purpose=purpose if purpose in set(Purpose) else defaults.purpose,
         channel=channel if channel in known_channels() else defaults.channel,
     )
-    return _editor(request, user, store, clock(), fields=fields, base=None)
+    return _editor(request, user, fields=fields, base=None)
 
 
 @router.post("/new")
@@ -325,7 +318,7 @@ def new_template(
     action: FormField = "check",
 ) -> Response:
     now = clock()
-    sent = _submitted(
+    fields, asked = _submitted(
         purpose,
         channel,
         language,
@@ -337,15 +330,12 @@ def new_template(
         activate,
         action,
     )
-    fields = sent.fields
     created, errors = new_family(fields, user.org_id)
     verdict = _verdict(store, user, fields, now, None)
-    if sent.action == "check" or created is None:
+    if asked == "check" or created is None:
         return _editor(
             request,
             user,
-            store,
-            now,
             fields=fields,
             base=None,
             verdict=verdict,
@@ -362,8 +352,6 @@ def new_template(
         return _editor(
             request,
             user,
-            store,
-            now,
             fields=fields,
             base=None,
             verdict=verdict,
@@ -374,8 +362,6 @@ def new_template(
         return _editor(
             request,
             user,
-            store,
-            now,
             fields=fields,
             base=None,
             verdict=verdict,
@@ -388,8 +374,6 @@ def new_template(
         return _editor(
             request,
             user,
-            store,
-            now,
             fields=fields,
             base=None,
             verdict=verdict,
@@ -514,7 +498,7 @@ def new_version_page(
         return _missing(request, user)
     _refuse_change(user, base)
     fields = EditorFields.of_version(base.record)
-    return _editor(request, user, store, clock(), fields=fields, base=base)
+    return _editor(request, user, fields=fields, base=base)
 
 
 @router.post("/{template_id}/new-version")
@@ -536,7 +520,7 @@ def new_version(
     _refuse_change(user, base)
     now = clock()
     scope = EditorFields.of_version(base.record)
-    sent = _submitted(
+    fields, asked = _submitted(
         scope.purpose,
         scope.channel,
         scope.language,
@@ -548,15 +532,12 @@ def new_version(
         activate,
         action,
     )
-    fields = sent.fields
     content, errors = next_version(fields, base.record)
     verdict = _verdict(store, user, fields, now, base)
-    if sent.action == "check" or content is None:
+    if asked == "check" or content is None:
         return _editor(
             request,
             user,
-            store,
-            now,
             fields=fields,
             base=base,
             verdict=verdict,
@@ -581,8 +562,6 @@ def new_version(
         return _editor(
             request,
             user,
-            store,
-            now,
             fields=fields,
             base=base,
             verdict=verdict,
@@ -593,8 +572,6 @@ def new_version(
         return _editor(
             request,
             user,
-            store,
-            now,
             fields=fields,
             base=base,
             verdict=verdict,
