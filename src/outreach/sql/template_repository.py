@@ -76,6 +76,7 @@ class TemplateFilter:
     provider_id: str | None = None
     active: bool | None = None
     visible_to_org: str | None = None  # only this organisation's versions and the global ones
+    family_key: str | None = None  # one family's versions (its history)
     limit: int = LIST_LIMIT
 
 
@@ -208,6 +209,7 @@ class TemplateRepository:
             ("language", wanted.language),
             ("org_id", wanted.org_id),
             ("provider_id", wanted.provider_id),
+            ("family_key", wanted.family_key),
         ):
             if value is not None:
                 query = query.where(templates.c[column] == value)

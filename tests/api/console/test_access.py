@@ -27,6 +27,15 @@ CONSOLE_ROLES_BY_ROUTE = {
     ("GET", "/console/campaigns/{campaign_id}"): MARKETING,
     ("GET", "/console/campaigns/{campaign_id}/progress"): MARKETING,
     ("POST", "/console/campaigns/{campaign_id}/{action}"): MARKETING,
+    ("GET", "/console/templates"): MARKETING,
+    ("GET", "/console/templates/new"): MARKETING,
+    ("POST", "/console/templates/new"): MARKETING,
+    ("POST", "/console/templates/check"): MARKETING,
+    ("GET", "/console/templates/{template_id}"): MARKETING,
+    ("GET", "/console/templates/{template_id}/new-version"): MARKETING,
+    ("POST", "/console/templates/{template_id}/new-version"): MARKETING,
+    ("POST", "/console/templates/{template_id}/activate"): MARKETING,
+    ("GET", "/console/templates/{template_id}/preview"): MARKETING,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),
