@@ -21,6 +21,8 @@ ADMIN = {Role.ADMIN}
 CONSOLE_ROLES_BY_ROUTE = {
     ("GET", "/console/"): ANYONE,
     ("POST", "/console/sign-out"): ANYONE,
+    ("GET", "/console/reports"): ANALYSIS,
+    ("GET", "/console/reports/funnel.csv"): ANALYSIS,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),
