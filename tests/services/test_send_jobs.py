@@ -412,6 +412,7 @@ def test_when_retries_run_out_it_falls_back_and_fails_only_with_no_channel_left(
     [outcome] = second.outcomes
     assert (outcome.type, outcome.job_id, outcome.data.channel) == ("comm.failed", job_id, "email")
     assert [d.stage for d in second.dead_letters] == ["channel.send"]
+    assert second.dead_letters[0].org_id == job["org_id"]  # its organisation's admins see it
 
 
 def test_an_open_breaker_holds_jobs_and_spends_no_retry(

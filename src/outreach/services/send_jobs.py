@@ -532,6 +532,7 @@ class JobSender:
                 failed_at=now,
                 original=SendRequest(job_id=job.id, attempt=job.attempt).model_dump_json(),
                 key=job.patient_id,
+                org_id=job.org_id,
             )
         )
 
