@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from outreach.channels.breaker_board import RedisBreakerBoard
 from outreach.delivery.circuit_breaker import BreakerSettings, BreakerState
@@ -60,7 +62,7 @@ def test_provider_breakers_post_their_changes_and_send_on_when_the_board_fails(
     assert breakers.state("sendgrid") == "closed" and board.reports("sendgrid") == []
 
     unreachable = RedisBreakerBoard(
-        Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), KeySpace(redis_prefix), "w"
+        Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0)), KeySpace(redis_prefix), "w"
     )
     failing = ProviderBreakers(settings, unreachable)
     for second in range(2):
