@@ -23,6 +23,12 @@ CONSOLE_ROLES_BY_ROUTE = {
     ("POST", "/console/sign-out"): ANYONE,
     ("GET", "/console/reports"): ANALYSIS,
     ("GET", "/console/reports/funnel.csv"): ANALYSIS,
+    ("GET", "/console/operations"): ADMIN,
+    ("GET", "/console/operations/dead-letters/{entry_id}"): ADMIN,
+    ("POST", "/console/operations/dead-letters/{entry_id}/replay"): ADMIN,
+    ("POST", "/console/operations/dead-letters/{entry_id}/discard"): ADMIN,
+    ("POST", "/console/operations/keys"): ADMIN,
+    ("POST", "/console/operations/keys/{prefix}/revoke"): ADMIN,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),
