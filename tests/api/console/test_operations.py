@@ -5,6 +5,7 @@ pace (Redis), recent webhook failures, and the organisation's API keys."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import uuid
@@ -439,3 +440,19 @@ async def test_an_admin_replays_a_dead_letter_in_the_browser(
     await page.wait_for_load_state()
     replayed_row = page.locator("#dead-letters tr").filter(has_text=entry.error)
     assert await replayed_row.locator(".badge.state-replayed").inner_text() == "replayed"
+
+
+def test_a_broker_that_does_not_answer_is_said_so(
+    console_site: ConsoleSite, admin: tuple[str, httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client = admin
+    services = console_site.app.state.services
+    unreachable = services.settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:9"})
+    monkeypatch.setattr(
+        console_site.app.state, "services", dataclasses.replace(services, settings=unreachable)
+    )
+    page = client.get("/console/operations")
+    assert page.status_code == 200  # providers and keys do not need the broker
+    assert "did not answer in time" in page.text and 'id="keys"' in page.text
+    entry = client.get("/console/operations/dead-letters/0123456789abcdef")
+    assert entry.status_code == 503 and "nothing was changed" in entry.text

@@ -21,6 +21,7 @@ What an organisation's admin sees (``services.dead_letters_admin``):
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -58,6 +59,8 @@ from outreach.services.dead_letters_admin import (
 from outreach.services.provider_health import provider_health
 from outreach.topics import DLQ
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/console/operations", include_in_schema=False)
 
 Admin = Annotated[ConsoleUser, Depends(console_allow(Role.ADMIN))]
@@ -76,10 +79,20 @@ DONE = {
 }
 
 
+class BrokerUnavailable(Exception):
+    """The dead-letter topic could not be read, or a replay not handed over."""
+
+
 async def _topic_entries(request: Request) -> list[DlqEntry]:
     """Every entry on the dead-letter topic now (read from its start, nothing committed)."""
     settings = request.app.state.services.settings
-    records = await read_topic(settings.resolved_kafka_bootstrap(), DLQ, timeout=DLQ_READ_SECONDS)
+    try:
+        records = await read_topic(
+            settings.resolved_kafka_bootstrap(), DLQ, timeout=DLQ_READ_SECONDS
+        )
+    except Exception as error:  # a broker down or slow: said on the page, not a 500
+        logger.warning("dead-letter topic unreadable: %s", type(error).__name__)
+        raise BrokerUnavailable(type(error).__name__) from None
     return entries_from(record.value for record in records)
 
 
@@ -91,6 +104,10 @@ async def _entry_of(request: Request, user: ConsoleUser, entry_id: str) -> DlqEn
         return find_entry(of_organisation(await _topic_entries(request), user.org_id), entry_id)
     except UnknownEntry:
         return None
+
+
+def _unavailable(request: Request, user: ConsoleUser) -> Response:
+    return render(request, "operations_unavailable.html", user, status_code=503)
 
 
 def _webhook_refusals(request: Request) -> list[tuple[str, str, int]]:
@@ -137,9 +154,14 @@ async def _index(
     key_form: dict[str, Any] | None = None,
 ) -> Response:
     services = request.app.state.services
-    entries = await _topic_entries(request)
+    try:
+        entries: list[DlqEntry] | None = await _topic_entries(request)
+    except BrokerUnavailable:
+        entries = None  # the rest of the page does not need the broker
     ours = sorted(
-        of_organisation(entries, user.org_id), key=lambda entry: entry.failed_at, reverse=True
+        of_organisation(entries or [], user.org_id),
+        key=lambda entry: entry.failed_at,
+        reverse=True,
     )
     listed: list[ListedDeadLetter] = await run_in_threadpool(
         with_states, services.store, ours[:SHOWN_DEAD_LETTERS]
@@ -156,7 +178,8 @@ async def _index(
         more_dead_letters=max(0, len(ours) - SHOWN_DEAD_LETTERS),
         providers=providers,
         redis_known=services.redis is not None,
-        webhook_failures=webhook_failures(entries, SHOWN_WEBHOOK_FAILURES),
+        broker_known=entries is not None,
+        webhook_failures=webhook_failures(entries or [], SHOWN_WEBHOOK_FAILURES),
         webhook_refusals=_webhook_refusals(request),
         keys=keys,
         own_key=user.caller.principal.actor.removeprefix("key:"),
@@ -172,7 +195,10 @@ async def operations_page(request: Request, user: Admin) -> Response:
 
 @router.get("/dead-letters/{entry_id}")
 async def dead_letter_page(request: Request, user: Admin, entry_id: str) -> Response:
-    entry = await _entry_of(request, user, entry_id)
+    try:
+        entry = await _entry_of(request, user, entry_id)
+    except BrokerUnavailable:
+        return _unavailable(request, user)
     if entry is None:
         return _not_found(request, user, "dead letter")
     state, decided_at, decided_by = await run_in_threadpool(
@@ -215,7 +241,10 @@ async def _refused(request: Request, user: ConsoleUser, entry: DlqEntry, message
 async def replay_dead_letter(request: Request, user: Admin, entry_id: str) -> Response:
     """Put the original back where it came from (a failed send: planned again as a new job),
     once."""
-    entry = await _entry_of(request, user, entry_id)
+    try:
+        entry = await _entry_of(request, user, entry_id)
+    except BrokerUnavailable:
+        return _unavailable(request, user)
     if entry is None:
         return _not_found(request, user, "dead letter")
     services = request.app.state.services
@@ -246,13 +275,19 @@ async def replay_dead_letter(request: Request, user: Admin, entry_id: str) -> Re
             entry,
             "It was sealed with another dead-letter key: this deployment cannot open it.",
         )
+    except Exception as error:  # the broker did not take it: nothing was recorded
+        logger.warning("replay of %s not handed over: %s", entry.entry_id, type(error).__name__)
+        return _unavailable(request, user)
     return redirect(f"/console/operations/dead-letters/{entry.entry_id}?done=replayed")
 
 
 @router.post("/dead-letters/{entry_id}/discard")
 async def discard_dead_letter(request: Request, user: Admin, entry_id: str) -> Response:
     """Mark the entry handled without replaying it, once."""
-    entry = await _entry_of(request, user, entry_id)
+    try:
+        entry = await _entry_of(request, user, entry_id)
+    except BrokerUnavailable:
+        return _unavailable(request, user)
     if entry is None:
         return _not_found(request, user, "dead letter")
     services = request.app.state.services
