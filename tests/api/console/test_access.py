@@ -36,6 +36,14 @@ CONSOLE_ROLES_BY_ROUTE = {
     ("POST", "/console/templates/{template_id}/new-version"): MARKETING,
     ("POST", "/console/templates/{template_id}/activate"): MARKETING,
     ("GET", "/console/templates/{template_id}/preview"): MARKETING,
+    ("GET", "/console/reports"): ANALYSIS,
+    ("GET", "/console/reports/funnel.csv"): ANALYSIS,
+    ("GET", "/console/operations"): ADMIN,
+    ("GET", "/console/operations/dead-letters/{entry_id}"): ADMIN,
+    ("POST", "/console/operations/dead-letters/{entry_id}/replay"): ADMIN,
+    ("POST", "/console/operations/dead-letters/{entry_id}/discard"): ADMIN,
+    ("POST", "/console/operations/keys"): ADMIN,
+    ("POST", "/console/operations/keys/{prefix}/revoke"): ADMIN,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),

@@ -7,7 +7,14 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from outreach.api.console import campaigns, sign_in, static_files, templates_pages
+from outreach.api.console import (
+    campaigns,
+    operations,
+    reports,
+    sign_in,
+    static_files,
+    templates_pages,
+)
 from outreach.api.console.auth import COOKIE_PATH, ConsoleForbidden, SignInRequired
 from outreach.api.console.rendering import redirect, render, secure
 
@@ -16,6 +23,8 @@ ROUTERS = (
     static_files.router,
     templates_pages.router,
     campaigns.router,
+    reports.router,
+    operations.router,
 )
 
 
