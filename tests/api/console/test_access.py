@@ -21,6 +21,12 @@ ADMIN = {Role.ADMIN}
 CONSOLE_ROLES_BY_ROUTE = {
     ("GET", "/console/"): ANYONE,
     ("POST", "/console/sign-out"): ANYONE,
+    ("GET", "/console/segments"): MARKETING,
+    ("GET", "/console/segments/new"): MARKETING,
+    ("POST", "/console/segments/new"): MARKETING,
+    ("GET", "/console/segments/{segment_id:int}"): MARKETING,
+    ("POST", "/console/segments/{segment_id:int}"): MARKETING,
+    ("POST", "/console/segments/preview"): MARKETING,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),
