@@ -5,6 +5,7 @@ counted live, an invalid value marked at its node, fixed and saved."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
@@ -97,18 +98,16 @@ def saved_segment(site: ConsoleSite, org_id: str, name: str, definition: Any) ->
     return service(site).create(org_id, draft, Actor("system:tests", org_id)).id
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, "the page has no CSRF field"
     return found.group(1)
 
 
-def textarea_rule(html: str) -> Any:
-    found = re.search(r'<textarea id="definition"[^>]*>(.*?)</textarea>', html, re.S)
+def textarea_rule(page: str) -> Any:
+    found = re.search(r'<textarea id="definition"[^>]*>(.*?)</textarea>', page, re.S)
     assert found, "the page has no rule textarea"
-    import html as html_module
-
-    return json.loads(html_module.unescape(found.group(1)))
+    return json.loads(html.unescape(found.group(1)))
 
 
 def form(token: str, **fields: str) -> dict[str, str]:
@@ -137,7 +136,11 @@ def test_an_analyst_gets_a_forbidden_page(console_site: ConsoleSite) -> None:
     segment_id = saved_segment(console_site, org_id, "Florida", FLORIDA)
     with signed_in_client(console_site, Role.ANALYST, org_id) as client:
         token = csrf_of(client.get("/console/").text)
-        for path in ("/console/segments", "/console/segments/new", f"/console/segments/{segment_id}"):
+        for path in (
+            "/console/segments",
+            "/console/segments/new",
+            f"/console/segments/{segment_id}",
+        ):
             answer = client.get(path)
             assert answer.status_code == 403, path
             assert "Not allowed" in answer.text and "Florida" not in answer.text
@@ -160,8 +163,15 @@ def test_marketers_and_admins_see_their_segments(console_site: ConsoleSite, role
     org_id = org()
     clinic(console_site.engine, org_id)
     segment_id = saved_segment(console_site, org_id, "Florida", FLORIDA)
-    service(console_site).preview_segment(segment_id, org_id, Actor("system:tests", org_id))
     with signed_in_client(console_site, role, org_id) as client:
+        assert "not counted" in client.get("/console/segments").text
+        # Counting a saved segment's own rule keeps the count with it.
+        counted = client.post(
+            "/console/segments/preview",
+            json={"definition": FLORIDA, "segment_id": segment_id},
+            headers={"X-CSRF-Token": csrf_of(client.get("/console/").text)},
+        )
+        assert counted.status_code == 200 and counted.json()["patient_count"] == 3
         listed = client.get("/console/segments")
         assert listed.status_code == 200
         assert f'href="/console/segments/{segment_id}"' in listed.text
@@ -203,7 +213,12 @@ def test_posts_without_the_session_token_are_refused(console_site: ConsoleSite) 
     with signed_in_client(console_site, Role.MARKETER, org_id) as client:
         token = csrf_of(client.get("/console/segments/new").text)
         rule = json.dumps(FLORIDA)
-        assert client.post("/console/segments/new", data=form("", name="A", definition=rule)).status_code == 403
+        assert (
+            client.post(
+                "/console/segments/new", data=form("", name="A", definition=rule)
+            ).status_code
+            == 403
+        )
         forged = form("x" * 43, name="A", definition=rule)
         assert client.post("/console/segments/new", data=forged).status_code == 403
         cross_site = client.post(
@@ -232,23 +247,28 @@ def test_a_refused_rule_comes_back_with_its_problems_and_what_was_typed(
     org_id = org()
     with signed_in_client(console_site, Role.MARKETER, org_id) as client:
         token = csrf_of(client.get("/console/segments/new").text)
-        rule = {"and": [FLORIDA, {">=": [{"var": "age"}, "sixty"]}, {"==": [{"var": "first_name"}, "A"]}]}
+        rule = {
+            "and": [
+                FLORIDA,
+                {">=": [{"var": "age"}, "sixty"]},
+                {"==": [{"var": "first_name"}, "A"]},
+            ]
+        }
         answer = client.post(
             "/console/segments/new",
             data=form(token, name="Seniors", description="Over 65", definition=json.dumps(rule)),
         )
         assert answer.status_code == 422
         page = answer.text
-        assert "'&gt;=' compares a number with a string" in page or "compares a number with a string" in page
+        assert "&#39;&gt;=&#39; compares a number with a string" in page
         assert "/and/1/&gt;=/1" in page
         assert "unknown field &#39;first_name&#39;" in page and "/and/2/==/0/var" in page
         assert 'value="Seniors"' in page and "Over 65</textarea>" in page
         assert textarea_rule(page) == rule
         builder_problems = re.search(r'data-problems="([^"]*)"', page)
         assert builder_problems
-        import html as html_module
-
-        pointers = [p["pointer"] for p in json.loads(html_module.unescape(builder_problems.group(1)))]
+        problems = json.loads(html.unescape(builder_problems.group(1)))
+        pointers = [p["pointer"] for p in problems]
         assert pointers == ["/and/1/>=/1", "/and/2/==/0/var"]
         assert service(console_site).of_org(org_id) == []
 
@@ -266,14 +286,15 @@ def test_unreadable_json_a_missing_name_and_a_taken_name_are_shown_at_their_fiel
         )
         assert broken.status_code == 422
         assert "The rule is not valid JSON" in broken.text and "line 1" in broken.text
-        assert '{&#34;==&#34;: [{&#34;var&#34;: &#34;region&#34;}, &#34;FL&#34;]' in broken.text
+        assert "{&#34;==&#34;: [{&#34;var&#34;: &#34;region&#34;}, &#34;FL&#34;]" in broken.text
         unnamed = client.post(
             "/console/segments/new", data=form(token, name="  ", definition=json.dumps(FLORIDA))
         )
         assert unnamed.status_code == 422 and "Give the segment a name." in unnamed.text
         assert 'aria-invalid="true" aria-describedby="name-error"' in unnamed.text
         taken = client.post(
-            "/console/segments/new", data=form(token, name="Florida", definition=json.dumps(FLORIDA))
+            "/console/segments/new",
+            data=form(token, name="Florida", definition=json.dumps(FLORIDA)),
         )
         assert taken.status_code == 422
         assert "already has a segment of that name" in taken.text
@@ -500,7 +521,8 @@ async def test_a_marketer_builds_a_segment_by_clicking_and_sees_its_count(
     assert saved.name == "Seniors in Florida" and saved.definition == shown
     # The saved rule opens in the builder as it was built, and counts at once.
     await wait_for_count(page, "2 patients match this rule.")
-    assert await page.get_by_role("group", name="Condition 2").get_by_label("Value").input_value() == "65"
+    reopened = page.get_by_role("group", name="Condition 2")
+    assert await reopened.get_by_label("Value").input_value() == "65"
 
     await page.goto(console_site.url("/console/segments"))
     assert await page.get_by_role("link", name="Seniors in Florida").is_visible()
@@ -535,7 +557,8 @@ async def test_the_raw_json_and_the_builder_stay_in_step(
     assert await page.get_by_label("Match").first.input_value() == "or"
     between = page.get_by_role("group", name="Condition 1")
     assert await between.get_by_label("Operator").input_value() == "between"
-    assert (await between.get_by_label("From", exact=True).input_value(), await between.get_by_label("To", exact=True).input_value()) == ("60", "75")
+    assert await between.get_by_label("From", exact=True).input_value() == "60"
+    assert await between.get_by_label("To", exact=True).input_value() == "75"
     group = page.get_by_role("group", name="Group 2", exact=True)
     assert await group.get_by_label("Match").input_value() == "none"
     custom = page.get_by_role("group", name="Condition 3 (written as JSON)")
@@ -569,3 +592,31 @@ async def test_the_raw_json_and_the_builder_stay_in_step(
     # 60 to 75: a (70), c (72), e (66); none of FL/GA and no no-shows: d (TX), f (no region).
     await wait_for_count(page, "5 patients match this rule.")
     await assert_accessible(page, "segment-editor-nested")
+
+
+@on_browser_loop
+async def test_a_rule_refused_on_save_is_marked_at_its_node_when_the_page_returns(
+    console_site: ConsoleSite, page: Any
+) -> None:
+    org_id = org()
+    await sign_in(page, console_site, Role.MARKETER, org_id, path="/console/segments/new")
+    await page.get_by_label("Name").fill("Refused")
+    refused = {"and": [FLORIDA, {"<": [{"var": "age"}, {"var": "no_show_count"}]}]}
+    await page.get_by_label("Rule as JSON Logic").fill(json.dumps(refused))
+    async with page.expect_response(lambda r: r.request.method == "POST" and r.status == 422):
+        await page.get_by_role("button", name="Save segment").click()
+    await page.wait_for_load_state()
+    assert await page.get_by_label("Name").input_value() == "Refused"
+    assert await builder_rule(page) == refused
+    second = page.get_by_role("group", name="Condition 2 (written as JSON)")
+    assert await second.get_by_label("JSON Logic").get_attribute("aria-invalid") == "true"
+    assert "compar" in await second.locator(".sb-errors li").inner_text()
+    heading = page.get_by_role("heading", name="The rule cannot be used yet")
+    assert await heading.is_visible()
+    assert await page.locator("#member-count").inner_text() == (
+        "No count until the rule's problems are fixed."
+    )
+    assert service(console_site).of_org(org_id) == []
+    await assert_accessible(page, "segment-editor-refused")
+    await page.set_viewport_size(PHONE)
+    await assert_accessible(page, "segment-editor-refused-phone")

@@ -28,7 +28,7 @@ from outreach.api.errors import ApiError
 from outreach.api.segments import SegmentServiceDep, preview_view
 from outreach.segments import Catalogue, InvalidRule, SegmentNotCompilable
 from outreach.segments.validation import EVENT_STATUSES
-from outreach.services.segments import SegmentDraft, SegmentNotFound, SegmentService
+from outreach.services.segments import Preview, SegmentDraft, SegmentNotFound, SegmentService
 from outreach.sql.segment_repository import SegmentNameTaken, StoredSegment
 
 router = APIRouter(prefix="/console/segments", include_in_schema=False)
@@ -218,6 +218,24 @@ def _form(name: str, description: str, definition: str, is_active: str | None) -
     )
 
 
+def same_rule(one: Any, other: Any) -> bool:
+    """The same JSON (``1`` and ``true`` differ here, unlike in Python's ``==``)."""
+    return json.dumps(one, sort_keys=True) == json.dumps(other, sort_keys=True)
+
+
+def _preview(
+    segments: SegmentService, user: ConsoleUser, saved: StoredSegment | None, rule: Any
+) -> Preview:
+    """The members of ``rule``: a saved segment's own rule is counted as the segment (the
+    count is kept with it, as the API's saved preview keeps it); an edited one as a draft,
+    checked with the segment's id so that a rule naming itself is a cycle."""
+    if saved is not None and same_rule(rule, saved.definition):
+        return segments.preview_segment(saved.id, user.org_id, user.caller.actor)
+    if saved is not None:
+        segments.check(user.org_id, rule, saved.id)
+    return segments.preview_rule(user.org_id, rule, user.caller.actor)
+
+
 def _check_fields(form: SegmentForm) -> dict[str, str]:
     errors = {}
     if not form.name:
@@ -254,8 +272,7 @@ def _submitted(
         if unreadable:
             pass
         elif counting:
-            segments.check(user.org_id, rule, segment_id)
-            preview = preview_view(segments.preview_rule(user.org_id, rule, user.caller.actor))
+            preview = preview_view(_preview(segments, user, segment, rule))
         elif check:
             segments.check(user.org_id, rule, segment_id)  # report the rule's problems too
         else:
@@ -335,15 +352,16 @@ def preview_members(
     """The live count and masked sample of the rule being edited (the API's preview), or its
     problems (422, each with its node's pointer)."""
     try:
+        saved = None
         if body.segment_id is not None:
-            segments.get(body.segment_id, user.org_id)
-            # The saved segment's id lets the check see a rule naming itself (in_segment).
-            segments.check(user.org_id, body.definition, body.segment_id)
-        shown = preview_view(segments.preview_rule(user.org_id, body.definition, user.caller.actor))
+            saved = segments.get(body.segment_id, user.org_id)
+        shown = preview_view(_preview(segments, user, saved, body.definition))
     except SegmentNotFound:
         raise ApiError(404, "not_found", "unknown segment") from None
     except (InvalidRule, SegmentNotCompilable) as error:
-        code = "invalid_segment_rule" if isinstance(error, InvalidRule) else "segment_not_compilable"
+        code = (
+            "invalid_segment_rule" if isinstance(error, InvalidRule) else "segment_not_compilable"
+        )
         return secure(
             JSONResponse({"error": code, "detail": rule_problems(error)}, status_code=422)
         )
