@@ -620,3 +620,47 @@ async def test_a_rule_refused_on_save_is_marked_at_its_node_when_the_page_return
     await assert_accessible(page, "segment-editor-refused")
     await page.set_viewport_size(PHONE)
     await assert_accessible(page, "segment-editor-refused-phone")
+
+
+@on_browser_loop
+async def test_every_shape_the_builder_offers_reads_and_writes_back_unchanged(
+    console_site: ConsoleSite, page: Any
+) -> None:
+    org_id = org()
+    clinic(console_site.engine, org_id)
+    other = saved_segment(console_site, org_id, "Florida", FLORIDA)
+    region, age = {"var": "region"}, {"var": "age"}
+    shapes = [
+        {"==": [region, "FL"]},
+        {"!=": [region, "TX"]},
+        {"in": [region, ["FL", "GA"]]},
+        {"in": ["33", {"var": "postal_prefix"}]},
+        {"===": [region, None]},
+        {"!==": [{"var": "language"}, None]},
+        *({op: [age, 65]} for op in ("==", "!=", ">", ">=", "<", "<=")),
+        {"<=": [18, age, 99.5]},
+        {"in": [age, [30, 70]]},
+        {"var": "contact_consent"},
+        {"!": {"var": "marketing_opt_in_sms"}},
+        {">=": [{"days_since": {"var": "last_attended_at"}}, 182]},
+        {"<=": [0, {"days_since": {"var": "last_attended_at"}}, 30]},
+        {"<=": [0, {"days_until": {"var": "next_appointment_at"}}, 7]},
+        {">": [{"days_until": {"var": "next_appointment_at"}}, 7]},
+        {"<": [{"event_count": ["cancelled", 90]}, 3]},
+        {"in_segment": other},
+        {"!": {"in_segment": other}},
+    ]
+    rule = {"or": [{"and": shapes[:10]}, {"!": {"or": shapes[10:]}}]}
+    await sign_in(page, console_site, Role.MARKETER, org_id, path="/console/segments/new")
+    raw = page.get_by_label("Rule as JSON Logic")
+    await raw.fill(json.dumps(rule))
+    assert await page.get_by_role("group", name=re.compile("written as JSON")).count() == 0
+    assert await page.locator(".sb-condition").count() == len(shapes)
+    await page.locator("#member-count").filter(has_text="match this rule").wait_for()
+    # Rewrite the textarea from the tree: add a condition, then remove it.
+    await page.get_by_role("button", name="Add condition", exact=True).click()
+    await page.get_by_role("button", name="Remove condition 3").click()
+    assert json.loads(await raw.input_value()) == rule
+    reference = page.get_by_role("group", name=f"Condition 2.{len(shapes) - 10}")
+    assert await reference.get_by_label("Segment").input_value() == str(other)
+    assert await reference.get_by_label("Operator").input_value() == "not_in"

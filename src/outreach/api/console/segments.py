@@ -198,7 +198,7 @@ def segment_page(
     segment_id: int,
     user: SegmentEditor,
     segments: SegmentServiceDep,
-    saved: Annotated[str | None, Query(max_length=20)] = None,
+    saved: Annotated[str | None, Query()] = None,
 ) -> Response:
     segment = _owned(segments, segment_id, user.org_id)
     if segment is None:
@@ -249,6 +249,28 @@ def _check_fields(form: SegmentForm) -> dict[str, str]:
     return errors
 
 
+def _save(
+    segments: SegmentService,
+    user: ConsoleUser,
+    segment: StoredSegment | None,
+    form: SegmentForm,
+    rule: Any,
+) -> Response:
+    """Create or update through the service (audited with the session's credential), then
+    show the segment's page with a confirmation."""
+    draft = SegmentDraft(
+        name=form.name,
+        definition=rule,
+        description=form.description or None,
+        is_active=form.is_active,
+    )
+    if segment is None:
+        created = segments.create(user.org_id, draft, user.caller.actor)
+        return redirect(f"{LIST_PATH}/{created.id}?saved=created")
+    segments.update(segment.id, user.org_id, draft, user.caller.actor)
+    return redirect(f"{LIST_PATH}/{segment.id}?saved=updated")
+
+
 def _submitted(
     request: Request,
     user: ConsoleUser,
@@ -266,27 +288,17 @@ def _submitted(
     counting = intent == "count"
     if not counting:
         check.fields.update(_check_fields(form))
-    segment_id = segment.id if segment else None
     preview = None
     try:
         if unreadable:
-            pass
+            pass  # nothing to check or count: the textarea's message says why
         elif counting:
             preview = preview_view(_preview(segments, user, segment, rule))
         elif check:
-            segments.check(user.org_id, rule, segment_id)  # report the rule's problems too
+            # Name or description refused: report the rule's problems too, in one round.
+            segments.check(user.org_id, rule, segment.id if segment else None)
         else:
-            draft = SegmentDraft(
-                name=form.name,
-                definition=rule,
-                description=form.description or None,
-                is_active=form.is_active,
-            )
-            if segment is None:
-                created = segments.create(user.org_id, draft, user.caller.actor)
-                return redirect(f"{LIST_PATH}/{created.id}?saved=created")
-            segments.update(segment.id, user.org_id, draft, user.caller.actor)
-            return redirect(f"{LIST_PATH}/{segment.id}?saved=updated")
+            return _save(segments, user, segment, form, rule)
     except (InvalidRule, SegmentNotCompilable) as error:
         check.problems = rule_problems(error)
     except SegmentNameTaken:
@@ -298,8 +310,7 @@ def _submitted(
     )
 
 
-NameField = Annotated[str, Form()]
-IntentField = Annotated[str, Form(max_length=10)]
+TextField = Annotated[str, Form()]
 
 
 @router.post("/new")
@@ -307,11 +318,11 @@ def create_segment(
     request: Request,
     user: SegmentEditor,
     segments: SegmentServiceDep,
-    name: NameField = "",
-    description: NameField = "",
-    definition: NameField = "",
+    name: TextField = "",
+    description: TextField = "",
+    definition: TextField = "",
     is_active: Annotated[str | None, Form()] = None,
-    intent: IntentField = "save",
+    intent: TextField = "save",
 ) -> Response:
     form = _form(name, description, definition, is_active)
     return _submitted(request, user, segments, None, form, intent)
@@ -323,11 +334,11 @@ def update_segment(
     segment_id: int,
     user: SegmentEditor,
     segments: SegmentServiceDep,
-    name: NameField = "",
-    description: NameField = "",
-    definition: NameField = "",
+    name: TextField = "",
+    description: TextField = "",
+    definition: TextField = "",
     is_active: Annotated[str | None, Form()] = None,
-    intent: IntentField = "save",
+    intent: TextField = "save",
 ) -> Response:
     segment = _owned(segments, segment_id, user.org_id)
     if segment is None:
