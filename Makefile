@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo serve test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/outreach demo
+	$(BIN)/outreach demo $(ARGS)
+
+# The demo, then its console and API kept up until Ctrl-C (same as `make demo ARGS=--serve`).
+serve: $(STAMP)
+	$(BIN)/outreach demo --serve
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -1,6 +1,7 @@
 """The PHI canary test: the whole pipeline runs (``outreach demo``, a small clinic) with
 recognisable personal values planted in names, numbers, e-mail addresses, conditions, lab tests,
-medications and a patient's reply; none of them appears in any log line, dead letter or answer."""
+medications and a patient's reply; none of them appears in any log line, dead letter, answer
+or console page."""
 
 from __future__ import annotations
 
@@ -49,7 +50,12 @@ def test_no_planted_personal_value_reaches_a_log_line_dead_letter_or_answer(
     }
     places["dead-letters.jsonl"] = (work / "dead-letters.jsonl").read_text(encoding="utf-8")
     places["demo output (its answers included)"] = shown.getvalue()
-    assert len(places) >= 6
+    # Each role signed in to the web console and opened its pages (samples, previews, reports,
+    # dead letters): what they show must be masked too.
+    console_pages = sorted((work / "console-pages").glob("*.html"))
+    assert len(console_pages) >= 3
+    places |= {f"console page {p.name}": p.read_text(encoding="utf-8") for p in console_pages}
+    assert len(places) >= 9
     assert places["dead-letters.jsonl"].count("\n") > 0  # malformed events were dead-lettered
     leaks = {
         place: sorted({c for c in [*canaries, CANARY_REPLY, "CANARYDX"] if c in text})

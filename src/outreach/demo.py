@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -127,7 +128,8 @@ class DemoOptions:
     simulated_hours: float = 72.0
     real_seconds: float = 50.0
     work_dir: Path = Path("var/demo")
-    keep_running: bool = False
+    # Keep the API (and its console) and the other processes up after the summary, until Ctrl-C.
+    serve: bool = False
     # Plant recognisable personal values (sim.clinic.canaries) in names, addresses, conditions,
     # lab tests, medications and a reply body: the PHI canary test looks for them afterwards.
     canaries: bool = False
@@ -339,6 +341,10 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             _report(run, engine, clock, day_end, work, console)
             access = _show_access(engine, clinic, f"http://127.0.0.1:{api_port}", console)
             _show_operations(access, (api_port, worker_metrics, scheduler_metrics), console)
+            pages = _show_console(access, console, serving=options.serve)
+            _keep_console_pages(work, pages)
+            if options.serve:
+                _serve_until_interrupted(console)
     finally:
         redis_server.stop()
         broker.stop()
@@ -477,7 +483,7 @@ def _show_access(
     examples = {
         Role.PLATFORM: f"curl -H '{API_KEY_HEADER}: $KEY' {context_url}",
         Role.MARKETER: f"curl -H '{API_KEY_HEADER}: $KEY' '{api_url}/api/v1/templates?active=true'",
-        Role.ANALYST: "reports (read only), when they land",
+        Role.ANALYST: f"curl -H '{API_KEY_HEADER}: $KEY' '{api_url}/api/v1/reports/funnel?format=csv'",  # noqa: E501
         Role.ADMIN: f"curl -H '{API_KEY_HEADER}: $KEY' {api_url}/api/v1/orgs/{org_id}/comm-prefs",
     }
     for role, key in keys.items():
@@ -529,6 +535,72 @@ def _show_operations(access: DemoAccess, ports: tuple[int, int, int], console: C
             ],
         )
     )
+
+
+def _console_pages(api_url: str, key: str) -> dict[str, tuple[int, str]]:
+    """Sign in to the console with ``key`` as a browser would (the form and its CSRF token),
+    then open every page its navigation offers: path -> (status, HTML)."""
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        form = client.get("/console/sign-in").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        client.post(
+            "/console/sign-in",
+            data={"api_key": key, "csrf_token": token.group(1) if token else ""},
+        )
+        home = client.get("/console/")
+        pages = {"/console/": (home.status_code, home.text)}
+        navigation = home.text.split('<nav aria-label="Console">', 1)[-1].split("</nav>", 1)[0]
+        for path in re.findall(r'href="(/console/[^"]+)"', navigation):
+            answer = client.get(path)
+            pages[path] = (answer.status_code, answer.text)
+        return pages
+
+
+def _show_console(access: DemoAccess, console: Console, *, serving: bool) -> dict[str, str]:
+    """Where the web console is and who can sign in to it (one key per role it admits); each
+    role signs in and opens its pages. Returns the pages' HTML (for the PHI canary test)."""
+    rows, opened = [], {}
+    for role, sees in (
+        (Role.MARKETER, "segments, templates, campaigns"),
+        (Role.ANALYST, "reports"),
+        (Role.ADMIN, "everything, and operations"),
+    ):
+        pages = _console_pages(access.api_url, access.keys[role])
+        fine = sum(1 for status, _ in pages.values() if status == 200)
+        rows.append((role.value, access.keys[role], sees, f"{fine} of {len(pages)} pages 200"))
+        opened |= {f"{role.value} {path}": html for path, (_, html) in pages.items()}
+    console.print(
+        _table(
+            f"Web console: {access.api_url}/console/",
+            ["role", "sign in with this key", "sees", "opened now"],
+            rows,
+        )
+    )
+    if not serving:
+        console.print(
+            "the console stops with the demo: [bold]make serve[/] (or "
+            "[bold]outreach demo --serve[/]) keeps it up until Ctrl-C"
+        )
+    return opened
+
+
+def _keep_console_pages(work: Path, pages: dict[str, str]) -> None:
+    """The console pages the demo opened, kept for inspection (and the PHI canary test)."""
+    folder = work / "console-pages"
+    folder.mkdir(exist_ok=True)
+    for index, (name, html) in enumerate(sorted(pages.items())):
+        (
+            folder / f"{index:02d}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.html"
+        ).write_text(html, encoding="utf-8")
+
+
+def _serve_until_interrupted(console: Console) -> None:
+    console.print("[bold]serving[/]: the console and the API stay up until Ctrl-C")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping")
 
 
 def _start_recall(run: DemoRun, engine: Engine, console: Console) -> None:

@@ -455,3 +455,67 @@ def test_email_goes_as_a_text_part_and_an_html_part(seeded, handler, sim_client)
     [mail] = sim_messages(sim_client, to="ana@example.com")
     assert "Smith & Jones" in mail["body"] and "&amp;" not in mail["body"]
     assert "Smith &amp; Jones" in mail["html"] and "&amp;amp;" not in mail["html"]
+
+
+def _campaign_in(engine: Engine, job_id: int, org_id: str, state: str) -> int:
+    """Make ``job_id`` a job of a campaign (of ``org_id``) now in ``state``."""
+    from outreach.sql.models import CommCampaign, PatientSegment
+
+    with engine.begin() as connection:
+        segment_id = connection.execute(
+            insert(PatientSegment.__table__).values(
+                org_id=org_id, name="all", definition={"==": [1, 1]}
+            )
+        ).inserted_primary_key[0]
+        campaign_id = connection.execute(
+            insert(CommCampaign.__table__).values(
+                org_id=org_id,
+                name="recall",
+                segment_id=segment_id,
+                purpose="campaign_education",
+                status=state,
+                steps=[],
+                exit_on=[],
+                variants={},
+            )
+        ).inserted_primary_key[0]
+        connection.execute(jobs.update().where(jobs.c.id == job_id).values(campaign_id=campaign_id))
+    return campaign_id
+
+
+def test_a_campaign_paused_between_the_claim_and_the_send_holds_its_job(
+    seeded, handler, sim_client
+) -> None:
+    """Pausing stops a campaign at once: a job the scheduler had already claimed goes back to
+    the queue (where the scheduler skips it until the campaign resumes), nothing is sent."""
+    job_id, phone, _ = claimed_job(seeded)
+    _campaign_in(seeded, job_id, "org-send", "paused")
+
+    result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
+
+    job = row(seeded, job_id)
+    assert result.waited == 1 and job["status"] == "queued" and job["retries"] == 0
+    assert sim_messages(sim_client, to=phone) == []
+    with Store(seeded).transaction() as repos:
+        assert repos.jobs.claim_due(NOW + timedelta(minutes=1), 10_000, "t") == []
+
+
+def test_a_campaign_completed_between_the_claim_and_the_send_cancels_its_job(
+    seeded, handler, sim_client
+) -> None:
+    job_id, phone, _ = claimed_job(seeded)
+    _campaign_in(seeded, job_id, "org-send", "completed")
+
+    result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
+
+    assert result.cancelled == 1 and row(seeded, job_id)["status"] == "cancelled"
+    assert sim_messages(sim_client, to=phone) == []
+
+
+def test_an_active_campaign_job_is_sent(seeded, handler, sim_client) -> None:
+    job_id, phone, _ = claimed_job(seeded)
+    _campaign_in(seeded, job_id, "org-send", "active")
+
+    result = handler.handle([SendRequest(job_id=job_id, attempt=1)])
+
+    assert result.sent == 1 and len(sim_messages(sim_client, to=phone)) == 1

@@ -182,6 +182,9 @@ def demo(
     canaries: Annotated[
         bool, typer.Option(help="Plant recognisable personal values (listed in canaries.txt).")
     ] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Keep the console and the API up after the summary, until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Run everything on embedded defaults over one simulated clinic day and summarise it."""
     from outreach.demo import DemoOptions, run_demo
@@ -194,5 +197,6 @@ def demo(
         real_seconds=seconds,
         work_dir=settings.var_dir / "demo",
         canaries=canaries,
+        serve=serve,
     )
     raise typer.Exit(code=run_demo(options))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from outreach.campaigns.states import CampaignState
 from outreach.channels.base import (
     ChannelWorker,
     OutboundMessage,
@@ -131,6 +132,7 @@ class Fate(enum.Enum):
 
     SUPPRESS = "suppress"  # consent or the window said no for good
     WAIT = "wait"  # not a failure: back in the queue for later, no retry spent
+    CANCEL = "cancel"  # its campaign ended while it was on its way
     RETRY = "retry"  # a transient failure: back off through the queue (or fall back when spent)
     FALL_BACK = "fall_back"  # refused for good on this channel: the next allowed channel
     FAIL = "fail"  # it can never become a message (no template, policy refusal)
@@ -169,6 +171,7 @@ class SendBatchResult:
     failed: int = 0
     suppressed: int = 0
     fell_back: int = 0
+    cancelled: int = 0
     suppressions: Counter[str] = field(default_factory=Counter)
     outcomes: list[TypedOutcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -231,6 +234,9 @@ class JobSender:
             patients = resolve_patients(repos.patients.decision_layers(patient_ids))
             orgs = repos.orgs.clinic_contacts({j.org_id for j in jobs.values()})
             whatsapp_windows = repos.patients.last_inbound_whatsapp(patient_ids)
+            campaign_states = repos.campaigns.states_of(
+                j.campaign_id for j in jobs.values() if j.campaign_id is not None
+            )
             # WhatsApp has no lookup: its statuses tell whether an unconfirmed send went out.
             reported = repos.statuses.first_reported_to(
                 [
@@ -247,6 +253,10 @@ class JobSender:
         futures: list[Future[Sent | Unsent] | _Resolved] = []
         unsent: list[Unsent] = []
         for job in jobs.values():
+            held = _held_by_campaign(job, campaign_states, now)
+            if held is not None:
+                unsent.append(held)
+                continue
             channel = channel_of(job)
             patient = patients.get(job.patient_id)
             refusal = (
@@ -436,6 +446,10 @@ class JobSender:
                 result.suppressions[reason.value] += 1
             return
         error_text = describe_error(item.error or item.fate.value)
+        if item.fate is Fate.CANCEL:
+            if repos.jobs.end(job.id, JobStatus.CANCELLED, now, error=error_text):
+                result.cancelled += 1
+            return
         if item.fate is Fate.WAIT:
             if repos.jobs.requeue(job.id, item.until or now, now, Requeue(note=error_text)):
                 result.waited += 1
@@ -542,6 +556,22 @@ class JobSender:
     def _provider_of(self, job: JobRecord) -> str:
         worker = self.channels.get(channel_of(job).value)
         return worker.provider if worker is not None else channel_of(job).value
+
+
+def _held_by_campaign(
+    job: JobRecord, states: Mapping[int, CampaignState], now: datetime
+) -> Unsent | None:
+    """A campaign paused after its job was claimed holds the job (queued again: the scheduler
+    skips a paused campaign's jobs until it resumes); one completed or archived meanwhile
+    cancels it, as completing cancels the queued ones."""
+    if job.campaign_id is None:
+        return None
+    state = states.get(job.campaign_id)
+    if state is CampaignState.PAUSED:
+        return Unsent(job, Fate.WAIT, until=now, error="campaign paused")
+    if state in (CampaignState.COMPLETED, CampaignState.ARCHIVED):
+        return Unsent(job, Fate.CANCEL, error=f"campaign {state.value}")
+    return None
 
 
 def comm_failed(job: JobRecord, error: str, now: datetime) -> CommFailedOutcome:

@@ -164,6 +164,16 @@ class CampaignRepository:
         ).first()
         return _record(row) if row is not None else None
 
+    def states_of(self, campaign_ids: Iterable[int]) -> dict[int, CampaignState]:
+        """The state of each campaign named (for the channel worker's check before a send)."""
+        wanted = sorted(set(campaign_ids))
+        if not wanted:
+            return {}
+        rows = self.connection.execute(
+            select(campaigns.c.id, campaigns.c.status).where(campaigns.c.id.in_(wanted))
+        )
+        return {row.id: CampaignState(row.status) for row in rows}
+
     def in_states(self, states: Iterable[CampaignState]) -> list[CampaignRecord]:
         rows = self.connection.execute(
             select(campaigns)
