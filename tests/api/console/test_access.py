@@ -44,6 +44,12 @@ CONSOLE_ROLES_BY_ROUTE = {
     ("POST", "/console/operations/dead-letters/{entry_id}/discard"): ADMIN,
     ("POST", "/console/operations/keys"): ADMIN,
     ("POST", "/console/operations/keys/{prefix}/revoke"): ADMIN,
+    ("GET", "/console/segments"): MARKETING,
+    ("GET", "/console/segments/new"): MARKETING,
+    ("POST", "/console/segments/new"): MARKETING,
+    ("GET", "/console/segments/{segment_id:int}"): MARKETING,
+    ("POST", "/console/segments/{segment_id:int}"): MARKETING,
+    ("POST", "/console/segments/preview"): MARKETING,
 }
 OPEN_CONSOLE_ROUTES = {
     ("GET", "/console/sign-in"),

@@ -11,6 +11,7 @@ from outreach.api.console import (
     campaigns,
     operations,
     reports,
+    segments,
     sign_in,
     static_files,
     templates_pages,
@@ -21,6 +22,7 @@ from outreach.api.console.rendering import redirect, render, secure
 ROUTERS = (
     sign_in.router,
     static_files.router,
+    segments.router,
     templates_pages.router,
     campaigns.router,
     reports.router,
