@@ -398,7 +398,7 @@ class ReportSection:
 def cells_note(policy: CellPolicy) -> str:
     """What the small-cell policy did to the figures, in a sentence."""
     if policy.threshold is None:
-        return "Exact counts: for authorised analysts only; do not pass this file on."
+        return "Exact counts: for authorised analysts only; do not pass these figures on."
     return (
         f"Counts from 1 to {policy.threshold - 1} are shown as “{policy.hidden_label}”, and the "
         "rates and bars drawn from them are left out."
