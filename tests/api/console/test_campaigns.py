@@ -8,8 +8,6 @@ import asyncio
 import html
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,35 +20,21 @@ from outreach.services.run_campaigns import CampaignRunner
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.models import CommCampaign, CommTemplate
 from outreach.sql.store import Store
-from tests.api.console.site import PHONE, ConsoleSite, assert_accessible, on_browser_loop, sign_in
+from tests.api.console.site import (
+    PHONE,
+    ConsoleSite,
+    assert_accessible,
+    form_token,
+    new_org_id,
+    on_browser_loop,
+    sign_in,
+    signed_in,
+)
 from tests.factories import add_recall_templates, add_segment, consenting_prefs_row, insert_rows
 
 pytestmark = pytest.mark.services
 
 campaigns_table = CommCampaign.__table__
-
-
-def org() -> str:
-    return f"org-{uuid.uuid4().hex[:8]}"
-
-
-def form_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-@contextmanager
-def signed_in(site: ConsoleSite, role: Role, org_id: str) -> Iterator[httpx.Client]:
-    """An HTTP client holding a console session, signed in through the form."""
-    with httpx.Client(base_url=site.base_url, follow_redirects=False, timeout=30) as client:
-        page = client.get("/console/sign-in")
-        answer = client.post(
-            "/console/sign-in",
-            data={"api_key": site.key(role, org_id), "csrf_token": form_token(page.text)},
-        )
-        assert answer.status_code == 303, answer.text
-        yield client
 
 
 def clinic(engine: Engine, org_id: str, patients: int = 3, region: str = "FL") -> int:
@@ -129,7 +113,7 @@ def act(client: httpx.Client, campaign_id: int, action: str) -> httpx.Response:
 def test_only_the_organisation_s_marketers_and_admins_see_its_campaigns(
     console_site: ConsoleSite,
 ) -> None:
-    mine = org()
+    mine = new_org_id()
     segment = clinic(console_site.engine, mine)
     with signed_in(console_site, Role.MARKETER, mine) as client:
         campaign_id = created_id(create(client, campaign_form(segment)))
@@ -147,7 +131,7 @@ def test_only_the_organisation_s_marketers_and_admins_see_its_campaigns(
         ):
             refused = analyst.get(path)
             assert refused.status_code == 403 and "analyst role may not open" in refused.text
-    with signed_in(console_site, Role.MARKETER, org()) as other:
+    with signed_in(console_site, Role.MARKETER, new_org_id()) as other:
         assert f"/console/campaigns/{campaign_id}" not in other.get("/console/campaigns").text
         for path in (
             f"/console/campaigns/{campaign_id}",
@@ -177,7 +161,7 @@ def test_only_the_organisation_s_marketers_and_admins_see_its_campaigns(
 
 
 def test_a_post_without_the_session_s_token_changes_nothing(console_site: ConsoleSite) -> None:
-    mine = org()
+    mine = new_org_id()
     segment = clinic(console_site.engine, mine)
     with signed_in(console_site, Role.MARKETER, mine) as client:
         campaign_id = created_id(create(client, campaign_form(segment)))
@@ -195,9 +179,9 @@ def test_a_post_without_the_session_s_token_changes_nothing(console_site: Consol
 def test_a_definition_that_does_not_hold_together_shows_each_problem_by_its_field(
     console_site: ConsoleSite,
 ) -> None:
-    mine = org()
+    mine = new_org_id()
     segment = clinic(console_site.engine, mine)
-    foreign_segment = add_segment(console_site.engine, org())
+    foreign_segment = add_segment(console_site.engine, new_org_id())
     with signed_in(console_site, Role.MARKETER, mine) as client:
         answer = create(
             client,
@@ -258,7 +242,7 @@ def test_a_definition_that_does_not_hold_together_shows_each_problem_by_its_fiel
 
 
 def test_without_javascript_a_button_adds_a_step_row(console_site: ConsoleSite) -> None:
-    mine = org()
+    mine = new_org_id()
     segment = clinic(console_site.engine, mine)
     with signed_in(console_site, Role.MARKETER, mine) as client:
         answer = create(client, campaign_form(segment) | {"form_action": "add_step"})
@@ -271,7 +255,7 @@ def test_without_javascript_a_button_adds_a_step_row(console_site: ConsoleSite) 
 def test_activation_refused_shows_its_reasons_and_the_campaign_stays_a_draft(
     console_site: ConsoleSite,
 ) -> None:
-    mine = org()
+    mine = new_org_id()
     segment = clinic(console_site.engine, mine)
     with console_site.engine.begin() as connection:
         leaky = connection.execute(
@@ -310,7 +294,7 @@ def test_activation_refused_shows_its_reasons_and_the_campaign_stays_a_draft(
 
 
 def test_pause_resume_complete_and_archive_as_the_state_allows(console_site: ConsoleSite) -> None:
-    mine = org()
+    mine = new_org_id()
     segment = clinic(console_site.engine, mine)
     with signed_in(console_site, Role.ADMIN, mine) as client:
         campaign_id = created_id(create(client, campaign_form(segment)))
@@ -356,7 +340,7 @@ def buttons(page: str) -> list[str]:
 async def test_create_and_activate_a_campaign_and_watch_its_jobs_appear(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    mine = org()
+    mine = new_org_id()
     segment = clinic(console_site.engine, mine, patients=4)
     await sign_in(page, console_site, Role.MARKETER, mine, path="/console/campaigns")
     assert await page.get_by_role("heading", name="Campaigns", exact=True).is_visible()

@@ -30,23 +30,21 @@ from outreach.redis_store import KeySpace
 from outreach.sim.provider.signing import meta_signature
 from outreach.sql.models import CommAuditLog, CommJob
 from outreach.topics import DLQ
-from tests.api.console.site import PHONE, ConsoleSite, assert_accessible, on_browser_loop, sign_in
-from tests.api.console.test_sign_in import signed_in_client
+from tests.api.console.site import (
+    PHONE,
+    ConsoleSite,
+    assert_accessible,
+    form_token,
+    new_org_id,
+    on_browser_loop,
+    sign_in,
+    signed_in,
+)
 from tests.factories import consenting_prefs_row, insert_rows, job_row, patient_row
 
 pytestmark = pytest.mark.services
 
 CANARY = "Ana Canary +14155550199"  # personal data inside an original: never on a page
-
-
-def org() -> str:
-    return f"org-{uuid.uuid4().hex[:8]}"
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
 
 
 def sealer_of(site: ConsoleSite) -> DeadLetterSealer:
@@ -118,8 +116,8 @@ def kafka(console_site: ConsoleSite) -> str:
 
 @pytest.fixture
 def admin(console_site: ConsoleSite) -> Iterator[tuple[str, httpx.Client]]:
-    org_id = org()
-    with signed_in_client(console_site, Role.ADMIN, org_id) as client:
+    org_id = new_org_id()
+    with signed_in(console_site, Role.ADMIN, org_id) as client:
         yield org_id, client
 
 
@@ -128,7 +126,7 @@ def test_an_admin_sees_only_the_dead_letters_of_its_organisation(
 ) -> None:
     org_id, client = admin
     ours = letter(console_site, org_id=org_id)
-    theirs = letter(console_site, org_id=org())
+    theirs = letter(console_site, org_id=new_org_id())
     nobodys = letter(console_site, org_id=None, stage="orchestrator.parse", kind="malformed")
     publish(kafka, [ours, theirs, nobodys])
 
@@ -169,7 +167,7 @@ def test_replay_republishes_once_and_discard_marks_handled(
         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert cross_site.status_code == 403
-    with signed_in_client(console_site, Role.ADMIN, org()) as stranger:
+    with signed_in(console_site, Role.ADMIN, new_org_id()) as stranger:
         other_token = form_token(stranger.get("/console/operations").text)
         refused = stranger.post(f"{path}/replay", data={"csrf_token": other_token})
         assert refused.status_code == 404
@@ -348,7 +346,7 @@ def test_keys_are_created_once_listed_and_revoked(
         assert f"<code>{prefix}</code>" in listed and "weekly export" in listed
         assert key not in listed  # shown once, on the answer to the form only
 
-        with signed_in_client(console_site, Role.ADMIN, org()) as stranger:
+        with signed_in(console_site, Role.ADMIN, new_org_id()) as stranger:
             other_token = form_token(stranger.get("/console/operations").text)
             assert prefix not in stranger.get("/console/operations").text
             refused = stranger.post(
@@ -379,7 +377,7 @@ def test_keys_are_created_once_listed_and_revoked(
 
 @pytest.mark.parametrize("role", [Role.MARKETER, Role.ANALYST])
 def test_only_admins_open_operations(console_site: ConsoleSite, role: Role) -> None:
-    with signed_in_client(console_site, role, org()) as client:
+    with signed_in(console_site, role, new_org_id()) as client:
         token = form_token(client.get("/console/").text)
         for path in ("/console/operations", "/console/operations/dead-letters/x"):
             answer = client.get(path)
@@ -401,7 +399,7 @@ def test_only_admins_open_operations(console_site: ConsoleSite, role: Role) -> N
 async def test_an_admin_replays_a_dead_letter_in_the_browser(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     kafka = console_site.settings.kafka_bootstrap_servers
     topic = await asyncio.to_thread(create_topic, kafka)
     original = json.dumps({"event_id": uuid.uuid4().hex}).encode()

@@ -4,7 +4,6 @@ tables, the API's filters and small-cell policy, and the API's CSV; analysts and
 from __future__ import annotations
 
 import re
-import uuid
 from html import unescape
 from typing import Any
 
@@ -14,18 +13,21 @@ import pytest
 from outreach.domain import Role
 from outreach.services.roll_up_stats import roll_up_jobs
 from outreach.sql.store import Store
-from tests.api.console.site import PHONE, ConsoleSite, assert_accessible, on_browser_loop, sign_in
-from tests.api.console.test_sign_in import signed_in_client
+from tests.api.console.site import (
+    PHONE,
+    ConsoleSite,
+    assert_accessible,
+    new_org_id,
+    on_browser_loop,
+    sign_in,
+    signed_in,
+)
 from tests.funnel_fixture import EXPECTED, at, build_funnel_clinic, ingest
 from tests.sql.test_experiment_repository import build_campaign
 
 pytestmark = pytest.mark.services
 
 DAY = "2026-03-02"
-
-
-def org() -> str:
-    return f"org-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def funnel_counts(html: str) -> dict[str, str]:
 
 
 def test_an_analyst_reads_the_funnel_of_a_period(console_site: ConsoleSite, clinic: str) -> None:
-    with signed_in_client(console_site, Role.ANALYST, clinic) as client:
+    with signed_in(console_site, Role.ANALYST, clinic) as client:
         hidden = client.get("/console/reports", params={"from": DAY, "to": DAY})
         assert hidden.status_code == 200, hidden.text
         assert funnel_counts(hidden.text)["Sent"] == "<11"  # small counts hidden by default
@@ -66,7 +68,7 @@ def test_an_analyst_reads_the_funnel_of_a_period(console_site: ConsoleSite, clin
 
 
 def test_purpose_and_channel_narrow_the_funnel(console_site: ConsoleSite, clinic: str) -> None:
-    with signed_in_client(console_site, Role.ADMIN, clinic) as client:
+    with signed_in(console_site, Role.ADMIN, clinic) as client:
         params = {"from": DAY, "to": DAY, "exact": "1"}
         sms = funnel_counts(
             client.get("/console/reports", params={**params, "channel": "sms"}).text
@@ -80,7 +82,7 @@ def test_purpose_and_channel_narrow_the_funnel(console_site: ConsoleSite, clinic
 def test_the_csv_is_the_apis_for_the_same_filters(console_site: ConsoleSite, clinic: str) -> None:
     key = console_site.key(Role.ANALYST, clinic)
     with (
-        signed_in_client(console_site, Role.ANALYST, clinic) as client,
+        signed_in(console_site, Role.ANALYST, clinic) as client,
         httpx.Client(base_url=console_site.base_url, timeout=15) as api,
     ):
         for params in (
@@ -108,7 +110,7 @@ def test_the_csv_is_the_apis_for_the_same_filters(console_site: ConsoleSite, cli
 
 def test_a_variant_verdict_shows_its_intervals(console_site: ConsoleSite) -> None:
     org_id, campaign_id = build_campaign(console_site.engine)
-    with signed_in_client(console_site, Role.ANALYST, org_id) as client:
+    with signed_in(console_site, Role.ANALYST, org_id) as client:
         page = client.get(
             "/console/reports",
             params={"from": "2026-03-01", "to": "2026-03-07", "campaign_id": campaign_id},
@@ -121,7 +123,7 @@ def test_a_variant_verdict_shows_its_intervals(console_site: ConsoleSite) -> Non
 
 
 def test_bad_filters_show_the_form_again_with_the_reason(console_site: ConsoleSite) -> None:
-    with signed_in_client(console_site, Role.ANALYST, org()) as client:
+    with signed_in(console_site, Role.ANALYST, new_org_id()) as client:
         answer = client.get(
             "/console/reports",
             params={"from": "2026-13-40", "campaign_id": "seven", "channel": "SMS!"},
@@ -143,12 +145,12 @@ def test_roles_and_organisations(console_site: ConsoleSite, clinic: str) -> None
         answer = anonymous.get("/console/reports/funnel.csv", follow_redirects=False)
         assert answer.status_code == 303 and "/console/sign-in" in answer.headers["location"]
     for role in (Role.MARKETER,):
-        with signed_in_client(console_site, role, clinic) as client:
+        with signed_in(console_site, role, clinic) as client:
             for path in ("/console/reports", "/console/reports/funnel.csv"):
                 refused = client.get(path, params={"from": DAY, "to": DAY})
                 assert refused.status_code == 403 and "Not allowed" in refused.text
     # An analyst of another organisation sees only their own (empty) funnel, whatever is asked.
-    with signed_in_client(console_site, Role.ANALYST, org()) as client:
+    with signed_in(console_site, Role.ANALYST, new_org_id()) as client:
         page = client.get(
             "/console/reports", params={"from": DAY, "to": DAY, "exact": "1", "org_id": clinic}
         )

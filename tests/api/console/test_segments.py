@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,20 +24,18 @@ from tests.api.console.site import (
     PHONE,
     ConsoleSite,
     assert_accessible,
+    form_token,
+    new_org_id,
     on_browser_loop,
     sign_in,
+    signed_in,
 )
-from tests.api.console.test_sign_in import signed_in_client
 from tests.factories import insert_patient_facts
 
 pytestmark = pytest.mark.services
 
 FLORIDA = {"==": [{"var": "region"}, "FL"]}
 SENIORS_IN_FLORIDA = {"and": [FLORIDA, {">=": [{"var": "age"}, 65]}]}
-
-
-def org() -> str:
-    return f"org-{uuid.uuid4().hex[:8]}"
 
 
 def born(years_ago: int) -> date:
@@ -98,12 +95,6 @@ def saved_segment(site: ConsoleSite, org_id: str, name: str, definition: Any) ->
     return service(site).create(org_id, draft, Actor("system:tests", org_id)).id
 
 
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
 def textarea_rule(page: str) -> Any:
     found = re.search(r'<textarea id="definition"[^>]*>(.*?)</textarea>', page, re.S)
     assert found, "the page has no rule textarea"
@@ -132,10 +123,10 @@ def test_without_a_session_the_pages_lead_to_sign_in(console_site: ConsoleSite) 
 
 
 def test_an_analyst_gets_a_forbidden_page(console_site: ConsoleSite) -> None:
-    org_id = org()
+    org_id = new_org_id()
     segment_id = saved_segment(console_site, org_id, "Florida", FLORIDA)
-    with signed_in_client(console_site, Role.ANALYST, org_id) as client:
-        token = csrf_of(client.get("/console/").text)
+    with signed_in(console_site, Role.ANALYST, org_id) as client:
+        token = form_token(client.get("/console/").text)
         for path in (
             "/console/segments",
             "/console/segments/new",
@@ -160,16 +151,16 @@ def test_an_analyst_gets_a_forbidden_page(console_site: ConsoleSite) -> None:
 
 @pytest.mark.parametrize("role", [Role.MARKETER, Role.ADMIN])
 def test_marketers_and_admins_see_their_segments(console_site: ConsoleSite, role: Role) -> None:
-    org_id = org()
+    org_id = new_org_id()
     clinic(console_site.engine, org_id)
     segment_id = saved_segment(console_site, org_id, "Florida", FLORIDA)
-    with signed_in_client(console_site, role, org_id) as client:
+    with signed_in(console_site, role, org_id) as client:
         assert "not counted" in client.get("/console/segments").text
         # Counting a saved segment's own rule keeps the count with it.
         counted = client.post(
             "/console/segments/preview",
             json={"definition": FLORIDA, "segment_id": segment_id},
-            headers={"X-CSRF-Token": csrf_of(client.get("/console/").text)},
+            headers={"X-CSRF-Token": form_token(client.get("/console/").text)},
         )
         assert counted.status_code == 200 and counted.json()["patient_count"] == 3
         listed = client.get("/console/segments")
@@ -185,10 +176,10 @@ def test_marketers_and_admins_see_their_segments(console_site: ConsoleSite, role
 
 
 def test_another_organisations_segment_is_not_found(console_site: ConsoleSite) -> None:
-    owner = org()
+    owner = new_org_id()
     theirs = saved_segment(console_site, owner, "Their recall", FLORIDA)
-    with signed_in_client(console_site, Role.MARKETER, org()) as client:
-        token = csrf_of(client.get("/console/").text)
+    with signed_in(console_site, Role.MARKETER, new_org_id()) as client:
+        token = form_token(client.get("/console/").text)
         for segment_id in (theirs, 987_654_321, 2**70):
             page = client.get(f"/console/segments/{segment_id}")
             assert page.status_code == 404, segment_id
@@ -209,9 +200,9 @@ def test_another_organisations_segment_is_not_found(console_site: ConsoleSite) -
 
 
 def test_posts_without_the_session_token_are_refused(console_site: ConsoleSite) -> None:
-    org_id = org()
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
-        token = csrf_of(client.get("/console/segments/new").text)
+    org_id = new_org_id()
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
+        token = form_token(client.get("/console/segments/new").text)
         rule = json.dumps(FLORIDA)
         assert (
             client.post(
@@ -244,9 +235,9 @@ def test_posts_without_the_session_token_are_refused(console_site: ConsoleSite) 
 def test_a_refused_rule_comes_back_with_its_problems_and_what_was_typed(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
-        token = csrf_of(client.get("/console/segments/new").text)
+    org_id = new_org_id()
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
+        token = form_token(client.get("/console/segments/new").text)
         rule = {
             "and": [
                 FLORIDA,
@@ -276,10 +267,10 @@ def test_a_refused_rule_comes_back_with_its_problems_and_what_was_typed(
 def test_unreadable_json_a_missing_name_and_a_taken_name_are_shown_at_their_fields(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     saved_segment(console_site, org_id, "Florida", FLORIDA)
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
-        token = csrf_of(client.get("/console/segments/new").text)
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
+        token = form_token(client.get("/console/segments/new").text)
         broken = client.post(
             "/console/segments/new",
             data=form(token, name="Broken", definition='{"==": [{"var": "region"}, "FL"]'),
@@ -302,7 +293,7 @@ def test_unreadable_json_a_missing_name_and_a_taken_name_are_shown_at_their_fiel
 
 
 def test_a_saved_segment_reads_back_the_same_rule(console_site: ConsoleSite) -> None:
-    org_id = org()
+    org_id = new_org_id()
     recall = {
         "and": [
             {">=": [{"days_since": {"var": "last_attended_at"}}, 182]},
@@ -310,8 +301,8 @@ def test_a_saved_segment_reads_back_the_same_rule(console_site: ConsoleSite) -> 
             {"in": [{"var": "region"}, ["FL", "GA"]]},
         ]
     }
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
-        token = csrf_of(client.get("/console/segments/new").text)
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
+        token = form_token(client.get("/console/segments/new").text)
         created = client.post(
             "/console/segments/new",
             data=form(
@@ -365,10 +356,10 @@ def test_a_saved_segment_reads_back_the_same_rule(console_site: ConsoleSite) -> 
 def test_count_members_without_scripts_shows_the_count_and_a_masked_sample(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     clinic(console_site.engine, org_id)
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
-        token = csrf_of(client.get("/console/segments/new").text)
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
+        token = form_token(client.get("/console/segments/new").text)
         counted = client.post(
             "/console/segments/new",
             data=form(token, definition=json.dumps(SENIORS_IN_FLORIDA), intent="count"),
@@ -386,11 +377,11 @@ def test_count_members_without_scripts_shows_the_count_and_a_masked_sample(
 def test_the_live_preview_answers_the_apis_masked_preview_or_the_problems(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     clinic(console_site.engine, org_id)
     segment_id = saved_segment(console_site, org_id, "Florida", FLORIDA)
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
-        token = csrf_of(client.get("/console/segments/new").text)
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
+        token = form_token(client.get("/console/segments/new").text)
         headers = {"X-CSRF-Token": token, "Accept": "application/json"}
         answer = client.post(
             "/console/segments/preview", json={"definition": SENIORS_IN_FLORIDA}, headers=headers
@@ -462,7 +453,7 @@ async def wait_for_count(page: Any, sentence: str) -> None:
 async def test_a_marketer_builds_a_segment_by_clicking_and_sees_its_count(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     clinic(console_site.engine, org_id)
     await sign_in(page, console_site, Role.MARKETER, org_id, path="/console/segments")
     assert await page.get_by_role("heading", name="Segments", level=1).is_visible()
@@ -535,7 +526,7 @@ async def test_a_marketer_builds_a_segment_by_clicking_and_sees_its_count(
 async def test_the_raw_json_and_the_builder_stay_in_step(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     clinic(console_site.engine, org_id)
     await sign_in(page, console_site, Role.ADMIN, org_id, path="/console/segments/new")
     raw = page.get_by_label("Rule as JSON Logic")
@@ -598,7 +589,7 @@ async def test_the_raw_json_and_the_builder_stay_in_step(
 async def test_a_rule_refused_on_save_is_marked_at_its_node_when_the_page_returns(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     await sign_in(page, console_site, Role.MARKETER, org_id, path="/console/segments/new")
     await page.get_by_label("Name").fill("Refused")
     refused = {"and": [FLORIDA, {"<": [{"var": "age"}, {"var": "no_show_count"}]}]}
@@ -626,7 +617,7 @@ async def test_a_rule_refused_on_save_is_marked_at_its_node_when_the_page_return
 async def test_every_shape_the_builder_offers_reads_and_writes_back_unchanged(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     clinic(console_site.engine, org_id)
     other = saved_segment(console_site, org_id, "Florida", FLORIDA)
     region, age = {"var": "region"}, {"var": "age"}

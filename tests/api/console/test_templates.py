@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import uuid
 from typing import Any
 
 import httpx
@@ -34,19 +33,17 @@ from tests.api.console.site import (
     PHONE,
     ConsoleSite,
     assert_accessible,
+    form_token,
+    new_org_id,
     on_browser_loop,
     sign_in,
+    signed_in,
 )
-from tests.api.console.test_sign_in import _form_token, signed_in_client
 from tests.factories import audit_entries
 
 pytestmark = pytest.mark.services
 
 GOOD_SMS = "Hi {{ first_name }}, see you soon."  # 22 characters for the sample patient, Alex
-
-
-def org() -> str:
-    return f"org-{uuid.uuid4().hex[:8]}"
 
 
 def refused_variable(channel: Channel, purpose: Purpose) -> tuple[str, str]:
@@ -78,7 +75,7 @@ def stored(site: ConsoleSite, template_id: int) -> TemplateRecord:
 
 
 def csrf(client: httpx.Client, path: str = "/console/templates") -> str:
-    return _form_token(client.get(path).text)
+    return form_token(client.get(path).text)
 
 
 def new_template(client: httpx.Client, **fields: str) -> httpx.Response:
@@ -123,13 +120,13 @@ def text_of(page: httpx.Response) -> str:
 def test_marketers_and_admins_have_the_pages_analysts_a_403_page_and_strangers_the_sign_in(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     for role in (Role.MARKETER, Role.ADMIN):
-        with signed_in_client(console_site, role, org_id) as client:
+        with signed_in(console_site, role, org_id) as client:
             listed = client.get("/console/templates")
             assert listed.status_code == 200 and "<h1>Templates</h1>" in listed.text
             assert client.get("/console/templates/new").status_code == 200
-    with signed_in_client(console_site, Role.ANALYST, org_id) as client:
+    with signed_in(console_site, Role.ANALYST, org_id) as client:
         for path in ("/console/templates", "/console/templates/new"):
             refused = client.get(path)
             assert refused.status_code == 403 and "<h1>Not allowed</h1>" in refused.text
@@ -152,11 +149,11 @@ def test_marketers_and_admins_have_the_pages_analysts_a_403_page_and_strangers_t
 def test_another_organisations_template_is_a_404_page_like_a_missing_one(
     console_site: ConsoleSite,
 ) -> None:
-    owner, other = org(), org()
-    with signed_in_client(console_site, Role.MARKETER, owner) as client:
+    owner, other = new_org_id(), new_org_id()
+    with signed_in(console_site, Role.MARKETER, owner) as client:
         template_id = saved_id(new_template(client))
         assert client.get(f"/console/templates/{template_id}").status_code == 200
-    with signed_in_client(console_site, Role.ADMIN, other) as client:
+    with signed_in(console_site, Role.ADMIN, other) as client:
         token = csrf(client)
         for path in (
             f"/console/templates/{template_id}",
@@ -191,8 +188,8 @@ def test_another_organisations_template_is_a_404_page_like_a_missing_one(
 
 
 def test_posts_without_the_session_token_change_nothing(console_site: ConsoleSite) -> None:
-    org_id = org()
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
+    org_id = new_org_id()
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
         first = saved_id(new_template(client, activate="yes"))
         token = csrf(client)
         new_version = client.post(
@@ -238,10 +235,10 @@ def _versions(site: ConsoleSite, org_id: str) -> list[StoredTemplate]:
 def test_a_template_the_phi_policy_refuses_is_a_422_page_naming_variable_line_and_reason(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     variable, reason = refused_variable(Channel.SMS, Purpose.LAB_READY)
     body = "Hi {{ first_name }},\nyour {{ " + variable + " }} is ready."
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
         refused = new_template(client, purpose="lab_ready", body=body, language="es")
         assert refused.status_code == 422
         shown = text_of(refused)
@@ -292,7 +289,7 @@ def test_a_template_the_phi_policy_refuses_is_a_422_page_naming_variable_line_an
 def test_the_editor_reports_other_policy_problems_and_bad_fields_next_to_them(
     console_site: ConsoleSite,
 ) -> None:
-    with signed_in_client(console_site, Role.MARKETER, org()) as client:
+    with signed_in(console_site, Role.MARKETER, new_org_id()) as client:
         email = new_template(client, channel="email", body="<p>Hi {{ first_name }}</p>")
         assert email.status_code == 422
         assert "Subject · subject: an e-mail template needs a subject" in text_of(email)
@@ -324,7 +321,7 @@ def test_the_editor_reports_other_policy_problems_and_bad_fields_next_to_them(
 def test_a_second_template_of_a_family_is_sent_to_the_existing_one(
     console_site: ConsoleSite,
 ) -> None:
-    with signed_in_client(console_site, Role.MARKETER, org()) as client:
+    with signed_in(console_site, Role.MARKETER, new_org_id()) as client:
         first = saved_id(new_template(client, language="pt"))
         again = new_template(client, language="pt", body="Olá {{ first_name }}.")
         assert again.status_code == 409
@@ -346,7 +343,7 @@ def test_a_second_template_of_a_family_is_sent_to_the_existing_one(
 def test_the_sms_counter_counts_the_sample_patients_message(
     console_site: ConsoleSite, body: str, figures: tuple[int, str, int, int]
 ) -> None:
-    with signed_in_client(console_site, Role.MARKETER, org()) as client:
+    with signed_in(console_site, Role.MARKETER, new_org_id()) as client:
         sms = check(client, body=body).json()["sms"]
         assert (sms["characters"], sms["encoding"], sms["segments"], sms["per_segment"]) == figures
         assert sms["for_sample"] is True and sms["limit"] == 2
@@ -372,7 +369,7 @@ def test_the_counter_warns_over_the_purposes_limit_and_counts_a_refused_text_as_
     console_site: ConsoleSite,
 ) -> None:
     variable, _ = refused_variable(Channel.SMS, Purpose.APPT_REMINDER)
-    with signed_in_client(console_site, Role.MARKETER, org()) as client:
+    with signed_in(console_site, Role.MARKETER, new_org_id()) as client:
         long = check(client, body="Hi {{ first_name }} " + "ç" * 400).json()["sms"]
         assert (long["encoding"], long["segments"], long["over_limit"]) == ("UCS-2", 7, True)
         refused = check(client, body="Your {{ " + variable + " }}").json()["sms"]
@@ -390,8 +387,8 @@ def test_the_counter_warns_over_the_purposes_limit_and_counts_a_refused_text_as_
 def test_activating_a_version_from_the_history_changes_the_active_version(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
+    org_id = new_org_id()
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
         first = saved_id(new_template(client, activate="yes"))
         history = client.get(f"/console/templates/{first}?saved={first}")
         assert "Version 1 saved (active)." in history.text
@@ -430,8 +427,8 @@ def test_activating_a_version_from_the_history_changes_the_active_version(
 def test_the_preview_shows_the_sample_patients_message_with_phi_masked(
     console_site: ConsoleSite,
 ) -> None:
-    org_id = org()
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
+    org_id = new_org_id()
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
         template_id = saved_id(
             new_template(
                 client,
@@ -465,7 +462,7 @@ def test_the_preview_shows_the_sample_patients_message_with_phi_masked(
                 is_active=False,
             )
         ).inserted_primary_key[0]
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
         refused = client.get(f"/console/templates/{smuggled}/preview")
         assert refused.status_code == 422 and reason in text_of(refused)
         activation = client.post(
@@ -486,8 +483,8 @@ def test_global_templates_are_read_only_for_marketers_and_changed_by_admins(
         for t in _global_versions(console_site)
         if t.record.purpose is Purpose.APPT_REMINDER and t.record.channel is Channel.SMS
     )
-    org_id = org()
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
+    org_id = new_org_id()
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
         listed = client.get("/console/templates?purpose=appt_reminder&channel=sms")
         assert "Global (read only)" in listed.text
         history = client.get(f"/console/templates/{shipped.id}")
@@ -506,7 +503,7 @@ def test_global_templates_are_read_only_for_marketers_and_changed_by_admins(
         assert (
             bad_filter.status_code == 422 and "Choose a purpose from the list." in bad_filter.text
         )
-    with signed_in_client(console_site, Role.ADMIN, org_id) as client:
+    with signed_in(console_site, Role.ADMIN, org_id) as client:
         assert client.get(f"/console/templates/{shipped.id}/new-version").status_code == 200
 
 
@@ -526,7 +523,7 @@ def _global_versions(site: ConsoleSite) -> list[StoredTemplate]:
 async def test_writing_a_refused_template_and_fixing_it_in_a_browser(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     variable, reason = refused_variable(Channel.SMS, Purpose.LAB_READY)
     await sign_in(page, console_site, Role.MARKETER, org_id, path="/console/templates")
     assert await page.get_by_role("heading", name="Templates", exact=True).is_visible()
@@ -605,7 +602,7 @@ async def test_writing_a_refused_template_and_fixing_it_in_a_browser(
 async def test_without_javascript_the_check_button_gives_the_same_verdict(
     console_site: ConsoleSite, browser: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     variable, reason = refused_variable(Channel.EMAIL, Purpose.APPT_CONFIRM)
     context = await browser.new_context(java_script_enabled=False)
     context.set_default_timeout(15_000)
