@@ -18,7 +18,7 @@ from outreach.dead_letters import (
     describe_error,
     local_dead_letter_key,
 )
-from outreach.events import MalformedEvent
+from outreach.events import DlqEntry, MalformedEvent
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PHI = ("Ana Pereira", "+14155550100", "ana@example.com", "HIV")
@@ -76,6 +76,23 @@ def test_a_sealed_entry_shows_no_phi_and_opens_with_the_key() -> None:
     with pytest.raises(ValueError, match="another key"):
         DeadLetterSealer(DeadLetterSealer.new_key()).open(entry)
     assert PHI[0] not in repr(letter)
+    assert entry.org_id is None  # a malformed event's organisation is not known for certain
+
+
+def test_an_entry_carries_its_organisation_when_the_stage_knows_it() -> None:
+    letter = dead_letter(
+        source_topic="outreach.send.sms",
+        stage="channel.send",
+        kind="send",
+        error="PermanentSendError: provider code 21211",
+        failed_at=NOW,
+        original=b'{"job_id": 1, "attempt": 3}',
+        key="p1",
+        org_id="org-1",
+    )
+    entry = DeadLetterSealer(DeadLetterSealer.new_key()).seal(letter)
+    assert entry.org_id == "org-1"
+    assert DlqEntry.model_validate_json(entry.model_dump_json()).org_id == "org-1"
 
 
 def test_the_local_key_is_made_once_and_shared(tmp_path: Path) -> None:

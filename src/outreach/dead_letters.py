@@ -55,6 +55,7 @@ class DeadLetter:
     failed_at: datetime
     original: bytes
     key: str | None = None
+    org_id: str | None = None  # only when the stage knows it for certain
 
     def __repr__(self) -> str:  # the original may hold anything
         return (
@@ -72,6 +73,7 @@ def dead_letter(
     original: bytes | str,
     key: bytes | str | None = None,
     kind: str = "malformed",
+    org_id: str | None = None,
 ) -> DeadLetter:
     """The one builder of dead letters: PHI-free error text, bounded original, text key."""
     raw = original.encode("utf-8") if isinstance(original, str) else original
@@ -85,6 +87,7 @@ def dead_letter(
         failed_at=failed_at,
         original=raw[:ORIGINAL_MAX_BYTES],
         key=key or None,
+        org_id=org_id or None,
     )
 
 
@@ -107,6 +110,7 @@ class DeadLetterSealer:
             error=letter.error,
             failed_at=letter.failed_at,
             key=letter.key,
+            org_id=letter.org_id,
             original_sealed=self._fernet.encrypt(letter.original).decode("ascii"),
         )
 

@@ -904,6 +904,13 @@ class DlqEntry(BaseModel):
         "bucket of the sender's address that names nobody).",
         json_schema_extra=NOT_PHI,
     )
+    org_id: str | None = Field(
+        default=None,
+        description="The organisation the message belongs to, when the stage that failed knew "
+        "it for certain (a send of a job); absent otherwise (a malformed message, a provider's "
+        "webhook). The console shows an organisation's admins only its own entries.",
+        json_schema_extra=NOT_PHI,
+    )
     original_sealed: str = Field(
         description="The original message value, sealed (Fernet: AES-128-CBC with an "
         "HMAC-SHA256) with the deployment's dead-letter key; at most 512 KiB before sealing.",

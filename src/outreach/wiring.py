@@ -15,6 +15,7 @@ import redis
 from sqlalchemy import Engine
 
 from outreach.channels.base import ChannelWorker
+from outreach.channels.breaker_board import RedisBreakerBoard
 from outreach.channels.message_builder import MessageBuilder, PortalSettings, TemplateCatalog
 from outreach.channels.rate_limiter import RedisRateLimiter
 from outreach.channels.report_mailer import ChannelReportMailer
@@ -117,6 +118,11 @@ def rate_limiter(settings: Settings, client: redis.Redis) -> RedisRateLimiter:
         settings.send_rates,
         burst_seconds=settings.send_rate_burst_seconds,
     )
+
+
+def breaker_board(settings: Settings, client: redis.Redis, reporter: str = "") -> RedisBreakerBoard:
+    """Where workers post their circuit breakers' changes and the console reads them."""
+    return RedisBreakerBoard(client, KeySpace(settings.redis_key_prefix), reporter)
 
 
 def breaker_settings(settings: Settings) -> BreakerSettings:

@@ -39,7 +39,14 @@ async def test_json_hides_small_counts_by_default(api: ApiHarness, org_id: str) 
     report = answer.json()
     assert report["small_cell_threshold"] == 11
     assert {s["step"]: s["count"] for s in report["steps"]}["sent"] == "<11"
-    assert report["scope"] == {"org_id": org_id, "campaign_id": None, "from": DAY, "to": DAY}
+    assert report["scope"] == {
+        "org_id": org_id,
+        "campaign_id": None,
+        "purpose": None,
+        "channel": None,
+        "from": DAY,
+        "to": DAY,
+    }
 
 
 async def test_exact_counts_for_analysts(api: ApiHarness, org_id: str) -> None:
@@ -76,6 +83,47 @@ async def test_csv_has_a_line_per_day_and_dimension(api: ApiHarness, org_id: str
     }
     assert sum(int(r["planned"]) for r in rows) == 10
     assert {r["day"] for r in rows} == {DAY}
+
+
+async def test_a_purpose_or_a_channel_narrows_every_count(api: ApiHarness, org_id: str) -> None:
+    api.act_as(Role.ANALYST, org_id)
+    params = {"from": DAY, "to": DAY, "exact": "true"}
+    reminders = (
+        await api.client.get(
+            "/api/v1/reports/funnel", params={**params, "purpose": "appt_reminder"}
+        )
+    ).json()
+    steps = {s["step"]: s for s in reminders["steps"]}
+    # J3 and J4 are the reminders (e-mails): J3 delivered and clicked, J4 bounced.
+    assert (steps["planned"]["count"], steps["sent"]["count"]) == (2, 2)
+    assert (steps["delivered"]["count"], steps["clicked"]["count"]) == (1, 1)
+    assert reminders["scope"]["purpose"] == "appt_reminder"
+    assert all(s["median_seconds"] is None for s in reminders["steps"])  # not kept per purpose
+    assert "purpose appt_reminder" in reminders["title"]
+
+    sms = (
+        await api.client.get("/api/v1/reports/funnel", params={**params, "channel": "sms"})
+    ).json()
+    steps = {s["step"]: s["count"] for s in sms["steps"]}
+    # J1 J2 J6 J8 J9 J10 were SMS; J1 J2 J6 J10 went out, J1 J6 arrived.
+    assert (steps["planned"], steps["sent"], steps["delivered"]) == (6, 4, 2)
+    assert sms["suppression_reasons"] == []  # J7 never had a channel
+    assert {r["channel"] for r in sms["rows"]} == {"sms"}
+
+    csv_answer = await api.client.get(
+        "/api/v1/reports/funnel", params={**params, "channel": "sms", "format": "csv"}
+    )
+    rows = list(csv.DictReader(io.StringIO(csv_answer.text)))
+    assert {r["channel"] for r in rows} == {"sms"} and sum(int(r["planned"]) for r in rows) == 6
+
+
+async def test_an_unknown_purpose_or_a_bad_channel_name_is_refused(
+    api: ApiHarness, org_id: str
+) -> None:
+    api.act_as(Role.ANALYST, org_id)
+    for params in ({"purpose": "gossip"}, {"channel": "SMS; drop"}):
+        answer = await api.client.get("/api/v1/reports/funnel", params=params)
+        assert answer.status_code == 422, params
 
 
 async def test_another_organisations_report_is_refused(api: ApiHarness, org_id: str) -> None:

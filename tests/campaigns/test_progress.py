@@ -46,3 +46,16 @@ def test_the_funnel_counts_each_job_at_every_stage_it_passed() -> None:
     assert result.suppressed == {"no_marketing_opt_in": 30, "frequency_cap": 4}
     assert "-" not in result.variants  # hold-out patients are in no variant
     assert result.as_json()["variants"]["A"]["delivered"] == 27
+
+
+def test_every_job_counts_once_in_the_jobs_created_whatever_its_status() -> None:
+    result = progress(
+        [],
+        [StatusCount("A", status, None, 2) for status in JobStatus]
+        + [StatusCount("B", JobStatus.SUPPRESSED, "quiet_hours_deadline", 5)],
+        {"A": 1},  # a click is a later stage of a job already counted, not another job
+    )
+    assert result.variants["A"].jobs == 2 * len(JobStatus)
+    assert (result.jobs, result.queued) == (2 * len(JobStatus) + 5, 4)  # queued + processing
+    assert result.sent == 2 * 6  # sent, delivered, opened, clicked, replied, bounced
+    assert "jobs" not in result.as_json()["variants"]["A"]  # the API's answer is unchanged

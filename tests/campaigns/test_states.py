@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.campaigns import CampaignAction, CampaignState, InvalidTransition, next_state
+from outreach.campaigns import (
+    CampaignAction,
+    CampaignState,
+    InvalidTransition,
+    allowed_actions,
+    next_state,
+)
 
 A, S = CampaignAction, CampaignState
 ALLOWED = {
@@ -34,3 +40,10 @@ def test_the_refusal_says_what_is_allowed() -> None:
         next_state(S.ACTIVE, A.RESUME)
     with pytest.raises(InvalidTransition, match="no action allowed"):
         next_state(S.ARCHIVED, A.ACTIVATE)
+
+
+def test_the_actions_a_state_allows_are_those_that_lead_somewhere() -> None:
+    for state in S:
+        assert set(allowed_actions(state)) == {a for (s, a) in ALLOWED if s is state}
+    assert allowed_actions(S.ACTIVE) == (A.PAUSE, A.COMPLETE)
+    assert allowed_actions(S.ARCHIVED) == ()

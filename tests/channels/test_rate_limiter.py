@@ -59,3 +59,27 @@ def test_a_sender_not_configured_paces_at_the_channels_default() -> None:
     assert granted == 80  # a full bucket of one second's worth, then pacing
     clock.now += 0.5
     assert sum(limiter.try_take("whatsapp:1", 80.0) == 0 for _ in range(200)) == 40
+
+
+@pytest.mark.services
+def test_reading_a_bucket_takes_nothing_and_sees_what_it_earned(
+    redis_server_url: str, redis_prefix: str
+) -> None:
+    clock = StepClock()
+    limiter = RedisRateLimiter(
+        Redis.from_url(redis_server_url, decode_responses=True),
+        KeySpace(redis_prefix),
+        {"twilio:a:+1": 10.0},
+        burst_seconds=1.0,
+        clock=clock,
+    )
+    assert limiter.tokens_now("twilio:a:+1", 99.0) == 10.0  # never used: full
+    assert limiter.is_configured("twilio:a:+1") and not limiter.is_configured("sendgrid:x")
+    for _ in range(10):
+        assert limiter.try_take("twilio:a:+1", 99.0) == 0
+    assert limiter.tokens_now("twilio:a:+1", 99.0) == pytest.approx(0.0, abs=1e-9)
+    assert limiter.tokens_now("twilio:a:+1", 99.0) == pytest.approx(0.0, abs=1e-9)  # still
+    clock.now += 0.35
+    assert limiter.tokens_now("twilio:a:+1", 99.0) == pytest.approx(3.5)
+    assert limiter.try_take("twilio:a:+1", 99.0) == 0  # the read took none of them
+    assert limiter.capacity_for("sendgrid:x", 100.0) == 100.0

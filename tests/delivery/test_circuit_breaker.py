@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from outreach.delivery.circuit_breaker import BreakerSettings, BreakerState, CircuitBreaker
+from outreach.delivery.circuit_breaker import (
+    BreakerReport,
+    BreakerSettings,
+    BreakerState,
+    CircuitBreaker,
+    circuit_view,
+)
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SETTINGS = BreakerSettings(
@@ -84,3 +90,32 @@ def test_it_never_opens_below_the_ratio(outcomes: list[bool]) -> None:
             assert sum(seen) > SETTINGS.error_ratio * len(seen)
             return
         now += timedelta(milliseconds=10)
+
+
+VIEW_AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def _report(reporter: str, state: BreakerState, since_s: int, open_s: int | None = None):
+    since = VIEW_AT + timedelta(seconds=since_s)
+    until = VIEW_AT + timedelta(seconds=open_s) if open_s is not None else None
+    return BreakerReport(reporter, state, since, until)
+
+
+def test_a_provider_no_worker_reports_on_is_closed() -> None:
+    view = circuit_view([], VIEW_AT)
+    assert (view.state, view.since, view.reports) == (BreakerState.CLOSED, None, ())
+
+
+def test_one_open_worker_opens_the_view_until_its_period_ends() -> None:
+    reports = [
+        _report("w1", BreakerState.OPEN, -5, 10),
+        _report("w2", BreakerState.HALF_OPEN, -30),
+    ]
+    view = circuit_view(reports, VIEW_AT)
+    assert view.state is BreakerState.OPEN
+    assert view.open_until == VIEW_AT + timedelta(seconds=10)
+    later = circuit_view(reports, VIEW_AT + timedelta(seconds=11))
+    # w1's period is over: its next call probes, so both are half-open now.
+    assert later.state is BreakerState.HALF_OPEN
+    assert {r.state for r in later.reports} == {BreakerState.HALF_OPEN}
+    assert later.since == VIEW_AT - timedelta(seconds=30)

@@ -8,16 +8,19 @@ import pytest
 from sqlalchemy import Engine, select
 
 from outreach.campaigns import CampaignAction, CampaignState, InvalidTransition
-from outreach.domain import Actor
+from outreach.domain import Actor, Channel, Purpose
 from outreach.services.campaigns import (
     CampaignNotFound,
     CampaignRefused,
+    campaign_choices,
     change_campaign_state,
     create_campaign,
+    list_campaigns,
 )
-from outreach.sql.models import CommAuditLog
+from outreach.sql.models import CampaignEnrollment, CommAuditLog
 from outreach.sql.store import Store
 from tests.factories import (
+    add_recall_templates,
     add_segment,
     campaign_document,
     insert_rows,
@@ -146,3 +149,79 @@ def test_an_unknown_campaign_is_not_found(mariadb_engine: Engine) -> None:
         change_campaign_state(
             Store(mariadb_engine), 987654321, CampaignAction.PAUSE, actor=ACTOR, now=NOW
         )
+
+
+def test_the_list_shows_the_organisation_s_campaigns_newest_first_with_their_figures(
+    mariadb_engine: Engine,
+) -> None:
+    org = new_tag("org")
+    store = Store(mariadb_engine)
+    older = active_campaign(mariadb_engine, org)
+    newer = create_campaign(
+        store, campaign_document(org, add_segment(mariadb_engine, org)), actor=ACTOR, now=NOW
+    ).id
+    active_campaign(mariadb_engine, new_tag("other"))  # another organisation's: not listed
+    patients = [new_tag("p") for _ in range(3)]
+    insert_rows(
+        mariadb_engine,
+        patients=[patient_row(p, org_id=org) for p in patients],
+        jobs=[
+            job_row(
+                f"{patients[0]}:q", patients[0], NOW, org_id=org, campaign_id=older, variant="A"
+            ),
+            job_row(
+                f"{patients[1]}:s",
+                patients[1],
+                NOW,
+                org_id=org,
+                campaign_id=older,
+                variant="A",
+                status="delivered",
+            ),
+        ],
+    )
+    with mariadb_engine.begin() as connection:
+        connection.execute(
+            CampaignEnrollment.__table__.insert(),
+            [
+                {"campaign_id": older, "patient_id": p, "variant": v, "state": state}
+                for p, v, state in zip(
+                    patients, ["A", "A", None], ["active", "completed", "held_out"], strict=True
+                )
+            ],
+        )
+
+    listed = list_campaigns(store, org)
+    assert [s.campaign.id for s in listed] == [newer, older]
+    assert [s.campaign.state for s in listed] == [CampaignState.DRAFT, CampaignState.ACTIVE]
+    figures = listed[1].progress
+    assert (figures.enrolled, figures.held_out, figures.jobs, figures.sent, figures.queued) == (
+        3,
+        1,
+        2,
+        1,
+        1,
+    )
+    assert listed[0].progress.enrolled == 0 and listed[0].progress.jobs == 0
+    assert [s.campaign.id for s in list_campaigns(store, org, limit=1)] == [newer]
+    assert list_campaigns(store, new_tag("nobody")) == []
+
+
+def test_the_choices_are_the_organisation_s_segments_and_active_named_families(
+    mariadb_engine: Engine,
+) -> None:
+    org = new_tag("org")
+    mine = add_segment(mariadb_engine, org)
+    add_segment(mariadb_engine, new_tag("other"))
+    add_recall_templates(mariadb_engine, org)
+    add_recall_templates(mariadb_engine, new_tag("other"))
+
+    choices = campaign_choices(Store(mariadb_engine), org)
+    assert [s.id for s in choices.segments] == [mine]
+    families = {f.name: f for f in choices.families}
+    assert {"dental_recall", "dental_recall_reminder"} <= set(families)
+    recall = families["dental_recall"]
+    assert Purpose.CAMPAIGN_EDUCATION in recall.purposes
+    assert {Channel.EMAIL, Channel.SMS} <= set(recall.channels)
+    assert "A" in recall.variants
+    assert campaign_choices(Store(mariadb_engine), new_tag("nobody")).segments == ()

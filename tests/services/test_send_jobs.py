@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from outreach.channels import load_channels
+from outreach.channels.breaker_board import RedisBreakerBoard
 from outreach.delivery.circuit_breaker import BreakerSettings
 from outreach.delivery.retry_policy import RetryPolicy
 from outreach.domain import Channel
 from outreach.events import SendRequest
+from outreach.redis_store import KeySpace, connect_redis
 from outreach.services.send_jobs import DeliveryTuning, JobSender, ProviderBreakers
 from outreach.services.template_versions import seed_shipped_templates
 from outreach.sim.deployment import daytime_zone
@@ -412,13 +414,17 @@ def test_when_retries_run_out_it_falls_back_and_fails_only_with_no_channel_left(
     [outcome] = second.outcomes
     assert (outcome.type, outcome.job_id, outcome.data.channel) == ("comm.failed", job_id, "email")
     assert [d.stage for d in second.dead_letters] == ["channel.send"]
+    assert second.dead_letters[0].org_id == job["org_id"]  # its organisation's admins see it
 
 
 def test_an_open_breaker_holds_jobs_and_spends_no_retry(
-    seeded, channels, settings, sim_client
+    seeded, channels, settings, sim_client, redis_server_url, redis_prefix
 ) -> None:
+    board = RedisBreakerBoard(
+        connect_redis(redis_server_url), KeySpace(redis_prefix), reporter="worker-1"
+    )
     breakers = ProviderBreakers(
-        BreakerSettings(min_calls=2, error_ratio=0.1, open_for=timedelta(minutes=5))
+        BreakerSettings(min_calls=2, error_ratio=0.1, open_for=timedelta(minutes=5)), board
     )
     sender = sender_with(
         seeded,
@@ -439,6 +445,11 @@ def test_an_open_breaker_holds_jobs_and_spends_no_retry(
     assert result.waited == 1 and (job["status"], job["retries"]) == ("queued", 0)
     assert "circuit open" in job["last_error"]
     assert sim_client.get("/_sim/stats").json()["counters"].get("rejected.sms.20503") == 2
+    # The console sees the worker's breaker through the board.
+    [report] = board.reports("twilio")
+    assert (report.reporter, report.state.value) == ("worker-1", "open")
+    assert report.open_until == report.since + timedelta(minutes=5)
+    assert board.reports("sendgrid") == []
 
 
 def test_email_goes_as_a_text_part_and_an_html_part(seeded, handler, sim_client) -> None:

@@ -116,3 +116,28 @@ def test_the_report_judges_the_variants_against_the_holdout(mariadb_engine: Engi
     assert b.difference == pytest.approx(0.20)
     assert b.lift == pytest.approx(2.0)
     assert any(c.startswith("B beats the hold-out") for c in verdict.conclusions)
+
+
+def test_a_purpose_narrows_the_arms_and_a_channel_leaves_the_holdout_out(
+    mariadb_engine: Engine,
+) -> None:
+    org_id, _ = build_campaign(mariadb_engine)
+    week = (date(2026, 3, 1), date(2026, 3, 7))
+    with Store(mariadb_engine).reading() as repos:
+        education = repos.experiments.enrolment_outcomes(
+            ReportScope(*week, org_id, purpose="campaign_education")
+        )
+        reminders = repos.experiments.enrolment_outcomes(
+            ReportScope(*week, org_id, purpose="appt_reminder")
+        )
+        with pytest.raises(ValueError, match="not kept per channel"):
+            repos.experiments.enrolment_outcomes(ReportScope(*week, org_id, channel="sms"))
+        with pytest.raises(ValueError, match="not kept per purpose"):
+            repos.stats.latency_totals(ReportScope(*week, org_id, purpose="appt_reminder"))
+    assert sum(o.enrolled for o in education) == 420 and reminders == []
+    report = funnel_report(
+        Store(mariadb_engine),
+        ReportScope(*week, org_id, channel="sms"),
+        ENROLLED + timedelta(days=7),
+    )
+    assert report.variant_verdicts == ()  # a hold-out is sent nothing on any channel

@@ -104,6 +104,8 @@ def test_lists_filter_and_keep_other_organisations_out(mariadb_engine: Engine) -
     assert listed(org_id=org_id, language="fr") == []
     assert listed(org_id=other, visible_to_org=org_id) == []
     assert listed(org_id=org_id, limit=1) == [mine[2]]
+    assert listed(family_key=f"{org_id}|-|appt_reminder|sms|en|A") == mine[:2]  # one history
+    assert listed(family_key=f"{org_id}|-|appt_reminder|sms|en|A", visible_to_org=other) == []
 
 
 def test_two_saves_racing_for_a_version_number_one_is_told_to_number_again(

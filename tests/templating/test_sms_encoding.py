@@ -91,3 +91,25 @@ def test_any_text_is_consistent_with_its_encoding(text: str) -> None:
 @given(any_text, any_text)
 def test_appending_never_makes_a_message_cheaper(head: str, tail: str) -> None:
     assert sms_cost(head + tail).segments >= sms_cost(head).segments
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "segments", "capacity"),
+    [
+        ("", GSM, 0, 160),
+        ("Hello", GSM, 1, 160),
+        ("a" * 160, GSM, 1, 160),
+        ("a" * 161, GSM, 2, 153),  # each part of a long message carries a header
+        ("€" * 81, GSM, 2, 153),
+        ("á", UCS, 1, 70),
+        ("á" * 70, UCS, 1, 70),
+        ("á" * 71, UCS, 2, 67),
+        ("😀" * 36, UCS, 2, 67),
+    ],
+)
+def test_a_segment_holds_what_its_encoding_and_count_allow(
+    text: str, encoding: SmsEncoding, segments: int, capacity: int
+) -> None:
+    cost = sms_cost(text)
+    assert (cost.encoding, cost.segments, cost.segment_capacity) == (encoding, segments, capacity)
+    assert cost.units <= max(cost.segments, 1) * cost.segment_capacity

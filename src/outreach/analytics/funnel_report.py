@@ -205,4 +205,8 @@ def _default_title(scope: ReportScope) -> str:
     who = f"organisation {scope.org_id}" if scope.org_id else "all organisations"
     if scope.campaign_id is not None:
         who += f", campaign {scope.campaign_id}"
+    if scope.purpose is not None:
+        who += f", purpose {scope.purpose}"
+    if scope.channel is not None:
+        who += f", channel {scope.channel}"
     return f"Messaging funnel, {who}: {scope.start:%d %b %Y} to {scope.end:%d %b %Y}"

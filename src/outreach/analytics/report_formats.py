@@ -154,6 +154,8 @@ def report_json(report: FunnelReport, policy: CellPolicy) -> dict[str, Any]:
         "scope": {
             "org_id": scope.org_id,
             "campaign_id": scope.campaign_id,
+            "purpose": scope.purpose,
+            "channel": scope.channel,
             "from": scope.start.isoformat(),
             "to": scope.end.isoformat(),
         },

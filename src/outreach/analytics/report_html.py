@@ -11,6 +11,7 @@ policy: a hidden count is drawn as a short hatched stub labelled "<11", never to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 import pandas as pd
@@ -123,7 +124,7 @@ def _funnel_table(report: FunnelReport, policy: CellPolicy) -> str:
             f"<td>{escape(policy.rate_text(step.count, step.parent_count) if step.parent else '')}"
             f"</td><td>{escape(of)}</td><td>{escape(median)}</td></tr>"
         )
-    return f'<table class="funnel">{header}{"".join(lines)}</table>'
+    return _table(f'<table class="funnel">{header}{"".join(lines)}</table>', "The funnel's figures")
 
 
 def _trend_chart(daily: pd.DataFrame, policy: CellPolicy) -> str:
@@ -267,7 +268,7 @@ def _channel_table(report: FunnelReport, policy: CellPolicy) -> str:
             )
             + "</tr>"
         )
-    return f"<table>{header}{''.join(lines)}</table>"
+    return _table(f"<table>{header}{''.join(lines)}</table>", "The channels' figures")
 
 
 def _verdict_chart(verdict: AbVerdict, policy: CellPolicy, title: str) -> str:
@@ -304,6 +305,70 @@ def _verdict_chart(verdict: AbVerdict, policy: CellPolicy, title: str) -> str:
     return _svg(10 + len(verdict.arms) * row_height, "".join(body), title)
 
 
+def _table(html: str, label: str) -> str:
+    """A table in a box that scrolls sideways on a narrow screen, not the page (focusable, so
+    a keyboard can scroll it too)."""
+    return (
+        f'<div class="table-wrap" tabindex="0" role="region" aria-label="{escape(label)}">'
+        f"{html}</div>"
+    )
+
+
+def _rows_table(header: Sequence[str], rows: Sequence[Sequence[str]], label: str) -> str:
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return _table(f"<table><tr>{head}</tr>{body}</table>", label)
+
+
+def _trend_table(daily: pd.DataFrame, policy: CellPolicy) -> str:
+    """The trend's figures, day by day (the chart's text alternative), folded away."""
+    names = [name for name in TREND_COLOURS if name in daily]
+    if not names:
+        return ""
+    rows = [
+        [f"{pd.Timestamp(row['day']):%d %b %Y}", *(policy.count_text(int(row[n])) for n in names)]
+        for _, row in daily.iterrows()
+    ]
+    return (
+        "<details><summary>The daily figures as a table</summary>"
+        + _rows_table(["day", *names], rows, "The daily figures")
+        + "</details>"
+    )
+
+
+def _verdict_table(verdict: AbVerdict, policy: CellPolicy, title: str) -> str:
+    if verdict_hidden(verdict, policy):
+        return ""
+    rows = []
+    for result in verdict.arms:
+        name = result.arm.name + (" (control)" if result.arm.name == verdict.control else "")
+        rate = result.arm.rate
+        interval = result.interval
+        rows.append(
+            [
+                name,
+                "no data" if rate is None else f"{rate * 100:.1f}%",
+                f"{interval[0] * 100:.1f}–{interval[1] * 100:.1f}%" if interval else "",
+                f"{result.probability_to_beat * 100:.0f}%"
+                if result.probability_to_beat is not None
+                else "",
+            ]
+        )
+    return _rows_table(
+        ["arm", "rate", "95% interval", "P(better than control)"], rows, f"{title}: each arm"
+    )
+
+
+def _labels_table(column: str, items: Sequence[tuple[str, int]], policy: CellPolicy) -> str:
+    return _rows_table(
+        [column, "messages"],
+        [[label_text(label), policy.count_text(n)] for label, n in items],
+        f"Messages by {column}",
+    )
+
+
 def _section(title: str, reading: str, content: str) -> str:
     return (
         f'<section><h2>{escape(title)}</h2><p class="reading">{escape(reading)}</p>'
@@ -315,16 +380,39 @@ def _empty(text: str) -> str:
     return f'<p class="note">{escape(text)}</p>'
 
 
-def render_html(report: FunnelReport, policy: CellPolicy) -> str:
-    """The report as one standalone HTML document."""
-    said = readings(report, policy)
-    scope = report.scope
-    cells = (
+@dataclass(frozen=True, slots=True)
+class ReportSection:
+    """One section of the report: a heading, a reading and its charts and tables (markup,
+    escaped; charts are SVG drawn with attributes only, so a page with a strict style policy
+    can embed them and style their text through the ``svg text`` and ``.muted`` classes)."""
+
+    key: str  # funnel, daily, channels, variants, suppressions, intents
+    title: str
+    reading: str
+    content: str
+
+    def html(self) -> str:
+        return _section(self.title, self.reading, self.content)
+
+
+def cells_note(policy: CellPolicy) -> str:
+    """What the small-cell policy did to the figures, in a sentence."""
+    if policy.threshold is None:
+        return "Exact counts: for authorised analysts only; do not pass these figures on."
+    return (
         f"Counts from 1 to {policy.threshold - 1} are shown as “{policy.hidden_label}”, and the "
         "rates and bars drawn from them are left out."
-        if policy.threshold is not None
-        else "Exact counts: for authorised analysts only; do not pass this file on."
     )
+
+
+def report_sections(
+    report: FunnelReport, policy: CellPolicy, *, data_tables: bool = False
+) -> tuple[ReportSection, ...]:
+    """The report's sections without the document around them (the HTML file and the console
+    both show these). ``data_tables`` adds a table to each chart that has none (the daily
+    figures, the variants' intervals, the reasons and intents): a page's text alternative."""
+    said = readings(report, policy)
+    scope = report.scope
     variant_blocks = []
     for campaign_id, verdict in report.variant_verdicts:
         title = f"Campaign {campaign_id}: {verdict.metric}"
@@ -332,52 +420,54 @@ def render_html(report: FunnelReport, policy: CellPolicy) -> str:
             f'<h3>{escape(title)}</h3><p class="reading">'
             f"{escape(verdict_reading(verdict, policy))}</p>"
             + _verdict_chart(verdict, policy, title)
+            + (_verdict_table(verdict, policy, title) if data_tables else "")
         )
-    sections = [
-        _section(
+    trend = _empty("One day only.")
+    if scope.days > 1:
+        trend = _trend_chart(report.daily, policy) + (
+            _trend_table(report.daily, policy) if data_tables else ""
+        )
+    suppressions = intents = ""
+    if report.suppression_reasons:
+        suppressions = _bar_rows(
+            [(label_text(label), count, "") for label, count in report.suppression_reasons],
+            SUPPRESSION_COLOUR,
+            policy,
+            "Suppressed messages by reason",
+        ) + (_labels_table("reason", report.suppression_reasons, policy) if data_tables else "")
+    if report.reply_intents:
+        intents = _bar_rows(
+            [(label_text(label), count, "") for label, count in report.reply_intents],
+            INTENT_COLOUR,
+            policy,
+            "Replied messages by what the reply meant",
+        ) + (_labels_table("intent", report.reply_intents, policy) if data_tables else "")
+    return (
+        ReportSection(
+            "funnel",
             "Funnel",
             said.funnel,
             (_funnel_chart(report.steps, policy) if report.planned else "")
             + _funnel_table(report, policy),
         ),
-        _section(
-            "Daily trend",
-            said.daily,
-            _trend_chart(report.daily, policy) if scope.days > 1 else _empty("One day only."),
-        ),
-        _section(
+        ReportSection("daily", "Daily trend", said.daily, trend),
+        ReportSection(
+            "channels",
             "Channels",
             said.channels,
             (_channel_chart(report.channels, policy) + _channel_table(report, policy))
             if not report.channels.empty
             else "",
         ),
-        _section("Variants", said.variants, "".join(variant_blocks)),
-        _section(
-            "Suppression reasons",
-            said.suppressions,
-            _bar_rows(
-                [(label_text(label), count, "") for label, count in report.suppression_reasons],
-                SUPPRESSION_COLOUR,
-                policy,
-                "Suppressed messages by reason",
-            )
-            if report.suppression_reasons
-            else "",
-        ),
-        _section(
-            "Reply intents",
-            said.intents,
-            _bar_rows(
-                [(label_text(label), count, "") for label, count in report.reply_intents],
-                INTENT_COLOUR,
-                policy,
-                "Replied messages by what the reply meant",
-            )
-            if report.reply_intents
-            else "",
-        ),
-    ]
+        ReportSection("variants", "Variants", said.variants, "".join(variant_blocks)),
+        ReportSection("suppressions", "Suppression reasons", said.suppressions, suppressions),
+        ReportSection("intents", "Reply intents", said.intents, intents),
+    )
+
+
+def render_html(report: FunnelReport, policy: CellPolicy) -> str:
+    """The report as one standalone HTML document."""
+    sections = report_sections(report, policy)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
@@ -387,5 +477,7 @@ def render_html(report: FunnelReport, policy: CellPolicy) -> str:
         f"<h1>{escape(report.title)}</h1>"
         f'<p class="meta">Generated {report.generated_at:%d %b %Y %H:%M} UTC · days are each '
         "organisation's own · aggregates only, no patient data</p>"
-        f'<p class="note">{escape(cells)}</p>' + "".join(sections) + "</main></body></html>\n"
+        f'<p class="note">{escape(cells_note(policy))}</p>'
+        + "".join(section.html() for section in sections)
+        + "</main></body></html>\n"
     )

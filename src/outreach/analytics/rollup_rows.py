@@ -13,12 +13,18 @@ REPORT_DIMENSIONS = ("day", "org_id", "campaign_id", "purpose", "channel", "vari
 @dataclass(frozen=True, slots=True)
 class ReportScope:
     """Which rollups a report covers: organisation's days ``start``..``end`` (both included),
-    one organisation or all, one campaign or all."""
+    one organisation or all, one campaign or all, one purpose or all, one channel or all.
+
+    Not every rollup is kept per purpose and channel: latency histograms have no purpose, and a
+    campaign's enrolments (the hold-out's verdict) no channel. A report scoped by one of those
+    leaves out what cannot be cut by it (``funnel_reports``) rather than show it uncut."""
 
     start: date
     end: date
     org_id: str | None = None
     campaign_id: int | None = None
+    purpose: str | None = None
+    channel: str | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:

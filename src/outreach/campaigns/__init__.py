@@ -37,6 +37,7 @@ from outreach.campaigns.states import (
     CampaignState,
     EnrolmentState,
     InvalidTransition,
+    allowed_actions,
     next_state,
 )
 from outreach.campaigns.steps import (
@@ -70,6 +71,7 @@ __all__ = [
     "StatusCount",
     "StepTiming",
     "VariantProgress",
+    "allowed_actions",
     "assignment_bucket",
     "assignment_thresholds",
     "campaign_job_key",

@@ -54,6 +54,11 @@ class VariantProgress:
     suppressed: int = 0
     cancelled: int = 0
 
+    @property
+    def jobs(self) -> int:
+        """Every job the campaign created for the variant, whatever became of it."""
+        return self.queued + self.sent + self.failed + self.suppressed + self.cancelled
+
 
 @dataclass
 class CampaignProgress:
@@ -63,6 +68,18 @@ class CampaignProgress:
     completed: int = 0
     variants: dict[str, VariantProgress] = field(default_factory=dict)
     suppressed: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def jobs(self) -> int:
+        return sum(v.jobs for v in self.variants.values())
+
+    @property
+    def sent(self) -> int:
+        return sum(v.sent for v in self.variants.values())
+
+    @property
+    def queued(self) -> int:
+        return sum(v.queued for v in self.variants.values())
 
     def as_json(self) -> dict[str, Any]:
         """The figures as the API and the CLI show them."""

@@ -61,6 +61,11 @@ class InvalidTransition(Exception):
         self.action = action
 
 
+def allowed_actions(current: CampaignState) -> tuple[CampaignAction, ...]:
+    """The actions a campaign in ``current`` accepts, in the order a page offers them."""
+    return tuple(a for a in CampaignAction if (CampaignState(current), a) in _TRANSITIONS)
+
+
 def next_state(current: CampaignState, action: CampaignAction) -> CampaignState:
     """The state ``action`` leads to from ``current``; ``InvalidTransition`` when none."""
     try:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 import redis
 
-from outreach.delivery.token_bucket import bucket_capacity
+from outreach.delivery.token_bucket import Bucket, bucket_capacity, tokens_at
 from outreach.redis_store import KeySpace
 
 # KEYS[1]: the bucket (a hash: tokens, ts). ARGV: now, rate, capacity, ttl seconds.
@@ -59,6 +59,7 @@ class RedisRateLimiter:
         burst_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._client = client
         self._script = client.register_script(TAKE_TOKEN_LUA)
         self._keys = keys
         self._rates = dict(rates)
@@ -67,6 +68,25 @@ class RedisRateLimiter:
 
     def rate_for(self, pacing_key: str, default_rate: float) -> float:
         return self._rates.get(pacing_key, default_rate)
+
+    def is_configured(self, pacing_key: str) -> bool:
+        """Whether the sender's rate is set for it (else its channel's default applies)."""
+        return pacing_key in self._rates
+
+    def capacity_for(self, pacing_key: str, default_rate: float) -> float:
+        return bucket_capacity(self.rate_for(pacing_key, default_rate), self._burst)
+
+    def tokens_now(self, pacing_key: str, default_rate: float) -> float:
+        """The sends the sender may make back to back now: its bucket read, never taken from
+        (a bucket no one took from lately is full)."""
+        tokens, updated_at = self._client.hmget(self._keys.key("pace", pacing_key), "tokens", "ts")
+        bucket = (
+            Bucket(float(tokens), float(updated_at))
+            if tokens is not None and updated_at is not None
+            else None
+        )
+        rate = self.rate_for(pacing_key, default_rate)
+        return tokens_at(bucket, self._clock(), rate, bucket_capacity(rate, self._burst))
 
     def try_take(self, pacing_key: str, default_rate: float) -> float:
         """Take a token for one send; 0 when taken, else the seconds until one is there."""

@@ -35,12 +35,12 @@ def _actor() -> str:
 
 
 def _entries(settings: Settings) -> list[DlqEntry]:
-    from outreach.events import DlqEntry
     from outreach.kafka_reader import read_topic
+    from outreach.services.dead_letters_admin import entries_from
     from outreach.topics import DLQ
 
     records = asyncio.run(read_topic(settings.resolved_kafka_bootstrap(), DLQ))
-    return [DlqEntry.model_validate_json(record.value) for record in records]
+    return entries_from(record.value for record in records)
 
 
 @dlq_app.command("list")

@@ -76,6 +76,7 @@ def worker(
         process_id=wiring.process_id(),
         ledger=wiring.send_ledger(settings, redis),
         pacer=wiring.rate_limiter(settings, redis),
+        breaker_board=wiring.breaker_board(settings, redis, wiring.process_id()),
         metrics=metrics,
     )
     if "replies" in chosen:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -102,3 +103,48 @@ class CircuitBreaker:
         while calls and calls[0][0] < cutoff:
             _, failed = calls.popleft()
             self._failures -= failed
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerReport:
+    """One worker's breaker of one provider, as the worker last reported it (it reports each
+    change; a breaker that never left ``closed`` reports nothing)."""
+
+    reporter: str  # the worker process
+    state: BreakerState
+    since: datetime
+    open_until: datetime | None = None  # when open: when it lets probes through
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitView:
+    """A provider's circuit across the workers that send to it."""
+
+    state: BreakerState
+    since: datetime | None
+    open_until: datetime | None
+    reports: tuple[BreakerReport, ...]
+
+
+def circuit_view(reports: Sequence[BreakerReport], now: datetime) -> CircuitView:
+    """Open while any worker's breaker is open; half-open while one probes, or once an open
+    period has ended (its next call probes); closed when no worker reports otherwise."""
+    current = []
+    for report in reports:
+        if (
+            report.state is BreakerState.OPEN
+            and report.open_until is not None
+            and now >= report.open_until
+        ):
+            report = BreakerReport(report.reporter, BreakerState.HALF_OPEN, report.open_until)
+        current.append(report)
+    for state in (BreakerState.OPEN, BreakerState.HALF_OPEN):
+        matching = [r for r in current if r.state is state]
+        if matching:
+            return CircuitView(
+                state,
+                min(r.since for r in matching),
+                max((r.open_until for r in matching if r.open_until), default=None),
+                tuple(current),
+            )
+    return CircuitView(BreakerState.CLOSED, None, None, tuple(current))

@@ -30,15 +30,20 @@ def bucket_capacity(rate: float, burst_seconds: float) -> float:
     return max(1.0, rate * burst_seconds)
 
 
-def take_token(bucket: Bucket | None, now: float, rate: float, capacity: float) -> Take:
-    """Take one token at ``now`` if there is one; a missing bucket starts full."""
+def tokens_at(bucket: Bucket | None, now: float, rate: float, capacity: float) -> float:
+    """The tokens a bucket holds at ``now`` (what it earned since, up to capacity); a missing
+    bucket is full."""
     if rate <= 0:
         raise ValueError("rate must be positive")
     if bucket is None:
-        tokens = capacity
-    else:
-        elapsed = max(0.0, now - bucket.updated_at)  # a clock that stepped back earns nothing
-        tokens = min(capacity, bucket.tokens + elapsed * rate)
+        return capacity
+    elapsed = max(0.0, now - bucket.updated_at)  # a clock that stepped back earns nothing
+    return min(capacity, bucket.tokens + elapsed * rate)
+
+
+def take_token(bucket: Bucket | None, now: float, rate: float, capacity: float) -> Take:
+    """Take one token at ``now`` if there is one; a missing bucket starts full."""
+    tokens = tokens_at(bucket, now, rate, capacity)
     if tokens >= 1.0:
         return Take(True, 0.0, Bucket(tokens - 1.0, now))
     return Take(False, (1.0 - tokens) / rate, Bucket(tokens, now))

@@ -44,7 +44,9 @@ from outreach.services.ingest_statuses import StatusIngestor
 from outreach.services.plan_events import EventPlanner
 from outreach.services.receive_reply import ReplyService
 from outreach.services.send_jobs import (
+    BreakerBoard,
     JobSender,
+    NoBoard,
     NoLedger,
     NoPacing,
     Pacer,
@@ -82,6 +84,8 @@ class WorkerDependencies:
     process_id: str = "worker"
     ledger: SendLedger = field(default_factory=NoLedger)
     pacer: Pacer = field(default_factory=NoPacing)
+    # Where the breakers' changes are posted for the console (``channels.breaker_board``).
+    breaker_board: BreakerBoard = field(default_factory=NoBoard)
     metrics: Metrics = field(default_factory=Metrics)  # served by the command (serve_metrics)
 
 
@@ -173,7 +177,7 @@ def build_worker_app(deps: WorkerDependencies, roles: Sequence[str] = ALL_ROLES)
             process_id=deps.process_id,
             ledger=deps.ledger,
             pacer=deps.pacer,
-            breakers=ProviderBreakers(breaker_settings(settings)),
+            breakers=ProviderBreakers(breaker_settings(settings), deps.breaker_board),
             tuning=delivery_tuning(settings),
             on_send=_send_observer(deps.metrics),
         )

@@ -28,10 +28,13 @@ from outreach.campaigns import (
     progress,
 )
 from outreach.campaigns.readiness import ReadinessProblem, readiness
-from outreach.domain import Actor, PhiFreeError
+from outreach.domain import Actor, Channel, PhiFreeError, Purpose
 from outreach.segments import Catalogue, InvalidRule, RuleLimits, SegmentNotCompilable
 from outreach.sql.campaign_repository import CampaignRecord
+from outreach.sql.segment_repository import StoredSegment
 from outreach.sql.store import Repositories, Store
+
+LIST_LIMIT = 500
 
 
 class CampaignNotFound(PhiFreeError):
@@ -54,6 +57,33 @@ class StateChange:
     segment_size: int | None = None
     jobs_cancelled: int = 0
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    """A campaign of a list, with its headline figures (clicks are not counted here:
+    ``campaign_status`` has the whole progress)."""
+
+    campaign: CampaignRecord
+    progress: CampaignProgress
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFamilyChoice:
+    """A named template family a campaign step may use, and what its active templates cover."""
+
+    name: str
+    purposes: tuple[Purpose, ...]
+    channels: tuple[Channel, ...]
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignChoices:
+    """What a new campaign of an organisation can be made of."""
+
+    segments: tuple[StoredSegment, ...]
+    families: tuple[TemplateFamilyChoice, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +237,43 @@ def campaign_status(store: Store, campaign_id: int, *, org_id: str | None = None
         else None
     )
     return CampaignStatus(record, counts, (warning,) if warning else ())
+
+
+def list_campaigns(store: Store, org_id: str, *, limit: int = LIST_LIMIT) -> list[CampaignSummary]:
+    """The organisation's campaigns, newest first, each with its headline figures (three
+    queries, whatever the number of campaigns)."""
+    with store.reading() as repos:
+        records = repos.campaigns.of_org(org_id, limit)
+        ids = [record.id for record in records]
+        enrolled = repos.campaigns.enrolment_counts_of(ids)
+        jobs = repos.campaigns.job_counts_of(ids)
+    return [
+        CampaignSummary(record, progress(enrolled.get(record.id, ()), jobs.get(record.id, ()), {}))
+        for record in records
+    ]
+
+
+def campaign_choices(store: Store, org_id: str) -> CampaignChoices:
+    """The organisation's segments and the named template families (its own and the global
+    ones, with an active version) a new campaign may use."""
+    with store.reading() as repos:
+        segments = repos.segments.of_org(org_id)
+        rows = repos.templates.named_families(org_id)
+    covered: dict[str, tuple[set[Purpose], set[Channel], set[str]]] = {}
+    for family, purpose, channel, variant in rows:
+        purposes, channels, variants = covered.setdefault(family, (set(), set(), set()))
+        purposes.add(purpose)
+        channels.add(channel)
+        variants.add(variant)
+    return CampaignChoices(
+        segments=tuple(segments),
+        families=tuple(
+            TemplateFamilyChoice(
+                name,
+                tuple(sorted(purposes)),
+                tuple(sorted(channels)),
+                tuple(sorted(variants)),
+            )
+            for name, (purposes, channels, variants) in sorted(covered.items())
+        ),
+    )

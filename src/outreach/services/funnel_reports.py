@@ -27,9 +27,11 @@ def funnel_report(
         variant_stats = repos.stats.totals(
             scope, ["campaign_id", "variant", "channel"], with_variant=True
         )
-        latencies = repos.stats.latency_totals(scope, ["channel"])
+        # Latency histograms have no purpose and enrolments no channel: a report cut by one
+        # leaves them out (no median times; no hold-out verdict) rather than show them uncut.
+        latencies = repos.stats.latency_totals(scope, ["channel"]) if scope.purpose is None else []
         breakdowns = repos.stats.breakdown_totals(scope)
-        enrolments = repos.experiments.enrolment_outcomes(scope)
+        enrolments = repos.experiments.enrolment_outcomes(scope) if scope.channel is None else []
         rows = repos.stats.totals(scope, REPORT_DIMENSIONS) if detailed else None
     return build_funnel_report(
         scope,

@@ -37,7 +37,7 @@ from outreach.channels.base import (
 )
 from outreach.channels.message_builder import MessageBuilder, MessageBuildError
 from outreach.dead_letters import DeadLetter, dead_letter, describe_error
-from outreach.delivery.circuit_breaker import BreakerSettings, CircuitBreaker
+from outreach.delivery.circuit_breaker import BreakerSettings, BreakerState, CircuitBreaker
 from outreach.delivery.fallback import may_fall_back
 from outreach.delivery.provider_errors import ErrorAction, ErrorClass, classify_send_error
 from outreach.delivery.retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -94,11 +94,38 @@ class NoLedger:
         """Nothing recorded."""
 
 
-class ProviderBreakers:
-    """One circuit breaker per provider, shared by a worker's sending threads."""
+class BreakerBoard(Protocol):
+    """Where a worker posts its breakers' changes for others to see
+    (``channels.breaker_board``)."""
 
-    def __init__(self, settings: BreakerSettings) -> None:
+    def post(
+        self,
+        provider: str,
+        state: BreakerState,
+        since: datetime,
+        open_until: datetime | None = None,
+    ) -> None: ...
+
+
+class NoBoard:
+    def post(
+        self,
+        provider: str,
+        state: BreakerState,
+        since: datetime,
+        open_until: datetime | None = None,
+    ) -> None:
+        """Nothing posted."""
+
+
+class ProviderBreakers:
+    """One circuit breaker per provider, shared by a worker's sending threads; each change of
+    state is logged and posted to the ``board`` (a failed post is logged, never in the way of
+    a send)."""
+
+    def __init__(self, settings: BreakerSettings, board: BreakerBoard | None = None) -> None:
         self._settings = settings
+        self._board = board or NoBoard()
         self._lock = threading.Lock()
         self._breakers: dict[str, CircuitBreaker] = {}
 
@@ -108,19 +135,39 @@ class ProviderBreakers:
             breaker = self._breakers[provider] = CircuitBreaker(self._settings)
         return breaker
 
+    def _changed(self, provider: str, before: BreakerState, now: datetime) -> None:
+        """Called under the lock, so the board sees the changes in their order."""
+        breaker = self._of(provider)
+        after = breaker.state
+        if after == before:
+            return
+        logger.warning("circuit breaker for %s: %s -> %s", provider, before, after)
+        open_until = (
+            breaker.opened_at + self._settings.open_for
+            if after is BreakerState.OPEN and breaker.opened_at is not None
+            else None
+        )
+        try:
+            self._board.post(provider, after, now, open_until)
+        except Exception as error:  # the board is for people; sending goes on without it
+            logger.warning(
+                "circuit breaker for %s: not posted (%s)", provider, type(error).__name__
+            )
+
     def allow(self, provider: str, now: datetime) -> datetime | None:
         """None when a call may go now, else when to try again."""
         with self._lock:
             breaker = self._of(provider)
-            return None if breaker.allow(now) else breaker.retry_at(now)
+            before = breaker.state
+            allowed = breaker.allow(now)
+            self._changed(provider, before, now)
+            return None if allowed else breaker.retry_at(now)
 
     def record(self, provider: str, now: datetime, *, failed: bool) -> None:
         with self._lock:
             before = self._of(provider).state
             self._of(provider).record(now, failed=failed)
-            after = self._of(provider).state
-        if after != before:
-            logger.warning("circuit breaker for %s: %s -> %s", provider, before, after)
+            self._changed(provider, before, now)
 
     def state(self, provider: str) -> str:
         with self._lock:
@@ -546,6 +593,7 @@ class JobSender:
                 failed_at=now,
                 original=SendRequest(job_id=job.id, attempt=job.attempt).model_dump_json(),
                 key=job.patient_id,
+                org_id=job.org_id,
             )
         )
 

@@ -602,3 +602,71 @@ class CampaignRepository:
             select(clicked.c.variant, func.count()).group_by(clicked.c.variant)
         )
         return {variant: int(count) for variant, count in rows}
+
+    # ---- the console's list ----
+
+    def of_org(self, org_id: str, limit: int) -> list[CampaignRecord]:
+        """The organisation's campaigns, newest first, at most ``limit``."""
+        rows = self.connection.execute(
+            select(campaigns)
+            .where(campaigns.c.org_id == org_id)
+            .order_by(campaigns.c.id.desc())
+            .limit(limit)
+        )
+        return [_record(row) for row in rows]
+
+    def enrolment_counts_of(
+        self, campaign_ids: Sequence[int]
+    ) -> dict[int, list[tuple[EnrolmentState, str | None, str | None, int]]]:
+        """``enrolment_counts`` of several campaigns in one query."""
+        counts: dict[int, list[tuple[EnrolmentState, str | None, str | None, int]]] = {}
+        if not campaign_ids:
+            return counts
+        rows = self.connection.execute(
+            select(
+                enrolments.c.campaign_id,
+                enrolments.c.state,
+                enrolments.c.variant,
+                enrolments.c.exit_reason,
+                func.count(),
+            )
+            .where(enrolments.c.campaign_id.in_(list(campaign_ids)))
+            .group_by(
+                enrolments.c.campaign_id,
+                enrolments.c.state,
+                enrolments.c.variant,
+                enrolments.c.exit_reason,
+            )
+        )
+        for campaign_id, state, variant, reason, count in rows:
+            counts.setdefault(int(campaign_id), []).append(
+                (EnrolmentState(state), variant, reason, int(count))
+            )
+        return counts
+
+    def job_counts_of(self, campaign_ids: Sequence[int]) -> dict[int, list[StatusCount]]:
+        """``job_counts`` of several campaigns in one query."""
+        counts: dict[int, list[StatusCount]] = {}
+        if not campaign_ids:
+            return counts
+        rows = self.connection.execute(
+            select(
+                jobs.c.campaign_id,
+                jobs.c.variant,
+                jobs.c.status,
+                jobs.c.suppression_reason,
+                func.count(),
+            )
+            .where(jobs.c.campaign_id.in_(list(campaign_ids)))
+            .group_by(jobs.c.campaign_id, jobs.c.variant, jobs.c.status, jobs.c.suppression_reason)
+        )
+        for campaign_id, variant, status, reason, count in rows:
+            counts.setdefault(int(campaign_id), []).append(
+                StatusCount(
+                    variant,
+                    JobStatus(status),
+                    str(reason) if reason is not None else None,
+                    int(count),
+                )
+            )
+        return counts

@@ -36,11 +36,15 @@ class ExperimentRepository:
                 appointments.c.last_event_at >= enrolments.c.enrolled_at,
             )
         )
+        if scope.channel is not None:
+            raise ValueError("enrolments are not kept per channel (a hold-out gets none)")
         conditions = [enrolments.c.enrolled_at >= since, enrolments.c.enrolled_at < until]
         if scope.org_id is not None:
             conditions.append(campaigns.c.org_id == scope.org_id)
         if scope.campaign_id is not None:
             conditions.append(enrolments.c.campaign_id == scope.campaign_id)
+        if scope.purpose is not None:
+            conditions.append(campaigns.c.purpose == scope.purpose)
         rows = self.connection.execute(
             select(
                 enrolments.c.campaign_id,

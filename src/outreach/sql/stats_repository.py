@@ -49,6 +49,13 @@ def _scoped(table: Table, scope: ReportScope) -> list[Any]:
         conditions.append(table.c.org_id == scope.org_id)
     if scope.campaign_id is not None:
         conditions.append(table.c.campaign_id == scope.campaign_id)
+    for dimension in ("purpose", "channel"):
+        value = getattr(scope, dimension)
+        if value is None:
+            continue
+        if dimension not in table.c:
+            raise ValueError(f"{table.name} is not kept per {dimension}")
+        conditions.append(table.c[dimension] == value)
     return conditions
 
 

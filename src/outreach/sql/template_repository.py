@@ -76,6 +76,7 @@ class TemplateFilter:
     provider_id: str | None = None
     active: bool | None = None
     visible_to_org: str | None = None  # only this organisation's versions and the global ones
+    family_key: str | None = None  # one family's versions (its history)
     limit: int = LIST_LIMIT
 
 
@@ -208,6 +209,7 @@ class TemplateRepository:
             ("language", wanted.language),
             ("org_id", wanted.org_id),
             ("provider_id", wanted.provider_id),
+            ("family_key", wanted.family_key),
         ):
             if value is not None:
                 query = query.where(templates.c[column] == value)
@@ -238,6 +240,26 @@ class TemplateRepository:
             )
         )
         return [_record(row) for row in rows]
+
+    def named_families(self, org_id: str) -> list[tuple[str, Purpose, Channel, str]]:
+        """(family, purpose, channel, variant) of every active named-family template the
+        organisation may use (its own and the global ones): what a campaign step can name."""
+        rows = self.connection.execute(
+            select(
+                templates.c.family, templates.c.purpose, templates.c.channel, templates.c.variant
+            )
+            .where(
+                templates.c.family.is_not(None),
+                templates.c.is_active.is_(True),
+                or_(templates.c.org_id.is_(None), templates.c.org_id == org_id),
+            )
+            .distinct()
+            .order_by(templates.c.family, templates.c.purpose, templates.c.channel)
+        )
+        return [
+            (str(family), Purpose(purpose), Channel(channel), str(variant))
+            for family, purpose, channel, variant in rows
+        ]
 
     def seed(self, records: Iterable[TemplateRecord]) -> int:
         """Store each record as the active version it names, unless its family already has that

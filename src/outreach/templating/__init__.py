@@ -7,6 +7,7 @@ variables the policy allows, then applies the channel's rules (SMS segments, Wha
 Everything here is pure: no I/O beyond the package's seed files, and the clock is a parameter.
 """
 
+from outreach.templating.analysis import variables_read
 from outreach.templating.errors import (
     InvalidContextValue,
     InvalidPortalToken,
@@ -132,6 +133,7 @@ __all__ = [
     "surfaces_of",
     "template_family",
     "validate_template",
+    "variables_read",
     "verify_portal_token",
     "verify_unsubscribe_token",
     "whatsapp_payload",

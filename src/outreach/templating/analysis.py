@@ -262,3 +262,16 @@ def analyse_source(source: str) -> TemplateAnalysis:
     for problem in structure_problems(tree):
         walker.findings.append(Finding(ViolationCode.STRUCTURE, "size", None, problem))
     return TemplateAnalysis(tuple(walker.reads), tuple(walker.findings))
+
+
+def variables_read(*sources: str) -> tuple[str, ...]:
+    """The distinct variables ``sources`` read, in order of first use (earlier sources first).
+
+    What a template declares when its author does not list the variables by hand (the console's
+    editor); for WhatsApp the body's order is the approved template's parameter order. A source
+    that does not parse reads nothing here: validation reports its syntax error.
+    """
+    names: dict[str, None] = {}
+    for source in sources:
+        names.update(dict.fromkeys(analyse_source(source).names))
+    return tuple(names)

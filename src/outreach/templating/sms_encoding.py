@@ -65,6 +65,14 @@ class SmsCost:
     units: int  # septets for GSM-7, UTF-16 code units for UCS-2
     segments: int  # 0 for an empty text: there is nothing to send
 
+    @property
+    def segment_capacity(self) -> int:
+        """Units one segment holds: a single message has the whole 160 septets (70 UTF-16
+        units), each part of a longer one loses room to the concatenation header (153 / 67)."""
+        if self.encoding is SmsEncoding.GSM_7:
+            return GSM7_SINGLE_SEGMENT if self.segments <= 1 else GSM7_MULTIPART_SEGMENT
+        return UCS2_SINGLE_SEGMENT if self.segments <= 1 else UCS2_MULTIPART_SEGMENT
+
 
 def normalize_typography(text: str) -> str:
     """Replace typographic spaces, quotes, dashes and ellipses with their GSM-7 lookalikes.

@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -89,6 +91,31 @@ def serving(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def new_org_id() -> str:
+    """An organisation of the test's own: what it sees is only what it made."""
+    return f"org-{uuid.uuid4().hex[:8]}"
+
+
+def form_token(html: str) -> str:
+    """The CSRF token a console page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+@contextmanager
+def signed_in(site: ConsoleSite, role: Role, org_id: str) -> Iterator[httpx.Client]:
+    """An HTTP client holding a console session, signed in through the form."""
+    with httpx.Client(base_url=site.base_url, follow_redirects=False, timeout=30) as client:
+        page = client.get("/console/sign-in")
+        answer = client.post(
+            "/console/sign-in",
+            data={"api_key": site.key(role, org_id), "csrf_token": form_token(page.text)},
+        )
+        assert answer.status_code == 303, answer.text
+        yield client
 
 
 def artefact_name(name: str) -> str:

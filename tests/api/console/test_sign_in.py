@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,36 +14,18 @@ from outreach.domain import Actor, Role
 from outreach.services.api_keys import revoke_api_key
 from outreach.sql.store import Store
 from tests.api.console.conftest import JWT_ISSUER, JWT_SECRET
-from tests.api.console.site import PHONE, ConsoleSite, assert_accessible, on_browser_loop, sign_in
+from tests.api.console.site import (
+    PHONE,
+    ConsoleSite,
+    assert_accessible,
+    form_token,
+    new_org_id,
+    on_browser_loop,
+    sign_in,
+    signed_in,
+)
 
 pytestmark = pytest.mark.services
-
-
-def org() -> str:
-    return f"org-{uuid.uuid4().hex[:8]}"
-
-
-def _form_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-@contextmanager
-def signed_in_client(site: ConsoleSite, role: Role, org_id: str) -> Iterator[httpx.Client]:
-    """An HTTP client holding a console session, signed in through the form."""
-    with httpx.Client(base_url=site.base_url, follow_redirects=False, timeout=15) as client:
-        page = client.get("/console/sign-in")
-        answer = client.post(
-            "/console/sign-in",
-            data={
-                "api_key": site.key(role, org_id),
-                "csrf_token": _form_token(page.text),
-                "next": "",
-            },
-        )
-        assert answer.status_code == 303, answer.text
-        yield client
 
 
 def test_a_page_without_a_session_leads_to_the_sign_in_form(console_site: ConsoleSite) -> None:
@@ -62,10 +40,10 @@ def test_a_page_without_a_session_leads_to_the_sign_in_form(console_site: Consol
 
 def test_the_session_cookie_is_http_only_strict_and_scoped(console_site: ConsoleSite) -> None:
     with httpx.Client(base_url=console_site.base_url, timeout=15) as client:
-        form = _form_token(client.get("/console/sign-in").text)
+        form = form_token(client.get("/console/sign-in").text)
         answer = client.post(
             "/console/sign-in",
-            data={"api_key": console_site.key(Role.MARKETER, org()), "csrf_token": form},
+            data={"api_key": console_site.key(Role.MARKETER, new_org_id()), "csrf_token": form},
         )
         session = [
             value
@@ -90,8 +68,8 @@ async def test_the_session_cookie_is_secure_over_tls(console_site: ConsoleSite) 
             answer = await client.post(
                 "/console/sign-in",
                 data={
-                    "api_key": console_site.key(Role.ANALYST, org()),
-                    "csrf_token": _form_token(page.text),
+                    "api_key": console_site.key(Role.ANALYST, new_org_id()),
+                    "csrf_token": form_token(page.text),
                 },
             )
             assert answer.status_code == 303
@@ -102,14 +80,14 @@ async def test_the_session_cookie_is_secure_over_tls(console_site: ConsoleSite) 
 
 
 def test_sign_in_refuses_a_form_without_its_token_and_a_bad_key(console_site: ConsoleSite) -> None:
-    key = console_site.key(Role.MARKETER, org())
+    key = console_site.key(Role.MARKETER, new_org_id())
     with httpx.Client(base_url=console_site.base_url, timeout=15) as client:
         client.get("/console/sign-in")
         forged = client.post("/console/sign-in", data={"api_key": key, "csrf_token": "forged"})
         assert forged.status_code == 403 and "outreach_console=" not in forged.headers.get(
             "set-cookie", ""
         )
-        token = _form_token(client.get("/console/sign-in").text)
+        token = form_token(client.get("/console/sign-in").text)
         wrong = client.post("/console/sign-in", data={"api_key": key + "x", "csrf_token": token})
         assert wrong.status_code == 401
         assert "was not accepted" in wrong.text and key not in wrong.text
@@ -117,10 +95,10 @@ def test_sign_in_refuses_a_form_without_its_token_and_a_bad_key(console_site: Co
 
 def test_the_platform_role_has_no_console(console_site: ConsoleSite) -> None:
     with httpx.Client(base_url=console_site.base_url, timeout=15) as client:
-        token = _form_token(client.get("/console/sign-in").text)
+        token = form_token(client.get("/console/sign-in").text)
         answer = client.post(
             "/console/sign-in",
-            data={"api_key": console_site.key(Role.PLATFORM, org()), "csrf_token": token},
+            data={"api_key": console_site.key(Role.PLATFORM, new_org_id()), "csrf_token": token},
         )
         assert answer.status_code == 403 and "has no console" in answer.text
 
@@ -133,11 +111,11 @@ def test_after_sign_in_it_goes_only_to_a_console_page(console_site: ConsoleSite)
             ("https://evil.example/", "/console/"),
         ):
             client.cookies.clear()
-            token = _form_token(client.get("/console/sign-in").text)
+            token = form_token(client.get("/console/sign-in").text)
             answer = client.post(
                 "/console/sign-in",
                 data={
-                    "api_key": console_site.key(Role.ANALYST, org()),
+                    "api_key": console_site.key(Role.ANALYST, new_org_id()),
                     "csrf_token": token,
                     "next": asked,
                 },
@@ -148,9 +126,9 @@ def test_after_sign_in_it_goes_only_to_a_console_page(console_site: ConsoleSite)
 def test_a_post_without_the_session_token_or_from_another_site_is_refused(
     console_site: ConsoleSite,
 ) -> None:
-    with signed_in_client(console_site, Role.MARKETER, org()) as client:
+    with signed_in(console_site, Role.MARKETER, new_org_id()) as client:
         home = client.get("/console/")
-        token = _form_token(home.text)
+        token = form_token(home.text)
         assert client.post("/console/sign-out", data={}).status_code == 403
         assert client.post("/console/sign-out", data={"csrf_token": "x" * 43}).status_code == 403
         cross_site = client.post(
@@ -164,9 +142,9 @@ def test_a_post_without_the_session_token_or_from_another_site_is_refused(
 
 
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(console_site: ConsoleSite) -> None:
-    with signed_in_client(console_site, Role.ADMIN, org()) as client:
+    with signed_in(console_site, Role.ADMIN, new_org_id()) as client:
         copied = client.cookies.get("outreach_console", path="/console")
-        token = _form_token(client.get("/console/").text)
+        token = form_token(client.get("/console/").text)
         client.post("/console/sign-out", data={"csrf_token": token})
         with httpx.Client(base_url=console_site.base_url, timeout=15) as thief:
             thief.cookies.set("outreach_console", copied or "", path="/console")
@@ -174,8 +152,8 @@ def test_sign_out_ends_the_session_even_for_a_copied_cookie(console_site: Consol
 
 
 def test_revoking_the_key_ends_its_sessions(console_site: ConsoleSite) -> None:
-    org_id = org()
-    with signed_in_client(console_site, Role.MARKETER, org_id) as client:
+    org_id = new_org_id()
+    with signed_in(console_site, Role.MARKETER, org_id) as client:
         assert client.get("/console/").status_code == 200
         prefix = console_site.key(Role.MARKETER, org_id)[:12]
         assert revoke_api_key(
@@ -185,7 +163,7 @@ def test_revoking_the_key_ends_its_sessions(console_site: ConsoleSite) -> None:
 
 
 def test_single_sign_on_opens_a_session(console_site: ConsoleSite) -> None:
-    org_id = org()
+    org_id = new_org_id()
     token = jwt.encode(
         {
             "iss": JWT_ISSUER,
@@ -198,7 +176,7 @@ def test_single_sign_on_opens_a_session(console_site: ConsoleSite) -> None:
         algorithm="HS256",
     )
     with httpx.Client(base_url=console_site.base_url, timeout=15) as client:
-        form = _form_token(client.get("/console/sign-in").text)
+        form = form_token(client.get("/console/sign-in").text)
         answer = client.post("/console/sign-in/sso", data={"token": token, "csrf_token": form})
         assert answer.status_code == 303
         home = client.get("/console/")
@@ -215,7 +193,7 @@ def test_single_sign_on_opens_a_session(console_site: ConsoleSite) -> None:
             algorithm="HS256",
         )
         client.cookies.clear()
-        form = _form_token(client.get("/console/sign-in").text)
+        form = form_token(client.get("/console/sign-in").text)
         refused = client.post("/console/sign-in/sso", data={"token": forged, "csrf_token": form})
         assert refused.status_code == 401
 
@@ -237,7 +215,7 @@ def test_every_console_answer_carries_a_strict_content_security_policy(
 async def test_signing_in_in_a_browser_at_laptop_and_phone_width(
     console_site: ConsoleSite, page: Any
 ) -> None:
-    org_id = org()
+    org_id = new_org_id()
     await page.goto(console_site.url("/console/"))
     assert "/console/sign-in" in page.url
     await assert_accessible(page, "sign-in")

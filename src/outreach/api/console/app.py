@@ -7,11 +7,27 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from outreach.api.console import sign_in, static_files
+from outreach.api.console import (
+    campaigns,
+    operations,
+    reports,
+    segments,
+    sign_in,
+    static_files,
+    templates_pages,
+)
 from outreach.api.console.auth import COOKIE_PATH, ConsoleForbidden, SignInRequired
 from outreach.api.console.rendering import redirect, render, secure
 
-ROUTERS = (sign_in.router, static_files.router)
+ROUTERS = (
+    sign_in.router,
+    static_files.router,
+    segments.router,
+    templates_pages.router,
+    campaigns.router,
+    reports.router,
+    operations.router,
+)
 
 
 def _wants_json(request: Request) -> bool:
