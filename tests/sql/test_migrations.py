@@ -137,6 +137,20 @@ def test_downgrade_and_upgrade_again(tmp_path) -> None:
     assert current_revision(url) == head is not None
 
 
+def test_downgrade_and_upgrade_again_on_mariadb(mariadb_template) -> None:
+    """Every downgrade runs on MariaDB too, where a foreign key keeps the index it needs."""
+    name = mariadb_template.clone()
+    url = mariadb_template.url_for(name)
+    try:
+        head = current_revision(url)
+        downgrade(url, "base")
+        assert current_revision(url) is None
+        upgrade(url)
+        assert current_revision(url) == head is not None
+    finally:
+        mariadb_template.drop(name)
+
+
 def _every_model(suffix: str) -> list[Base]:
     patient_id = f"p-{suffix}"
     org = OrgCommPrefs(
