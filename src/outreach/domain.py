@@ -203,6 +203,7 @@ class SuppressionReason(enum.StrEnum):
     OPTED_OUT = "opted_out"
     NO_CONSENT = "no_consent"
     NO_MARKETING_OPT_IN = "no_marketing_opt_in"
+    NO_WHATSAPP_OPT_IN = "no_whatsapp_opt_in"  # WhatsApp needs its own explicit opt-in
     CONSENT_EXPIRED = "consent_expired"
     QUIET_HOURS_DEADLINE = "quiet_hours_deadline"
     FREQUENCY_CAP = "frequency_cap"

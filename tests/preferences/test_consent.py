@@ -43,7 +43,7 @@ def full_consent(**changes: object) -> ConsentState:
         (full_consent(marketing_opt_in={Channel.EMAIL}), Purpose.CAMPAIGN_EDUCATION,
          Channel.SMS, R.NO_MARKETING_OPT_IN),
         (full_consent(marketing_opt_in=frozenset()), Purpose.APPT_CONFIRM, Channel.SMS, None),
-        (full_consent(whatsapp_opt_in=False), Purpose.URGENT, Channel.WHATSAPP, R.NO_CONSENT),
+        (full_consent(whatsapp_opt_in=False), Purpose.URGENT, Channel.WHATSAPP, R.NO_WHATSAPP_OPT_IN),
         (full_consent(whatsapp_opt_in=False), Purpose.LAB_READY, Channel.SMS, None),
         (full_consent(granted_at=datetime(2024, 5, 31, tzinfo=UTC)), Purpose.APPT_REMINDER,
          Channel.SMS, R.CONSENT_EXPIRED),

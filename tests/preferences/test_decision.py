@@ -126,6 +126,26 @@ def test_marketing_cap_on_one_channel_falls_back_to_the_next() -> None:
     assert decision.reason is R.FREQUENCY_CAP
 
 
+def test_marketing_without_opt_ins_says_so_not_that_consent_is_missing() -> None:
+    """A consenting patient opted in to no marketing channel and not to WhatsApp: the campaign
+    message is refused for want of opt-ins, and no figure may call it missing consent."""
+    now = local(2026, 6, 1, 12)
+    consent = with_consent(marketing_opt_in=frozenset(), whatsapp_opt_in=False)
+    decision = decide(CommRequest(EDU, now), patient(), consent, [], now)
+    assert isinstance(decision, Suppressed)
+    assert decision.reason is R.NO_MARKETING_OPT_IN
+    assert "whatsapp: no_whatsapp_opt_in" in decision.detail
+    only_whatsapp_refused = with_consent(whatsapp_opt_in=False)
+    reminder = decide(
+        CommRequest(REMINDER, now, now + timedelta(days=1)),
+        patient(),
+        only_whatsapp_refused,
+        [],
+        now,
+    )
+    assert isinstance(reminder, Scheduled) and reminder.channel is not WHATSAPP
+
+
 def test_consent_lapsing_before_the_slot() -> None:
     now = local(2026, 6, 1, 22)
     lapsing = with_consent(expires_at=local(2026, 6, 2, 7))
@@ -365,7 +385,7 @@ def test_timing_beats_a_channel_the_patient_never_opted_into() -> None:
     decision = decide(CommRequest(Purpose.APPT_REMINDER, now, appointment), prefs, consent, (), now)
     assert isinstance(decision, Suppressed)
     assert decision.reason is SuppressionReason.QUIET_HOURS_DEADLINE
-    assert "whatsapp: no_consent" in decision.detail
+    assert "whatsapp: no_whatsapp_opt_in" in decision.detail
 
 
 FATIGUE = FatiguePolicy(threshold=0.6, marketing_max_per_day=1, marketing_max_per_week=1)

@@ -52,6 +52,7 @@ REASON_PRECEDENCE: tuple[SuppressionReason, ...] = (
     SuppressionReason.CONSENT_EXPIRED,
     SuppressionReason.NO_CONSENT,
     SuppressionReason.NO_MARKETING_OPT_IN,
+    SuppressionReason.NO_WHATSAPP_OPT_IN,
     SuppressionReason.FREQUENCY_CAP,
     SuppressionReason.QUIET_HOURS_DEADLINE,
     SuppressionReason.DEADLINE_PASSED,

@@ -144,7 +144,7 @@ def consent_refusal(
     if consent.expires_at is not None and now >= consent.expires_at:
         return SuppressionReason.CONSENT_EXPIRED
     if channel is Channel.WHATSAPP and not consent.whatsapp_opt_in:
-        return SuppressionReason.NO_CONSENT
+        return SuppressionReason.NO_WHATSAPP_OPT_IN
     if purpose is Purpose.CAMPAIGN_EDUCATION and channel not in consent.marketing_opt_in:
         return SuppressionReason.NO_MARKETING_OPT_IN
     return None
