@@ -16,11 +16,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from outreach import wiring
 from outreach.analytics.small_cells import CellPolicy
-from outreach.clock import Clock
+from outreach.clock import Clock, system_clock
 from outreach.config import Settings
 from outreach.correlation import correlated
 from outreach.kafka_publisher import KafkaPublisher
 from outreach.metrics import Metrics
+from outreach.services.console_sessions import forget_expired_sessions
 from outreach.services.dispatch_due_jobs import DueJobDispatcher, PublishMany
 from outreach.services.housekeeping import (
     StartedSends,
@@ -35,6 +36,8 @@ from outreach.services.weekly_reports import ReportMailer, send_weekly_reports
 from outreach.sql.errors import is_transient_database_error
 from outreach.sql.store import Store
 from outreach.topics import OUTCOMES
+
+SESSIONS_KEPT_FOR = timedelta(days=30)  # expired console sessions, then forgotten
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +164,17 @@ def housekeeping_jobs(
         hour=3,
         minute=0,
         id="consent-expiry-audit",
+        max_instances=1,
+        coalesce=True,
+    )
+    cron.add_job(
+        asyncio.to_thread,
+        "cron",
+        # Console sessions run on the wall clock (api/console/auth.py), so their sweep does too.
+        args=[lambda: forget_expired_sessions(store, system_clock(), kept_for=SESSIONS_KEPT_FOR)],
+        hour=3,
+        minute=20,
+        id="console-session-sweep",
         max_instances=1,
         coalesce=True,
     )

@@ -113,3 +113,10 @@ def close_session(store: Store, session: ConsoleSession, *, actor: Actor, now: d
     with store.transaction() as repos:
         if repos.console_sessions.end(session.id, now):
             repos.audit.record([actor.audit("console_signed_out", now)])
+
+
+def forget_expired_sessions(store: Store, now: datetime, *, kept_for: timedelta) -> int:
+    """Delete the rows of sessions that expired more than ``kept_for`` ago; sign-ins and
+    sign-outs stay in the audit log."""
+    with store.transaction() as repos:
+        return repos.console_sessions.delete_expired_before(now - kept_for)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, delete, select, update
 
 from outreach.domain import Principal, Role
 from outreach.sql.models import ApiKey, ConsoleSession
@@ -102,11 +102,9 @@ class ConsoleSessionRepository:
         )
         return bool(result.rowcount)
 
-    def end_all_before(self, cutoff: datetime, ended_at: datetime) -> int:
-        """End every session that expired before ``cutoff`` (housekeeping)."""
+    def delete_expired_before(self, cutoff: datetime) -> int:
+        """Forget the sessions that expired before ``cutoff`` (their audit entries stay)."""
         result = self.connection.execute(
-            update(console_sessions)
-            .where(console_sessions.c.expires_at < cutoff, console_sessions.c.ended_at.is_(None))
-            .values(ended_at=ended_at)
+            delete(console_sessions).where(console_sessions.c.expires_at < cutoff)
         )
         return int(result.rowcount or 0)
