@@ -6,7 +6,6 @@ Nothing here connects to anything: the CLI builds a ``Settings`` and passes it d
 from __future__ import annotations
 
 import enum
-import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -259,8 +258,9 @@ class Settings(BaseSettings):
     # Enrolments per transaction when due steps become jobs (decided in bulk).
     campaign_plan_chunk_size: int = Field(default=2_000, ge=1)
     # Processes that plan a large step's chunks side by side (and enrolment statements run at
-    # once); 1 plans everything in the scheduler's own process.
-    campaign_expansion_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # once); 1 plans everything in the scheduler's own process. One by default: where MariaDB
+    # shares the scheduler's cores, two processes were slower than one (docs/campaigns.md).
+    campaign_expansion_workers: int = Field(default=1, ge=1)
 
     # Analytics
     # How often the scheduler rolls changed jobs, statuses, replies and visits up into comm_stats.
