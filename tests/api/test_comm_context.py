@@ -169,7 +169,7 @@ async def test_comm_context_shows_values_sources_consent_and_jobs(
     assert consent["whatsapp_opt_in"] is False
     assert context["consent_by_channel"]["email"]["transactional"] == "opted_out"
     assert context["consent_by_channel"]["sms"] == {"transactional": None, "marketing": None}
-    assert context["consent_by_channel"]["whatsapp"]["transactional"] == "no_consent"
+    assert context["consent_by_channel"]["whatsapp"]["transactional"] == "no_whatsapp_opt_in"
     assert context["failed_channels"] == ["email"]
 
     recent, upcoming = context["jobs"]["recent"], context["jobs"]["upcoming"]
