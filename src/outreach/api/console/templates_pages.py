@@ -333,54 +333,78 @@ def new_template(
     created, errors = new_family(fields, user.org_id)
     verdict = _verdict(store, user, fields, now, None)
     if asked == "check" or created is None:
-        return _editor(
-            request,
-            user,
-            fields=fields,
-            base=None,
-            verdict=verdict,
-            errors=errors,
-            notice="Some fields need a change: see the messages next to them." if errors else None,
-            status_code=422 if errors else 200,
-        )
+        return _checked(request, user, fields, None, verdict, errors)
     try:
         saved = create_family(
             store, created.draft(), activate=created.activate, actor=user.caller.actor, now=now
         )
-    except TemplatePolicyError as refused:
-        verdict = Verdict(policy_problems(refused.violations), verdict.sms if verdict else None)
+    except (TemplatePolicyError, FamilyExists, FamilyBusy) as refusal:
+        return _not_saved(request, user, fields, None, verdict, refusal)
+    return redirect(f"{PATH}/{saved.id}?saved={saved.id}")
+
+
+def _checked(
+    request: Request,
+    user: ConsoleUser,
+    fields: EditorFields,
+    base: StoredTemplate | None,
+    verdict: Verdict | None,
+    errors: Mapping[str, str] | None,
+) -> Response:
+    """The editor again after "Check", or after a save whose fields need a change."""
+    return _editor(
+        request,
+        user,
+        fields=fields,
+        base=base,
+        verdict=verdict,
+        errors=errors,
+        notice="Some fields need a change: see the messages next to them." if errors else None,
+        status_code=422 if errors else 200,
+    )
+
+
+def _not_saved(
+    request: Request,
+    user: ConsoleUser,
+    fields: EditorFields,
+    base: StoredTemplate | None,
+    verdict: Verdict | None,
+    refusal: TemplatePolicyError | FamilyExists | FamilyBusy,
+) -> Response:
+    """The editor again, with what kept a save from happening (the text kept)."""
+    if isinstance(refusal, TemplatePolicyError):
+        verdict = Verdict(policy_problems(refusal.violations), verdict.sms if verdict else None)
         return _editor(
             request,
             user,
             fields=fields,
-            base=None,
+            base=base,
             verdict=verdict,
             notice=_refused_notice(verdict),
             status_code=422,
         )
-    except FamilyExists as exists:
+    if isinstance(refusal, FamilyExists):
         return _editor(
             request,
             user,
             fields=fields,
-            base=None,
+            base=base,
             verdict=verdict,
             notice="This template exists already (same purpose, channel, language and variant): "
             "add a version to it instead.",
-            exists_id=exists.latest_id,
+            exists_id=refusal.latest_id,
             status_code=409,
         )
-    except FamilyBusy:
-        return _editor(
-            request,
-            user,
-            fields=fields,
-            base=None,
-            verdict=verdict,
-            notice="Someone else is changing this template right now: save again.",
-            status_code=409,
-        )
-    return redirect(f"{PATH}/{saved.id}?saved={saved.id}")
+    return _editor(
+        request,
+        user,
+        fields=fields,
+        base=base,
+        verdict=verdict,
+        notice="Someone else is changing this template right now: save again.",
+        status_code=409,
+    )
 
 
 class CheckRequest(BaseModel):
@@ -535,16 +559,7 @@ def new_version(
     content, errors = next_version(fields, base.record)
     verdict = _verdict(store, user, fields, now, base)
     if asked == "check" or content is None:
-        return _editor(
-            request,
-            user,
-            fields=fields,
-            base=base,
-            verdict=verdict,
-            errors=errors,
-            notice="Some fields need a change: see the messages next to them." if errors else None,
-            status_code=422 if errors else 200,
-        )
+        return _checked(request, user, fields, base, verdict, errors)
     try:
         saved = add_version(
             store,
@@ -557,27 +572,8 @@ def new_version(
             actor=user.caller.actor,
             now=now,
         )
-    except TemplatePolicyError as refused:
-        verdict = Verdict(policy_problems(refused.violations), verdict.sms if verdict else None)
-        return _editor(
-            request,
-            user,
-            fields=fields,
-            base=base,
-            verdict=verdict,
-            notice=_refused_notice(verdict),
-            status_code=422,
-        )
-    except FamilyBusy:
-        return _editor(
-            request,
-            user,
-            fields=fields,
-            base=base,
-            verdict=verdict,
-            notice="Someone else is changing this template right now: save again.",
-            status_code=409,
-        )
+    except (TemplatePolicyError, FamilyBusy) as refusal:
+        return _not_saved(request, user, fields, base, verdict, refusal)
     return redirect(f"{PATH}/{saved.id}?saved={saved.id}")
 
 
