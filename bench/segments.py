@@ -10,8 +10,10 @@ no-show for a few), loaded with ``LOAD DATA LOCAL INFILE``. Then prints:
   patient's record, the records built beforehand;
 - the time to expand a campaign over a segment of every patient into jobs: enrolment
   (``INSERT ... SELECT``, variant and hold-out computed in the statement) and the first step's
-  jobs, each decided (consent, marketing opt-in, caps, quiet hours) in bulk; then the time of
-  one more campaign round over all those enrolments (exit conditions checked, nothing due).
+  jobs, each decided (consent, marketing opt-in, caps, quiet hours) once per situation and
+  written by ``INSERT ... SELECT``; beside it the floor, the same job rows copied by one bare
+  ``INSERT ... SELECT``; then the time of one more campaign round over all those enrolments
+  (exit conditions checked, nothing due).
 
 Counts are the best of several runs (a warm buffer pool, as a marketer's repeated previews
 find it). Its last line is ``segment_count_1m: X s``.
@@ -53,7 +55,7 @@ from outreach.services.campaigns import activate_campaign, create_campaign
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.sql.engine import build_engine
 from outreach.sql.migrate import upgrade
-from outreach.sql.preference_rows import number_check_values
+from outreach.sql.preference_rows import address_check_values
 from outreach.sql.segment_query import compile_segment, count_statement
 from outreach.sql.store import Store
 from outreach.sql.template_repository import TemplateRepository
@@ -194,10 +196,11 @@ def write_tables(folder: Path, count: int) -> dict[str, Path]:
                 f"{p.sex}\t{p.postal_code}\t{p.region}\t{{}}\n"
             )
             granted = _utc(p.consent_granted_at) if p.consent_granted_at else NULL
-            # Numbers are checked once when stored, as the orchestrator's patient upsert does.
-            checked = number_check_values(p.phone, None)
+            # Addresses are checked once when stored, as the orchestrator's patient upsert does.
+            checked = address_check_values(p.email, p.phone, None)
             prefs.write(
-                f"{p.patient_id}\t{p.email}\t{p.phone}\t{checked['phone_checked']}\t"
+                f"{p.patient_id}\t{p.email}\t{int(bool(checked['email_valid']))}\t"
+                f"{p.phone}\t{checked['phone_checked']}\t"
                 f"{checked['phone_e164']}\t{p.language}\t{p.timezone}\t"
                 f"{p.preferred_channel}\t{int(p.consent_granted_at is not None)}\t{granted}\t"
                 f"{int(p.marketing_email)}\t{int(p.marketing_sms)}\n"
@@ -267,10 +270,10 @@ LOADS = {
     ),
     "prefs": (
         "patient_comm_prefs",
-        "(patient_id, email, phone, phone_checked, phone_e164, language, timezone, "
+        "(patient_id, email, email_valid, phone, phone_checked, phone_e164, language, timezone, "
         "preferred_channel, contact_consent, "
         "consent_granted_at, marketing_opt_in_email, marketing_opt_in_sms)",
-        ", whatsapp_opt_in = 0, marketing_opt_in_whatsapp = 0, "
+        ", email_checked = email, whatsapp_opt_in = 0, marketing_opt_in_whatsapp = 0, "
         "consent_expires_at = consent_granted_at + INTERVAL 2 YEAR",
     ),
     "appointments": (
@@ -338,8 +341,9 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="processes that plan the campaign's jobs (OUTREACH_CAMPAIGN_EXPANSION_WORKERS)",
+        default=1,
+        help="processes that plan the jobs no situation settles "
+        "(OUTREACH_CAMPAIGN_EXPANSION_WORKERS)",
     )
     options = parser.parse_args()
     # The runner says how long enrolment and each step took.
@@ -373,6 +377,21 @@ def database_memory(engine: Engine) -> None:
         ).all()
     tables = ", ".join(f"{name} {size / 2**20:,.0f} MiB" for name, size in sorted(sizes))
     print(f"innodb_buffer_pool_size: {int(pool) / 2**20:,.0f} MiB; tables read: {tables}")
+
+
+def bare_job_copy(engine: Engine, campaign_id: int) -> float:
+    """Seconds MariaDB alone takes to write the campaign's job rows again, with every index of
+    ``comm_jobs``: what no planning can go below."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE jobs_floor LIKE comm_jobs")
+        started = time.perf_counter()
+        connection.exec_driver_sql(
+            "INSERT INTO jobs_floor SELECT * FROM comm_jobs WHERE campaign_id = %s",
+            (campaign_id,),
+        )
+        seconds = time.perf_counter() - started
+        connection.exec_driver_sql("DROP TABLE jobs_floor")
+    return seconds
 
 
 def run(engine: Engine, patients: int, workers: int) -> None:
@@ -431,8 +450,14 @@ def run(engine: Engine, patients: int, workers: int) -> None:
     expansion_seconds = time.perf_counter() - started
     print(
         f"expansion: {expanded.enrolled:,} enrolled, {expanded.jobs_created:,} jobs "
-        f"({dict(expanded.by_status)}) in {expansion_seconds:.1f} s "
-        f"({expanded.jobs_created / expansion_seconds:,.0f} jobs/s)"
+        f"({dict(expanded.by_status)}; {expanded.by_situation:,} decided by situation) in "
+        f"{expansion_seconds:.1f} s ({expanded.jobs_created / expansion_seconds:,.0f} jobs/s)"
+    )
+    floor_seconds = bare_job_copy(engine, record.id)
+    print(
+        f"floor: the same {expanded.jobs_created:,} job rows copied by one INSERT ... SELECT "
+        f"into a table like comm_jobs: {floor_seconds:.1f} s (expansion / floor: "
+        f"{expansion_seconds / floor_seconds:.2f}x)"
     )
     started = time.perf_counter()
     runner.run_round()

@@ -37,7 +37,8 @@ from outreach.sql.models import (
     CommStatusEvent,
     CommTemplate,
 )
-from outreach.sql.preference_rows import number_check_values
+from outreach.sql.preference_rows import address_check_values
+from outreach.sql.situation_repository import SituationRepository
 from outreach.sql.store import Store
 from outreach.sql.template_repository import TemplateRepository
 from outreach.templating import load_seed_templates
@@ -496,34 +497,56 @@ def test_a_paused_campaign_plans_and_enrols_nothing_until_resumed(clinic: Clinic
 _ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Bucharest", "Asia/Tokyo")
 
 
-def _varied_clinic(clinic: Clinic, region: str, count: int) -> list[str]:
-    """``count`` patients whose decisions differ: zones day and night, e-mail or SMS, Florida
-    and invalid numbers, numbers checked when stored or not, no or lapsed consent, marketing
-    opt-ins or not, opt-outs, and recent marketing messages that caps count."""
+def _varied_clinic(
+    clinic: Clinic, region: str, count: int, *, profiles: int | None = None
+) -> list[str]:
+    """``count`` patients whose decisions differ: zones day and night, e-mail, SMS or WhatsApp,
+    Florida and invalid numbers and addresses, addresses checked when stored or not, no,
+    lapsed or soon lapsing consent (inside the sending window), marketing opt-ins or not, a
+    best hour, allowed channels, providers, opt-outs, and recent marketing messages that caps
+    count.
+
+    With ``profiles``, patients share that many sets of preferences (as a clinic's patients
+    do), and differ in their own details: addresses, area codes, consent dates.
+    """
     rng = random.Random(count)
     ids = [f"{region}-{n:05d}" for n in range(count)]
     prefs = []
-    for patient in ids:
+    for number, patient in enumerate(ids):
+        shape = random.Random(number % profiles) if profiles else rng
         area = rng.choice(("212", "415", "305", "617"))  # 305: a Florida number
-        phone = rng.choice((f"+1{area}555{rng.randrange(1000, 9999)}", "+1555012", None))
+        phone = shape.choice((f"+1{area}555{rng.randrange(1000, 9999)}", "+1555012", None))
+        whatsapp = shape.choice((None, None, f"+1{area}555{rng.randrange(1000, 9999)}"))
+        email = rng.choice((f"{patient}@example.com",) * 6 + ("not-an-address", None))
         row = consenting_prefs_row(
             patient,
             NOW,
             phone=phone,
-            email=f"{patient}@example.com" if rng.random() < 0.8 else None,
-            timezone=rng.choice(_ZONES),
-            language=rng.choice(("en", "es")),
-            preferred_channel=rng.choice(("email", "sms", None)),
-            marketing_opt_in_email=rng.random() < 0.6,
-            marketing_opt_in_sms=rng.random() < 0.4,
+            whatsapp=whatsapp,
+            email=email,
+            timezone=shape.choice(_ZONES),
+            language=shape.choice(("en", "es")),
+            preferred_channel=shape.choice(("email", "sms", "whatsapp", None)),
+            allowed_channels=shape.choice((None, None, ["email", "sms"], ["sms", "whatsapp"])),
+            best_hour=shape.choice((None, None, 9, 18)),
+            marketing_opt_in_email=shape.random() < 0.6,
+            marketing_opt_in_sms=shape.random() < 0.4,
+            marketing_opt_in_whatsapp=shape.random() < 0.3,
+            whatsapp_opt_in=shape.random() < 0.5,
+            fatigue_score=rng.choice((None, rng.random())),
         )
-        # Half checked when stored, as the patient upsert does; the others never checked.
-        checked = number_check_values(phone, None)
-        row.update(checked if rng.random() < 0.5 else dict.fromkeys(checked))
-        if rng.random() < 0.1:
+        # Most checked when stored, as the patient upsert does; the others never checked.
+        checked = address_check_values(email, phone, whatsapp)
+        row.update(checked if rng.random() < 0.8 else dict.fromkeys(checked))
+        draw = shape.random() if rng.random() < 0.5 else rng.random()
+        if draw < 0.1:
             row.update(contact_consent=False, consent_granted_at=None, consent_expires_at=None)
-        elif rng.random() < 0.05:
+        elif draw < 0.15:
             row["consent_expires_at"] = NOW - timedelta(days=1)
+        elif draw < 0.3:  # lapses while the step may still send
+            row["consent_expires_at"] = NOW + timedelta(minutes=rng.randrange(1, 4 * 24 * 60))
+        elif draw < 0.33:  # granted with no expiry recorded: two years after the grant
+            row["consent_expires_at"] = None
         prefs.append(row)
     history = [
         job_row(
@@ -539,7 +562,15 @@ def _varied_clinic(clinic: Clinic, region: str, count: int) -> list[str]:
     ]
     insert_rows(
         clinic.engine,
-        patients=[patient_row(p, org_id=clinic.org, region=region) for p in ids],
+        patients=[
+            patient_row(
+                p,
+                org_id=clinic.org,
+                region=region,
+                provider_id=("dr-a", "dr-b")[n % profiles % 2 if profiles else rng.randrange(2)],
+            )
+            for n, p in enumerate(ids)
+        ],
         prefs=prefs,
         jobs=history,
     )
@@ -602,7 +633,9 @@ def _start_again(clinic: Clinic, campaign_id: int) -> None:
         )
 
 
-def _runner(clinic: Clinic, workers: int) -> CampaignRunner:
+def _runner(
+    clinic: Clinic, workers: int, *, by_situation: bool = False, at: datetime = NOW
+) -> CampaignRunner:
     return CampaignRunner(
         clinic.store,
         CATALOGUE,
@@ -610,7 +643,9 @@ def _runner(clinic: Clinic, workers: int) -> CampaignRunner:
         enrol_chunk_size=500,
         plan_chunk_size=150,
         expansion_workers=workers,
-        clock=lambda: NOW,
+        plan_by_situation=by_situation,
+        situation_chunk_size=400,
+        clock=lambda: at,
     )
 
 
@@ -631,7 +666,7 @@ def test_worker_processes_plan_exactly_the_jobs_one_process_plans(clinic: Clinic
     assert by_two == by_one
     # The population exercises the decisions, not one easy path.
     assert len(alone.suppressions) >= 4 and alone.by_status["queued"] > 100
-    assert len({job[4] for job in by_one[0]}) == 3  # e-mail, SMS, none
+    assert len({job[4] for job in by_one[0]}) == 4  # e-mail, SMS, WhatsApp, none
     # A rerun in worker processes adds nothing.
     again = _runner(clinic, 2).expand(campaign_id)
     assert (again.enrolled, again.jobs_created) == (0, 0)
@@ -671,4 +706,85 @@ def test_a_rerun_after_a_crash_completes_the_expansion_without_duplicates(
 
     assert rerun.enrolled == 0  # enrolment had finished before the crash
     assert rerun.jobs_created == len(reference[0]) - 3 * 150
+    assert _outcome(clinic, campaign_id) == reference
+
+
+def _by_situation_and_by_patient(clinic: Clinic, count: int, at: datetime = NOW) -> None:
+    region = new_tag("r")
+    _varied_clinic(clinic, region, count, profiles=count // 40)
+    campaign_id = clinic.campaign(region, variants={"A": 50, "B": 50}, holdout_percent=5)
+
+    by_patient = _runner(clinic, 1, at=at).expand(campaign_id)
+    reference = _outcome(clinic, campaign_id)
+    _start_again(clinic, campaign_id)
+    by_situation = _runner(clinic, 1, by_situation=True, at=at).expand(campaign_id)
+
+    assert _outcome(clinic, campaign_id) == reference
+    assert (by_situation.enrolled, by_situation.jobs_created) == (
+        by_patient.enrolled,
+        by_patient.jobs_created,
+    )
+    assert by_situation.by_status == by_patient.by_status
+    assert by_situation.suppressions == by_patient.suppressions
+    # Most jobs went by situation; the rest (opt-outs, recent messages, unchecked addresses,
+    # consent lapsing inside the window...) patient by patient.
+    assert by_patient.by_situation == 0
+    assert by_patient.jobs_created * 0.3 < by_situation.by_situation < by_patient.jobs_created
+    assert len(by_patient.suppressions) >= 5 and by_patient.by_status["queued"] > 100
+    # A rerun adds nothing.
+    again = _runner(clinic, 1, by_situation=True, at=at).expand(campaign_id)
+    assert (again.enrolled, again.jobs_created) == (0, 0)
+    assert _outcome(clinic, campaign_id) == reference
+
+
+def test_deciding_by_situation_plans_exactly_the_jobs_patient_by_patient_decisions_plan(
+    clinic: Clinic,
+) -> None:
+    _by_situation_and_by_patient(clinic, 2_500)
+
+
+def test_deciding_by_situation_agrees_at_night_too(clinic: Clinic) -> None:
+    """At 03:00 in New York: quiet hours and the legal window move most send times."""
+    _by_situation_and_by_patient(clinic, 2_000, at=datetime(2027, 3, 2, 8, 0, tzinfo=UTC))
+
+
+def test_deciding_by_situation_agrees_in_the_evening_too(clinic: Clinic) -> None:
+    """At 20:30 in New York: the legal window has closed for Florida numbers only."""
+    _by_situation_and_by_patient(clinic, 2_000, at=datetime(2027, 3, 3, 1, 30, tzinfo=UTC))
+
+
+def test_deciding_by_situation_agrees_on_sqlite_too(sqlite_engine: Engine) -> None:
+    _by_situation_and_by_patient(Clinic(sqlite_engine), 800)
+
+
+def test_a_crash_while_planning_by_situation_leaves_whole_chunks(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    region = new_tag("r")
+    _varied_clinic(clinic, region, 1_600)
+    campaign_id = clinic.campaign(region, variants={"A": 50, "B": 50})
+    _runner(clinic, 1).expand(campaign_id)
+    reference = _outcome(clinic, campaign_id)
+    _start_again(clinic, campaign_id)
+
+    plan_chunk = SituationRepository.plan_chunk
+    calls = []
+
+    def crash_after_inserting_the_third(self: SituationRepository, *args: Any) -> Any:
+        planned = plan_chunk(self, *args)
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")  # after its jobs and enrolments were written
+        return planned
+
+    monkeypatch.setattr(SituationRepository, "plan_chunk", crash_after_inserting_the_third)
+    with pytest.raises(RuntimeError, match="killed"):
+        _runner(clinic, 1, by_situation=True).expand(campaign_id)
+    monkeypatch.undo()
+    planned, enrolled = _outcome(clinic, campaign_id)
+    assert 0 < len(planned) == sum(1 for e in enrolled if e[3] == 1)  # two chunks, no more
+
+    rerun = _runner(clinic, 1, by_situation=True).expand(campaign_id)
+
+    assert rerun.jobs_created == len(reference[0]) - len(planned)
     assert _outcome(clinic, campaign_id) == reference

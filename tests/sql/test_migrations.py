@@ -575,3 +575,38 @@ def test_numbers_stored_before_get_their_check(tmp_path) -> None:
         ("p2", None, None, None, None),
         ("p3", "+14155552671", "+14155552671", None, None),
     ]
+
+
+def test_emails_stored_before_get_their_check(tmp_path) -> None:
+    """0010 checks the e-mail addresses already stored, as the patient upsert checks new ones."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'emails.sqlite3'}"
+    upgrade(url, "0009")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO patients (id, org_id) VALUES ('p1', 'o'), ('p2', 'o'), ('p3', 'o')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO patient_comm_prefs (patient_id, email, contact_consent, "
+                "marketing_opt_in_email, marketing_opt_in_sms, marketing_opt_in_whatsapp, "
+                "whatsapp_opt_in) VALUES ('p1', 'ana@Example.COM', 1, 0, 0, 0, 0), "
+                "('p2', NULL, 1, 0, 0, 0, 0), ('p3', 'ana@@example', 1, 0, 0, 0, 0)"
+            )
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT patient_id, email_checked, email_valid FROM patient_comm_prefs "
+                "ORDER BY patient_id"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("p1", "ana@Example.COM", 1),
+        ("p2", None, None),
+        ("p3", "ana@@example", 0),
+    ]

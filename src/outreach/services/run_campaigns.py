@@ -47,6 +47,7 @@ from outreach.domain import Actor, JobStatus, SuppressionReason
 from outreach.planning import PlannedJob
 from outreach.preferences import resolve_patients
 from outreach.segments import Catalogue, RuleLimits
+from outreach.services.plan_by_situation import plan_step_by_situation
 from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
 from outreach.sql.campaign_repository import CampaignRecord
 from outreach.sql.job_repository import JobDecision, NewJob
@@ -72,6 +73,7 @@ class CampaignRound:
     exited: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
     jobs_created: int = 0
+    by_situation: int = 0  # of the jobs created, those decided once for many patients
     by_status: Counter[str] = field(default_factory=Counter)
     suppressions: Counter[str] = field(default_factory=Counter)
     completed: list[int] = field(default_factory=list)
@@ -92,6 +94,8 @@ class CampaignRunner:
         enrol_chunk_size: int = 20_000,
         plan_chunk_size: int = 2_000,
         expansion_workers: int = 1,
+        plan_by_situation: bool = True,
+        situation_chunk_size: int = 50_000,
         is_transient: Callable[[BaseException], bool] = never_transient,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -105,6 +109,8 @@ class CampaignRunner:
         self.enrol_chunk_size = enrol_chunk_size
         self.plan_chunk_size = plan_chunk_size
         self.expansion_workers = expansion_workers
+        self.plan_by_situation = plan_by_situation
+        self.situation_chunk_size = situation_chunk_size
         self.is_transient = is_transient
         self.clock = clock
 
@@ -304,6 +310,10 @@ class CampaignRunner:
                     len(definition.steps),
                     now,
                 )
+        if self.plan_by_situation and channels.usable:
+            self._plan_step_by_situation(
+                record, index, channels, now, timing.due_if_enrolled_by, result
+            )
         task = StepPlan(record, index, channels, now, self.plan_chunk_size)
         ranges = self._chunk_ranges(task, timing.due_if_enrolled_by)
         first = next(ranges)
@@ -337,6 +347,46 @@ class CampaignRunner:
             self.expansion_workers,
             len(futures),
         )
+
+    def _plan_step_by_situation(
+        self,
+        record: CampaignRecord,
+        index: int,
+        channels: StepChannels,
+        now: datetime,
+        due_by: datetime,
+        result: CampaignRound,
+    ) -> None:
+        started = time.perf_counter()
+        planning = plan_step_by_situation(
+            self.store,
+            record.definition,
+            record.id,
+            index,
+            channels.usable,
+            now,
+            due_by,
+            self.situation_chunk_size,
+        )
+        planned = PlannedChunks()
+        for (status, reason), count in planning.outcomes.items():
+            planned.jobs_created += count
+            planned.by_status[status.value] += count
+            if reason is not None:
+                planned.suppressions[reason.value] += count
+        result.by_situation += planned.jobs_created
+        result.add(planned)
+        if planning.situations:
+            logger.info(
+                "campaign %d step %d: %d jobs from %d situations in %.1f s "
+                "(%d situations left to patient-by-patient decisions)",
+                record.id,
+                index,
+                planned.jobs_created,
+                planning.situations,
+                time.perf_counter() - started,
+                planning.left_to_patients,
+            )
 
     def _chunk_ranges(
         self, task: StepPlan, enrolled_by: datetime

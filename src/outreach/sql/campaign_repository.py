@@ -150,6 +150,53 @@ def _record(row: Any) -> CampaignRecord:
     )
 
 
+def condition_holds(condition: Condition) -> ColumnElement[bool]:
+    """Whether ``condition`` holds for the enrolment row being filtered."""
+    e = enrolments.c
+    if condition is Condition.CLICKED:
+        return exists(
+            select(1)
+            .select_from(jobs.join(status_events, status_events.c.job_id == jobs.c.id))
+            .where(
+                jobs.c.patient_id == e.patient_id,
+                jobs.c.campaign_id == e.campaign_id,
+                status_events.c.status == JobStatus.CLICKED.value,
+            )
+        )
+    if condition in (Condition.CONFIRMED, Condition.REPLIED_STOP):
+        intent = "confirm" if condition is Condition.CONFIRMED else "stop"
+        return exists(
+            select(1).where(
+                inbound.c.patient_id == e.patient_id,
+                inbound.c.intent == intent,
+                inbound.c.received_at >= e.enrolled_at,
+            )
+        )
+    if condition is Condition.BOOKED:
+        # Booked (or moved) since the enrolment, and still on.
+        return exists(
+            select(1).where(
+                appointments.c.patient_id == e.patient_id,
+                appointments.c.status == AppointmentStatus.BOOKED.value,
+                appointments.c.last_event_at >= e.enrolled_at,
+            )
+        )
+    raise ValueError(f"no query for condition {condition}")
+
+
+def due_conditions(
+    campaign_id: int, step_index: int, enrolled_by: datetime, after_id: int
+) -> list[ColumnElement[bool]]:
+    """Active enrolments at ``step_index`` enrolled by ``enrolled_by``, after ``after_id``."""
+    return [
+        enrolments.c.campaign_id == campaign_id,
+        enrolments.c.state == _ACTIVE,
+        enrolments.c.next_step == step_index,
+        enrolments.c.enrolled_at <= enrolled_by,
+        enrolments.c.id > after_id,
+    ]
+
+
 class CampaignRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -332,41 +379,6 @@ class CampaignRepository:
             query.order_by(patients.c.id).offset(size - 1).limit(1)
         ).scalar()
 
-    # ---- conditions ----
-
-    def _holds(self, condition: Condition) -> ColumnElement[bool]:
-        """Whether ``condition`` holds for the enrolment row being filtered."""
-        e = enrolments.c
-        if condition is Condition.CLICKED:
-            return exists(
-                select(1)
-                .select_from(jobs.join(status_events, status_events.c.job_id == jobs.c.id))
-                .where(
-                    jobs.c.patient_id == e.patient_id,
-                    jobs.c.campaign_id == e.campaign_id,
-                    status_events.c.status == JobStatus.CLICKED.value,
-                )
-            )
-        if condition in (Condition.CONFIRMED, Condition.REPLIED_STOP):
-            intent = "confirm" if condition is Condition.CONFIRMED else "stop"
-            return exists(
-                select(1).where(
-                    inbound.c.patient_id == e.patient_id,
-                    inbound.c.intent == intent,
-                    inbound.c.received_at >= e.enrolled_at,
-                )
-            )
-        if condition is Condition.BOOKED:
-            # Booked (or moved) since the enrolment, and still on.
-            return exists(
-                select(1).where(
-                    appointments.c.patient_id == e.patient_id,
-                    appointments.c.status == AppointmentStatus.BOOKED.value,
-                    appointments.c.last_event_at >= e.enrolled_at,
-                )
-            )
-        raise ValueError(f"no query for condition {condition}")
-
     def exit_where(self, campaign_id: int, condition: Condition, now: datetime) -> int:
         """Active enrolments for which ``condition`` holds end ``exited`` with it as reason."""
         result = self.connection.execute(
@@ -374,7 +386,7 @@ class CampaignRepository:
             .where(
                 enrolments.c.campaign_id == campaign_id,
                 enrolments.c.state == _ACTIVE,
-                self._holds(condition),
+                condition_holds(condition),
             )
             .values(state=EnrolmentState.EXITED.value, exit_reason=condition.value, finished_at=now)
         )
@@ -421,17 +433,6 @@ class CampaignRepository:
 
     # ---- steps ----
 
-    def _due(
-        self, campaign_id: int, step_index: int, enrolled_by: datetime, after_id: int
-    ) -> list[ColumnElement[bool]]:
-        return [
-            enrolments.c.campaign_id == campaign_id,
-            enrolments.c.state == _ACTIVE,
-            enrolments.c.next_step == step_index,
-            enrolments.c.enrolled_at <= enrolled_by,
-            enrolments.c.id > after_id,
-        ]
-
     def due_for_step(
         self,
         campaign_id: int,
@@ -449,14 +450,14 @@ class CampaignRepository:
         query = (
             _DUE_ROWS.select()
             .select_from(enrolments.join(patients, patients.c.id == enrolments.c.patient_id))
-            .where(*self._due(campaign_id, step_index, enrolled_by, after_id))
+            .where(*due_conditions(campaign_id, step_index, enrolled_by, after_id))
             .order_by(enrolments.c.id)
             .limit(limit)
         )
         if through_id is not None:
             query = query.where(enrolments.c.id <= through_id)
         if waiting_for is not None:
-            query = query.where(self._holds(waiting_for))
+            query = query.where(condition_holds(waiting_for))
         return [
             DueEnrolment(
                 enrolment_id,
@@ -481,7 +482,7 @@ class CampaignRepository:
         one chunk of step planning."""
         return self.connection.execute(
             select(enrolments.c.id)
-            .where(*self._due(campaign_id, step_index, enrolled_by, after_id))
+            .where(*due_conditions(campaign_id, step_index, enrolled_by, after_id))
             .order_by(enrolments.c.id)
             .offset(size - 1)
             .limit(1)
@@ -508,7 +509,7 @@ class CampaignRepository:
                 enrolments.c.state == _ACTIVE,
                 enrolments.c.next_step == step_index,
                 enrolments.c.enrolled_at <= timed_out_by,
-                ~self._holds(waiting_for),
+                ~condition_holds(waiting_for),
             )
             .values(**values)
         )

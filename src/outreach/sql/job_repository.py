@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, case, select, tuple_, update
 
 from outreach.campaigns.states import CampaignState
 from outreach.domain import (
@@ -195,7 +195,36 @@ class ReportedStatus:
     error_code: str | None = None
 
 
-def _job_row(job: NewJob, now: datetime) -> dict[str, Any]:
+# The columns a new job's row sets (``job_row_values``); the others keep their defaults.
+PLANNED_JOB_COLUMNS = (
+    "idempotency_key",
+    "org_id",
+    "patient_id",
+    "provider_id",
+    "appointment_id",
+    "source_event_id",
+    "campaign_id",
+    "variant",
+    "purpose",
+    "requested_at",
+    "deadline",
+    "context",
+    "attempt",
+    "channel",
+    "status",
+    "suppression_reason",
+    "scheduled_for",
+    "language",
+    "last_error",
+    "send_time_source",
+    "send_time_propensity",
+    "created_at",
+    "updated_at",
+)
+
+
+def job_row_values(job: NewJob, now: datetime) -> dict[str, Any]:
+    """The ``comm_jobs`` row of a new job, as every planning path stores it."""
     planned, decision = job.planned, job.decision
     return {
         "idempotency_key": planned.idempotency_key,
@@ -228,6 +257,15 @@ def _job_row(job: NewJob, now: datetime) -> dict[str, Any]:
     }
 
 
+def counted_by_caps(since: datetime) -> list[ColumnElement[bool]]:
+    """The jobs frequency caps count: planned or gone out on a channel since ``since``."""
+    return [
+        jobs.c.scheduled_for >= since,
+        jobs.c.channel.is_not(None),
+        jobs.c.status.in_([s.value for s in _CAP_STATUSES]),
+    ]
+
+
 def _predecessors(status: JobStatus) -> list[str]:
     return [s.value for s in JobStatus if can_transition(s, status)]
 
@@ -240,7 +278,7 @@ class JobRepository:
 
     def insert(self, new_jobs: Sequence[NewJob], now: datetime) -> int:
         """Create jobs; one whose idempotency key exists is skipped. Returns how many were new."""
-        return insert_ignore(self.connection, jobs, [_job_row(job, now) for job in new_jobs])
+        return insert_ignore(self.connection, jobs, [job_row_values(job, now) for job in new_jobs])
 
     def cancel_queued_for_appointments(self, appointment_ids: Iterable[str], now: datetime) -> int:
         ids = list(set(appointment_ids))
@@ -285,10 +323,7 @@ class JobRepository:
             return history
         rows = self.connection.execute(
             select(jobs.c.patient_id, jobs.c.channel, jobs.c.purpose, jobs.c.scheduled_for).where(
-                jobs.c.patient_id.in_(ids),
-                jobs.c.scheduled_for >= since,
-                jobs.c.channel.is_not(None),
-                jobs.c.status.in_([s.value for s in _CAP_STATUSES]),
+                jobs.c.patient_id.in_(ids), *counted_by_caps(since)
             )
         )
         for patient_id, channel, purpose, scheduled_for in rows:

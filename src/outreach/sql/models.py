@@ -121,6 +121,11 @@ class PatientCommPrefs(_PreferenceColumns, Base):
     phone_e164: Mapped[str | None] = mapped_column(String(20))
     whatsapp_checked: Mapped[str | None] = mapped_column(String(20))
     whatsapp_e164: Mapped[str | None] = mapped_column(String(20))
+    # The e-mail address's check, likewise: the address as checked and whether it is
+    # deliverable. Decisions by situation (a campaign step over many patients at once, in the
+    # database) need it; a patient's own decision checks the address itself.
+    email_checked: Mapped[str | None] = mapped_column(String(254))
+    email_valid: Mapped[bool | None] = mapped_column(Boolean)
     contact_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_granted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     consent_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)

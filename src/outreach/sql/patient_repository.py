@@ -24,11 +24,11 @@ from outreach.sql.preference_rows import (
     ADDRESS_COLUMNS,
     CHECK_COLUMNS,
     LAYER_COLUMNS,
+    address_check_values,
     checked_numbers_from_row,
     consent_from_row,
     failed_channels_from_row,
     layer_from_row,
-    number_check_values,
 )
 
 patients = Patient.__table__
@@ -80,6 +80,34 @@ _DECISION_ROWS = JsonRows(
         *_DECISION_PREF_COLUMNS,
     )
 )
+
+
+def patient_layers(
+    patient_id: str,
+    org_id: str,
+    provider_id: str | None,
+    own: Mapping[str, Any] | None,
+    *,
+    org: PreferenceLayer | None,
+    provider: PreferenceLayer | None,
+    opted_out: frozenset[Channel],
+    first_name: str | None = None,
+) -> PatientLayers:
+    """One patient's levels from their preference row (``own``, None: no row) and the levels
+    above them."""
+    return PatientLayers(
+        patient_id=patient_id,
+        org_id=org_id,
+        provider_id=provider_id,
+        org=org,
+        provider=provider,
+        own=layer_from_row(own, with_addresses=True),
+        consent=consent_from_row(own, opted_out),
+        failed_channels=failed_channels_from_row(own),
+        first_name=first_name,
+        fatigue_score=own["fatigue_score"] if own is not None else None,
+        checked_numbers=checked_numbers_from_row(own),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +206,7 @@ class PatientRepository:
                 "consent_granted_at": consent.granted_at,
                 "consent_expires_at": consent.expires_at,
                 "whatsapp_opt_in": consent.whatsapp_opt_in,
-                **number_check_values(data.phone, data.whatsapp),
+                **address_check_values(data.email, data.phone, data.whatsapp),
                 "updated_at": now,
             }
             marketing = consent.marketing_opt_in
@@ -225,21 +253,18 @@ class PatientRepository:
         layers: list[PatientLayers] = []
         names = _DECISION_PREF_NAMES
         for patient_id, org_id, provider_id, first_name, *values in rows:
-            # Plain dicts: the row readers below look up some 30 keys per row.
+            # Plain dicts: the row readers look up some 30 keys per row.
             own = dict(zip(names, values, strict=True)) if values[0] is not None else None
             layers.append(
-                PatientLayers(
-                    patient_id=patient_id,
-                    org_id=org_id,
-                    provider_id=provider_id,
+                patient_layers(
+                    patient_id,
+                    org_id,
+                    provider_id,
+                    own,
                     org=orgs.get(org_id),
                     provider=providers.get(provider_id) if provider_id else None,
-                    own=layer_from_row(own, with_addresses=True),
-                    consent=consent_from_row(own, opted_out.get(patient_id, frozenset())),
-                    failed_channels=failed_channels_from_row(own),
+                    opted_out=opted_out.get(patient_id, frozenset()),
                     first_name=first_name,
-                    fatigue_score=own["fatigue_score"] if own is not None else None,
-                    checked_numbers=checked_numbers_from_row(own),
                 )
             )
         return layers

@@ -11,6 +11,7 @@ from outreach.preferences import (
     ConsentState,
     PreferenceLayer,
     json_ready,
+    normalise_email,
     normalise_phone,
 )
 
@@ -22,6 +23,8 @@ NUMBER_CHECKS = (
     ("whatsapp", "whatsapp_checked", "whatsapp_e164"),
 )
 CHECK_COLUMNS = tuple(column for _, *columns in NUMBER_CHECKS for column in columns)
+# The e-mail address as checked and whether it is deliverable.
+EMAIL_CHECK_COLUMNS = ("email_checked", "email_valid")
 _NOT_VALID = ""
 
 
@@ -76,9 +79,15 @@ def failed_channels_from_row(row: Mapping[str, Any] | None) -> frozenset[Channel
     return frozenset(Channel(c) for c in row["failed_channels"])
 
 
-def number_check_values(phone: str | None, whatsapp: str | None) -> dict[str, str | None]:
-    """The check columns of a row that stores these numbers (None: not given, nothing stored)."""
-    values: dict[str, str | None] = {}
+def address_check_values(
+    email: str | None, phone: str | None, whatsapp: str | None
+) -> dict[str, str | bool | None]:
+    """The check columns of a row that stores these addresses (None: not given, nothing
+    stored)."""
+    values: dict[str, str | bool | None] = {
+        "email_checked": email,
+        "email_valid": None if email is None else normalise_email(email) is not None,
+    }
     for (_, checked, e164), number in zip(NUMBER_CHECKS, (phone, whatsapp), strict=True):
         values[checked] = number
         values[e164] = None if number is None else (normalise_phone(number) or _NOT_VALID)

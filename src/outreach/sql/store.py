@@ -39,6 +39,7 @@ from outreach.sql.report_repository import ReportRepository
 from outreach.sql.request_repository import RequestRepository
 from outreach.sql.rollup_repository import RollupRepository
 from outreach.sql.segment_repository import SegmentRepository
+from outreach.sql.situation_repository import SituationRepository
 from outreach.sql.stats_repository import StatsRepository
 from outreach.sql.status_repository import StatusRepository
 from outreach.sql.template_repository import TemplateRepository
@@ -73,6 +74,7 @@ class Repositories:
         "rollup",
         "stats",
         "segments",
+        "situations",
         "statuses",
         "templates",
     )
@@ -103,6 +105,7 @@ class Repositories:
         self.rollup = RollupRepository(connection)
         self.stats = StatsRepository(connection)
         self.segments = SegmentRepository(connection)
+        self.situations = SituationRepository(connection)
         self.statuses = StatusRepository(connection)
         self.templates = TemplateRepository(connection)
 
