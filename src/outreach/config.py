@@ -255,8 +255,13 @@ class Settings(BaseSettings):
     recurring_enrolment_hour_utc: int = Field(default=4, ge=0, le=23)
     # Patient ids per INSERT ... SELECT when a segment is enrolled.
     campaign_enrol_chunk_size: int = Field(default=20_000, ge=1)
-    # Enrolments per transaction when due steps become jobs (decided in bulk).
+    # Enrolments per transaction when due steps become jobs patient by patient (decided in bulk).
     campaign_plan_chunk_size: int = Field(default=2_000, ge=1)
+    # Decide a step once per situation (patients whose decisions read the same stored values)
+    # and write its jobs with INSERT ... SELECT; off: every patient is decided on their own.
+    campaign_plan_by_situation: bool = True
+    # Enrolment ids per transaction when a step's jobs are written by situation.
+    campaign_situation_chunk_size: int = Field(default=50_000, ge=1)
     # Processes that plan a large step's chunks side by side (and enrolment statements run at
     # once); 1 plans everything in the scheduler's own process. One by default: where MariaDB
     # shares the scheduler's cores, two processes were slower than one (docs/campaigns.md).

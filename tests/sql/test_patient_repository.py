@@ -93,3 +93,24 @@ def test_a_check_counts_only_for_the_number_it_was_made_on(mariadb_engine: Engin
             .values(phone="+1555012", phone_checked="+14155552671", phone_e164="+14155552671")
         )
     assert _phone_as_decided(mariadb_engine, patient) == (None, frozenset({"phone"}))
+
+
+def test_the_upsert_stores_the_email_address_with_its_check(mariadb_engine: Engine) -> None:
+    patient = new_tag("p")
+
+    def stored() -> tuple[object, ...]:
+        with mariadb_engine.connect() as connection:
+            return tuple(
+                connection.execute(
+                    select(prefs.c.email, prefs.c.email_checked, prefs.c.email_valid).where(
+                        prefs.c.patient_id == patient
+                    )
+                ).one()
+            )
+
+    _upsert(mariadb_engine, patient, email="Ana@Example.com")
+    assert stored() == ("Ana@Example.com", "Ana@Example.com", True)
+    _upsert(mariadb_engine, patient, first_name="Ana")  # silent about it: kept, check and all
+    assert stored() == ("Ana@Example.com", "Ana@Example.com", True)
+    _upsert(mariadb_engine, patient, email="ana@@example")
+    assert stored() == ("ana@@example", "ana@@example", False)

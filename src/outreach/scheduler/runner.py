@@ -116,6 +116,8 @@ def housekeeping_jobs(
         settings.segment_rule_limits(),
         enrol_chunk_size=settings.campaign_enrol_chunk_size,
         plan_chunk_size=settings.campaign_plan_chunk_size,
+        plan_by_situation=settings.campaign_plan_by_situation,
+        situation_chunk_size=settings.campaign_situation_chunk_size,
         expansion_workers=settings.campaign_expansion_workers,
         is_transient=is_transient_database_error,
         clock=clock,

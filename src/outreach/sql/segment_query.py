@@ -80,15 +80,13 @@ from outreach.segments.sql_compiler import (
     plan_segment,
 )
 from outreach.segments.validation import RuleLimits, validate_rule
+from outreach.sql.expressions import ExactText
 from outreach.sql.models import Appointment, Patient, PatientChannelOptOut, PatientCommPrefs
 
 patients = Patient.__table__
 prefs = PatientCommPrefs.__table__
 opt_outs = PatientChannelOptOut.__table__
 appointments = Appointment.__table__
-
-# Compares by code point, with trailing spaces: what JSON Logic's texts do.
-EXACT_COLLATION = "utf8mb4_nopad_bin"
 
 
 def compile_segment(
@@ -135,27 +133,6 @@ def sql_text(statement: Select[Any], dialect: Dialect) -> str:
 
 
 # ---- dialect-specific pieces ----
-
-
-class _ExactText(ColumnElement[str]):
-    """A text compared by code point, case and trailing spaces included."""
-
-    inherit_cache = True
-    type = String()
-
-    def __init__(self, expression: ColumnElement[Any]) -> None:
-        self.text_value = expression
-
-
-@compiles(_ExactText)
-def _exact_text(element: _ExactText, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.text_value, **kw)
-
-
-@compiles(_ExactText, "mysql")
-@compiles(_ExactText, "mariadb")
-def _exact_text_mysql(element: _ExactText, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({compiler.process(element.text_value, **kw)}) COLLATE {EXACT_COLLATION}"
 
 
 class _IndexableOnMySQL(ColumnElement[bool]):
@@ -316,7 +293,7 @@ class _Translator:
         raise KeyError(f"no SQL for the catalogue field {name!r}")
 
     def text(self, measure: Measure) -> ColumnElement[Any]:
-        return _ExactText(self.value(measure))
+        return ExactText(self.value(measure))
 
     def condition(self, condition: Condition, positive: bool = True) -> ColumnElement[bool]:
         """``condition`` as SQL. ``positive``: no NOT encloses it, so a NULL there counts as

@@ -50,6 +50,7 @@ from outreach.campaigns import Condition, EnrolmentState
 from outreach.domain import JobStatus, SuppressionReason
 from outreach.sql.bulk import insert_ignore
 from outreach.sql.campaign_repository import condition_holds, due_conditions
+from outreach.sql.expressions import ExactText
 from outreach.sql.job_repository import (
     PLANNED_JOB_COLUMNS,
     NewJob,
@@ -73,8 +74,8 @@ opt_outs = cast(Table, PatientChannelOptOut.__table__)
 
 # Job columns that belong to the enrolment, not to the situation's decision.
 _OWN_JOB_COLUMNS = ("id", "idempotency_key", "patient_id", "provider_id", "variant")
-# The scratch tables live in the transaction's connection only (MariaDB and SQLite both drop
-# them with it); creating or dropping one commits nothing on MariaDB.
+# A scratch table of the connection (a temporary table: no other connection sees it, and
+# creating one commits nothing on MariaDB), created once per connection, emptied per chunk.
 _scratch = MetaData()
 situation_jobs = Table(
     "situation_jobs",
@@ -165,16 +166,25 @@ def _key_parts(now: datetime) -> list[ColumnElement[Any]]:
     ]
 
 
-def _decided_by_situation(now: datetime, cap_history_since: datetime) -> list[ColumnElement[bool]]:
+def _checked(address: Column[Any], checked: Column[Any]) -> ColumnElement[bool]:
+    """The address is the one its check was made for (to the code point: MariaDB's collation
+    would take "josé" for "jose")."""
+    return ExactText(checked) == ExactText(address)
+
+
+def _decided_by_situation(cap_history_since: datetime) -> list[ColumnElement[bool]]:
     """Patients whose decision depends on nothing but their situation."""
     c = patient_prefs.c
     e = enrolments.c
     return [
-        or_(c.email.is_(None), c.email_checked == c.email),
-        or_(c.phone.is_(None), and_(c.phone_checked == c.phone, c.phone_e164.is_not(None))),
+        or_(c.email.is_(None), _checked(c.email, c.email_checked)),
+        or_(
+            c.phone.is_(None),
+            and_(_checked(c.phone, c.phone_checked), c.phone_e164.is_not(None)),
+        ),
         or_(
             c.whatsapp.is_(None),
-            and_(c.whatsapp_checked == c.whatsapp, c.whatsapp_e164.is_not(None)),
+            and_(_checked(c.whatsapp, c.whatsapp_checked), c.whatsapp_e164.is_not(None)),
         ),
         # Granted consent without an expiry lapses two years after it was granted: a date of
         # its own, which the key does not hold.
@@ -209,7 +219,7 @@ class StepScope:
     def conditions(self, after_id: int = 0, through_id: int | None = None) -> list[Any]:
         found = [
             *due_conditions(self.campaign_id, self.step_index, self.due_by, after_id),
-            *_decided_by_situation(self.now, self.cap_history_since),
+            *_decided_by_situation(self.cap_history_since),
         ]
         if through_id is not None:
             found.append(enrolments.c.id <= through_id)
