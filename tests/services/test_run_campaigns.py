@@ -28,6 +28,7 @@ from outreach.services.campaigns import (
 from outreach.services.run_campaigns import CampaignRunner
 from outreach.sim.deployment import daytime_zone
 from outreach.sql.campaign_repository import CampaignRepository
+from outreach.sql.errors import is_transient_database_error
 from outreach.sql.models import (
     Appointment,
     CampaignEnrollment,
@@ -650,6 +651,7 @@ def _runner(
         expansion_workers=workers,
         plan_by_situation=by_situation,
         situation_chunk_size=400,
+        is_transient=is_transient_database_error,
         clock=lambda: at,
     )
 
@@ -714,7 +716,9 @@ def test_a_rerun_after_a_crash_completes_the_expansion_without_duplicates(
     assert _outcome(clinic, campaign_id) == reference
 
 
-def _by_situation_and_by_patient(clinic: Clinic, count: int, at: datetime = NOW) -> None:
+def _by_situation_and_by_patient(
+    clinic: Clinic, count: int, at: datetime = NOW, threads: int = 1
+) -> None:
     region = new_tag("r")
     _varied_clinic(clinic, region, count, profiles=count // 40)
     campaign_id = clinic.campaign(region, variants={"A": 50, "B": 50}, holdout_percent=5)
@@ -722,7 +726,7 @@ def _by_situation_and_by_patient(clinic: Clinic, count: int, at: datetime = NOW)
     by_patient = _runner(clinic, 1, at=at).expand(campaign_id)
     reference = _outcome(clinic, campaign_id)
     _start_again(clinic, campaign_id)
-    by_situation = _runner(clinic, 1, by_situation=True, at=at).expand(campaign_id)
+    by_situation = _runner(clinic, threads, by_situation=True, at=at).expand(campaign_id)
 
     assert _outcome(clinic, campaign_id) == reference
     assert (by_situation.enrolled, by_situation.jobs_created) == (
@@ -746,6 +750,10 @@ def test_deciding_by_situation_plans_exactly_the_jobs_patient_by_patient_decisio
     clinic: Clinic,
 ) -> None:
     _by_situation_and_by_patient(clinic, 2_500)
+
+
+def test_chunks_written_by_situation_in_threads_plan_the_same_jobs(clinic: Clinic) -> None:
+    _by_situation_and_by_patient(clinic, 2_500, threads=3)
 
 
 def test_deciding_by_situation_agrees_at_night_too(clinic: Clinic) -> None:

@@ -12,8 +12,10 @@ situations whose consent expiry inside the sending window changes some members' 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,13 +33,18 @@ from outreach.sql.store import Store
 _NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 # A situation's representative is no patient: its planned job never reaches a table.
 _REPRESENTATIVE = "(situation)"
+_CHUNK_ATTEMPTS = 3
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class SituationPlanning:
-    """What planning a step by situation did: jobs by (status, suppression reason), and how
-    many situations were left to the patient-by-patient path."""
+    """What planning a step by situation did: the jobs it created, the step's new jobs by
+    (status, suppression reason), and how many situations were left to the patient-by-patient
+    path."""
 
+    created: int
     outcomes: Counter[tuple[JobStatus, SuppressionReason | None]]
     situations: int
     left_to_patients: int
@@ -52,10 +59,17 @@ def plan_step_by_situation(
     now: datetime,
     due_by: datetime,
     chunk_size: int,
+    threads: int = 1,
+    is_transient: Callable[[BaseException], bool] = lambda _error: False,
 ) -> SituationPlanning:
     """Jobs for the step's due enrolments that a situation settles, ``chunk_size`` enrolment
     ids a transaction (jobs and the enrolments moved on together: a crash leaves nothing half
-    done, and a rerun finds only what is left)."""
+    done, and a rerun finds only what is left).
+
+    With ``threads`` > 1, that many chunks are written at once, each on its own connection:
+    the work is the database's, which may have cores to spare. A chunk that meets a transient
+    error (a deadlock with another) is tried again, three times in all.
+    """
     step = definition.steps[step_index]
     scope = StepScope(
         campaign_id=campaign_id,
@@ -81,12 +95,49 @@ def plan_step_by_situation(
         )
         if new_job is not None:
             decided[situation.key] = new_job
+
+    def plan(bounds: tuple[int, int | None]) -> int:
+        for attempt in range(_CHUNK_ATTEMPTS):
+            try:
+                with store.transaction() as repos:
+                    return repos.situations.plan_chunk(scope, decided, *bounds)
+            except Exception as error:
+                if attempt + 1 == _CHUNK_ATTEMPTS or not is_transient(error):
+                    raise
+                logger.warning(
+                    "campaign %d step %d: chunk after enrolment %d tried again (%s)",
+                    campaign_id,
+                    step_index,
+                    bounds[0],
+                    type(error).__name__,
+                )
+        raise AssertionError("unreachable")
+
+    created = 0
     outcomes: Counter[tuple[JobStatus, SuppressionReason | None]] = Counter()
     if decided:
-        for after, through in _chunks(store, scope, chunk_size):
-            with store.transaction() as repos:
-                outcomes += repos.situations.plan_chunk(scope, decided, after, through)
+        with store.reading() as repos:
+            last_job_before = repos.situations.last_job_id()
+        # Every chunk's bounds first: planning a chunk moves its enrolments out of the due ones.
+        chunks = list(_chunks(store, scope, chunk_size))
+        if threads > 1 and len(chunks) > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                created = sum(pool.map(plan, chunks))
+        else:
+            created = sum(map(plan, chunks))
+        with store.reading() as repos:
+            outcomes = repos.situations.step_outcomes(scope, last_job_before)
+        if sum(outcomes.values()) != created:
+            # Another scheduler planned the same step meanwhile: the counts hold its jobs too.
+            logger.warning(
+                "campaign %d step %d: %d jobs created here, %d by all planners",
+                campaign_id,
+                step_index,
+                created,
+                sum(outcomes.values()),
+            )
     return SituationPlanning(
+        created=created,
         outcomes=outcomes,
         situations=len(situations),
         left_to_patients=len(situations) - len(decided),

@@ -367,10 +367,13 @@ class CampaignRunner:
             now,
             due_by,
             self.situation_chunk_size,
+            # Threads, not processes: the statements run in the database. SQLite has one writer.
+            threads=self.expansion_workers if self.store.address() is not None else 1,
+            is_transient=self.is_transient,
         )
         planned = PlannedChunks()
+        planned.jobs_created = planning.created
         for (status, reason), count in planning.outcomes.items():
-            planned.jobs_created += count
             planned.by_status[status.value] += count
             if reason is not None:
                 planned.suppressions[reason.value] += count

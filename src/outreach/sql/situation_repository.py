@@ -302,11 +302,10 @@ class SituationRepository:
         decided: Mapping[str, NewJob],
         after_id: int,
         through_id: int | None,
-    ) -> Counter[tuple[JobStatus, SuppressionReason | None]]:
+    ) -> int:
         """Jobs for the due enrolments with ids in (``after_id``, ``through_id``] whose
         situation is in ``decided`` (the job its representative got), and those enrolments
-        moved on; how many jobs by (status, suppression reason). Other enrolments are left as
-        they are."""
+        moved on; how many jobs. Other enrolments are left as they are."""
         connection = self.connection
         connection.execute(CreateTable(situation_jobs, if_not_exists=True))
         connection.execute(situation_jobs.delete())
@@ -318,8 +317,6 @@ class SituationRepository:
                 for key, job in decided.items()
             ],
         )
-        # Jobs inserted below get ids past this one: how they are counted.
-        before = connection.execute(select(func.coalesce(func.max(jobs.c.id), 0))).scalar_one()
         decided_columns = [c for c in situation_jobs.columns if c.name != "situation_key"]
         planned = connection.execute(
             insert(jobs)
@@ -364,22 +361,36 @@ class SituationRepository:
             )
             .values(**moved)
         ).rowcount
+        if advanced < planned:
+            # A job without its enrolment moved on: nothing here allows it.
+            raise RuntimeError(
+                f"campaign {scope.campaign_id} step {scope.step_index}: {planned} jobs, "
+                f"{advanced} enrolments moved on"
+            )
+        return int(planned)
+
+    def last_job_id(self) -> int:
+        """The highest job id so far (0: none): jobs created afterwards have higher ones."""
+        return int(
+            self.connection.execute(select(func.coalesce(func.max(jobs.c.id), 0))).scalar_one()
+        )
+
+    def step_outcomes(
+        self, scope: StepScope, after_job_id: int
+    ) -> Counter[tuple[JobStatus, SuppressionReason | None]]:
+        """The step's jobs created after job ``after_job_id``, by (status, suppression reason)."""
         outcomes: Counter[tuple[JobStatus, SuppressionReason | None]] = Counter()
-        # By id alone, the one index that finds just the new rows whatever the statistics say.
-        for campaign_id, status, reason, count in connection.execute(
+        step_key = f"campaign:{scope.campaign_id}:%:step-{scope.step_index}"
+        # Only the id range narrows the read: the one index that finds just the new rows,
+        # whatever the statistics say; the campaign is picked out here.
+        for campaign_id, status, reason, count in self.connection.execute(
             select(jobs.c.campaign_id, jobs.c.status, jobs.c.suppression_reason, func.count())
-            .where(jobs.c.id > before)
+            .where(jobs.c.id > after_job_id, jobs.c.idempotency_key.like(step_key))
             .group_by(jobs.c.campaign_id, jobs.c.status, jobs.c.suppression_reason)
         ):
             if campaign_id == scope.campaign_id:
                 reason = SuppressionReason(reason) if reason else None
                 outcomes[(JobStatus(status), reason)] += int(count)
-        if not advanced >= planned == sum(outcomes.values()):
-            # Another planner of this campaign at the same time: nothing here allows it.
-            raise RuntimeError(
-                f"campaign {scope.campaign_id} step {scope.step_index}: {planned} jobs, "
-                f"{advanced} enrolments moved on, {sum(outcomes.values())} jobs counted"
-            )
         return outcomes
 
 
