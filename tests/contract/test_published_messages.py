@@ -38,6 +38,7 @@ from outreach.preferences.addresses import normalise_phone
 from outreach.replies.parser import default_parser
 from outreach.services.receive_reply import ReplyService
 from outreach.services.send_jobs import JobSender
+from outreach.sim.deployment import daytime_zone
 from outreach.sql.errors import is_transient_database_error
 from outreach.sql.models import CommJob, OrgCommPrefs, Patient, PatientCommPrefs
 from outreach.sql.store import Store
@@ -83,7 +84,9 @@ class Clinic:
                     patient_id=patient_id,
                     phone=phone,
                     language="en",
-                    timezone="UTC",
+                    # Mid-morning for the patient whenever the suite runs: the send-time check
+                    # would otherwise hold the failing job until the window opens.
+                    timezone=daytime_zone(now),
                     contact_consent=True,
                     consent_granted_at=now - timedelta(days=30),
                     consent_expires_at=now + timedelta(days=600),

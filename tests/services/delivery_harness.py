@@ -37,6 +37,7 @@ from outreach.services.housekeeping import recover_stopped_work
 from outreach.services.ingest_statuses import StatusIngestor
 from outreach.services.send_jobs import DeliveryTuning, JobSender, ProviderBreakers
 from outreach.services.template_versions import seed_shipped_templates
+from outreach.sim.deployment import daytime_zone
 from outreach.sim.provider.recorder import WebhookRecorder
 from outreach.sim.provider.store import address_key
 from outreach.sql.models import CommJob
@@ -200,6 +201,7 @@ class Harness:
     def add_jobs(self, per_channel: Mapping[str, int], purpose: str = "appt_confirm") -> list[int]:
         """Consenting patients in a daytime zone, one due job each on the given channels."""
         now = self.clock()
+        zone = daytime_zone(now)
         patients, prefs, rows, contacts = [], [], [], []
         for channel, count in per_channel.items():
             for _ in range(count):
@@ -216,7 +218,9 @@ class Harness:
                         phone=phone,
                         email=email,
                         whatsapp_opt_in=True,
-                        timezone="UTC",
+                        # Mid-morning there whenever the suite runs: the legal window stays
+                        # open through the run's compressed hours.
+                        timezone=zone,
                         quiet_hours_start=None,
                     )
                 )
