@@ -1,4 +1,5 @@
-"""The one retry helper: tries again after a pause, gives up after its attempts, logs no text."""
+"""The retry helpers: try again (after a pause, or at once after a transient error), give up
+after their attempts, log no text."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 import pytest
 
-from outreach.retrying import RetrySchedule, retry_async
+from outreach.retrying import RetrySchedule, retry_async, retry_transient
 
 
 class Flaky:
@@ -58,3 +59,33 @@ async def test_a_lambda_returning_a_coroutine_is_awaited() -> None:
     schedule = RetrySchedule(attempts=3, initial_delay=0.001)
     assert await retry_async(lambda: flaky(), schedule, what="x") == "done"
     assert flaky.calls == 2
+
+
+def test_retry_transient_tries_again_only_after_a_transient_error() -> None:
+    calls: list[int] = []
+
+    def deadlocks_twice() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TimeoutError("deadlock")
+        return "done"
+
+    def transient(error: BaseException) -> bool:
+        return isinstance(error, TimeoutError)
+
+    assert retry_transient(deadlocks_twice, transient, attempts=3, what="chunk") == "done"
+    assert len(calls) == 3
+
+    calls.clear()
+    with pytest.raises(TimeoutError):  # the last try's error raises
+        retry_transient(deadlocks_twice, transient, attempts=2, what="chunk")
+    assert len(calls) == 2
+
+    def broken() -> str:
+        calls.append(1)
+        raise ValueError("not transient")
+
+    calls.clear()
+    with pytest.raises(ValueError):
+        retry_transient(broken, transient, attempts=3, what="chunk")
+    assert len(calls) == 1

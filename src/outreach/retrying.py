@@ -70,3 +70,24 @@ async def retry_async(run: Callable[[], Awaitable[T]], schedule: RetrySchedule, 
         return await run()
 
     return await retrying(attempt)
+
+
+def retry_transient(
+    run: Callable[[], T],
+    is_transient: Callable[[BaseException], bool],
+    *,
+    attempts: int,
+    what: str,
+) -> T:
+    """``run()`` again at once after an error ``is_transient`` accepts (a deadlock between
+    transactions), ``attempts`` tries in all; any other error, or the last, raises."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run()
+        except Exception as error:
+            if attempt == attempts or not is_transient(error):
+                raise
+            logger.warning(
+                "%s failed (%s), attempt %d; trying again", what, type(error).__name__, attempt
+            )
+    raise AssertionError("attempts must be at least 1")

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from outreach.campaigns import CampaignDefinition, Enrolment, plan_step_job
 from outreach.domain import Channel, JobStatus, SuppressionReason
 from outreach.preferences import PreferenceLayer, resolve_patient
+from outreach.retrying import retry_transient
 from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
 from outreach.sql.job_repository import JobDecision, NewJob
 from outreach.sql.patient_repository import patient_layers
@@ -33,7 +34,8 @@ from outreach.sql.store import Store
 _NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 # A situation's representative is no patient: its planned job never reaches a table.
 _REPRESENTATIVE = "(situation)"
-_CHUNK_ATTEMPTS = 3
+# Tries of a chunk's transaction in all, when it meets a transient error (a deadlock).
+CHUNK_ATTEMPTS = 3
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +99,16 @@ def plan_step_by_situation(
             decided[situation.key] = new_job
 
     def plan(bounds: tuple[int, int | None]) -> int:
-        for attempt in range(_CHUNK_ATTEMPTS):
-            try:
-                with store.transaction() as repos:
-                    return repos.situations.plan_chunk(scope, decided, *bounds)
-            except Exception as error:
-                if attempt + 1 == _CHUNK_ATTEMPTS or not is_transient(error):
-                    raise
-                logger.warning(
-                    "campaign %d step %d: chunk after enrolment %d tried again (%s)",
-                    campaign_id,
-                    step_index,
-                    bounds[0],
-                    type(error).__name__,
-                )
-        raise AssertionError("unreachable")
+        def write() -> int:
+            with store.transaction() as repos:
+                return repos.situations.plan_chunk(scope, decided, *bounds)
+
+        return retry_transient(
+            write,
+            is_transient,
+            attempts=CHUNK_ATTEMPTS,
+            what=f"campaign {campaign_id} step {step_index} chunk after enrolment {bounds[0]}",
+        )
 
     created = 0
     outcomes: Counter[tuple[JobStatus, SuppressionReason | None]] = Counter()

@@ -46,10 +46,11 @@ from outreach.campaigns.readiness import StepChannels, step_channels
 from outreach.domain import Actor, JobStatus, SuppressionReason
 from outreach.planning import PlannedJob
 from outreach.preferences import resolve_patients
+from outreach.retrying import retry_transient
 from outreach.segments import Catalogue, RuleLimits
-from outreach.services.plan_by_situation import plan_step_by_situation
+from outreach.services.plan_by_situation import CHUNK_ATTEMPTS, plan_step_by_situation
 from outreach.services.plan_events import CAP_HISTORY_WINDOW, decide_job
-from outreach.sql.campaign_repository import CampaignRecord
+from outreach.sql.campaign_repository import CampaignRecord, DueEnrolment
 from outreach.sql.job_repository import JobDecision, NewJob
 from outreach.sql.store import Store, StoreAddress
 from outreach.templating import TemplateRecord
@@ -453,64 +454,58 @@ def plan_step_range(
     step = definition.steps[index]
     due_by = step_timing(definition, index, now).due_if_enrolled_by
     planned_chunks = PlannedChunks()
+
+    def plan_chunk() -> tuple[list[DueEnrolment], list[NewJob], int]:
+        """The next chunk's jobs and how many were new; an empty chunk when none is due."""
+        with store.transaction() as repos:
+            due = repos.campaigns.due_for_step(
+                task.record.id,
+                index,
+                due_by,
+                waiting_for=step.wait_until,
+                after_id=after,
+                through_id=through,
+                limit=task.chunk_size,
+            )
+            if not due:
+                return [], [], 0
+            planned = [
+                plan_step_job(definition, index, item.enrolment, now, channels.usable)
+                for item in due
+            ]
+            patient_ids = [job.patient_id for job in planned]
+            inputs = resolve_patients(repos.patients.decision_layers(patient_ids))
+            history = repos.jobs.recent_history(patient_ids, now - CAP_HISTORY_WINDOW)
+            new_jobs = []
+            for job in planned:
+                if channels.usable:
+                    decision = decide_job(
+                        job, inputs.get(job.patient_id), history.get(job.patient_id, ()), now
+                    )
+                else:
+                    decision = _refused(job, channels, step.template_family, now)
+                new_jobs.append(NewJob(job, decision))
+            created = repos.jobs.insert(new_jobs, now)
+            repos.campaigns.advance(
+                [item.enrolment_id for item in due], index, len(definition.steps), now
+            )
+        return due, new_jobs, created
+
     while True:
-        for attempt in range(_CHUNK_ATTEMPTS):
-            try:
-                with store.transaction() as repos:
-                    due = repos.campaigns.due_for_step(
-                        task.record.id,
-                        index,
-                        due_by,
-                        waiting_for=step.wait_until,
-                        after_id=after,
-                        through_id=through,
-                        limit=task.chunk_size,
-                    )
-                    if not due:
-                        return planned_chunks
-                    planned = [
-                        plan_step_job(definition, index, item.enrolment, now, channels.usable)
-                        for item in due
-                    ]
-                    patient_ids = [job.patient_id for job in planned]
-                    inputs = resolve_patients(repos.patients.decision_layers(patient_ids))
-                    history = repos.jobs.recent_history(patient_ids, now - CAP_HISTORY_WINDOW)
-                    new_jobs = []
-                    for job in planned:
-                        if channels.usable:
-                            decision = decide_job(
-                                job,
-                                inputs.get(job.patient_id),
-                                history.get(job.patient_id, ()),
-                                now,
-                            )
-                        else:
-                            decision = _refused(job, channels, step.template_family, now)
-                        new_jobs.append(NewJob(job, decision))
-                    created = repos.jobs.insert(new_jobs, now)
-                    repos.campaigns.advance(
-                        [item.enrolment_id for item in due], index, len(definition.steps), now
-                    )
-                break
-            except Exception as error:
-                if attempt + 1 == _CHUNK_ATTEMPTS or not is_transient(error):
-                    raise
-                logger.warning(
-                    "campaign %d step %d: chunk after enrolment %d tried again (%s)",
-                    task.record.id,
-                    index,
-                    after,
-                    type(error).__name__,
-                )
+        due, new_jobs, created = retry_transient(
+            plan_chunk,
+            is_transient,
+            attempts=CHUNK_ATTEMPTS,
+            what=f"campaign {task.record.id} step {index} chunk after enrolment {after}",
+        )
+        if not due:
+            return planned_chunks
         planned_chunks.jobs_created += created
         for new_job in new_jobs:
             planned_chunks.by_status[new_job.decision.status.value] += 1
             if new_job.decision.suppression_reason is not None:
                 planned_chunks.suppressions[new_job.decision.suppression_reason.value] += 1
         after = due[-1].enrolment_id
-
-
-_CHUNK_ATTEMPTS = 3
 
 
 # The worker process's own store, opened once when the process starts.
